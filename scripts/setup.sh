@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what lookout needs to build and run, and nothing that is already
+# there. Safe to run again. Needs root (or sudo) only for missing Debian packages.
+#
+#   - Debian packages: FFmpeg development libraries, clang/libclang (for the
+#     ffmpeg-next bindings), pkg-config, and the ffmpeg command (tests use it
+#     to make damaged and re-encoded clips).
+#   - ONNX Runtime: the shared library from the PyPI onnxruntime wheel,
+#     unpacked into .deps/ beside this repository. lookout loads it at run time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORT_VERSION="${ORT_VERSION:-1.31.1}"
+DEPS="$ROOT/.deps"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------
+PACKAGES=(pkg-config clang libclang-dev ffmpeg
+          libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+          libavfilter-dev libavdevice-dev libswresample-dev)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    say "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    say "Debian packages present"
+fi
+
+# --- Rust toolchain --------------------------------------------------------
+if ! command -v cargo >/dev/null; then
+    say "cargo not found: install Rust 1.92 or newer (rustup, or Debian's cargo on a recent release)" >&2
+    exit 1
+fi
+
+# --- ONNX Runtime from the PyPI wheel --------------------------------------
+if [[ -f "$DEPS/libonnxruntime.so" && -f "$DEPS/ORT_VERSION" && "$(cat "$DEPS/ORT_VERSION")" == "$ORT_VERSION" ]]; then
+    say "ONNX Runtime $ORT_VERSION present in .deps/"
+else
+    PY="$(command -v python3 || true)"
+    if [[ -z "$PY" ]]; then
+        say "python3 with pip is needed to fetch the onnxruntime wheel" >&2
+        exit 1
+    fi
+    say "fetching onnxruntime==$ORT_VERSION from PyPI into .deps/"
+    mkdir -p "$DEPS/wheel"
+    "$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$DEPS/wheel" "onnxruntime==$ORT_VERSION"
+    WHEEL="$(ls "$DEPS"/wheel/onnxruntime-"$ORT_VERSION"-*.whl | head -n1)"
+    "$PY" - "$WHEEL" "$DEPS" <<'PYEOF'
+import os, sys, zipfile
+wheel, deps = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime"):
+            with z.open(name) as src, open(os.path.join(deps, base), "wb") as dst:
+                dst.write(src.read())
+            print("setup: unpacked", base)
+PYEOF
+    lib="$(ls "$DEPS"/libonnxruntime.so.* | head -n1)"
+    ln -sf "$(basename "$lib")" "$DEPS/libonnxruntime.so"
+    echo "$ORT_VERSION" > "$DEPS/ORT_VERSION"
+    rm -rf "$DEPS/wheel"
+fi
+say "ready (ONNX Runtime: $DEPS/libonnxruntime.so)"

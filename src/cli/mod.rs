@@ -1,0 +1,48 @@
+//! Command-line interface: one file per subcommand.
+
+pub mod screen;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+/// lookout screens drone video and imagery for signatures of human
+/// trafficking, and keeps every flag as evidence for human review.
+#[derive(Debug, Parser)]
+#[command(name = "lookout", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log more (repeat for more detail). RUST_LOG overrides this.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bars and no log lines below errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Screen recorded video, images and folders; write a run folder of evidence.
+    Screen(screen::ScreenArgs),
+}
+
+/// What a command reports back to `main` for the exit code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    /// Inputs that failed (missing, unreadable, damaged).
+    pub errors: usize,
+    /// Frames or events flagged.
+    pub flagged: u64,
+}
+
+/// Finds a file shipped with lookout (the demo model, `.deps/`): beside the
+/// repository this binary was built from, or beside the executable or one
+/// of its parent folders.
+pub fn find_bundled(rel: &str) -> Option<PathBuf> {
+    let mut roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).map(Path::to_owned));
+    }
+    roots.into_iter().map(|r| r.join(rel)).find(|p| p.is_file())
+}

@@ -1,0 +1,364 @@
+//! `lookout screen`: batch-screen recorded video, images and folders.
+//!
+//! Builds the config (file, then flags), loads the model, runs the
+//! [`pipeline`](crate::pipeline), applies the flag rule per stream, and
+//! writes the run folder. A bad input is reported with its path, counted, and
+//! skipped; the rest of the batch goes on.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use super::{find_bundled, Outcome};
+use crate::config::Config;
+use crate::detect::family::PostProcess;
+use crate::detect::onnx::{OnnxConfig, OnnxDetector};
+use crate::detect::Detector;
+use crate::evidence::{annotate::annotate, encode_jpeg, sha256_file, RunWriter, EVENT_SCHEMA};
+use crate::pipeline::{self, Detected, Item, PipelineOptions};
+use crate::signature::presence::Presence;
+use crate::signature::Signature;
+use crate::source::{self, OpenOptions, Sampling};
+
+pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
+
+#[derive(Debug, Args)]
+pub struct ScreenArgs {
+    /// Video files, images, or folders (walked recursively).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Folder that receives the run folder.
+    #[arg(short, long, default_value = "runs", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Name of the run folder [default: UTC start time, e.g. 20261128T130501Z].
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Config file (lookout.toml); flags override it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// ONNX detection model [default: the bundled demo model].
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Class names, one per line or a YOLO data.yaml (overrides the model's).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// ONNX Runtime library (libonnxruntime.so).
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+    /// Minimum detection score [default: 0.3].
+    #[arg(long, value_name = "SCORE")]
+    pub conf: Option<f32>,
+    /// NMS IoU threshold [default: 0.5].
+    #[arg(long, value_name = "IOU")]
+    pub iou: Option<f32>,
+    /// Classes that flag a frame, comma-separated [default: person,vessel,container].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub classes: Option<Vec<String>>,
+    /// Screen every Nth frame of video.
+    #[arg(long, value_name = "N")]
+    pub stride: Option<u64>,
+    /// Screen at most F frames per second of video time.
+    #[arg(long, value_name = "F")]
+    pub fps: Option<f64>,
+    /// Inference threads [default: ONNX Runtime's choice].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Frames per inference call, for models with a dynamic batch axis.
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// Inputs decoded at the same time.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+    /// Exit with code 1 when anything was flagged (and nothing failed).
+    #[arg(long)]
+    pub fail_on_flag: bool,
+}
+
+impl ScreenArgs {
+    /// The effective config: defaults, then the file, then flags.
+    fn config(&self) -> Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if let Some(m) = &self.model {
+            c.model.path = Some(m.clone());
+        }
+        if let Some(l) = &self.labels {
+            c.model.labels = Some(l.clone());
+        }
+        if let Some(l) = &self.ort_lib {
+            c.model.ort_lib = Some(l.clone());
+        }
+        if let Some(v) = self.threads {
+            c.model.threads = v;
+        }
+        if let Some(v) = self.batch {
+            c.model.batch = v;
+        }
+        if let Some(v) = self.conf {
+            c.detect.conf = v;
+        }
+        if let Some(v) = self.iou {
+            c.detect.iou = v;
+        }
+        if let Some(v) = &self.classes {
+            c.flag.classes = v.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            c.flag.classes_are_default = false;
+        }
+        if let Some(v) = self.stride {
+            c.sampling.stride = v;
+        }
+        if let Some(v) = self.fps {
+            c.sampling.fps = Some(v);
+        }
+        if c.model.path.is_none() {
+            let demo = find_bundled(DEMO_MODEL)
+                .with_context(|| format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx"))?;
+            c.model.path = Some(demo);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// What the run folder records about each input.
+#[derive(Debug, Default)]
+struct SourceRecord {
+    path: PathBuf,
+    kind: Option<source::InputKind>,
+    sha256: Option<String>,
+    info: Option<source::SourceInfo>,
+    frames: u64,
+    flagged: u64,
+    error: Option<String>,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn default_run_id(out: &std::path::Path) -> String {
+    let base = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_else(|_| "run".into());
+    (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .find(|id| !out.join(id).exists())
+        .expect("some suffix is free")
+}
+
+pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
+    let started_at = now_rfc3339();
+    let t0 = Instant::now();
+    let config = args.config()?;
+    let model_path = config.model.path.clone().expect("config() always sets the model");
+
+    let (inputs, discover_errors) = source::discover(&args.inputs);
+    for e in &discover_errors {
+        tracing::error!("{e}");
+    }
+    if inputs.is_empty() {
+        bail!("no images or videos to screen in {}", args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+
+    let post = PostProcess { conf: config.detect.conf, iou: config.detect.iou, max_det: config.detect.max_det };
+    let onnx_config = OnnxConfig {
+        model: model_path.clone(),
+        labels: config.model.labels.clone(),
+        ort_lib: config.model.ort_lib.clone(),
+        threads: config.model.threads,
+        post,
+    };
+    let detector = OnnxDetector::load(&onnx_config)?;
+    let info = detector.info().clone();
+    let model_sha256 = sha256_file(&model_path).with_context(|| format!("cannot read model {}", model_path.display()))?;
+    let presence: Presence = config.flag.build(detector.labels(), config.detect.conf)?;
+    tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
+
+    let run_id = args.run_id.clone().unwrap_or_else(|| default_run_id(&args.out));
+    let mut writer = RunWriter::create(&args.out, &run_id)?;
+    let thresholds = json!({
+        "conf": config.detect.conf,
+        "iou": config.detect.iou,
+        "max_det": config.detect.max_det,
+        "flag_min_score": presence.min_score(),
+        "flag_classes": presence.class_names(),
+    });
+    let model_json = json!({
+        "path": model_path,
+        "sha256": model_sha256,
+        "family": info.family,
+        "family_reason": info.family_reason,
+        "input": {"name": info.input_name, "shape": info.input_shape, "dtype": info.input_dtype},
+        "outputs": info.outputs,
+        "labels": info.labels,
+        "labels_source": info.labels_source,
+        "preprocess": info.preprocess,
+    });
+    let run_json = |status: &str, sources: &[SourceRecord], finished_at: Option<String>, summary: serde_json::Value| {
+        json!({
+            "tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")},
+            "run_id": run_id,
+            "status": status,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "command": std::env::args().collect::<Vec<_>>(),
+            "config": config,
+            "thresholds": thresholds,
+            "model": model_json,
+            "event_schema": EVENT_SCHEMA,
+            "sources": sources.iter().map(|s| json!({
+                "path": s.path,
+                "kind": s.kind,
+                "sha256": s.sha256,
+                "info": s.info,
+                "frames_screened": s.frames,
+                "frames_flagged": s.flagged,
+                "error": s.error,
+            })).collect::<Vec<_>>(),
+            "errors": discover_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "summary": summary,
+        })
+    };
+    let mut sources: Vec<SourceRecord> = inputs
+        .iter()
+        .map(|i| SourceRecord { path: i.path.clone(), kind: Some(i.kind), ..Default::default() })
+        .collect();
+    writer.write_run_json(&run_json("running", &sources, None, json!(null)))?;
+
+    let show_progress = !quiet && std::io::stderr().is_terminal();
+    let multi = MultiProgress::with_draw_target(if show_progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let style = ProgressStyle::with_template("{prefix:30!} {bar:30} {pos}/{len} frames {per_sec:>10} ETA {eta}")
+        .expect("valid template");
+    let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
+    let mut signatures: HashMap<usize, Presence> = HashMap::new();
+    let labels = info.labels.clone();
+    let quality = config.output.jpeg_quality;
+    let options = PipelineOptions {
+        open: OpenOptions {
+            sampling: Sampling { stride: config.sampling.stride, max_fps: config.sampling.fps },
+            decode_threads: config.sampling.decode_threads,
+        },
+        decode_workers: args.jobs.max(1),
+        batch: config.model.batch,
+        hash_sources: true,
+    };
+
+    let result = pipeline::run(&inputs, detector, &options, |item| {
+        match item {
+            Item::Started { source_id, path, info, sha256 } => {
+                let rec = &mut sources[source_id];
+                rec.sha256 = sha256;
+                let expected = info.frames_hint.map(|n| n.div_ceil(config.sampling.stride)).unwrap_or(0);
+                rec.info = Some(info);
+                let bar = multi.add(ProgressBar::new(expected).with_style(style.clone()));
+                bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                bars.insert(source_id, bar);
+                signatures.insert(source_id, presence.clone());
+            }
+            Item::Frame(Detected { frame, detections }) => {
+                let meta = &frame.meta;
+                let rec = &mut sources[meta.source_id];
+                rec.frames += 1;
+                if let Some(bar) = bars.get(&meta.source_id) {
+                    bar.inc(1);
+                }
+                let signature = signatures.get_mut(&meta.source_id).expect("Started precedes frames");
+                let flags = signature.observe(meta, &detections);
+                if !flags.is_empty() {
+                    rec.flagged += 1;
+                    let event_id = format!("s{:03}-f{:07}", meta.source_id, meta.frame_index);
+                    let dir = format!("events/{event_id}");
+                    let frame_rel = format!("{dir}/frame.jpg");
+                    let annotated_rel = format!("{dir}/annotated.jpg");
+                    let (raw, drawn) = rayon::join(
+                        || encode_jpeg(&frame.image, quality, &writer.dir().join(&frame_rel)),
+                        || encode_jpeg(&annotate(&frame.image, &detections, &labels), quality, &writer.dir().join(&annotated_rel)),
+                    );
+                    writer.put(&frame_rel, &raw?)?;
+                    writer.put(&annotated_rel, &drawn?)?;
+                    let record = json!({
+                        "schema": EVENT_SCHEMA,
+                        "event_id": event_id,
+                        "kind": "frame_flag",
+                        "flags": flags,
+                        "source": {"id": meta.source_id, "path": rec.path},
+                        "frame_index": meta.frame_index,
+                        "seq": meta.seq,
+                        "pts_s": meta.pts_s,
+                        "width": meta.width,
+                        "height": meta.height,
+                        "detections": detections.iter().map(|d| json!({
+                            "class_id": d.class_id,
+                            "class": labels[d.class_id],
+                            "score": d.score,
+                            "box": d.bbox.to_array(),
+                        })).collect::<Vec<_>>(),
+                        "thresholds": thresholds,
+                        "model": {"path": model_path, "sha256": model_sha256},
+                        "artefacts": {"frame": frame_rel, "annotated": annotated_rel},
+                    });
+                    writer.put(&format!("{dir}/event.json"), &serde_json::to_vec_pretty(&record)?)?;
+                    writer.append_event(&record)?;
+                }
+            }
+            Item::Finished { source_id, path, error } => {
+                if let Some(bar) = bars.remove(&source_id) {
+                    bar.finish();
+                }
+                signatures.remove(&source_id);
+                if let Some(e) = error {
+                    tracing::error!("{e}");
+                    sources[source_id].error = Some(e.to_string());
+                } else {
+                    tracing::debug!(path = %path.display(), frames = sources[source_id].frames, "input done");
+                }
+            }
+        }
+        Ok(())
+    });
+
+    let stats = match result {
+        Ok((_, stats)) => stats,
+        Err(e) => {
+            // Seal what was written so far; the run is marked failed.
+            let summary = json!({"error": format!("{e:#}")});
+            let _ = writer.finish(&run_json("failed", &sources, Some(now_rfc3339()), summary));
+            return Err(e.into());
+        }
+    };
+
+    let errors = discover_errors.len() + sources.iter().filter(|s| s.error.is_some()).count();
+    let frames: u64 = sources.iter().map(|s| s.frames).sum();
+    let flagged: u64 = sources.iter().map(|s| s.flagged).sum();
+    let wall = t0.elapsed().as_secs_f64();
+    let summary = json!({
+        "inputs": inputs.len() + discover_errors.len(),
+        "inputs_failed": errors,
+        "frames_screened": frames,
+        "frames_flagged": flagged,
+        "wall_s": wall,
+        "pipeline_fps": frames as f64 / stats.wall_time.as_secs_f64().max(1e-9),
+        "inference_s": stats.inference_time.as_secs_f64(),
+        "inference_calls": stats.inference_calls,
+    });
+    let dir = writer.finish(&run_json("finished", &sources, Some(now_rfc3339()), summary))?;
+    if !quiet {
+        eprintln!(
+            "screened {} input(s): {frames} frames, {flagged} flagged, {errors} error(s) in {wall:.1} s ({:.1} frames/s)",
+            inputs.len() + discover_errors.len(),
+            frames as f64 / wall.max(1e-9)
+        );
+    }
+    println!("{}", dir.display());
+    Ok(Outcome { errors, flagged })
+}

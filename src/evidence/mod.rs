@@ -1,0 +1,154 @@
+//! The evidence store: what a run leaves on disk for reviewers and courts.
+//!
+//! ```text
+//! <out>/<run-id>/
+//!   run.json              tool version, effective config, model sha256, sources with sha256
+//!   events.jsonl          one line per flag (schema-versioned), appended and flushed as it happens
+//!   events/<event-id>/    frame.jpg (untouched pixels), annotated.jpg, event.json
+//!   manifest.jsonl        {seq, path, sha256, bytes, prev_hash, hash} per artefact: a hash chain
+//! ```
+//!
+//! Artefacts are written to a temporary name in their final folder and
+//! renamed into place, so a reader never sees half a file. The two
+//! append-only logs (`events.jsonl`, `manifest.jsonl`) are flushed line by
+//! line instead, so a killed run keeps every line it finished.
+
+pub mod annotate;
+pub mod manifest;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use sha2::{Digest, Sha256};
+
+pub use manifest::Manifest;
+
+/// Version of the `events.jsonl` and `event.json` record layout.
+pub const EVENT_SCHEMA: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot encode {path}: {message}")]
+    Encode { path: PathBuf, message: String },
+    #[error("run folder {path} already exists; pick another --run-id")]
+    Exists { path: PathBuf },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
+    move |source| EvidenceError::Io { path: path.to_owned(), source }
+}
+
+/// Hex sha256 of a byte string.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so `path` is either absent or complete.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artefact");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Encodes an RGB image as JPEG.
+pub fn encode_jpeg(img: &RgbImage, quality: u8, path_for_errors: &Path) -> Result<Vec<u8>, EvidenceError> {
+    let mut out = Vec::with_capacity(img.as_raw().len() / 8);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .map_err(|e| EvidenceError::Encode { path: path_for_errors.to_owned(), message: e.to_string() })?;
+    Ok(out)
+}
+
+/// An open run folder.
+pub struct RunWriter {
+    dir: PathBuf,
+    manifest: Manifest,
+    events: File,
+}
+
+impl RunWriter {
+    /// Creates `<out>/<run_id>/`, which must not exist yet.
+    pub fn create(out: &Path, run_id: &str) -> Result<RunWriter, EvidenceError> {
+        std::fs::create_dir_all(out).map_err(io_err(out))?;
+        let dir = out.join(run_id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(EvidenceError::Exists { path: dir }),
+            Err(e) => return Err(io_err(&dir)(e)),
+        }
+        let events_path = dir.join("events.jsonl");
+        let events = OpenOptions::new().create_new(true).append(true).open(&events_path).map_err(io_err(&events_path))?;
+        let manifest = Manifest::create(&dir.join("manifest.jsonl"))?;
+        Ok(RunWriter { dir, manifest, events })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes an artefact at `rel` (relative to the run folder) atomically
+    /// and records it in the manifest.
+    pub fn put(&mut self, rel: &str, bytes: &[u8]) -> Result<(), EvidenceError> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        write_atomic(&path, bytes)?;
+        self.manifest.append(rel, &sha256_hex(bytes), bytes.len() as u64)
+    }
+
+    /// Appends one record to `events.jsonl` and flushes it.
+    pub fn append_event(&mut self, record: &serde_json::Value) -> Result<(), EvidenceError> {
+        let path = self.dir.join("events.jsonl");
+        let mut line = serde_json::to_vec(record).expect("JSON values always serialise");
+        line.push(b'\n');
+        self.events.write_all(&line).map_err(io_err(&path))?;
+        self.events.flush().map_err(io_err(&path))
+    }
+
+    /// Writes `run.json` without recording it; used at start so that an
+    /// interrupted run still says what it was.
+    pub fn write_run_json(&self, run: &serde_json::Value) -> Result<(), EvidenceError> {
+        let bytes = serde_json::to_vec_pretty(run).expect("JSON values always serialise");
+        write_atomic(&self.dir.join("run.json"), &bytes)
+    }
+
+    /// Seals the run: writes the final `run.json`, then records it and
+    /// `events.jsonl` in the manifest, which ends the chain.
+    pub fn finish(mut self, run: &serde_json::Value) -> Result<PathBuf, EvidenceError> {
+        self.write_run_json(run)?;
+        let events_path = self.dir.join("events.jsonl");
+        self.events.sync_all().map_err(io_err(&events_path))?;
+        for rel in ["events.jsonl", "run.json"] {
+            let path = self.dir.join(rel);
+            let sha = sha256_file(&path).map_err(io_err(&path))?;
+            let len = std::fs::metadata(&path).map_err(io_err(&path))?.len();
+            self.manifest.append(rel, &sha, len)?;
+        }
+        self.manifest.sync()?;
+        Ok(self.dir)
+    }
+}

@@ -1,0 +1,36 @@
+//! lookout screens aerial imagery (drone video, still images; satellite
+//! rasters and live feeds to come) for signatures of human trafficking, and
+//! keeps every flag as evidence for human review.
+//!
+//! Data flows `source` → `detect` (preprocess, ONNX model, family decode,
+//! NMS) → `signature` → `evidence`, wired by [`pipeline`]. See DESIGN.md in
+//! the team's shared folder for the full architecture.
+//!
+//! ```no_run
+//! use lookout::detect::{family::PostProcess, onnx::{OnnxConfig, OnnxDetector}, Detector};
+//!
+//! let config = OnnxConfig {
+//!     model: "models/lookout-demo.onnx".into(),
+//!     labels: None,
+//!     ort_lib: None,
+//!     threads: 0,
+//!     post: PostProcess { conf: 0.3, iou: 0.5, max_det: 300 },
+//! };
+//! let mut detector = OnnxDetector::load(&config)?;
+//! let image = image::open("photo.jpg")?.into_rgb8();
+//! let input = detector.preprocess().run(&image);
+//! for d in &detector.detect(&[input])?[0] {
+//!     println!("{} {:.2} {:?}", detector.labels()[d.class_id], d.score, d.bbox);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod evidence;
+pub mod frame;
+pub mod geom;
+pub mod pipeline;
+pub mod signature;
+pub mod source;

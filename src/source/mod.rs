@@ -1,0 +1,234 @@
+//! Sources: everything that yields frames. Video files go through FFmpeg
+//! ([`video`]), still images through the `image` crate ([`still`]).
+//!
+//! [`discover`] expands the paths a user typed (files, folders walked
+//! recursively) into a deterministic list of [`Input`]s; [`open`] turns one
+//! into a running [`Source`]. Only this module touches FFmpeg.
+
+pub mod still;
+pub mod video;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::frame::Frame;
+
+/// Errors from finding, opening or decoding an input. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: no such file or folder")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot open video {path}: {message}")]
+    OpenVideo { path: PathBuf, message: String },
+    #[error("{path} is not a supported image or video: {message}")]
+    NotMedia { path: PathBuf, message: String },
+    #[error("cannot decode image {path}: {message}")]
+    Image { path: PathBuf, message: String },
+    #[error("video {path} is damaged after frame {frames}: {message}")]
+    Decode { path: PathBuf, frames: u64, message: String },
+}
+
+/// What kind of decoder an input needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    Video,
+    Image,
+}
+
+/// One input file of a run, in the order frames are screened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    pub path: PathBuf,
+    pub kind: InputKind,
+}
+
+/// Static facts about an opened source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    pub uri: String,
+    pub kind: InputKind,
+    pub width: u32,
+    pub height: u32,
+    /// Average frame rate of a video, when the container states it.
+    pub fps: Option<f64>,
+    /// Frames the container expects, when it says; used for progress only.
+    pub frames_hint: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub codec: Option<String>,
+}
+
+/// Anything that yields frames in presentation order.
+pub trait Source: Send {
+    fn info(&self) -> &SourceInfo;
+    /// The next frame kept by sampling, or `None` at the end of the input.
+    /// After an error the source is finished.
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
+}
+
+/// Which decoded frames to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sampling {
+    /// Keep every `stride`-th decoded frame (1 keeps all).
+    pub stride: u64,
+    /// Keep at most this many frames per second of video time.
+    pub max_fps: Option<f64>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling { stride: 1, max_fps: None }
+    }
+}
+
+/// Applies [`Sampling`] to a stream of decoded frames, using timestamps (not
+/// frame counts) for the rate limit so variable-frame-rate video is sampled
+/// evenly in time.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    sampling: Sampling,
+    next_due_s: Option<f64>,
+}
+
+impl Sampler {
+    pub fn new(sampling: Sampling) -> Self {
+        Sampler { sampling, next_due_s: None }
+    }
+
+    /// Whether to keep decoded frame number `index` shown at `pts_s`.
+    pub fn keep(&mut self, index: u64, pts_s: Option<f64>) -> bool {
+        if index % self.sampling.stride.max(1) != 0 {
+            return false;
+        }
+        let (Some(fps), Some(t)) = (self.sampling.max_fps, pts_s) else { return true };
+        let period = 1.0 / fps;
+        match self.next_due_s {
+            // A small tolerance absorbs timestamp rounding (e.g. 1/30 s in a
+            // 1/90000 time base) so 30 fps sampled at 10 keeps every third.
+            Some(due) if t + 1e-3 * period < due => false,
+            Some(due) => {
+                // Advance from the schedule, not from `t`, so the rate holds;
+                // after a gap longer than a period, restart from `t`.
+                self.next_due_s = Some(if t - due >= period { t + period } else { due + period });
+                true
+            }
+            None => {
+                self.next_due_s = Some(t + period);
+                true
+            }
+        }
+    }
+}
+
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"];
+const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mkv", "mov", "ts", "m2ts", "mts", "avi", "webm", "m4v", "mpg", "mpeg", "flv", "wmv"];
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
+}
+
+/// Guesses the decoder for a file: by extension, then by sniffing the
+/// first bytes for an image format; anything else is handed to FFmpeg,
+/// which decides whether it is a video.
+fn classify(path: &Path) -> InputKind {
+    match extension(path) {
+        Some(e) if IMAGE_EXTENSIONS.contains(&e.as_str()) => InputKind::Image,
+        Some(e) if VIDEO_EXTENSIONS.contains(&e.as_str()) => InputKind::Video,
+        _ => match image::ImageReader::open(path).and_then(|r| r.with_guessed_format()) {
+            Ok(r) if r.format().is_some() => InputKind::Image,
+            _ => InputKind::Video,
+        },
+    }
+}
+
+/// Expands user paths into inputs. Folders are walked recursively in name
+/// order and contribute only files with image or video extensions; files
+/// named explicitly are always included. Paths that do not exist become
+/// errors, returned beside the inputs so the rest of the batch goes on.
+pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let walker = walkdir::WalkDir::new(path).follow_links(true).sort_by_file_name();
+            for entry in walker {
+                match entry {
+                    Ok(e) if e.file_type().is_file() => {
+                        let known = extension(e.path())
+                            .is_some_and(|x| IMAGE_EXTENSIONS.contains(&x.as_str()) || VIDEO_EXTENSIONS.contains(&x.as_str()));
+                        if known {
+                            inputs.push(Input { path: e.path().to_owned(), kind: classify(e.path()) });
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push(SourceError::Io {
+                        path: e.path().map(Path::to_owned).unwrap_or_else(|| path.clone()),
+                        source: e.into(),
+                    }),
+                }
+            }
+        } else if path.is_file() {
+            inputs.push(Input { path: path.clone(), kind: classify(path) });
+        } else {
+            errors.push(SourceError::Missing { path: path.clone() });
+        }
+    }
+    (inputs, errors)
+}
+
+/// Options shared by every source.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    pub sampling: Sampling,
+    /// Decoder threads for video; 0 lets FFmpeg choose.
+    pub decode_threads: usize,
+}
+
+/// Opens an input as a frame source.
+pub fn open(input: &Input, source_id: usize, options: &OpenOptions) -> Result<Box<dyn Source>, SourceError> {
+    match input.kind {
+        InputKind::Image => Ok(Box::new(still::StillSource::open(&input.path, source_id)?)),
+        InputKind::Video => Ok(Box::new(video::VideoSource::open(&input.path, source_id, options)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stride_keeps_every_nth() {
+        let mut s = Sampler::new(Sampling { stride: 3, max_fps: None });
+        let kept: Vec<u64> = (0..10).filter(|&i| s.keep(i, Some(i as f64 / 30.0))).collect();
+        assert_eq!(kept, vec![0, 3, 6, 9]);
+    }
+
+    #[test]
+    fn fps_limit_uses_timestamps() {
+        // 30 fps video with timestamps in a 1/90000 time base, sampled at 10.
+        let mut s = Sampler::new(Sampling { stride: 1, max_fps: Some(10.0) });
+        let kept: Vec<u64> = (0..30).filter(|&i| s.keep(i, Some((i * 3000) as f64 / 90000.0))).collect();
+        assert_eq!(kept, vec![0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
+        // A gap in timestamps (dropped frames) does not cause a burst after it.
+        let mut s = Sampler::new(Sampling { stride: 1, max_fps: Some(1.0) });
+        let times = [0.0, 0.5, 5.0, 5.5, 6.0, 6.2];
+        let kept: Vec<f64> = times.iter().enumerate().filter(|(i, &t)| s.keep(*i as u64, Some(t))).map(|(_, &t)| t).collect();
+        assert_eq!(kept, vec![0.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn missing_paths_are_errors_not_aborts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("a.png"), b"x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
+        let (inputs, errors) = discover(&[dir.path().to_owned(), dir.path().join("nope.mp4")]);
+        let names: Vec<_> = inputs.iter().map(|i| i.path.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+        assert_eq!(names, vec!["a.png", "b.jpg"]);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("nope.mp4"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Video files through FFmpeg (`ffmpeg-next`): any container and codec that
+//! the system's libavformat/libavcodec decode.
+//!
+//! Frames are decoded in presentation order, sampled by [`Sampler`] before
+//! colour conversion (so skipped frames cost no conversion), converted to
+//! RGB24 at full resolution, and timestamped from the stream's pts. At the
+//! end of the stream the decoder is drained so the last frames are not lost.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use ffmpeg_next as ff;
+use image::RgbImage;
+
+use super::{InputKind, OpenOptions, Sampler, Source, SourceError, SourceInfo};
+use crate::frame::{Frame, FrameMeta};
+
+static INIT: Once = Once::new();
+
+/// Initialises FFmpeg once per process. FFmpeg's own log is kept to fatal
+/// messages: lookout reports every failure itself, with the file's path,
+/// and a damaged stream would otherwise print a line per broken macroblock.
+pub fn init() {
+    INIT.call_once(|| {
+        if ff::init().is_ok() {
+            ff::util::log::set_level(ff::util::log::Level::Fatal);
+        }
+    });
+}
+
+/// The swscale context, owned by exactly one source and only used from the
+/// thread that currently owns that source.
+struct Scaler(ff::software::scaling::Context);
+
+// SAFETY: an SwsContext holds no thread-local state; it is never shared,
+// only moved together with the source that owns it.
+unsafe impl Send for Scaler {}
+
+pub struct VideoSource {
+    info: SourceInfo,
+    path: PathBuf,
+    source_id: usize,
+    input: ff::format::context::Input,
+    stream_index: usize,
+    decoder: ff::decoder::Video,
+    scaler: Option<Scaler>,
+    time_base: f64,
+    start_pts: i64,
+    sampler: Sampler,
+    decoded: u64,
+    emitted: u64,
+    draining: bool,
+    finished: bool,
+    finished_with_error: Option<SourceError>,
+    truncation_reported: bool,
+}
+
+impl VideoSource {
+    pub fn open(path: &Path, source_id: usize, options: &OpenOptions) -> Result<VideoSource, SourceError> {
+        init();
+        let not_media = |e: ff::Error| SourceError::NotMedia { path: path.to_owned(), message: e.to_string() };
+        let open_err = |message: String| SourceError::OpenVideo { path: path.to_owned(), message };
+        let input = ff::format::input(&path).map_err(not_media)?;
+        let stream = input
+            .streams()
+            .best(ff::media::Type::Video)
+            .ok_or_else(|| SourceError::NotMedia { path: path.to_owned(), message: "it has no video stream".into() })?;
+        let stream_index = stream.index();
+        let tb = stream.time_base();
+        let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator()).max(1.0);
+        let start_pts = match stream.start_time() {
+            t if t == ff::ffi::AV_NOPTS_VALUE => 0,
+            t => t,
+        };
+        let rate = stream.avg_frame_rate();
+        let fps = (rate.numerator() > 0 && rate.denominator() > 0)
+            .then(|| f64::from(rate.numerator()) / f64::from(rate.denominator()));
+        let frames_hint = (stream.frames() > 0).then_some(stream.frames() as u64);
+        let duration_s = (stream.duration() > 0).then(|| stream.duration() as f64 * time_base);
+
+        let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| open_err(e.to_string()))?;
+        context.set_threading(ff::threading::Config { kind: ff::threading::Type::Frame, count: options.decode_threads, ..Default::default() });
+        let decoder = context.decoder().video().map_err(|e| open_err(format!("no decoder for its video stream: {e}")))?;
+        if decoder.width() == 0 || decoder.height() == 0 {
+            return Err(open_err("its video stream has no frame size".into()));
+        }
+        let codec = decoder.codec().map(|c| c.name().to_owned());
+        let info = SourceInfo {
+            uri: path.display().to_string(),
+            kind: InputKind::Video,
+            width: decoder.width(),
+            height: decoder.height(),
+            fps,
+            frames_hint,
+            duration_s,
+            codec,
+        };
+        Ok(VideoSource {
+            info,
+            path: path.to_owned(),
+            source_id,
+            input,
+            stream_index,
+            decoder,
+            scaler: None,
+            time_base,
+            start_pts,
+            sampler: Sampler::new(options.sampling),
+            decoded: 0,
+            emitted: 0,
+            draining: false,
+            finished: false,
+            finished_with_error: None,
+            truncation_reported: false,
+        })
+    }
+
+    fn decode_error(&self, message: String) -> SourceError {
+        SourceError::Decode { path: self.path.clone(), frames: self.decoded, message }
+    }
+
+    /// Converts a decoded frame to packed RGB24 at its own size.
+    fn to_rgb(&mut self, frame: &ff::frame::Video) -> Result<RgbImage, SourceError> {
+        let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
+        let stale = self.scaler.as_ref().is_none_or(|s| {
+            let i = s.0.input();
+            (i.width, i.height, i.format) != (w, h, fmt)
+        });
+        if stale {
+            let ctx = ff::software::scaling::Context::get(fmt, w, h, ff::format::Pixel::RGB24, w, h, ff::software::scaling::Flags::BILINEAR)
+                .map_err(|e| self.decode_error(format!("cannot convert {fmt:?} {w}x{h} to RGB: {e}")))?;
+            self.scaler = Some(Scaler(ctx));
+        }
+        let mut rgb = ff::frame::Video::empty();
+        let scaler = self.scaler.as_mut().expect("scaler was just created");
+        scaler.0.run(frame, &mut rgb).map_err(|e| SourceError::Decode {
+            path: self.path.clone(),
+            frames: self.decoded,
+            message: format!("colour conversion failed: {e}"),
+        })?;
+        let stride = rgb.stride(0);
+        let data = rgb.data(0);
+        let row = w as usize * 3;
+        let mut packed = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            packed.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
+    }
+
+    /// Feeds the decoder one packet of our stream, or signals end of stream.
+    fn feed(&mut self) -> Result<(), SourceError> {
+        loop {
+            let mut packet = ff::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() != self.stream_index => continue,
+                Ok(()) => {
+                    // A damaged packet is skipped; the decoder resynchronises
+                    // on the next keyframe.
+                    if let Err(e) = self.decoder.send_packet(&packet) {
+                        tracing::debug!(path = %self.path.display(), error = %e, "skipping undecodable packet");
+                    }
+                    return Ok(());
+                }
+                Err(ff::Error::Eof) => {
+                    self.draining = true;
+                    // Errors here only mean the decoder was already flushed.
+                    let _ = self.decoder.send_eof();
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.draining = true;
+                    let _ = self.decoder.send_eof();
+                    return Err(self.decode_error(format!("read failed: {e}")));
+                }
+            }
+        }
+    }
+}
+
+impl Source for VideoSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let mut decoded = ff::frame::Video::empty();
+        while !self.finished {
+            match self.decoder.receive_frame(&mut decoded) {
+                Ok(()) => {
+                    let index = self.decoded;
+                    self.decoded += 1;
+                    let pts_s = decoded
+                        .timestamp()
+                        .or(decoded.pts())
+                        .map(|t| (t - self.start_pts) as f64 * self.time_base);
+                    if !self.sampler.keep(index, pts_s) {
+                        continue;
+                    }
+                    let image = self.to_rgb(&decoded)?;
+                    let meta = FrameMeta {
+                        source_id: self.source_id,
+                        seq: self.emitted,
+                        frame_index: index,
+                        pts_s,
+                        width: image.width(),
+                        height: image.height(),
+                    };
+                    self.emitted += 1;
+                    return Ok(Some(Frame { meta, image: Arc::new(image) }));
+                }
+                Err(ff::Error::Eof) => self.finished = true,
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN && !self.draining => {
+                    if let Err(e) = self.feed() {
+                        // Frames already queued in the decoder are still
+                        // delivered before the error on the next call.
+                        tracing::debug!(path = %self.path.display(), error = %e, "read error; draining decoder");
+                        self.finished_with_error = Some(e);
+                    }
+                }
+                Err(e) => {
+                    self.finished = true;
+                    return Err(self.decode_error(e.to_string()));
+                }
+            }
+        }
+        if let Some(e) = self.finished_with_error.take() {
+            return Err(e);
+        }
+        // A container that states its frame count lets us notice a file cut
+        // short: the demuxer simply reports end of file early.
+        if let Some(expected) = self.info.frames_hint {
+            if self.decoded < expected && !self.truncation_reported {
+                self.truncation_reported = true;
+                return Err(self.decode_error(format!(
+                    "the stream ended after {} of the {expected} frames its container lists (file truncated?)",
+                    self.decoded
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
