@@ -46,11 +46,14 @@ pub struct ModelConfig {
     pub threads: usize,
     /// Frames per inference call, for models with a dynamic batch axis.
     pub batch: usize,
+    /// Input size for models whose height and width are dynamic
+    /// (default 640); ignored for fixed-size models.
+    pub imgsz: Option<u32>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { path: None, labels: None, ort_lib: None, threads: 0, batch: 1 }
+        ModelConfig { path: None, labels: None, ort_lib: None, threads: 0, batch: 1, imgsz: None }
     }
 }
 
@@ -58,9 +61,9 @@ impl Default for ModelConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DetectConfig {
     /// Minimum score for a detection to be kept at all.
-    pub conf: f32,
+    pub conf: f64,
     /// IoU above which NMS merges two boxes of one class.
-    pub iou: f32,
+    pub iou: f64,
     /// Most detections kept per frame.
     pub max_det: usize,
 }
@@ -95,7 +98,7 @@ impl Default for SamplingConfig {
 pub struct PresenceConfig {
     pub classes: Vec<String>,
     /// Defaults to `detect.conf`.
-    pub min_score: Option<f32>,
+    pub min_score: Option<f64>,
     /// True when `classes` is the built-in default: names the model lacks
     /// are then skipped with a warning instead of failing the run.
     #[serde(skip)]
@@ -140,7 +143,7 @@ impl Config {
 
     /// Checks ranges that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let unit = |key: &'static str, v: f32| {
+        let unit = |key: &'static str, v: f64| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {

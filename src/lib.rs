@@ -14,6 +14,7 @@
 //!     labels: None,
 //!     ort_lib: None,
 //!     threads: 0,
+//!     imgsz: None,
 //!     post: PostProcess { conf: 0.3, iou: 0.5, max_det: 300 },
 //! };
 //! let mut detector = OnnxDetector::load(&config)?;

@@ -53,10 +53,10 @@ pub struct ScreenArgs {
     pub ort_lib: Option<PathBuf>,
     /// Minimum detection score [default: 0.3].
     #[arg(long, value_name = "SCORE")]
-    pub conf: Option<f32>,
+    pub conf: Option<f64>,
     /// NMS IoU threshold [default: 0.5].
     #[arg(long, value_name = "IOU")]
-    pub iou: Option<f32>,
+    pub iou: Option<f64>,
     /// Classes that flag a frame, comma-separated [default: person,vessel,container].
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub classes: Option<Vec<String>>,
@@ -72,6 +72,9 @@ pub struct ScreenArgs {
     /// Frames per inference call, for models with a dynamic batch axis.
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
+    /// Input size for models with dynamic height and width [default: 640].
+    #[arg(long, value_name = "PX")]
+    pub imgsz: Option<u32>,
     /// Inputs decoded at the same time.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: usize,
@@ -101,6 +104,9 @@ impl ScreenArgs {
         }
         if let Some(v) = self.batch {
             c.model.batch = v;
+        }
+        if let Some(v) = self.imgsz {
+            c.model.imgsz = Some(v);
         }
         if let Some(v) = self.conf {
             c.detect.conf = v;
@@ -170,12 +176,13 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         bail!("no images or videos to screen in {}", args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
 
-    let post = PostProcess { conf: config.detect.conf, iou: config.detect.iou, max_det: config.detect.max_det };
+    let post = PostProcess { conf: config.detect.conf as f32, iou: config.detect.iou as f32, max_det: config.detect.max_det };
     let onnx_config = OnnxConfig {
         model: model_path.clone(),
         labels: config.model.labels.clone(),
         ort_lib: config.model.ort_lib.clone(),
         threads: config.model.threads,
+        imgsz: config.model.imgsz,
         post,
     };
     let detector = OnnxDetector::load(&onnx_config)?;
@@ -190,7 +197,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         "conf": config.detect.conf,
         "iou": config.detect.iou,
         "max_det": config.detect.max_det,
-        "flag_min_score": presence.min_score(),
+        "flag_min_score": config.flag.min_score.unwrap_or(config.detect.conf),
         "flag_classes": presence.class_names(),
     });
     let model_json = json!({

@@ -182,8 +182,9 @@ mod tests {
 
         let t = spec(ChannelOrder::Bgr, PadAlign::TopLeft, 1.0 / 255.0).run(&img);
         let px = |c: usize, y: usize, x: usize| t.chw[c * 64 + y * 8 + x];
-        assert_eq!(px(0, 0, 0), 30.0 / 255.0);
-        assert_eq!(px(2, 3, 0), 10.0 / 255.0);
-        assert_eq!(px(0, 4, 0), 114.0 / 255.0);
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+        assert!(close(px(0, 0, 0), 30.0 / 255.0), "blue first in BGR");
+        assert!(close(px(2, 3, 0), 10.0 / 255.0));
+        assert!(close(px(0, 4, 0), 114.0 / 255.0), "top-left alignment pads below");
     }
 }

@@ -74,6 +74,9 @@ pub struct OnnxConfig {
     pub ort_lib: Option<PathBuf>,
     /// Intra-op threads; 0 lets ONNX Runtime choose.
     pub threads: usize,
+    /// Input size for a model whose height and width are dynamic; 640 when
+    /// unset. A fixed-size model ignores it.
+    pub imgsz: Option<u32>,
     pub post: PostProcess,
 }
 
@@ -146,9 +149,10 @@ impl OnnxDetector {
         if !matches!(in_ty, TensorElementType::Float32 | TensorElementType::Float16) {
             return Err(unsupported(format!("its input is {}; expected float32 or float16", dtype_name(in_ty))));
         }
-        // A dynamic spatial size runs at 640, the common export size.
-        let input_h = if in_shape[2] > 0 { in_shape[2] as u32 } else { 640 };
-        let input_w = if in_shape[3] > 0 { in_shape[3] as u32 } else { 640 };
+        // A dynamic spatial size runs at --imgsz, else 640, the common export size.
+        let dynamic = config.imgsz.unwrap_or(640);
+        let input_h = if in_shape[2] > 0 { in_shape[2] as u32 } else { dynamic };
+        let input_w = if in_shape[3] > 0 { in_shape[3] as u32 } else { dynamic };
         let mut outputs = Vec::new();
         for o in session.outputs() {
             let (ty, shape) = tensor_parts(o.dtype())

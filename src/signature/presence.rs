@@ -18,7 +18,7 @@ impl PresenceConfig {
     /// error, except in the built-in default list, where they are skipped
     /// with a warning (a COCO model has no `vessel`); a default list that
     /// matches nothing is still an error.
-    pub fn build(&self, labels: &[String], default_min_score: f32) -> Result<Presence, ConfigError> {
+    pub fn build(&self, labels: &[String], default_min_score: f64) -> Result<Presence, ConfigError> {
         let names: Vec<String> = if self.classes_are_default {
             let (known, unknown): (Vec<_>, Vec<_>) = self.classes.iter().cloned().partition(|c| labels.contains(c));
             if !unknown.is_empty() {
@@ -39,7 +39,7 @@ impl PresenceConfig {
             self.classes.clone()
         };
         let class_ids = resolve_classes("flag.classes", &names, labels)?;
-        Ok(Presence { class_ids, labels: labels.to_vec(), min_score: self.min_score.unwrap_or(default_min_score) })
+        Ok(Presence { class_ids, labels: labels.to_vec(), min_score: self.min_score.unwrap_or(default_min_score) as f32 })
     }
 }
 

@@ -1,0 +1,9 @@
+//! Integration tests, all in one binary (as ripgrep does): model fixtures
+//! through the library, and the real `lookout` binary on temporary folders.
+//!
+//! They need ONNX Runtime; `scripts/test.sh` installs it into `.deps/`.
+
+mod util;
+
+mod detect;
+mod screen;
