@@ -1,0 +1,70 @@
+//! Throughput of the stages `lookout screen` overlaps, measured on the same
+//! clip and model so that `scripts/bench.sh` can compare the whole pipeline
+//! against them in one run:
+//!
+//! - `decode_only_fps`: decode, convert to RGB and letterbox on one core;
+//! - `model_only_fps`: the model alone on frames preprocessed beforehand,
+//!   with the same thread settings as the pipeline.
+//!
+//! Usage: `cargo bench --bench throughput -- CLIP MODEL [THREADS]`.
+//! Prints `name value` lines.
+
+use std::time::Instant;
+
+use lookout::detect::family::PostProcess;
+use lookout::detect::onnx::{OnnxConfig, OnnxDetector};
+use lookout::detect::Detector;
+use lookout::source::{self, Input, InputKind, OpenOptions, Sampling};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let (Some(clip), Some(model)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: cargo bench --bench throughput -- CLIP MODEL [THREADS]");
+        std::process::exit(2);
+    };
+    let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(0);
+
+    let detector = OnnxDetector::load(&OnnxConfig {
+        model: model.into(),
+        labels: None,
+        ort_lib: None,
+        threads,
+        imgsz: None,
+        post: PostProcess { conf: 0.3, iou: 0.5, max_det: 300 },
+    })
+    .expect("loading the model");
+    let spec = detector.preprocess().clone();
+
+    // Decode + RGB + letterbox on this one thread, FFmpeg single-threaded.
+    let input = Input { path: clip.into(), kind: InputKind::Video };
+    let options = OpenOptions { sampling: Sampling::default(), decode_threads: 1 };
+    let mut src = source::open(&input, 0, &options).expect("opening the clip");
+    let t0 = Instant::now();
+    let mut frames = 0u64;
+    let mut sample = Vec::new();
+    while let Some(f) = src.next_frame().expect("decoding the clip") {
+        let t = spec.run(&f.image);
+        if sample.len() < 16 {
+            sample.push(t);
+        }
+        frames += 1;
+    }
+    let decode_fps = frames as f64 / t0.elapsed().as_secs_f64();
+
+    // The model alone, on preprocessed frames, one frame per call as the
+    // pipeline runs by default. One warm-up pass first.
+    let mut detector = detector;
+    for t in &sample {
+        detector.detect(std::slice::from_ref(t)).expect("inference");
+    }
+    let runs = frames.clamp(32, 200) as usize;
+    let t0 = Instant::now();
+    for i in 0..runs {
+        detector.detect(std::slice::from_ref(&sample[i % sample.len()])).expect("inference");
+    }
+    let model_fps = runs as f64 / t0.elapsed().as_secs_f64();
+
+    println!("frames {frames}");
+    println!("decode_only_fps {decode_fps:.2}");
+    println!("model_only_fps {model_fps:.2}");
+}
