@@ -89,12 +89,14 @@ fn missing_and_non_media_inputs_are_reported_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("good.png"), 64, 64);
     std::fs::write(dir.path().join("notes.mp4"), "this is not a video").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "nor is this").unwrap();
     let out = dir.path().join("runs");
     let o = lookout(&[
         "screen",
         dir.path().join("good.png").to_str().unwrap(),
         dir.path().join("missing.mp4").to_str().unwrap(),
         dir.path().join("notes.mp4").to_str().unwrap(),
+        dir.path().join("notes.txt").to_str().unwrap(),
         "--model",
         fixture("yolov8-tiny.onnx").to_str().unwrap(),
         "--out",
@@ -105,7 +107,8 @@ fn missing_and_non_media_inputs_are_reported_and_skipped() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("missing.mp4: no such file"), "{err}");
-    assert!(err.contains("notes.mp4") && err.contains("not a supported image or video"), "{err}");
+    assert!(err.contains("cannot open video") && err.contains("notes.mp4"), "{err}");
+    assert!(err.contains("notes.txt is not a supported image or video"), "{err}");
     let run = run_dir(&out);
     assert_eq!(jsonl(&run.join("events.jsonl")).len(), 1);
     assert_manifest_holds(&run);

@@ -58,7 +58,16 @@ pub struct VideoSource {
 impl VideoSource {
     pub fn open(path: &Path, source_id: usize, options: &OpenOptions) -> Result<VideoSource, SourceError> {
         init();
-        let not_media = |e: ff::Error| SourceError::NotMedia { path: path.to_owned(), message: e.to_string() };
+        // A file named like a video that FFmpeg cannot open is most likely
+        // damaged; anything else is simply not media.
+        let named_video = super::extension(path).is_some_and(|e| super::VIDEO_EXTENSIONS.contains(&e.as_str()));
+        let not_media = |e: ff::Error| {
+            if named_video {
+                SourceError::OpenVideo { path: path.to_owned(), message: format!("{e} (damaged or truncated file?)") }
+            } else {
+                SourceError::NotMedia { path: path.to_owned(), message: e.to_string() }
+            }
+        };
         let open_err = |message: String| SourceError::OpenVideo { path: path.to_owned(), message };
         let input = ff::format::input(&path).map_err(not_media)?;
         let stream = input
