@@ -7,3 +7,4 @@ mod util;
 
 mod detect;
 mod screen;
+mod sortie;

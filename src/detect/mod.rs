@@ -99,8 +99,8 @@ impl Preprocess {
         let mut lut = [[0f32; 256]; 3];
         for c in 0..3 {
             let (m, s) = (self.mean[src_c[c]], self.std[src_c[c]]);
-            for v in 0..256 {
-                lut[c][v] = (v as f32 * self.scale - m) / s;
+            for (v, out) in lut[c].iter_mut().enumerate() {
+                *out = (v as f32 * self.scale - m) / s;
             }
         }
         for c in 0..3 {

@@ -100,7 +100,7 @@ impl Sampler {
 
     /// Whether to keep decoded frame number `index` shown at `pts_s`.
     pub fn keep(&mut self, index: u64, pts_s: Option<f64>) -> bool {
-        if index % self.sampling.stride.max(1) != 0 {
+        if !index.is_multiple_of(self.sampling.stride.max(1)) {
             return false;
         }
         let (Some(fps), Some(t)) = (self.sampling.max_fps, pts_s) else { return true };

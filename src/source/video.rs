@@ -130,7 +130,7 @@ impl VideoSource {
     }
 
     /// Converts a decoded frame to packed RGB24 at its own size.
-    fn to_rgb(&mut self, frame: &ff::frame::Video) -> Result<RgbImage, SourceError> {
+    fn convert_rgb(&mut self, frame: &ff::frame::Video) -> Result<RgbImage, SourceError> {
         let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
         let stale = self.scaler.as_ref().is_none_or(|s| {
             let i = s.0.input();
@@ -207,7 +207,7 @@ impl Source for VideoSource {
                     if !self.sampler.keep(index, pts_s) {
                         continue;
                     }
-                    let image = self.to_rgb(&decoded)?;
+                    let image = self.convert_rgb(&decoded)?;
                     let meta = FrameMeta {
                         source_id: self.source_id,
                         seq: self.emitted,
