@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bundled;
 pub mod cli;
 pub mod config;
 pub mod detect;

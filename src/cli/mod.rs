@@ -2,8 +2,6 @@
 
 pub mod screen;
 
-use std::path::{Path, PathBuf};
-
 use clap::{Parser, Subcommand};
 
 /// lookout screens drone video and imagery for signatures of human
@@ -34,15 +32,4 @@ pub struct Outcome {
     pub errors: usize,
     /// Frames or events flagged.
     pub flagged: u64,
-}
-
-/// Finds a file shipped with lookout (the demo model, `.deps/`): beside the
-/// repository this binary was built from, or beside the executable or one
-/// of its parent folders.
-pub fn find_bundled(rel: &str) -> Option<PathBuf> {
-    let mut roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
-    if let Ok(exe) = std::env::current_exe() {
-        roots.extend(exe.ancestors().skip(1).map(Path::to_owned));
-    }
-    roots.into_iter().map(|r| r.join(rel)).find(|p| p.is_file())
 }

@@ -15,7 +15,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use super::{find_bundled, Outcome};
+use super::Outcome;
 use crate::config::Config;
 use crate::detect::family::PostProcess;
 use crate::detect::onnx::{OnnxConfig, OnnxDetector};
@@ -125,7 +125,7 @@ impl ScreenArgs {
             c.sampling.fps = Some(v);
         }
         if c.model.path.is_none() {
-            let demo = find_bundled(DEMO_MODEL)
+            let demo = crate::bundled::find(DEMO_MODEL)
                 .with_context(|| format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx"))?;
             c.model.path = Some(demo);
         }

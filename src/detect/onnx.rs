@@ -37,16 +37,9 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
             Err(DetectError::RuntimeMissing(format!("ORT_DYLIB_PATH={} is not a file", p.display())))
         };
     }
-    let mut roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
-    if let Ok(exe) = std::env::current_exe() {
-        roots.extend(exe.ancestors().skip(1).map(Path::to_owned));
-    }
-    for root in &roots {
-        let deps = root.join(".deps");
-        for name in ["libonnxruntime.so", "libonnxruntime.dylib", "onnxruntime.dll"] {
-            if deps.join(name).is_file() {
-                return Ok(deps.join(name));
-            }
+    for name in [".deps/libonnxruntime.so", ".deps/libonnxruntime.dylib", ".deps/onnxruntime.dll"] {
+        if let Some(p) = crate::bundled::find(name) {
+            return Ok(p);
         }
     }
     Err(DetectError::RuntimeMissing(format!("not found in --ort-lib, ORT_DYLIB_PATH or .deps/; {INSTALL_HINT}")))
