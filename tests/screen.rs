@@ -193,3 +193,22 @@ fn config_file_is_applied_and_recorded() {
     assert_eq!(classes, vec!["person", "boat"]);
     assert_eq!(events[0]["flags"][0]["reason"], "1 boat >= 0.65");
 }
+
+#[test]
+fn missing_onnx_runtime_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("a.png"), 64, 64);
+    let o = lookout(&[
+        "screen",
+        dir.path().join("a.png").to_str().unwrap(),
+        "--model",
+        fixture("yolov8-tiny.onnx").to_str().unwrap(),
+        "--ort-lib",
+        dir.path().join("libonnxruntime.so").to_str().unwrap(),
+        "--out",
+        dir.path().join("runs").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--ort-lib") && err.contains("scripts/setup.sh") && err.contains("onnxruntime==1.31.1"), "{err}");
+}

@@ -26,7 +26,7 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
         return if p.is_file() {
             Ok(p.to_owned())
         } else {
-            Err(DetectError::RuntimeMissing(format!("--ort-lib {} is not a file", p.display())))
+            Err(DetectError::RuntimeMissing(format!("--ort-lib {} is not a file; {INSTALL_HINT}", p.display())))
         };
     }
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
@@ -34,7 +34,7 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(DetectError::RuntimeMissing(format!("ORT_DYLIB_PATH={} is not a file", p.display())))
+            Err(DetectError::RuntimeMissing(format!("ORT_DYLIB_PATH={} is not a file; {INSTALL_HINT}", p.display())))
         };
     }
     for name in [".deps/libonnxruntime.so", ".deps/libonnxruntime.dylib", ".deps/onnxruntime.dll"] {
@@ -125,8 +125,12 @@ impl OnnxDetector {
         if config.threads > 0 {
             builder = builder.with_intra_threads(config.threads).map_err(|e| load_err(e.to_string()))?;
         }
+        // Spinning pool threads would steal the cores that decoding and the
+        // evidence writer need between inference calls.
         let session = builder
             .with_inter_threads(1)
+            .map_err(|e| load_err(e.to_string()))?
+            .with_intra_op_spinning(false)
             .map_err(|e| load_err(e.to_string()))?
             .commit_from_memory(&bytes)
             .map_err(|e| load_err(e.to_string()))?;
