@@ -231,6 +231,8 @@ def main():
         json.dump(coco, f, separators=(",", ":"))
     with open(os.path.join(args.out_dir, "sample-sortie.events.json"), "w") as f:
         json.dump({"video": "sample-sortie.mp4", "fps": FPS, "generator": cmdline, "seed": args.seed,
+                   "time_convention": "start_s = pts of the first frame where the container/vessel and at least "
+                                      "one of its persons are labelled; end_s = pts of the last such frame + 1/fps",
                    "events": events, "distractors": distractors, "segments": segments}, f, indent=2)
     size = os.path.getsize(mp4)
     print(f"wrote {mp4}: {fi} frames, {fi / FPS:.1f}s, {size / 1e6:.2f} MB; {len(anns)} annotations")

@@ -31,8 +31,8 @@ CLASSES = ["person", "vessel", "container", "vehicle"]
 PERSON, VESSEL, CONTAINER, VEHICLE = range(4)
 FRAME_W, FRAME_H = 1280, 720
 # Person diameter in 1280x720 frame pixels (slightly larger than the nominal
-# 8-14 px so that the small demo model can learn them in a CPU budget).
-PERSON_SIZE = (11.0, 16.0)
+# 8-14 px so that the small demo model can localise them in a CPU budget).
+PERSON_SIZE = (13.0, 18.0)
 
 CONTAINER_COLOURS = [
     (170, 40, 35), (30, 70, 150), (40, 120, 60), (215, 120, 30), (120, 120, 125),
@@ -144,7 +144,7 @@ class Person:
     def draw(self, p: Painter, t=0.0):
         x, y, d, body = self.shape(t)
         sh = [(bx + d * 0.3, by + d * 0.3) for bx, by in body]
-        p.poly(sh, p.c((0, 0, 0), 0, 95))
+        p.poly(sh, p.c((0, 0, 0), 0, 110))
         p.poly(body, p.c(self.clothes, self.temp - 15))
         p.circle(x, y, d * 0.27, p.c(self.hair, self.temp + 10))
 

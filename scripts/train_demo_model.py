@@ -296,6 +296,14 @@ def export_onnx(weights, path, opset=17):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="lookout train_demo_model.py")
     model.ir_version = 8
+    set_metadata(model)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return model
+
+
+def set_metadata(model):
+    """Ultralytics-style metadata_props (names/imgsz/stride/task + provenance)."""
     meta = {
         "description": "lookout demo detector (person, vessel, container, vehicle) trained only on procedurally "
                        "generated synthetic overhead scenes; demo/testing use only",
@@ -305,14 +313,11 @@ def export_onnx(weights, path, opset=17):
         "imgsz": "[640, 640]",
         "stride": "32",
         "task": "detect",
-        "batch": "dynamic",
     }
+    del model.metadata_props[:]
     for k, v in meta.items():
         e = model.metadata_props.add()
         e.key, e.value = k, v
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return model
 
 
 # ----------------------------------------------------------------------------- eval
@@ -486,7 +491,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-images", type=int, default=5000)
     ap.add_argument("--crop", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=2600)
+    ap.add_argument("--steps", type=int, default=3400)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--workers", type=int, default=2)
