@@ -158,7 +158,17 @@ def main():
     ap.add_argument("--verify-every", type=int, default=1, help="score every Nth frame")
     ap.add_argument("--verify-json", default="models/lookout-demo.eval.json",
                     help="merge the sortie figures into this JSON under key 'sortie'")
+    ap.add_argument("--verify-conf", type=float, default=0.3)
+    ap.add_argument("--verify-only", action="store_true",
+                    help="skip rendering; score --verify-model on the existing files in --out-dir")
     args = ap.parse_args()
+    if args.verify_only:
+        with open(os.path.join(args.out_dir, "sample-sortie.coco.json")) as f:
+            coco = json.load(f)
+        dec = decode(os.path.join(args.out_dir, "sample-sortie.mp4"))
+        assert dec.shape[0] == len(coco["images"])
+        verify(args, dec, coco["images"], coco["annotations"])
+        return
     rng = np.random.default_rng(args.seed)
     segs = build_segments(rng)
     oid = 1
@@ -266,7 +276,7 @@ def verify(args, frames, images, anns):
         i = im["id"]
         x, r, pad = sg.letterbox(frames[i])
         out = sess.run(["output0"], {"images": x[None]})[0][0]
-        b, s, c = tdm.decode_output(out, r, pad, conf=0.3, iou=0.5, frame_wh=(W, H))
+        b, s, c = tdm.decode_output(out, r, pad, conf=args.verify_conf, iou=0.5, frame_wh=(W, H))
         gtb = [(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3],
                 a["category_id"] - 1) for a in by_img.get(i, [])]
         a_tp, a_fp, a_np = tdm.match_pr(b, s, c, gtb)
@@ -276,7 +286,7 @@ def verify(args, frames, images, anns):
         st = seg_stats.setdefault(im["segment"], np.zeros((3, 4)))
         st += np.stack([a_tp, a_fp, a_np])
         used += 1
-    res = {"frames_scored": used, "conf": 0.3, "nms_iou": 0.5, "match_iou": 0.5,
+    res = {"frames_scored": used, "conf": args.verify_conf, "nms_iou": 0.5, "match_iou": 0.5,
            "recall": {n: round(float(tp[k] / npos[k]), 4) if npos[k] else None for k, n in enumerate(sg.CLASSES)},
            "precision": {n: round(float(tp[k] / (tp[k] + fp[k])), 4) if tp[k] + fp[k] else None
                          for k, n in enumerate(sg.CLASSES)},
@@ -291,7 +301,7 @@ def verify(args, frames, images, anns):
         if os.path.exists(args.verify_json):
             with open(args.verify_json) as f:
                 d = json.load(f)
-        d["sortie"] = res
+        d["sortie" if args.verify_conf == 0.3 else f"sortie_conf{args.verify_conf:g}"] = res
         with open(args.verify_json, "w") as f:
             json.dump(d, f, indent=2)
 
