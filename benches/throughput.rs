@@ -17,27 +17,35 @@ use lookout::detect::Detector;
 use lookout::source::{self, Input, InputKind, OpenOptions, Sampling};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let (Some(clip), Some(model)) = (args.first(), args.get(1)) else {
         eprintln!("usage: cargo bench --bench throughput -- CLIP MODEL [THREADS]");
         std::process::exit(2);
     };
     let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(0);
 
-    let detector = OnnxDetector::load(&OnnxConfig {
-        model: model.into(),
-        labels: None,
-        ort_lib: None,
-        threads,
-        imgsz: None,
-        post: PostProcess { conf: 0.3, iou: 0.5, max_det: 300 },
-    })
-    .expect("loading the model");
+    let mut config = OnnxConfig::new(model);
+    config.threads = threads;
+    config.post = PostProcess {
+        conf: 0.3,
+        iou: 0.5,
+        max_det: 300,
+    };
+    let detector = OnnxDetector::load(&config).expect("loading the model");
     let spec = detector.preprocess().clone();
 
     // Decode + RGB + letterbox on this one thread, FFmpeg single-threaded.
-    let input = Input { path: clip.into(), kind: InputKind::Video };
-    let options = OpenOptions { sampling: Sampling::default(), decode_threads: 1 };
+    let input = Input {
+        path: clip.into(),
+        kind: InputKind::Video,
+    };
+    let options = OpenOptions {
+        sampling: Sampling::default(),
+        decode_threads: 1,
+    };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
     let t0 = Instant::now();
     let mut frames = 0u64;
@@ -60,7 +68,9 @@ fn main() {
     let runs = frames.clamp(32, 200) as usize;
     let t0 = Instant::now();
     for i in 0..runs {
-        detector.detect(std::slice::from_ref(&sample[i % sample.len()])).expect("inference");
+        detector
+            .detect(std::slice::from_ref(&sample[i % sample.len()]))
+            .expect("inference");
     }
     let model_fps = runs as f64 / t0.elapsed().as_secs_f64();
 

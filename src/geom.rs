@@ -108,10 +108,21 @@ impl Letterbox {
         let resized_h = ((src_h as f32 * scale).round() as u32).clamp(1, input_h);
         let (pad_x, pad_y) = match align {
             // Integer padding so that the resized image lands on whole pixels.
-            PadAlign::Center => (((input_w - resized_w) / 2) as f32, ((input_h - resized_h) / 2) as f32),
+            PadAlign::Center => (
+                ((input_w - resized_w) / 2) as f32,
+                ((input_h - resized_h) / 2) as f32,
+            ),
             PadAlign::TopLeft => (0.0, 0.0),
         };
-        Letterbox { scale, pad_x, pad_y, resized_w, resized_h, input_w, input_h }
+        Letterbox {
+            scale,
+            pad_x,
+            pad_y,
+            resized_w,
+            resized_h,
+            input_w,
+            input_h,
+        }
     }
 
     /// Maps a point from source pixels to model-input pixels.

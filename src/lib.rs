@@ -9,14 +9,8 @@
 //! ```no_run
 //! use lookout::detect::{family::PostProcess, onnx::{OnnxConfig, OnnxDetector}, Detector};
 //!
-//! let config = OnnxConfig {
-//!     model: "models/lookout-demo.onnx".into(),
-//!     labels: None,
-//!     ort_lib: None,
-//!     threads: 0,
-//!     imgsz: None,
-//!     post: PostProcess { conf: 0.3, iou: 0.5, max_det: 300 },
-//! };
+//! let mut config = OnnxConfig::new("models/lookout-demo.onnx");
+//! config.post = PostProcess { conf: 0.3, iou: 0.5, max_det: 300 };
 //! let mut detector = OnnxDetector::load(&config)?;
 //! let image = image::open("photo.jpg")?.into_rgb8();
 //! let input = detector.preprocess().run(&image);

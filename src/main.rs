@@ -16,15 +16,23 @@ fn main() -> ExitCode {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("lookout={level},ort=error")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("lookout={level},ort=error")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 
     let result = match &cli.command {
         Command::Screen(args) => cli::screen::run(args, cli.quiet).map(|o| (o, args.fail_on_flag)),
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {
-            eprintln!("lookout: {} input(s) failed; see the messages above", outcome.errors);
+            eprintln!(
+                "lookout: {} input(s) failed; see the messages above",
+                outcome.errors
+            );
             ExitCode::from(2)
         }
         Ok((outcome, true)) if outcome.flagged > 0 => ExitCode::from(1),

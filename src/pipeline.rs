@@ -29,19 +29,46 @@ use crate::source::{self, Input, OpenOptions, SourceError, SourceInfo};
 /// A message about one source, in stream order.
 #[derive(Debug)]
 pub enum Item<T> {
-    Started { source_id: usize, path: PathBuf, info: SourceInfo, sha256: Option<String> },
+    Started {
+        source_id: usize,
+        path: PathBuf,
+        info: SourceInfo,
+        sha256: Option<String>,
+    },
     Frame(T),
     /// The source is done; `error` says why it stopped early, if it did.
     /// `Started` may be missing when the source could not be opened.
-    Finished { source_id: usize, path: PathBuf, error: Option<SourceError> },
+    Finished {
+        source_id: usize,
+        path: PathBuf,
+        error: Option<SourceError>,
+    },
 }
 
 impl<T> Item<T> {
     fn map<U>(self, f: impl FnOnce(T) -> U) -> Item<U> {
         match self {
-            Item::Started { source_id, path, info, sha256 } => Item::Started { source_id, path, info, sha256 },
+            Item::Started {
+                source_id,
+                path,
+                info,
+                sha256,
+            } => Item::Started {
+                source_id,
+                path,
+                info,
+                sha256,
+            },
             Item::Frame(t) => Item::Frame(f(t)),
-            Item::Finished { source_id, path, error } => Item::Finished { source_id, path, error },
+            Item::Finished {
+                source_id,
+                path,
+                error,
+            } => Item::Finished {
+                source_id,
+                path,
+                error,
+            },
         }
     }
 }
@@ -104,7 +131,12 @@ pub fn run<D: Detector + 'static>(
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..options.decode_workers.clamp(1, inputs.len().max(1)))
         .map(|w| {
-            let (inputs, next, tx, options) = (inputs.clone(), next.clone(), decoded_tx.clone(), options.clone());
+            let (inputs, next, tx, options) = (
+                inputs.clone(),
+                next.clone(),
+                decoded_tx.clone(),
+                options.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("decode-{w}"))
                 .spawn(move || decode_worker(&inputs, &next, &tx, &options))
@@ -145,17 +177,31 @@ pub fn run<D: Detector + 'static>(
     Ok((detector, stats))
 }
 
-fn decode_worker(inputs: &[Input], next: &AtomicUsize, tx: &Sender<Item<Frame>>, options: &PipelineOptions) {
+fn decode_worker(
+    inputs: &[Input],
+    next: &AtomicUsize,
+    tx: &Sender<Item<Frame>>,
+    options: &PipelineOptions,
+) {
     loop {
         let source_id = next.fetch_add(1, Ordering::SeqCst);
-        let Some(input) = inputs.get(source_id) else { return };
+        let Some(input) = inputs.get(source_id) else {
+            return;
+        };
         let path = input.path.clone();
-        let finished = |error| Item::Finished { source_id, path: path.clone(), error };
+        let finished = |error| Item::Finished {
+            source_id,
+            path: path.clone(),
+            error,
+        };
         let sha256 = if options.hash_sources {
             match sha256_file(&input.path) {
                 Ok(h) => Some(h),
                 Err(source) => {
-                    let _ = tx.send(finished(Some(SourceError::Io { path: path.clone(), source })));
+                    let _ = tx.send(finished(Some(SourceError::Io {
+                        path: path.clone(),
+                        source,
+                    })));
                     continue;
                 }
             }
@@ -171,7 +217,12 @@ fn decode_worker(inputs: &[Input], next: &AtomicUsize, tx: &Sender<Item<Frame>>,
                 continue;
             }
         };
-        let started = Item::Started { source_id, path: path.clone(), info: src.info().clone(), sha256 };
+        let started = Item::Started {
+            source_id,
+            path: path.clone(),
+            info: src.info().clone(),
+            sha256,
+        };
         if tx.send(started).is_err() {
             return;
         }
@@ -261,7 +312,10 @@ fn inference_stage<D: Detector>(
             stats.frames += frames.len() as u64;
             tensors.clear();
             for (frame, detections) in frames.drain(..).zip(results) {
-                if tx.send(Item::Frame(Detected { frame, detections })).is_err() {
+                if tx
+                    .send(Item::Frame(Detected { frame, detections }))
+                    .is_err()
+                {
                     return Ok((detector, stats));
                 }
             }

@@ -1,95 +1,123 @@
 //! Model families decoded end to end through ONNX Runtime on the tiny
-//! fixtures of `scripts/make_test_models.py`, against their expected outputs.
+//! fixtures of `scripts/make_test_models.py`, against the NumPy reference
+//! decode recorded in each `<model>.expected.json`: once on a 64x64 frame
+//! (model-input pixels equal source pixels) and once on a 96x64 frame,
+//! which exercises the letterbox or stretch mapping back to the source.
 
-use lookout::detect::family::PostProcess;
+use lookout::detect::family::Family;
 use lookout::detect::onnx::{OnnxConfig, OnnxDetector};
 use lookout::detect::{Detection, Detector};
 
 use crate::util::{fixture, read_json};
 
+/// Every detector fixture, its family, and its labels file if it has one.
+const FIXTURES: &[(&str, Family, Option<&str>)] = &[
+    ("yolov8-tiny.onnx", Family::Yolov8, None),
+    ("yolov8-dynamic.onnx", Family::Yolov8, None),
+    ("yolov8-fp16.onnx", Family::Yolov8, None),
+    ("yolov8-int8.onnx", Family::Yolov8, None),
+    ("yolov5-tiny.onnx", Family::Yolov5, None),
+    ("yolov5-fp16.onnx", Family::Yolov5, None),
+    ("end2end-tiny.onnx", Family::End2end, None),
+    ("yolox-tiny.onnx", Family::Yolox, Some("yolox-tiny.labels.txt")),
+    ("ssd-tiny.onnx", Family::Ssd, Some("ssd-tiny.labels.txt")),
+    ("detr-tiny.onnx", Family::Detr, Some("detr-tiny.labels.txt")),
+    ("detr-logits.onnx", Family::DetrLogits, Some("detr-logits.labels.txt")),
+    ("nanodet-tiny.onnx", Family::Nanodet, Some("nanodet-tiny.labels.txt")),
+];
+
 fn load(model: &str, labels: Option<&str>) -> Result<OnnxDetector, lookout::detect::DetectError> {
-    OnnxDetector::load(&OnnxConfig {
-        model: fixture(model),
-        labels: labels.map(fixture),
-        ort_lib: None,
-        threads: 1,
-        imgsz: Some(64),
-        post: PostProcess { conf: 0.25, iou: 0.5, max_det: 300 },
-    })
+    let mut config = OnnxConfig::new(fixture(model));
+    config.labels = labels.map(fixture);
+    config.threads = 1;
+    config.imgsz = Some(64);
+    OnnxDetector::load(&config)
 }
 
-/// Runs `n` grey 64x64 images through the detector.
-fn detect(d: &mut OnnxDetector, n: usize) -> Vec<Vec<Detection>> {
-    let img = image::RgbImage::from_pixel(64, 64, image::Rgb([100, 100, 100]));
-    let batch: Vec<_> = (0..n).map(|_| d.preprocess().run(&img)).collect();
+/// A uniform grey frame (pixel value 100), as the fixture script assumes.
+fn grey(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_pixel(w, h, image::Rgb([100, 100, 100]))
+}
+
+fn detect(d: &mut OnnxDetector, frames: &[image::RgbImage]) -> Vec<Vec<Detection>> {
+    let batch: Vec<_> = frames.iter().map(|f| d.preprocess().run(f)).collect();
     d.detect(&batch).unwrap()
 }
 
-/// Compares detections with `<model>.expected.json` (input pixels equal
-/// source pixels for a 64x64 frame, so boxes compare directly).
-fn assert_expected(model: &str, labels: &[String], got: &[Detection]) {
+/// Compares detections with `key` ("detections" or "source_detections") of
+/// the model's expectation file.
+fn assert_expected(model: &str, key: &str, labels: &[String], got: &[Detection]) {
     let expected = read_json(&fixture(&model.replace(".onnx", ".expected.json")));
-    let tol = expected["tolerance"].as_f64().unwrap_or(1e-4) as f32;
-    let want = expected["detections"].as_array().unwrap();
-    assert_eq!(got.len(), want.len(), "{model}: got {got:?}");
+    let tol = expected["tolerance"].as_f64().unwrap_or(1e-4).max(1e-3) as f32;
+    let want = expected[key].as_array().unwrap_or_else(|| panic!("{model}: no {key}"));
+    assert_eq!(got.len(), want.len(), "{model} {key}: got {got:?}\nwant {want:?}");
     for (g, w) in got.iter().zip(want) {
-        assert_eq!(g.class_id as u64, w["class_id"].as_u64().unwrap(), "{model}");
-        assert_eq!(labels[g.class_id], w["class"].as_str().unwrap(), "{model}");
-        assert!((g.score - w["score"].as_f64().unwrap() as f32).abs() <= tol, "{model}: {g:?} vs {w}");
+        assert_eq!(g.class_id as u64, w["class_id"].as_u64().unwrap(), "{model} {key}: {g:?} vs {w}");
+        assert_eq!(lookout::detect::class_name(labels, g.class_id), w["class"].as_str().unwrap(), "{model}");
+        assert!((g.score - w["score"].as_f64().unwrap() as f32).abs() <= tol, "{model} {key}: {g:?} vs {w}");
         for (a, b) in g.bbox.to_array().iter().zip(w["box"].as_array().unwrap()) {
-            assert!((a - b.as_f64().unwrap() as f32).abs() <= tol.max(1e-3), "{model}: {g:?} vs {w}");
+            assert!((a - b.as_f64().unwrap() as f32).abs() <= tol, "{model} {key}: {g:?} vs {w}");
         }
     }
 }
 
 #[test]
-fn yolov8_fixture_decodes_with_metadata_names() {
-    let mut d = load("yolov8-tiny.onnx", None).unwrap();
+fn every_family_fixture_matches_its_reference_in_input_and_source_pixels() {
+    for &(model, family, labels) in FIXTURES {
+        let mut d = load(model, labels).unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(d.info().family, family, "{model}: {}", d.info().family_reason);
+        let out = detect(&mut d, &[grey(64, 64)]);
+        assert_expected(model, "detections", d.labels(), &out[0]);
+        let out = detect(&mut d, &[grey(96, 64)]);
+        assert_expected(model, "source_detections", d.labels(), &out[0]);
+    }
+}
+
+#[test]
+fn class_names_come_from_metadata_then_labels_then_class_n() {
+    let d = load("yolov8-tiny.onnx", None).unwrap();
     assert_eq!(d.labels(), ["person", "boat", "car"]);
     assert_eq!(d.info().labels_source, "metadata");
-    let out = detect(&mut d, 1);
-    assert_expected("yolov8-tiny.onnx", d.labels(), &out[0]);
-}
-
-#[test]
-fn yolox_fixture_decodes_grid_with_labels_file() {
-    let mut d = load("yolox-tiny.onnx", Some("yolox-tiny.labels.txt")).unwrap();
-    assert_eq!(format!("{:?}", d.info().family), "Yolox");
-    let out = detect(&mut d, 1);
-    assert_expected("yolox-tiny.onnx", d.labels(), &out[0]);
-}
-
-#[test]
-fn yolox_without_labels_gets_generated_names() {
+    let d = load("yolox-tiny.onnx", Some("yolox-tiny.labels.txt")).unwrap();
+    assert_eq!(d.labels(), ["person", "vessel"]);
     let d = load("yolox-tiny.onnx", None).unwrap();
     assert_eq!(d.labels(), ["class_0", "class_1"]);
+    assert_eq!(d.info().labels_source, "generated");
 }
 
 #[test]
-fn dynamic_batch_returns_one_result_per_image() {
+fn batched_run_equals_single_frame_runs() {
     let mut d = load("yolov8-dynamic.onnx", None).unwrap();
     assert!(d.max_batch() > 1);
-    let out = detect(&mut d, 3);
-    assert_eq!(out.len(), 3);
-    for dets in &out {
-        assert_expected("yolov8-dynamic.onnx", d.labels(), dets);
+    let frames = [grey(64, 64), grey(96, 64), grey(64, 64)];
+    let batched = detect(&mut d, &frames);
+    assert_eq!(batched.len(), 3);
+    for (frame, dets) in frames.iter().zip(&batched) {
+        assert_eq!(&detect(&mut d, std::slice::from_ref(frame))[0], dets);
+    }
+    assert_expected("yolov8-dynamic.onnx", "source_detections", d.labels(), &batched[1]);
+    // Fixed-batch and squeezed-output models run one frame per call.
+    assert_eq!(load("yolov8-tiny.onnx", None).unwrap().max_batch(), 1);
+    assert_eq!(load("detr-logits.onnx", Some("detr-logits.labels.txt")).unwrap().max_batch(), 1);
+}
+
+#[test]
+fn models_that_are_not_detectors_are_refused_with_what_was_found() {
+    for model in ["unsupported.onnx", "classifier.onnx"] {
+        let err = load(model, None).err().unwrap_or_else(|| panic!("{model} must fail")).to_string();
+        assert!(err.contains(model), "{err}");
+        for needle in read_json(&fixture(&model.replace(".onnx", ".expected.json")))["error_contains"].as_array().unwrap() {
+            assert!(err.contains(needle.as_str().unwrap()), "{model}: {err}");
+        }
     }
 }
 
 #[test]
-fn fp16_model_runs() {
-    let mut d = load("yolov8-fp16.onnx", None).unwrap();
-    let out = detect(&mut d, 1);
-    assert_expected("yolov8-fp16.onnx", d.labels(), &out[0]);
-}
-
-#[test]
-fn unsupported_outputs_are_named_in_the_error() {
-    let err = load("unsupported.onnx", None).err().expect("must fail").to_string();
-    assert!(err.contains("unsupported.onnx"), "{err}");
-    for shape in read_json(&fixture("unsupported.expected.json"))["error_contains"].as_array().unwrap() {
-        assert!(err.contains(shape.as_str().unwrap()), "{err}");
-    }
+fn forced_family_must_fit_the_outputs() {
+    let mut config = OnnxConfig::new(fixture("yolov8-tiny.onnx"));
+    config.family = Some(Family::Ssd);
+    let err = OnnxDetector::load(&config).err().unwrap().to_string();
+    assert!(err.contains("forces family Ssd") && err.contains("output0"), "{err}");
 }
 
 #[test]
@@ -97,16 +125,19 @@ fn wrong_labels_count_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let labels = dir.path().join("labels.txt");
     std::fs::write(&labels, "a\nb\nc\nd\n").unwrap();
-    let err = OnnxDetector::load(&OnnxConfig {
-        model: fixture("yolox-tiny.onnx"),
-        labels: Some(labels),
-        ort_lib: None,
-        threads: 1,
-        imgsz: Some(64),
-        post: PostProcess { conf: 0.25, iou: 0.5, max_det: 300 },
-    })
-    .err()
-    .unwrap()
-    .to_string();
+    let mut config = OnnxConfig::new(fixture("yolox-tiny.onnx"));
+    config.labels = Some(labels);
+    let err = OnnxDetector::load(&config).err().unwrap().to_string();
     assert!(err.contains("labels.txt") && err.contains("4 class names") && err.contains("2 classes"), "{err}");
+}
+
+#[test]
+fn asking_for_a_gpu_this_build_lacks_is_an_error() {
+    let mut config = OnnxConfig::new(fixture("yolov8-tiny.onnx"));
+    config.device = "cuda:0".parse().unwrap();
+    if cfg!(feature = "cuda") {
+        return; // A CUDA build on a machine without a GPU fails differently.
+    }
+    let err = OnnxDetector::load(&config).err().unwrap().to_string();
+    assert!(err.contains("--features cuda"), "{err}");
 }

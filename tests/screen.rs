@@ -16,7 +16,10 @@ fn assert_manifest_holds(run: &Path) {
         let sha = lookout::evidence::sha256_file(&path).unwrap();
         assert_eq!(sha, e["sha256"].as_str().unwrap(), "{}", path.display());
     }
-    let listed: Vec<&str> = entries.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = entries
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert!(listed.contains(&"run.json") && listed.contains(&"events.jsonl"));
 }
 
@@ -30,7 +33,10 @@ fn folder_with_a_corrupt_jpeg_exits_2_and_keeps_the_rest() {
     // A JPEG cut off after its header.
     let mut jpeg = Vec::new();
     image::RgbImage::from_pixel(64, 64, image::Rgb([1, 2, 3]))
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     std::fs::write(photos.join("b.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
     let out = dir.path().join("runs");
@@ -47,7 +53,10 @@ fn folder_with_a_corrupt_jpeg_exits_2_and_keeps_the_rest() {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("b.jpg"), "the error names the corrupt file: {err}");
+    assert!(
+        err.contains("b.jpg"),
+        "the error names the corrupt file: {err}"
+    );
 
     let run = run_dir(&out);
     let events = jsonl(&run.join("events.jsonl"));
@@ -60,16 +69,32 @@ fn folder_with_a_corrupt_jpeg_exits_2_and_keeps_the_rest() {
         }
         // The untouched frame keeps the source size.
         let frame = image::open(dir.join("frame.jpg")).unwrap();
-        assert_eq!((frame.width(), frame.height()), (e["width"].as_u64().unwrap() as u32, e["height"].as_u64().unwrap() as u32));
+        assert_eq!(
+            (frame.width(), frame.height()),
+            (
+                e["width"].as_u64().unwrap() as u32,
+                e["height"].as_u64().unwrap() as u32
+            )
+        );
     }
     // The 96x64 image is letterboxed; its boxes come back in its own pixels:
     // the fixture's person at input (15,14)-(25,26) maps to x*1.5, (y-0)*1.5 - pad.
     let wide = events.iter().find(|e| e["width"] == 96).unwrap();
     let person = &wide["detections"][0];
     assert_eq!(person["class"], "person");
-    let b: Vec<f64> = person["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let b: Vec<f64> = person["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     // 96x64 into 64x64: scale 2/3, resized 64x43 (rounded), pad_y = (64-43)/2 = 10.
-    let expect = [15.0 * 1.5, (14.0 - 10.0) * 1.5, 25.0 * 1.5, (26.0 - 10.0) * 1.5];
+    let expect = [
+        15.0 * 1.5,
+        (14.0 - 10.0) * 1.5,
+        25.0 * 1.5,
+        (26.0 - 10.0) * 1.5,
+    ];
     for (got, want) in b.iter().zip(expect) {
         assert!((got - want).abs() < 1e-3, "{b:?} vs {expect:?}");
     }
@@ -77,7 +102,12 @@ fn folder_with_a_corrupt_jpeg_exits_2_and_keeps_the_rest() {
     let run_json = read_json(&run.join("run.json"));
     assert_eq!(run_json["status"], "finished");
     assert_eq!(run_json["sources"].as_array().unwrap().len(), 3);
-    let bad = run_json["sources"].as_array().unwrap().iter().find(|s| s["path"].as_str().unwrap().ends_with("b.jpg")).unwrap();
+    let bad = run_json["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().unwrap().ends_with("b.jpg"))
+        .unwrap();
     assert!(bad["error"].as_str().unwrap().contains("b.jpg"));
     assert_eq!(run_json["model"]["sha256"].as_str().unwrap().len(), 64);
     assert!(run_json["sources"][0]["sha256"].as_str().unwrap().len() == 64);
@@ -107,8 +137,14 @@ fn missing_and_non_media_inputs_are_reported_and_skipped() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("missing.mp4: no such file"), "{err}");
-    assert!(err.contains("cannot open video") && err.contains("notes.mp4"), "{err}");
-    assert!(err.contains("notes.txt is not a supported image or video"), "{err}");
+    assert!(
+        err.contains("cannot open video") && err.contains("notes.mp4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notes.txt is not a supported image or video"),
+        "{err}"
+    );
     let run = run_dir(&out);
     assert_eq!(jsonl(&run.join("events.jsonl")).len(), 1);
     assert_manifest_holds(&run);
@@ -120,8 +156,17 @@ fn clean_run_exits_0_or_1_with_fail_on_flag() {
     write_png(&dir.path().join("a.png"), 64, 64);
     let model = fixture("yolov8-tiny.onnx");
     let args = |out: &str, extra: &[&'static str]| {
-        let mut v = vec!["screen".to_string(), dir.path().join("a.png").to_str().unwrap().to_string()];
-        v.extend(["--model".into(), model.to_str().unwrap().into(), "--out".into(), out.into(), "--quiet".into()]);
+        let mut v = vec![
+            "screen".to_string(),
+            dir.path().join("a.png").to_str().unwrap().to_string(),
+        ];
+        v.extend([
+            "--model".into(),
+            model.to_str().unwrap().into(),
+            "--out".into(),
+            out.into(),
+            "--quiet".into(),
+        ]);
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
@@ -129,10 +174,30 @@ fn clean_run_exits_0_or_1_with_fail_on_flag() {
     let out = dir.path().join("runs");
     let o = run(args(out.to_str().unwrap(), &["--classes", "person"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(args(out.to_str().unwrap(), &["--classes", "person", "--fail-on-flag", "--run-id", "second"]));
+    let o = run(args(
+        out.to_str().unwrap(),
+        &[
+            "--classes",
+            "person",
+            "--fail-on-flag",
+            "--run-id",
+            "second",
+        ],
+    ));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     // A threshold above every score flags nothing.
-    let o = run(args(out.to_str().unwrap(), &["--classes", "person", "--conf", "0.95", "--fail-on-flag", "--run-id", "third"]));
+    let o = run(args(
+        out.to_str().unwrap(),
+        &[
+            "--classes",
+            "person",
+            "--conf",
+            "0.95",
+            "--fail-on-flag",
+            "--run-id",
+            "third",
+        ],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(jsonl(&out.join("third/events.jsonl")).len(), 0);
 }
@@ -146,16 +211,41 @@ fn bad_models_and_classes_fail_with_clear_errors() {
     let garbage = dir.path().join("garbage.onnx");
     std::fs::write(&garbage, b"not a model").unwrap();
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
-        (vec!["--model".into(), garbage.display().to_string()], vec!["garbage.onnx"]),
-        (vec!["--model".into(), dir.path().join("absent.onnx").display().to_string()], vec!["absent.onnx"]),
-        (vec!["--model".into(), fixture("unsupported.onnx").display().to_string()], vec!["unsupported.onnx", "[1, 10]", "[1, 5, 5]"]),
         (
-            vec!["--model".into(), fixture("yolov8-tiny.onnx").display().to_string(), "--classes".into(), "vessel".into()],
+            vec!["--model".into(), garbage.display().to_string()],
+            vec!["garbage.onnx"],
+        ),
+        (
+            vec![
+                "--model".into(),
+                dir.path().join("absent.onnx").display().to_string(),
+            ],
+            vec!["absent.onnx"],
+        ),
+        (
+            vec![
+                "--model".into(),
+                fixture("unsupported.onnx").display().to_string(),
+            ],
+            vec!["unsupported.onnx", "[1, 10]", "[1, 5, 5]"],
+        ),
+        (
+            vec![
+                "--model".into(),
+                fixture("yolov8-tiny.onnx").display().to_string(),
+                "--classes".into(),
+                "vessel".into(),
+            ],
             vec!["vessel", "person, boat, car"],
         ),
     ];
     for (extra, needles) in cases {
-        let mut args = vec!["screen".to_string(), img.display().to_string(), "--out".into(), out.display().to_string()];
+        let mut args = vec![
+            "screen".to_string(),
+            img.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
         args.extend(extra);
         let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let err = stderr(&o);
@@ -171,7 +261,11 @@ fn config_file_is_applied_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("a.png"), 64, 64);
     let config = dir.path().join("lookout.toml");
-    std::fs::write(&config, "[detect]\nconf = 0.65\n[flag]\nclasses = [\"boat\", \"car\"]\n").unwrap();
+    std::fs::write(
+        &config,
+        "[detect]\nconf = 0.65\n[flag]\nclasses = [\"boat\", \"car\"]\n",
+    )
+    .unwrap();
     let out = dir.path().join("runs");
     let o = lookout(&[
         "screen",
@@ -189,7 +283,12 @@ fn config_file_is_applied_and_recorded() {
     assert_eq!(run_json["config"]["detect"]["conf"], 0.65);
     let events = jsonl(&run.join("events.jsonl"));
     // conf 0.65 keeps person 0.9 and boat 0.7, drops car 0.6; only boat flags.
-    let classes: Vec<&str> = events[0]["detections"].as_array().unwrap().iter().map(|d| d["class"].as_str().unwrap()).collect();
+    let classes: Vec<&str> = events[0]["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["class"].as_str().unwrap())
+        .collect();
     assert_eq!(classes, vec!["person", "boat"]);
     assert_eq!(events[0]["flags"][0]["reason"], "1 boat >= 0.65");
 }
@@ -210,5 +309,10 @@ fn missing_onnx_runtime_says_how_to_install_it() {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--ort-lib") && err.contains("scripts/setup.sh") && err.contains("onnxruntime==1.31.1"), "{err}");
+    assert!(
+        err.contains("--ort-lib")
+            && err.contains("scripts/setup.sh")
+            && err.contains("onnxruntime==1.31.1"),
+        "{err}"
+    );
 }

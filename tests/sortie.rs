@@ -10,7 +10,13 @@ use crate::util::{data, jsonl, lookout, read_json, run_dir, stderr};
 /// Frame indices whose labels contain at least one person, and the frame count.
 fn labelled_person_frames() -> (BTreeSet<u64>, usize) {
     let coco = read_json(&data("sample-sortie.coco.json"));
-    let person_id = coco["categories"].as_array().unwrap().iter().find(|c| c["name"] == "person").unwrap()["id"].clone();
+    let person_id = coco["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "person")
+        .unwrap()["id"]
+        .clone();
     let frames = coco["annotations"]
         .as_array()
         .unwrap()
@@ -25,28 +31,67 @@ fn labelled_person_frames() -> (BTreeSet<u64>, usize) {
 fn sortie_flags_the_frames_that_hold_people() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
-    let o = lookout(&["screen", data("sample-sortie.mp4").to_str().unwrap(), "--classes", "person", "--out", out.to_str().unwrap(), "--quiet"]);
+    let o = lookout(&[
+        "screen",
+        data("sample-sortie.mp4").to_str().unwrap(),
+        "--classes",
+        "person",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let run = run_dir(&out);
     let run_json = read_json(&run.join("run.json"));
     let (people, n_frames) = labelled_person_frames();
-    assert_eq!(run_json["summary"]["frames_screened"], n_frames as u64, "every frame is decoded, the last ones too");
+    assert_eq!(
+        run_json["summary"]["frames_screened"], n_frames as u64,
+        "every frame is decoded, the last ones too"
+    );
 
     let events = jsonl(&run.join("events.jsonl"));
-    let flagged: BTreeSet<u64> = events.iter().map(|e| e["frame_index"].as_u64().unwrap()).collect();
+    let flagged: BTreeSet<u64> = events
+        .iter()
+        .map(|e| e["frame_index"].as_u64().unwrap())
+        .collect();
     let hits = flagged.intersection(&people).count() as f64;
     let recall = hits / people.len() as f64;
     let precision = hits / flagged.len().max(1) as f64;
-    assert!(recall >= 0.9, "frame recall {recall:.3} ({} of {} person frames)", hits, people.len());
-    assert!(precision >= 0.9, "frame precision {precision:.3} ({} flagged)", flagged.len());
+    assert!(
+        recall >= 0.9,
+        "frame recall {recall:.3} ({} of {} person frames)",
+        hits,
+        people.len()
+    );
+    assert!(
+        precision >= 0.9,
+        "frame precision {precision:.3} ({} flagged)",
+        flagged.len()
+    );
 
     // Timestamps come from pts: 10 fps, starting at 0.
     for e in &events {
-        let (i, t) = (e["frame_index"].as_f64().unwrap(), e["pts_s"].as_f64().unwrap());
+        let (i, t) = (
+            e["frame_index"].as_f64().unwrap(),
+            e["pts_s"].as_f64().unwrap(),
+        );
         assert!((t - i / 10.0).abs() < 1e-6, "frame {i} at {t}s");
         for d in e["detections"].as_array().unwrap() {
-            let b: Vec<f64> = d["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            assert!(b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= 1280.0 && b[3] <= 720.0 && b[0] < b[2] && b[1] < b[3], "{b:?}");
+            let b: Vec<f64> = d["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(
+                b[0] >= 0.0
+                    && b[1] >= 0.0
+                    && b[2] <= 1280.0
+                    && b[3] <= 720.0
+                    && b[0] < b[2]
+                    && b[1] < b[3],
+                "{b:?}"
+            );
         }
     }
     assert!(lookout::evidence::manifest::verify(&run).is_empty());
@@ -56,15 +101,35 @@ fn sortie_flags_the_frames_that_hold_people() {
 fn stride_and_fps_sample_by_time() {
     let dir = tempfile::tempdir().unwrap();
     let (_, n_frames) = labelled_person_frames();
-    for (flag, value, expect) in [("--stride", "10", n_frames.div_ceil(10)), ("--fps", "2", n_frames.div_ceil(5))] {
+    for (flag, value, expect) in [
+        ("--stride", "10", n_frames.div_ceil(10)),
+        ("--fps", "2", n_frames.div_ceil(5)),
+    ] {
         let out = dir.path().join(flag.trim_start_matches('-'));
-        let o = lookout(&["screen", data("sample-sortie.mp4").to_str().unwrap(), flag, value, "--out", out.to_str().unwrap(), "--quiet"]);
+        let o = lookout(&[
+            "screen",
+            data("sample-sortie.mp4").to_str().unwrap(),
+            flag,
+            value,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let run = run_dir(&out);
-        assert_eq!(read_json(&run.join("run.json"))["summary"]["frames_screened"], expect as u64, "{flag} {value}");
+        assert_eq!(
+            read_json(&run.join("run.json"))["summary"]["frames_screened"],
+            expect as u64,
+            "{flag} {value}"
+        );
         let step = if flag == "--stride" { 10 } else { 5 };
         for e in jsonl(&run.join("events.jsonl")) {
-            assert_eq!(e["frame_index"].as_u64().unwrap() % step, 0, "{flag} {value}: {}", e["frame_index"]);
+            assert_eq!(
+                e["frame_index"].as_u64().unwrap() % step,
+                0,
+                "{flag} {value}: {}",
+                e["frame_index"]
+            );
         }
     }
 }

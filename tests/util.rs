@@ -30,8 +30,17 @@ pub fn stderr(o: &Output) -> String {
 
 /// The single run folder under `out`.
 pub fn run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(dirs.len(), 1, "expected one run folder in {}: {dirs:?}", out.display());
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "expected one run folder in {}: {dirs:?}",
+        out.display()
+    );
     dirs.into_iter().next().unwrap()
 }
 
@@ -50,5 +59,7 @@ pub fn jsonl(path: &Path) -> Vec<serde_json::Value> {
 
 /// Writes a solid-colour PNG.
 pub fn write_png(path: &Path, w: u32, h: u32) {
-    image::RgbImage::from_pixel(w, h, image::Rgb([90, 120, 150])).save(path).unwrap();
+    image::RgbImage::from_pixel(w, h, image::Rgb([90, 120, 150]))
+        .save(path)
+        .unwrap();
 }

@@ -72,6 +72,9 @@ pub struct ScreenArgs {
     /// Frames per inference call, for models with a dynamic batch axis.
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
+    /// Where inference runs: cpu, cuda[:N] or tensorrt[:N] (GPU builds only).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
     /// Input size for models with dynamic height and width [default: 640].
     #[arg(long, value_name = "PX")]
     pub imgsz: Option<u32>,
@@ -105,6 +108,9 @@ impl ScreenArgs {
         if let Some(v) = self.batch {
             c.model.batch = v;
         }
+        if let Some(v) = &self.device {
+            c.model.device = v.clone();
+        }
         if let Some(v) = self.imgsz {
             c.model.imgsz = Some(v);
         }
@@ -115,7 +121,11 @@ impl ScreenArgs {
             c.detect.iou = v;
         }
         if let Some(v) = &self.classes {
-            c.flag.classes = v.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            c.flag.classes = v
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
             c.flag.classes_are_default = false;
         }
         if let Some(v) = self.stride {
@@ -125,8 +135,9 @@ impl ScreenArgs {
             c.sampling.fps = Some(v);
         }
         if c.model.path.is_none() {
-            let demo = crate::bundled::find(DEMO_MODEL)
-                .with_context(|| format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx"))?;
+            let demo = crate::bundled::find(DEMO_MODEL).with_context(|| {
+                format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx")
+            })?;
             c.model.path = Some(demo);
         }
         c.validate()?;
@@ -154,10 +165,18 @@ fn now_rfc3339() -> String {
 
 fn default_run_id(out: &std::path::Path) -> String {
     let base = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
         .unwrap_or_else(|_| "run".into());
     (1..)
-        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
         .find(|id| !out.join(id).exists())
         .expect("some suffix is free")
 }
@@ -166,17 +185,32 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let config = args.config()?;
-    let model_path = config.model.path.clone().expect("config() always sets the model");
+    let model_path = config
+        .model
+        .path
+        .clone()
+        .expect("config() always sets the model");
 
     let (inputs, discover_errors) = source::discover(&args.inputs);
     for e in &discover_errors {
         tracing::error!("{e}");
     }
     if inputs.is_empty() {
-        bail!("no images or videos to screen in {}", args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no images or videos to screen in {}",
+            args.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 
-    let post = PostProcess { conf: config.detect.conf as f32, iou: config.detect.iou as f32, max_det: config.detect.max_det };
+    let post = PostProcess {
+        conf: config.detect.conf as f32,
+        iou: config.detect.iou as f32,
+        max_det: config.detect.max_det,
+    };
     let onnx_config = OnnxConfig {
         model: model_path.clone(),
         labels: config.model.labels.clone(),
@@ -184,14 +218,21 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         threads: config.model.threads,
         imgsz: config.model.imgsz,
         post,
+        family: config.model.family,
+        preprocess: config.model.preprocess.clone(),
+        device: config.model.device()?,
     };
     let detector = OnnxDetector::load(&onnx_config)?;
     let info = detector.info().clone();
-    let model_sha256 = sha256_file(&model_path).with_context(|| format!("cannot read model {}", model_path.display()))?;
+    let model_sha256 = sha256_file(&model_path)
+        .with_context(|| format!("cannot read model {}", model_path.display()))?;
     let presence: Presence = config.flag.build(detector.labels(), config.detect.conf)?;
     tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
 
-    let run_id = args.run_id.clone().unwrap_or_else(|| default_run_id(&args.out));
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| default_run_id(&args.out));
     let mut writer = RunWriter::create(&args.out, &run_id)?;
     let thresholds = json!({
         "conf": config.detect.conf,
@@ -205,13 +246,18 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         "sha256": model_sha256,
         "family": info.family,
         "family_reason": info.family_reason,
-        "input": {"name": info.input_name, "shape": info.input_shape, "dtype": info.input_dtype},
+        "inputs": info.inputs,
         "outputs": info.outputs,
+        "metadata": info.metadata,
+        "device": info.device,
         "labels": info.labels,
         "labels_source": info.labels_source,
         "preprocess": info.preprocess,
     });
-    let run_json = |status: &str, sources: &[SourceRecord], finished_at: Option<String>, summary: serde_json::Value| {
+    let run_json = |status: &str,
+                    sources: &[SourceRecord],
+                    finished_at: Option<String>,
+                    summary: serde_json::Value| {
         json!({
             "tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")},
             "run_id": run_id,
@@ -238,21 +284,34 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     };
     let mut sources: Vec<SourceRecord> = inputs
         .iter()
-        .map(|i| SourceRecord { path: i.path.clone(), kind: Some(i.kind), ..Default::default() })
+        .map(|i| SourceRecord {
+            path: i.path.clone(),
+            kind: Some(i.kind),
+            ..Default::default()
+        })
         .collect();
     writer.write_run_json(&run_json("running", &sources, None, json!(null)))?;
 
     let show_progress = !quiet && std::io::stderr().is_terminal();
-    let multi = MultiProgress::with_draw_target(if show_progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    let style = ProgressStyle::with_template("{prefix:30!} {bar:30} {pos}/{len} frames {per_sec:>10} ETA {eta}")
-        .expect("valid template");
+    let multi = MultiProgress::with_draw_target(if show_progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let style = ProgressStyle::with_template(
+        "{prefix:30!} {bar:30} {pos}/{len} frames {per_sec:>10} ETA {eta}",
+    )
+    .expect("valid template");
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut signatures: HashMap<usize, Presence> = HashMap::new();
     let labels = info.labels.clone();
     let quality = config.output.jpeg_quality;
     let options = PipelineOptions {
         open: OpenOptions {
-            sampling: Sampling { stride: config.sampling.stride, max_fps: config.sampling.fps },
+            sampling: Sampling {
+                stride: config.sampling.stride,
+                max_fps: config.sampling.fps,
+            },
             decode_threads: config.sampling.decode_threads,
         },
         decode_workers: args.jobs.max(1),
@@ -262,13 +321,25 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
 
     let result = pipeline::run(&inputs, detector, &options, |item| {
         match item {
-            Item::Started { source_id, path, info, sha256 } => {
+            Item::Started {
+                source_id,
+                path,
+                info,
+                sha256,
+            } => {
                 let rec = &mut sources[source_id];
                 rec.sha256 = sha256;
-                let expected = info.frames_hint.map(|n| n.div_ceil(config.sampling.stride)).unwrap_or(0);
+                let expected = info
+                    .frames_hint
+                    .map(|n| n.div_ceil(config.sampling.stride))
+                    .unwrap_or(0);
                 rec.info = Some(info);
                 let bar = multi.add(ProgressBar::new(expected).with_style(style.clone()));
-                bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                bar.set_prefix(
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
                 bars.insert(source_id, bar);
                 signatures.insert(source_id, presence.clone());
             }
@@ -279,7 +350,9 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 if let Some(bar) = bars.get(&meta.source_id) {
                     bar.inc(1);
                 }
-                let signature = signatures.get_mut(&meta.source_id).expect("Started precedes frames");
+                let signature = signatures
+                    .get_mut(&meta.source_id)
+                    .expect("Started precedes frames");
                 let flags = signature.observe(meta, &detections);
                 if !flags.is_empty() {
                     rec.flagged += 1;
@@ -289,7 +362,13 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                     let annotated_rel = format!("{dir}/annotated.jpg");
                     let (raw, drawn) = rayon::join(
                         || encode_jpeg(&frame.image, quality, &writer.dir().join(&frame_rel)),
-                        || encode_jpeg(&annotate(&frame.image, &detections, &labels), quality, &writer.dir().join(&annotated_rel)),
+                        || {
+                            encode_jpeg(
+                                &annotate(&frame.image, &detections, &labels),
+                                quality,
+                                &writer.dir().join(&annotated_rel),
+                            )
+                        },
                     );
                     writer.put(&frame_rel, &raw?)?;
                     writer.put(&annotated_rel, &drawn?)?;
@@ -306,7 +385,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                         "height": meta.height,
                         "detections": detections.iter().map(|d| json!({
                             "class_id": d.class_id,
-                            "class": labels[d.class_id],
+                            "class": crate::detect::class_name(&labels, d.class_id),
                             "score": d.score,
                             "box": d.bbox.to_array(),
                         })).collect::<Vec<_>>(),
@@ -314,11 +393,18 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                         "model": {"path": model_path, "sha256": model_sha256},
                         "artefacts": {"frame": frame_rel, "annotated": annotated_rel},
                     });
-                    writer.put(&format!("{dir}/event.json"), &serde_json::to_vec_pretty(&record)?)?;
+                    writer.put(
+                        &format!("{dir}/event.json"),
+                        &serde_json::to_vec_pretty(&record)?,
+                    )?;
                     writer.append_event(&record)?;
                 }
             }
-            Item::Finished { source_id, path, error } => {
+            Item::Finished {
+                source_id,
+                path,
+                error,
+            } => {
                 if let Some(bar) = bars.remove(&source_id) {
                     bar.finish();
                 }
@@ -358,7 +444,12 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         "inference_s": stats.inference_time.as_secs_f64(),
         "inference_calls": stats.inference_calls,
     });
-    let dir = writer.finish(&run_json("finished", &sources, Some(now_rfc3339()), summary))?;
+    let dir = writer.finish(&run_json(
+        "finished",
+        &sources,
+        Some(now_rfc3339()),
+        summary,
+    ))?;
     if !quiet {
         eprintln!(
             "screened {} input(s): {frames} frames, {flagged} flagged, {errors} error(s) in {wall:.1} s ({:.1} frames/s)",

@@ -22,7 +22,10 @@ pub fn parse_names_metadata(text: &str) -> Option<Vec<String>> {
 
 fn from_json(value: &serde_json::Value) -> Option<Vec<String>> {
     match value {
-        serde_json::Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         serde_json::Value::Object(map) => {
             let mut by_id = BTreeMap::new();
             for (k, v) in map {
@@ -55,18 +58,32 @@ fn parse_python_dict(text: &str) -> Option<Vec<String>> {
 /// Turns an id→name map into a list, requiring ids 0..n with no gaps.
 fn dense(by_id: BTreeMap<usize, String>) -> Option<Vec<String>> {
     let names: Vec<String> = by_id.values().cloned().collect();
-    by_id.keys().enumerate().all(|(i, k)| i == *k).then_some(names)
+    by_id
+        .keys()
+        .enumerate()
+        .all(|(i, k)| i == *k)
+        .then_some(names)
 }
 
 /// Reads a labels file: one name per line, or a YOLO `data.yaml`.
 pub fn read_labels_file(path: &Path) -> Result<Vec<String>, DetectError> {
-    let err = |message: String| DetectError::Labels { path: path.to_owned(), message };
+    let err = |message: String| DetectError::Labels {
+        path: path.to_owned(),
+        message,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    let is_yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
     let names = if is_yaml {
         parse_data_yaml_names(&text).ok_or_else(|| err("no `names:` list or map found".into()))?
     } else {
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
     };
     if names.is_empty() {
         return Err(err("the file lists no class names".into()));
@@ -82,14 +99,22 @@ fn parse_data_yaml_names(text: &str) -> Option<Vec<String>> {
     let first = lines.next()?["names:".len()..].trim();
     if let Some(inline) = first.strip_prefix('[') {
         let inline = inline.split('#').next()?.trim().strip_suffix(']')?;
-        return Some(inline.split(',').map(unquote).filter(|s| !s.is_empty()).collect());
+        return Some(
+            inline
+                .split(',')
+                .map(unquote)
+                .filter(|s| !s.is_empty())
+                .collect(),
+        );
     }
     if first.starts_with('{') {
         return parse_python_dict(first);
     }
     let mut by_id = BTreeMap::new();
     let mut list = Vec::new();
-    for line in lines.take_while(|l| l.starts_with(' ') || l.starts_with('\t') || l.trim().is_empty()) {
+    for line in
+        lines.take_while(|l| l.starts_with(' ') || l.starts_with('\t') || l.trim().is_empty())
+    {
         let line = line.split(" #").next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
@@ -117,18 +142,37 @@ mod tests {
             parse_names_metadata("{0: 'person', 1: \"traffic light\"}").unwrap(),
             vec!["person", "traffic light"]
         );
-        assert_eq!(parse_names_metadata(r#"{"0": "a", "1": "b"}"#).unwrap(), vec!["a", "b"]);
-        assert_eq!(parse_names_metadata(r#"["a", "b"]"#).unwrap(), vec!["a", "b"]);
-        assert_eq!(parse_names_metadata("{0: 'a', 2: 'c'}"), None, "gaps in ids are rejected");
+        assert_eq!(
+            parse_names_metadata(r#"{"0": "a", "1": "b"}"#).unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            parse_names_metadata(r#"["a", "b"]"#).unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            parse_names_metadata("{0: 'a', 2: 'c'}"),
+            None,
+            "gaps in ids are rejected"
+        );
     }
 
     #[test]
     fn parses_data_yaml_forms() {
         let inline = "path: x\nnames: ['person', vessel]\n";
-        assert_eq!(parse_data_yaml_names(inline).unwrap(), vec!["person", "vessel"]);
+        assert_eq!(
+            parse_data_yaml_names(inline).unwrap(),
+            vec!["person", "vessel"]
+        );
         let map = "nc: 2\nnames:\n  0: person\n  1: 'vessel'\ntrain: a\n";
-        assert_eq!(parse_data_yaml_names(map).unwrap(), vec!["person", "vessel"]);
+        assert_eq!(
+            parse_data_yaml_names(map).unwrap(),
+            vec!["person", "vessel"]
+        );
         let list = "names:\n  - person\n  - vessel\n";
-        assert_eq!(parse_data_yaml_names(list).unwrap(), vec!["person", "vessel"]);
+        assert_eq!(
+            parse_data_yaml_names(list).unwrap(),
+            vec!["person", "vessel"]
+        );
     }
 }

@@ -29,6 +29,15 @@ pub struct Detection {
     pub bbox: BBox,
 }
 
+/// The name of class `id`: its label, or `class_N` for a model whose
+/// names are unknown.
+pub fn class_name(labels: &[String], id: usize) -> String {
+    labels
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| format!("class_{id}"))
+}
+
 /// Errors from loading or running a detector.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -37,7 +46,10 @@ pub enum DetectError {
     #[error("cannot load the ONNX Runtime library {path}: {message}")]
     RuntimeLoad { path: PathBuf, message: String },
     #[error("cannot read model {path}: {source}")]
-    ModelIo { path: PathBuf, source: std::io::Error },
+    ModelIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot load model {path}: {message}")]
     ModelLoad { path: PathBuf, message: String },
     #[error("model {path} is not a supported detector: {reason}")]
@@ -56,41 +68,104 @@ pub enum ChannelOrder {
     Bgr,
 }
 
-/// How a frame becomes an input tensor. Declared per model family; a config
-/// may override it.
+/// How a frame is fitted into the model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resize {
+    /// Keep the aspect ratio, pad evenly on both sides (Ultralytics).
+    LetterboxCenter,
+    /// Keep the aspect ratio, image at the top-left corner (YOLOX).
+    LetterboxTopLeft,
+    /// Stretch to the input size (SSD, DETR family, NanoDet).
+    Stretch,
+}
+
+/// Memory layout of the input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+/// How a frame becomes an input tensor. Declared per model family; the
+/// config may override any part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
     pub input_w: u32,
     pub input_h: u32,
+    pub resize: Resize,
+    pub layout: Layout,
     pub channels: ChannelOrder,
     /// Multiply 0–255 pixel values by this (1/255 for 0–1 models, 1 for 0–255).
     pub scale: f32,
     pub mean: [f32; 3],
     pub std: [f32; 3],
-    pub pad_align: PadAlign,
     /// Grey level of the letterbox padding, in 0–255 pixel units.
     pub pad_value: u8,
 }
 
-/// A frame ready for inference: one image in CHW float layout, plus the map
-/// back to source pixels.
+/// The map from model-input pixels back to source pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InputMap {
+    Letterbox(Letterbox),
+    Stretch { sx: f32, sy: f32 },
+}
+
+impl InputMap {
+    pub fn box_to_source(&self, b: &BBox) -> BBox {
+        match self {
+            InputMap::Letterbox(lb) => lb.box_to_source(b),
+            InputMap::Stretch { sx, sy } => BBox::new(b.x1 / sx, b.y1 / sy, b.x2 / sx, b.y2 / sy),
+        }
+    }
+}
+
+/// A frame ready for inference: one image as a flat tensor in the model's
+/// layout (values before any dtype conversion), plus the map back to
+/// source pixels.
 #[derive(Debug, Clone)]
 pub struct Tensorised {
-    pub chw: Vec<f32>,
-    pub letterbox: Letterbox,
+    pub data: Vec<f32>,
+    pub map: InputMap,
+    pub input_w: u32,
+    pub input_h: u32,
     pub src_w: u32,
     pub src_h: u32,
 }
 
 impl Preprocess {
-    /// Letterboxes `image` into a CHW tensor. Bilinear resize, then padding.
+    /// Resizes `image` into the model input (letterbox or stretch, bilinear)
+    /// and lays it out as the model wants it.
     pub fn run(&self, image: &RgbImage) -> Tensorised {
         let (src_w, src_h) = image.dimensions();
-        let lb = Letterbox::fit(src_w, src_h, self.input_w, self.input_h, self.pad_align);
-        let resized = resize_rgb(image, lb.resized_w, lb.resized_h);
         let (iw, ih) = (self.input_w as usize, self.input_h as usize);
+        let (map, rw, rh, px, py) = match self.resize {
+            Resize::Stretch => {
+                let map = InputMap::Stretch {
+                    sx: self.input_w as f32 / src_w as f32,
+                    sy: self.input_h as f32 / src_h as f32,
+                };
+                (map, self.input_w, self.input_h, 0usize, 0usize)
+            }
+            Resize::LetterboxCenter | Resize::LetterboxTopLeft => {
+                let align = if self.resize == Resize::LetterboxCenter {
+                    PadAlign::Center
+                } else {
+                    PadAlign::TopLeft
+                };
+                let lb = Letterbox::fit(src_w, src_h, self.input_w, self.input_h, align);
+                (
+                    InputMap::Letterbox(lb),
+                    lb.resized_w,
+                    lb.resized_h,
+                    lb.pad_x as usize,
+                    lb.pad_y as usize,
+                )
+            }
+        };
+        let resized = resize_rgb(image, rw, rh);
         let plane = iw * ih;
-        let mut chw = vec![0f32; 3 * plane];
         // Output channel c takes source channel src_c[c].
         let src_c = match self.channels {
             ChannelOrder::Rgb => [0usize, 1, 2],
@@ -98,28 +173,53 @@ impl Preprocess {
         };
         let mut lut = [[0f32; 256]; 3];
         for c in 0..3 {
-            let (m, s) = (self.mean[src_c[c]], self.std[src_c[c]]);
+            let (m, s) = (self.mean[c], self.std[c]);
             for (v, out) in lut[c].iter_mut().enumerate() {
                 *out = (v as f32 * self.scale - m) / s;
             }
         }
-        for c in 0..3 {
-            chw[c * plane..(c + 1) * plane].fill(lut[c][self.pad_value as usize]);
-        }
-        let (px, py) = (lb.pad_x as usize, lb.pad_y as usize);
-        let rw = lb.resized_w as usize;
-        let rows = resized.chunks_exact(rw * 3).enumerate();
-        for (y, row) in rows {
-            let base = (y + py) * iw + px;
-            for c in 0..3 {
-                let dst = &mut chw[c * plane + base..c * plane + base + rw];
-                let sc = src_c[c];
-                for (x, d) in dst.iter_mut().enumerate() {
-                    *d = lut[c][row[x * 3 + sc] as usize];
+        let mut data = vec![0f32; 3 * plane];
+        let rw = rw as usize;
+        match self.layout {
+            Layout::Nchw => {
+                for c in 0..3 {
+                    data[c * plane..(c + 1) * plane].fill(lut[c][self.pad_value as usize]);
+                }
+                for (y, row) in resized.chunks_exact(rw * 3).enumerate() {
+                    let base = (y + py) * iw + px;
+                    for c in 0..3 {
+                        let dst = &mut data[c * plane + base..c * plane + base + rw];
+                        let sc = src_c[c];
+                        for (x, d) in dst.iter_mut().enumerate() {
+                            *d = lut[c][row[x * 3 + sc] as usize];
+                        }
+                    }
+                }
+            }
+            Layout::Nhwc => {
+                for px_vals in data.chunks_exact_mut(3) {
+                    for c in 0..3 {
+                        px_vals[c] = lut[c][self.pad_value as usize];
+                    }
+                }
+                for (y, row) in resized.chunks_exact(rw * 3).enumerate() {
+                    let base = ((y + py) * iw + px) * 3;
+                    for x in 0..rw {
+                        for c in 0..3 {
+                            data[base + x * 3 + c] = lut[c][row[x * 3 + src_c[c]] as usize];
+                        }
+                    }
                 }
             }
         }
-        Tensorised { chw, letterbox: lb, src_w, src_h }
+        Tensorised {
+            data,
+            map,
+            input_w: self.input_w,
+            input_h: self.input_h,
+            src_w,
+            src_h,
+        }
     }
 }
 
@@ -132,7 +232,8 @@ fn resize_rgb(image: &RgbImage, w: u32, h: u32) -> Vec<u8> {
     let src = fr::images::ImageRef::new(sw, sh, image.as_raw(), fr::PixelType::U8x3)
         .expect("an RgbImage buffer always matches its dimensions");
     let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x3);
-    let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    let options =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
     fr::Resizer::new()
         .resize(&src, &mut dst, &options)
         .expect("source and destination are both U8x3");
@@ -156,15 +257,16 @@ pub trait Detector: Send {
 mod tests {
     use super::*;
 
-    fn spec(channels: ChannelOrder, align: PadAlign, scale: f32) -> Preprocess {
+    fn spec(channels: ChannelOrder, resize: Resize, scale: f32) -> Preprocess {
         Preprocess {
             input_w: 8,
             input_h: 8,
+            resize,
+            layout: Layout::Nchw,
             channels,
             scale,
             mean: [0.0; 3],
             std: [1.0; 3],
-            pad_align: align,
             pad_value: 114,
         }
     }
@@ -173,18 +275,38 @@ mod tests {
     fn letterbox_places_pixels_and_padding() {
         // 8x4 image of one colour into 8x8: rows 2..6 hold it, the rest is pad.
         let img = RgbImage::from_pixel(8, 4, image::Rgb([10, 20, 30]));
-        let t = spec(ChannelOrder::Rgb, PadAlign::Center, 1.0).run(&img);
-        assert_eq!(t.letterbox.pad_y, 2.0);
-        let px = |c: usize, y: usize, x: usize| t.chw[c * 64 + y * 8 + x];
+        let t = spec(ChannelOrder::Rgb, Resize::LetterboxCenter, 1.0).run(&img);
+        assert_eq!(
+            t.map,
+            InputMap::Letterbox(Letterbox::fit(8, 4, 8, 8, PadAlign::Center))
+        );
+        let px = |c: usize, y: usize, x: usize| t.data[c * 64 + y * 8 + x];
         assert_eq!(px(0, 0, 0), 114.0);
         assert_eq!((px(0, 2, 0), px(1, 2, 0), px(2, 5, 7)), (10.0, 20.0, 30.0));
         assert_eq!(px(2, 6, 3), 114.0);
 
-        let t = spec(ChannelOrder::Bgr, PadAlign::TopLeft, 1.0 / 255.0).run(&img);
-        let px = |c: usize, y: usize, x: usize| t.chw[c * 64 + y * 8 + x];
+        let t = spec(ChannelOrder::Bgr, Resize::LetterboxTopLeft, 1.0 / 255.0).run(&img);
+        let px = |c: usize, y: usize, x: usize| t.data[c * 64 + y * 8 + x];
         let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
         assert!(close(px(0, 0, 0), 30.0 / 255.0), "blue first in BGR");
         assert!(close(px(2, 3, 0), 10.0 / 255.0));
-        assert!(close(px(0, 4, 0), 114.0 / 255.0), "top-left alignment pads below");
+        assert!(
+            close(px(0, 4, 0), 114.0 / 255.0),
+            "top-left alignment pads below"
+        );
+    }
+
+    #[test]
+    fn stretch_to_nhwc_with_mean_std() {
+        let img = RgbImage::from_pixel(16, 4, image::Rgb([10, 20, 30]));
+        let mut p = spec(ChannelOrder::Rgb, Resize::Stretch, 1.0);
+        p.layout = Layout::Nhwc;
+        p.mean = [10.0, 0.0, 0.0];
+        p.std = [1.0, 2.0, 3.0];
+        let t = p.run(&img);
+        assert_eq!(t.map, InputMap::Stretch { sx: 0.5, sy: 2.0 });
+        assert_eq!(&t.data[..6], &[0.0, 10.0, 10.0, 0.0, 10.0, 10.0]);
+        let b = t.map.box_to_source(&BBox::new(1.0, 1.0, 2.0, 2.0));
+        assert_eq!(b, BBox::new(2.0, 0.5, 4.0, 1.0));
     }
 }

@@ -11,7 +11,11 @@ use super::Detection;
 /// ordered by descending score, at most `max_det` of them.
 ///
 /// Ties in score are broken by input order, so the result is deterministic.
-pub fn nms_class_aware(mut dets: Vec<Detection>, iou_threshold: f32, max_det: usize) -> Vec<Detection> {
+pub fn nms_class_aware(
+    mut dets: Vec<Detection>,
+    iou_threshold: f32,
+    max_det: usize,
+) -> Vec<Detection> {
     // A stable sort keeps input order among equal scores.
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(dets.len().min(max_det));
@@ -36,7 +40,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn det(class_id: usize, score: f32, x1: f32, y1: f32, x2: f32, y2: f32) -> Detection {
-        Detection { class_id, score, bbox: BBox::new(x1, y1, x2, y2) }
+        Detection {
+            class_id,
+            score,
+            bbox: BBox::new(x1, y1, x2, y2),
+        }
     }
 
     #[test]
@@ -54,13 +62,34 @@ mod tests {
 
     #[test]
     fn respects_max_det() {
-        let dets = (0..10).map(|i| det(0, i as f32 / 10.0, i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0)).collect();
+        let dets = (0..10)
+            .map(|i| {
+                det(
+                    0,
+                    i as f32 / 10.0,
+                    i as f32 * 20.0,
+                    0.0,
+                    i as f32 * 20.0 + 10.0,
+                    10.0,
+                )
+            })
+            .collect();
         let kept = nms_class_aware(dets, 0.5, 3);
-        assert_eq!(kept.iter().map(|d| d.score).collect::<Vec<_>>(), vec![0.9, 0.8, 0.7]);
+        assert_eq!(
+            kept.iter().map(|d| d.score).collect::<Vec<_>>(),
+            vec![0.9, 0.8, 0.7]
+        );
     }
 
     fn arb_det() -> impl Strategy<Value = Detection> {
-        (0usize..3, 0.0f32..1.0, 0.0f32..200.0, 0.0f32..200.0, 1.0f32..60.0, 1.0f32..60.0)
+        (
+            0usize..3,
+            0.0f32..1.0,
+            0.0f32..200.0,
+            0.0f32..200.0,
+            1.0f32..60.0,
+            1.0f32..60.0,
+        )
             .prop_map(|(c, s, x, y, w, h)| det(c, s, x, y, x + w, y + h))
     }
 

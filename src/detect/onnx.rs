@@ -7,15 +7,16 @@
 //! parent folders). `scripts/setup.sh` fills `.deps/` from the PyPI
 //! `onnxruntime` wheel.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::session::Session;
-use ort::value::{Tensor, TensorElementType, ValueType};
-use serde::Serialize;
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use serde::{Deserialize, Serialize};
 
-use super::family::{self, Family, ModelSignature, PostProcess};
-use super::{labels, DetectError, Detection, Detector, Preprocess, Tensorised};
+use super::family::{self, Family, ModelSignature, PostProcess, RawOutput, TensorDecl};
+use super::{labels, DetectError, Detection, Detector, Layout, Preprocess, Tensorised};
 
 const INSTALL_HINT: &str = "run scripts/setup.sh (it puts the library from the PyPI onnxruntime==1.31.1 wheel into .deps/), \
      or pass --ort-lib PATH, or set ORT_DYLIB_PATH to libonnxruntime.so";
@@ -26,7 +27,10 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
         return if p.is_file() {
             Ok(p.to_owned())
         } else {
-            Err(DetectError::RuntimeMissing(format!("--ort-lib {} is not a file; {INSTALL_HINT}", p.display())))
+            Err(DetectError::RuntimeMissing(format!(
+                "--ort-lib {} is not a file; {INSTALL_HINT}",
+                p.display()
+            )))
         };
     }
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
@@ -34,15 +38,24 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(DetectError::RuntimeMissing(format!("ORT_DYLIB_PATH={} is not a file; {INSTALL_HINT}", p.display())))
+            Err(DetectError::RuntimeMissing(format!(
+                "ORT_DYLIB_PATH={} is not a file; {INSTALL_HINT}",
+                p.display()
+            )))
         };
     }
-    for name in [".deps/libonnxruntime.so", ".deps/libonnxruntime.dylib", ".deps/onnxruntime.dll"] {
+    for name in [
+        ".deps/libonnxruntime.so",
+        ".deps/libonnxruntime.dylib",
+        ".deps/onnxruntime.dll",
+    ] {
         if let Some(p) = crate::bundled::find(name) {
             return Ok(p);
         }
     }
-    Err(DetectError::RuntimeMissing(format!("not found in --ort-lib, ORT_DYLIB_PATH or .deps/; {INSTALL_HINT}")))
+    Err(DetectError::RuntimeMissing(format!(
+        "not found in --ort-lib, ORT_DYLIB_PATH or .deps/; {INSTALL_HINT}"
+    )))
 }
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -53,10 +66,84 @@ fn environment(library: &Path) -> Result<ort::environment::Environment, DetectEr
     ENVIRONMENT
         .get_or_init(|| {
             let builder = ort::init_from(library).map_err(|e| e.to_string())?;
-            builder.with_name("lookout").build().map_err(|e| e.to_string())
+            builder
+                .with_name("lookout")
+                .build()
+                .map_err(|e| e.to_string())
         })
         .clone()
-        .map_err(|message| DetectError::RuntimeLoad { path: library.to_owned(), message })
+        .map_err(|message| DetectError::RuntimeLoad {
+            path: library.to_owned(),
+            message,
+        })
+}
+
+/// The execution providers the loaded ONNX Runtime library offers.
+pub fn available_providers(ort_lib: Option<&Path>) -> Result<Vec<String>, DetectError> {
+    environment(&find_runtime_library(ort_lib)?)?;
+    let api = ort::api();
+    let mut list: *mut *mut std::ffi::c_char = std::ptr::null_mut();
+    let mut n: std::ffi::c_int = 0;
+    // SAFETY: the API fills `list` with `n` C strings that we copy and then
+    // hand back to ONNX Runtime with ReleaseAvailableProviders.
+    unsafe {
+        let status = (api.GetAvailableProviders)(&mut list, &mut n);
+        if !status.0.is_null() || list.is_null() {
+            return Ok(Vec::new());
+        }
+        let names = (0..n as usize)
+            .map(|i| {
+                std::ffi::CStr::from_ptr(*list.add(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let _ = (api.ReleaseAvailableProviders)(list, n);
+        Ok(names)
+    }
+}
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "id")]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda(i32),
+    TensorRt(i32),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    /// `cpu`, `cuda`, `cuda:1`, `tensorrt`, `tensorrt:0`.
+    fn from_str(s: &str) -> Result<Device, String> {
+        let (kind, id) = s.split_once(':').unwrap_or((s, "0"));
+        let id: i32 = id
+            .parse()
+            .map_err(|_| format!("bad device index in {s:?}"))?;
+        match kind.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(id)),
+            "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
+            _ => Err(format!(
+                "unknown device {s:?}; use cpu, cuda[:N] or tensorrt[:N]"
+            )),
+        }
+    }
+}
+
+/// Config overrides of a family's preprocessing; unset parts keep the
+/// family's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PreprocessOverride {
+    pub resize: Option<super::Resize>,
+    pub channels: Option<super::ChannelOrder>,
+    /// Multiplier of 0–255 pixel values: 0.00392156862745098 (1/255) or 1.
+    pub scale: Option<f32>,
+    pub mean: Option<[f32; 3]>,
+    pub std: Option<[f32; 3]>,
+    pub pad_value: Option<u8>,
 }
 
 /// How to build a detector.
@@ -71,6 +158,31 @@ pub struct OnnxConfig {
     /// unset. A fixed-size model ignores it.
     pub imgsz: Option<u32>,
     pub post: PostProcess,
+    /// Skip family detection and decode as this family.
+    pub family: Option<Family>,
+    pub preprocess: PreprocessOverride,
+    pub device: Device,
+}
+
+impl OnnxConfig {
+    /// A config with defaults for everything but the model.
+    pub fn new(model: impl Into<PathBuf>) -> OnnxConfig {
+        OnnxConfig {
+            model: model.into(),
+            labels: None,
+            ort_lib: None,
+            threads: 0,
+            imgsz: None,
+            post: PostProcess {
+                conf: 0.25,
+                iou: 0.5,
+                max_det: 300,
+            },
+            family: None,
+            preprocess: PreprocessOverride::default(),
+            device: Device::Cpu,
+        }
+    }
 }
 
 /// Everything known about a loaded model, for logs, `run.json` and
@@ -80,35 +192,98 @@ pub struct ModelInfo {
     pub path: PathBuf,
     pub family: Family,
     pub family_reason: String,
-    pub input_name: String,
-    pub input_shape: Vec<i64>,
-    pub input_dtype: String,
-    pub outputs: Vec<(String, Vec<i64>, String)>,
+    pub inputs: Vec<TensorDecl>,
+    pub outputs: Vec<TensorDecl>,
+    pub metadata: BTreeMap<String, String>,
     pub labels: Vec<String>,
     /// Where the class names came from: `metadata`, a labels file, or
     /// `generated` (`class_N`).
     pub labels_source: String,
     pub preprocess: Preprocess,
     pub max_batch: usize,
+    pub device: Device,
+}
+
+/// The model's input tensor element type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum InputType {
+    F32,
+    F16,
+    U8,
 }
 
 /// An ONNX detection model ready to run.
 pub struct OnnxDetector {
     session: Session,
     info: ModelInfo,
-    input_f16: bool,
+    image_input: String,
+    input_type: InputType,
+    /// Name of an extra `[batch, 2]` int64 input that takes each frame's
+    /// `[width, height]` (RT-DETR's `orig_target_sizes`).
+    sizes_input: Option<String>,
     post: PostProcess,
 }
 
-fn tensor_parts(vt: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
+fn decl(name: &str, vt: &ValueType) -> TensorDecl {
     match vt {
-        ValueType::Tensor { ty, shape, .. } => Some((*ty, shape.to_vec())),
+        ValueType::Tensor {
+            ty,
+            shape,
+            dimension_symbols,
+        } => TensorDecl {
+            name: name.to_owned(),
+            dtype: format!("{ty:?}").to_lowercase(),
+            shape: shape.to_vec(),
+            symbols: dimension_symbols.iter().cloned().collect(),
+        },
+        other => TensorDecl {
+            name: name.to_owned(),
+            dtype: format!("{other:?}"),
+            shape: Vec::new(),
+            symbols: Vec::new(),
+        },
+    }
+}
+
+fn tensor_type(vt: &ValueType) -> Option<TensorElementType> {
+    match vt {
+        ValueType::Tensor { ty, .. } => Some(*ty),
         _ => None,
     }
 }
 
-fn dtype_name(ty: TensorElementType) -> String {
-    format!("{ty:?}").to_lowercase()
+fn register_device(
+    builder: ort::session::builder::SessionBuilder,
+    device: Device,
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    match device {
+        Device::Cpu => Ok(builder),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(id) => {
+            use ort::ep::ExecutionProvider;
+            if !ort::ep::CUDA::is_available().unwrap_or(false) {
+                return Err("the ONNX Runtime library has no CUDA execution provider; install the onnxruntime-gpu wheel's library (scripts/gpu-check.sh shows how)".into());
+            }
+            builder
+                .with_execution_providers([ort::ep::CUDA::default().with_device_id(id).build().error_on_failure()])
+                .map_err(|e| format!("cannot start CUDA device {id}: {e}"))
+        }
+        #[cfg(feature = "tensorrt")]
+        Device::TensorRt(id) => {
+            use ort::ep::ExecutionProvider;
+            if !ort::ep::TensorRT::is_available().unwrap_or(false) {
+                return Err("the ONNX Runtime library has no TensorRT execution provider; install the onnxruntime-gpu wheel's library and TensorRT".into());
+            }
+            builder
+                .with_execution_providers([ort::ep::TensorRT::default().with_device_id(id).build().error_on_failure()])
+                .map_err(|e| format!("cannot start TensorRT device {id}: {e}"))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(format!(
+            "this build of lookout has no support for {other:?}; rebuild with `cargo build --release --features {}`",
+            if matches!(other, Device::Cuda(_)) { "cuda" } else { "tensorrt" }
+        )),
+    }
 }
 
 impl OnnxDetector {
@@ -116,121 +291,273 @@ impl OnnxDetector {
     /// preprocessing. Every failure names the model file.
     pub fn load(config: &OnnxConfig) -> Result<OnnxDetector, DetectError> {
         let path = &config.model;
-        let bytes = std::fs::read(path).map_err(|source| DetectError::ModelIo { path: path.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| DetectError::ModelIo {
+            path: path.clone(),
+            source,
+        })?;
         let env = environment(&find_runtime_library(config.ort_lib.as_deref())?)?;
-        let load_err = |message: String| DetectError::ModelLoad { path: path.clone(), message };
-        let unsupported = |reason: String| DetectError::Unsupported { path: path.clone(), reason };
+        let load_err = |message: String| DetectError::ModelLoad {
+            path: path.clone(),
+            message,
+        };
+        let unsupported = |reason: String| DetectError::Unsupported {
+            path: path.clone(),
+            reason,
+        };
 
         let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
         if config.threads > 0 {
-            builder = builder.with_intra_threads(config.threads).map_err(|e| load_err(e.to_string()))?;
+            builder = builder
+                .with_intra_threads(config.threads)
+                .map_err(|e| load_err(e.to_string()))?;
         }
         // Spinning pool threads would steal the cores that decoding and the
         // evidence writer need between inference calls.
-        let session = builder
+        builder = builder
             .with_inter_threads(1)
             .map_err(|e| load_err(e.to_string()))?
             .with_intra_op_spinning(false)
-            .map_err(|e| load_err(e.to_string()))?
+            .map_err(|e| load_err(e.to_string()))?;
+        builder = register_device(builder, config.device).map_err(load_err)?;
+        let session = builder
             .commit_from_memory(&bytes)
             .map_err(|e| load_err(e.to_string()))?;
 
-        let [input] = session.inputs() else {
-            return Err(unsupported(format!("it has {} inputs; a detector takes one image input", session.inputs().len())));
+        let inputs: Vec<TensorDecl> = session
+            .inputs()
+            .iter()
+            .map(|i| decl(i.name(), i.dtype()))
+            .collect();
+        let outputs: Vec<TensorDecl> = session
+            .outputs()
+            .iter()
+            .map(|o| decl(o.name(), o.dtype()))
+            .collect();
+        let mut metadata = BTreeMap::new();
+        if let Ok(m) = session.metadata() {
+            for key in m.custom_keys().unwrap_or_default() {
+                if let Some(v) = m.custom(&key) {
+                    metadata.insert(key, v);
+                }
+            }
+        }
+        let metadata_names = metadata
+            .get("names")
+            .and_then(|t| labels::parse_names_metadata(t));
+
+        // The image input: rank 4 with 3 channels, NCHW or NHWC.
+        let image = inputs
+            .iter()
+            .position(|i| i.shape.len() == 4 && (i.shape[1] == 3 || i.shape[3] == 3))
+            .ok_or_else(|| {
+                let found: Vec<String> = inputs.iter().map(|i| format!("{} {:?} {}", i.name, i.shape, i.dtype)).collect();
+                unsupported(format!("no image input [batch, 3, height, width] or [batch, height, width, 3] among its inputs ({})", found.join(", ")))
+            })?;
+        let image_decl = inputs[image].clone();
+        let layout = if image_decl.shape[1] == 3 {
+            Layout::Nchw
+        } else {
+            Layout::Nhwc
         };
-        let (in_ty, in_shape) =
-            tensor_parts(input.dtype()).ok_or_else(|| unsupported("its input is not a tensor".into()))?;
-        if in_shape.len() != 4 || in_shape[1] != 3 {
-            return Err(unsupported(format!("its input {} has shape {in_shape:?}; expected [batch, 3, height, width]", input.name())));
+        let input_type = match tensor_type(session.inputs()[image].dtype()) {
+            Some(TensorElementType::Float32) => InputType::F32,
+            Some(TensorElementType::Float16) => InputType::F16,
+            Some(TensorElementType::Uint8) => InputType::U8,
+            _ => {
+                return Err(unsupported(format!(
+                    "its image input {} is {}; expected float32, float16 or uint8",
+                    image_decl.name, image_decl.dtype
+                )))
+            }
+        };
+        let mut sizes_input = None;
+        for (i, d) in inputs.iter().enumerate() {
+            if i == image {
+                continue;
+            }
+            if d.name == "orig_target_sizes" || (d.shape.last() == Some(&2) && d.dtype == "int64") {
+                sizes_input = Some(d.name.clone());
+            } else {
+                return Err(unsupported(format!(
+                    "it has an extra input {} {:?} {} that lookout does not know how to fill",
+                    d.name, d.shape, d.dtype
+                )));
+            }
         }
-        if !matches!(in_ty, TensorElementType::Float32 | TensorElementType::Float16) {
-            return Err(unsupported(format!("its input is {}; expected float32 or float16", dtype_name(in_ty))));
-        }
+        let (h_axis, w_axis) = if layout == Layout::Nchw {
+            (2, 3)
+        } else {
+            (1, 2)
+        };
         // A dynamic spatial size runs at --imgsz, else 640, the common export size.
         let dynamic = config.imgsz.unwrap_or(640);
-        let input_h = if in_shape[2] > 0 { in_shape[2] as u32 } else { dynamic };
-        let input_w = if in_shape[3] > 0 { in_shape[3] as u32 } else { dynamic };
-        let mut outputs = Vec::new();
-        for o in session.outputs() {
-            let (ty, shape) = tensor_parts(o.dtype())
-                .ok_or_else(|| unsupported(format!("its output {} is not a tensor", o.name())))?;
-            outputs.push((o.name().to_owned(), shape, dtype_name(ty)));
-        }
+        let input_h = if image_decl.shape[h_axis] > 0 {
+            image_decl.shape[h_axis] as u32
+        } else {
+            dynamic
+        };
+        let input_w = if image_decl.shape[w_axis] > 0 {
+            image_decl.shape[w_axis] as u32
+        } else {
+            dynamic
+        };
 
-        let metadata_names = session
-            .metadata()
-            .ok()
-            .and_then(|m| m.custom("names"))
-            .and_then(|text| labels::parse_names_metadata(&text));
         let sig = ModelSignature {
-            input_shape: in_shape.clone(),
-            outputs: outputs.iter().map(|(n, s, _)| (n.clone(), s.clone())).collect(),
+            inputs: inputs.clone(),
+            outputs: outputs.clone(),
+            metadata: metadata.clone(),
             metadata_classes: metadata_names.as_ref().map(Vec::len),
         };
-        let m = family::detect_family(&sig, input_w, input_h).map_err(unsupported)?;
+        let m =
+            family::detect_family(&sig, input_w, input_h, config.family).map_err(unsupported)?;
 
         let (labels, labels_source) = match (&config.labels, metadata_names) {
             (Some(file), _) => (labels::read_labels_file(file)?, file.display().to_string()),
             (None, Some(names)) => (names, "metadata".to_owned()),
             (None, None) => {
+                let n = m.num_classes.unwrap_or(0);
                 tracing::warn!(model = %path.display(), "model has no class names; using class_N (pass --labels)");
-                ((0..m.num_classes).map(|i| format!("class_{i}")).collect(), "generated".to_owned())
+                (
+                    (0..n).map(|i| format!("class_{i}")).collect(),
+                    "generated".to_owned(),
+                )
             }
         };
-        if labels.len() != m.num_classes {
+        if let Some(n) = m.num_classes.filter(|&n| n != labels.len()) {
             return Err(DetectError::Labels {
                 path: config.labels.clone().unwrap_or_else(|| path.clone()),
-                message: format!("{} class names for a model with {} classes", labels.len(), m.num_classes),
+                message: format!("{} class names for a model with {n} classes", labels.len()),
             });
         }
 
-        let max_batch = match in_shape[0] {
+        let mut preprocess = m.family.default_preprocess(input_w, input_h);
+        preprocess.layout = layout;
+        let o = &config.preprocess;
+        preprocess.resize = o.resize.unwrap_or(preprocess.resize);
+        preprocess.channels = o.channels.unwrap_or(preprocess.channels);
+        preprocess.scale = o.scale.unwrap_or(preprocess.scale);
+        preprocess.mean = o.mean.unwrap_or(preprocess.mean);
+        preprocess.std = o.std.unwrap_or(preprocess.std);
+        preprocess.pad_value = o.pad_value.unwrap_or(preprocess.pad_value);
+        if input_type == InputType::U8
+            && (preprocess.scale != 1.0
+                || preprocess.mean != [0.0; 3]
+                || preprocess.std != [1.0; 3])
+        {
+            return Err(unsupported(
+                "its uint8 input takes raw 0–255 pixels; scale, mean and std cannot apply".into(),
+            ));
+        }
+
+        // Several frames share a call only when the batch axis is dynamic
+        // on the way in and on the way out.
+        let max_batch = match image_decl.shape[0] {
             n if n > 0 => n as usize,
-            _ => 64,
+            _ if outputs.iter().all(|o| o.shape.first() == Some(&-1)) => 64,
+            _ => 1,
         };
         let info = ModelInfo {
             path: path.clone(),
             family: m.family,
             family_reason: m.reason,
-            input_name: input.name().to_owned(),
-            input_shape: in_shape,
-            input_dtype: dtype_name(in_ty),
+            inputs,
             outputs,
+            metadata,
             labels,
             labels_source,
-            preprocess: m.family.default_preprocess(input_w, input_h),
+            preprocess,
             max_batch,
+            device: config.device,
         };
-        Ok(OnnxDetector { session, info, input_f16: in_ty == TensorElementType::Float16, post: config.post })
+        Ok(OnnxDetector {
+            session,
+            info,
+            image_input: image_decl.name,
+            input_type,
+            sizes_input,
+            post: config.post,
+        })
     }
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
 
-    /// Runs the model on a batch and returns the raw output and its shape.
-    fn run_raw(&mut self, batch: &[Tensorised]) -> Result<(Vec<f32>, Vec<usize>), String> {
+    /// Runs the model on a batch and returns every output as f32.
+    fn run_raw(&mut self, batch: &[Tensorised]) -> Result<Vec<RawOutput>, String> {
         let p = &self.info.preprocess;
-        let shape = [batch.len(), 3, p.input_h as usize, p.input_w as usize];
-        let mut data = Vec::with_capacity(shape.iter().product());
-        for t in batch {
-            data.extend_from_slice(&t.chw);
-        }
-        let input = if self.input_f16 {
-            let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
-            Tensor::from_array((shape, halves)).map_err(|e| e.to_string())?.into_dyn()
-        } else {
-            Tensor::from_array((shape, data)).map_err(|e| e.to_string())?.into_dyn()
+        let (h, w) = (p.input_h as usize, p.input_w as usize);
+        let shape = match p.layout {
+            Layout::Nchw => [batch.len(), 3, h, w],
+            Layout::Nhwc => [batch.len(), h, w, 3],
         };
-        let name = self.info.input_name.clone();
-        let outputs = self.session.run(ort::inputs![name => input]).map_err(|e| e.to_string())?;
-        let (_, value) = outputs.iter().next().ok_or("the model returned no output")?;
-        if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-            return Ok((data.to_vec(), shape.iter().map(|&d| d as usize).collect()));
+        let data: Vec<f32> = batch.iter().flat_map(|t| t.data.iter().copied()).collect();
+        let image: DynValue = match self.input_type {
+            InputType::F32 => Tensor::from_array((shape, data))
+                .map_err(|e| e.to_string())?
+                .into_dyn(),
+            InputType::F16 => {
+                let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+                Tensor::from_array((shape, halves))
+                    .map_err(|e| e.to_string())?
+                    .into_dyn()
+            }
+            InputType::U8 => {
+                let bytes: Vec<u8> = data
+                    .iter()
+                    .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                    .collect();
+                Tensor::from_array((shape, bytes))
+                    .map_err(|e| e.to_string())?
+                    .into_dyn()
+            }
+        };
+        let mut inputs: Vec<(String, DynValue)> = vec![(self.image_input.clone(), image)];
+        if let Some(name) = &self.sizes_input {
+            let sizes: Vec<i64> = batch
+                .iter()
+                .flat_map(|t| [t.src_w as i64, t.src_h as i64])
+                .collect();
+            inputs.push((
+                name.clone(),
+                Tensor::from_array(([batch.len(), 2], sizes))
+                    .map_err(|e| e.to_string())?
+                    .into_dyn(),
+            ));
         }
-        let (shape, data) = value.try_extract_tensor::<half::f16>().map_err(|e| e.to_string())?;
-        Ok((data.iter().map(|v| v.to_f32()).collect(), shape.iter().map(|&d| d as usize).collect()))
+        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        for (name, value) in outputs.iter() {
+            raw.push(to_f32(name, &value)?);
+        }
+        Ok(raw)
     }
+}
+
+/// Copies an output tensor of any numeric type into f32.
+fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, String> {
+    macro_rules! try_as {
+        ($t:ty, $conv:expr) => {
+            if let Ok((shape, data)) = value.try_extract_tensor::<$t>() {
+                return Ok(RawOutput {
+                    name: name.to_owned(),
+                    shape: shape.iter().map(|&d| d as usize).collect(),
+                    data: data.iter().map($conv).collect(),
+                });
+            }
+        };
+    }
+    try_as!(f32, |&v| v);
+    try_as!(half::f16, |v| v.to_f32());
+    try_as!(i64, |&v| v as f32);
+    try_as!(i32, |&v| v as f32);
+    try_as!(f64, |&v| v as f32);
+    try_as!(u8, |&v| f32::from(v));
+    try_as!(i8, |&v| f32::from(v));
+    Err(format!(
+        "output {name} has a type lookout cannot read ({:?})",
+        value.dtype()
+    ))
 }
 
 impl Detector for OnnxDetector {
@@ -250,15 +577,22 @@ impl Detector for OnnxDetector {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let (data, shape) = self
+        let outs = self
             .run_raw(batch)
-            .map_err(|message| DetectError::Inference { path: self.info.path.clone(), message })?;
-        if shape.len() != 3 || shape[0] != batch.len() {
-            return Err(DetectError::Inference {
+            .map_err(|message| DetectError::Inference {
                 path: self.info.path.clone(),
-                message: format!("output shape {shape:?} does not match a batch of {}", batch.len()),
-            });
-        }
-        Ok(family::decode_outputs(self.info.family, &data, &shape, batch, &self.post))
+                message,
+            })?;
+        family::decode_outputs(
+            self.info.family,
+            &outs,
+            batch,
+            &self.post,
+            self.sizes_input.is_some(),
+        )
+        .map_err(|message| DetectError::Inference {
+            path: self.info.path.clone(),
+            message,
+        })
     }
 }

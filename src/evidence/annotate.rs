@@ -36,7 +36,10 @@ fn fill_rect(img: &mut RgbImage, x0: i64, y0: i64, x1: i64, y1: i64, colour: Rgb
 /// `scale` x `scale` image pixels. Characters outside ASCII draw as `?`.
 fn draw_text(img: &mut RgbImage, x: i64, y: i64, scale: i64, text: &str, colour: Rgb<u8>) {
     for (i, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        let glyph = font8x8::BASIC_FONTS
+            .get(ch)
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
         let gx = x + i as i64 * 8 * scale;
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
@@ -59,17 +62,43 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], labels: &[String]) -
     for d in detections {
         let colour = class_colour(d.class_id);
         let b = d.bbox;
-        let (x1, y1, x2, y2) = (b.x1.floor() as i64, b.y1.floor() as i64, b.x2.ceil() as i64, b.y2.ceil() as i64);
+        let (x1, y1, x2, y2) = (
+            b.x1.floor() as i64,
+            b.y1.floor() as i64,
+            b.x2.ceil() as i64,
+            b.y2.ceil() as i64,
+        );
         // Box outline drawn outside the object so it hides no pixels of it.
-        fill_rect(&mut img, x1 - thickness, y1 - thickness, x2 + thickness, y1, colour);
-        fill_rect(&mut img, x1 - thickness, y2, x2 + thickness, y2 + thickness, colour);
+        fill_rect(
+            &mut img,
+            x1 - thickness,
+            y1 - thickness,
+            x2 + thickness,
+            y1,
+            colour,
+        );
+        fill_rect(
+            &mut img,
+            x1 - thickness,
+            y2,
+            x2 + thickness,
+            y2 + thickness,
+            colour,
+        );
         fill_rect(&mut img, x1 - thickness, y1, x1, y2, colour);
         fill_rect(&mut img, x2, y1, x2 + thickness, y2, colour);
-        let name = labels.get(d.class_id).map(String::as_str).unwrap_or("?");
-        let text = format!("{name} {:.2}", d.score);
+        let text = format!(
+            "{} {:.2}",
+            crate::detect::class_name(labels, d.class_id),
+            d.score
+        );
         let (tw, th) = (text.len() as i64 * 8 * scale + 2, 8 * scale + 2);
         // Label above the box, or inside it when the box touches the top.
-        let ty = if y1 - thickness - th >= 0 { y1 - thickness - th } else { y1 };
+        let ty = if y1 - thickness - th >= 0 {
+            y1 - thickness - th
+        } else {
+            y1
+        };
         let tx = x1 - thickness;
         fill_rect(&mut img, tx, ty, tx + tw, ty + th, colour);
         draw_text(&mut img, tx + 1, ty + 1, scale, &text, Rgb([0, 0, 0]));
@@ -85,7 +114,11 @@ mod tests {
     #[test]
     fn draws_outline_and_keeps_the_original() {
         let frame = RgbImage::from_pixel(100, 60, Rgb([0, 0, 0]));
-        let det = Detection { class_id: 1, score: 0.5, bbox: BBox::new(20.0, 30.0, 40.0, 50.0) };
+        let det = Detection {
+            class_id: 1,
+            score: 0.5,
+            bbox: BBox::new(20.0, 30.0, 40.0, 50.0),
+        };
         let out = annotate(&frame, &[det], &["a".into(), "b".into()]);
         assert_eq!(*out.get_pixel(19, 40), class_colour(1), "left edge");
         assert_eq!(*out.get_pixel(30, 40), Rgb([0, 0, 0]), "inside stays clear");

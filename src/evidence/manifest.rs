@@ -40,8 +40,17 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn create(path: &Path) -> Result<Manifest, EvidenceError> {
-        let file = OpenOptions::new().create_new(true).append(true).open(path).map_err(io_err(path))?;
-        Ok(Manifest { path: path.to_owned(), file, seq: 0, head: GENESIS.to_owned() })
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        Ok(Manifest {
+            path: path.to_owned(),
+            file,
+            seq: 0,
+            head: GENESIS.to_owned(),
+        })
     }
 
     /// Appends an entry for an artefact already written, and flushes it.
@@ -85,13 +94,23 @@ pub fn verify(run_dir: &Path) -> Vec<String> {
                 continue;
             }
         };
-        if e.seq != i as u64 || e.prev_hash != head || e.hash != chain_hash(e.seq, &e.path, &e.sha256, e.bytes, &e.prev_hash) {
-            problems.push(format!("manifest line {}: chain broken at {}", i + 1, e.path));
+        if e.seq != i as u64
+            || e.prev_hash != head
+            || e.hash != chain_hash(e.seq, &e.path, &e.sha256, e.bytes, &e.prev_hash)
+        {
+            problems.push(format!(
+                "manifest line {}: chain broken at {}",
+                i + 1,
+                e.path
+            ));
         }
         head = e.hash.clone();
         match super::sha256_file(&run_dir.join(&e.path)) {
             Ok(sha) if sha == e.sha256 => {}
-            Ok(_) => problems.push(format!("{}: modified (sha256 differs from the manifest)", e.path)),
+            Ok(_) => problems.push(format!(
+                "{}: modified (sha256 differs from the manifest)",
+                e.path
+            )),
             Err(err) => problems.push(format!("{}: missing or unreadable: {err}", e.path)),
         }
     }
@@ -108,7 +127,8 @@ mod tests {
         let mut m = Manifest::create(&dir.path().join("manifest.jsonl")).unwrap();
         for (name, body) in [("a.txt", "alpha"), ("b.txt", "beta")] {
             std::fs::write(dir.path().join(name), body).unwrap();
-            m.append(name, &sha256_hex(body.as_bytes()), body.len() as u64).unwrap();
+            m.append(name, &sha256_hex(body.as_bytes()), body.len() as u64)
+                .unwrap();
         }
         m.sync().unwrap();
         assert!(verify(dir.path()).is_empty());
@@ -121,7 +141,13 @@ mod tests {
         std::fs::write(dir.path().join("b.txt"), "beta").unwrap();
         let text = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        std::fs::write(dir.path().join("manifest.jsonl"), format!("{}\n{}\n", lines[1], lines[0])).unwrap();
-        assert!(verify(dir.path()).iter().any(|p| p.contains("chain broken")));
+        std::fs::write(
+            dir.path().join("manifest.jsonl"),
+            format!("{}\n{}\n", lines[1], lines[0]),
+        )
+        .unwrap();
+        assert!(verify(dir.path())
+            .iter()
+            .any(|p| p.contains("chain broken")));
     }
 }

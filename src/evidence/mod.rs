@@ -31,7 +31,10 @@ pub const EVENT_SCHEMA: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot encode {path}: {message}")]
     Encode { path: PathBuf, message: String },
     #[error("run folder {path} already exists; pick another --run-id")]
@@ -39,7 +42,10 @@ pub enum EvidenceError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
-    move |source| EvidenceError::Io { path: path.to_owned(), source }
+    move |source| EvidenceError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Hex sha256 of a byte string.
@@ -65,7 +71,10 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// a rename, so `path` is either absent or complete.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("artefact");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("artefact");
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
@@ -75,11 +84,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
 
 /// Encodes an RGB image as JPEG (baseline, 4:2:0), with SIMD where the CPU
 /// has it: a flagged 720p frame costs two encodes on the writer's thread.
-pub fn encode_jpeg(img: &RgbImage, quality: u8, path_for_errors: &Path) -> Result<Vec<u8>, EvidenceError> {
-    let encode_err = |message: String| EvidenceError::Encode { path: path_for_errors.to_owned(), message };
+pub fn encode_jpeg(
+    img: &RgbImage,
+    quality: u8,
+    path_for_errors: &Path,
+) -> Result<Vec<u8>, EvidenceError> {
+    let encode_err = |message: String| EvidenceError::Encode {
+        path: path_for_errors.to_owned(),
+        message,
+    };
     let (w, h) = (
-        u16::try_from(img.width()).map_err(|_| encode_err(format!("width {} exceeds JPEG's 65535", img.width())))?,
-        u16::try_from(img.height()).map_err(|_| encode_err(format!("height {} exceeds JPEG's 65535", img.height())))?,
+        u16::try_from(img.width())
+            .map_err(|_| encode_err(format!("width {} exceeds JPEG's 65535", img.width())))?,
+        u16::try_from(img.height())
+            .map_err(|_| encode_err(format!("height {} exceeds JPEG's 65535", img.height())))?,
     );
     let mut out = Vec::with_capacity(img.as_raw().len() / 8);
     jpeg_encoder::Encoder::new(&mut out, quality)
@@ -102,13 +120,23 @@ impl RunWriter {
         let dir = out.join(run_id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(EvidenceError::Exists { path: dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(EvidenceError::Exists { path: dir })
+            }
             Err(e) => return Err(io_err(&dir)(e)),
         }
         let events_path = dir.join("events.jsonl");
-        let events = OpenOptions::new().create_new(true).append(true).open(&events_path).map_err(io_err(&events_path))?;
+        let events = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&events_path)
+            .map_err(io_err(&events_path))?;
         let manifest = Manifest::create(&dir.join("manifest.jsonl"))?;
-        Ok(RunWriter { dir, manifest, events })
+        Ok(RunWriter {
+            dir,
+            manifest,
+            events,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -123,7 +151,8 @@ impl RunWriter {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         write_atomic(&path, bytes)?;
-        self.manifest.append(rel, &sha256_hex(bytes), bytes.len() as u64)
+        self.manifest
+            .append(rel, &sha256_hex(bytes), bytes.len() as u64)
     }
 
     /// Appends one record to `events.jsonl` and flushes it.

@@ -18,9 +18,17 @@ impl PresenceConfig {
     /// error, except in the built-in default list, where they are skipped
     /// with a warning (a COCO model has no `vessel`); a default list that
     /// matches nothing is still an error.
-    pub fn build(&self, labels: &[String], default_min_score: f64) -> Result<Presence, ConfigError> {
+    pub fn build(
+        &self,
+        labels: &[String],
+        default_min_score: f64,
+    ) -> Result<Presence, ConfigError> {
         let names: Vec<String> = if self.classes_are_default {
-            let (known, unknown): (Vec<_>, Vec<_>) = self.classes.iter().cloned().partition(|c| labels.contains(c));
+            let (known, unknown): (Vec<_>, Vec<_>) = self
+                .classes
+                .iter()
+                .cloned()
+                .partition(|c| labels.contains(c));
             if !unknown.is_empty() {
                 tracing::warn!(classes = ?unknown, "default flag classes not in the model; skipping them");
             }
@@ -39,7 +47,11 @@ impl PresenceConfig {
             self.classes.clone()
         };
         let class_ids = resolve_classes("flag.classes", &names, labels)?;
-        Ok(Presence { class_ids, labels: labels.to_vec(), min_score: self.min_score.unwrap_or(default_min_score) as f32 })
+        Ok(Presence {
+            class_ids,
+            labels: labels.to_vec(),
+            min_score: self.min_score.unwrap_or(default_min_score) as f32,
+        })
     }
 }
 
@@ -49,7 +61,10 @@ impl Presence {
     }
 
     pub fn class_names(&self) -> Vec<String> {
-        self.class_ids.iter().map(|&i| self.labels[i].clone()).collect()
+        self.class_ids
+            .iter()
+            .map(|&i| self.labels[i].clone())
+            .collect()
     }
 }
 
@@ -78,10 +93,14 @@ impl Signature for Presence {
         }
         let reason = counts
             .iter()
-            .map(|(c, n)| format!("{n} {}", self.labels[*c]))
+            .map(|(c, n)| format!("{n} {}", crate::detect::class_name(&self.labels, *c)))
             .collect::<Vec<_>>()
             .join(", ");
-        vec![Flag { signature: "presence".into(), detections: hits, reason: format!("{reason} >= {:.2}", self.min_score) }]
+        vec![Flag {
+            signature: "presence".into(),
+            detections: hits,
+            reason: format!("{reason} >= {:.2}", self.min_score),
+        }]
     }
 }
 
@@ -91,15 +110,33 @@ mod tests {
     use crate::geom::BBox;
 
     fn labels() -> Vec<String> {
-        ["person", "boat", "car"].iter().map(|s| s.to_string()).collect()
+        ["person", "boat", "car"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     #[test]
     fn flags_only_configured_classes_above_score() {
-        let cfg = PresenceConfig { classes: vec!["person".into()], min_score: Some(0.5), classes_are_default: false };
+        let cfg = PresenceConfig {
+            classes: vec!["person".into()],
+            min_score: Some(0.5),
+            classes_are_default: false,
+        };
         let mut p = cfg.build(&labels(), 0.3).unwrap();
-        let d = |class_id, score| Detection { class_id, score, bbox: BBox::new(0.0, 0.0, 1.0, 1.0) };
-        let meta = FrameMeta { source_id: 0, seq: 0, frame_index: 0, pts_s: None, width: 1, height: 1 };
+        let d = |class_id, score| Detection {
+            class_id,
+            score,
+            bbox: BBox::new(0.0, 0.0, 1.0, 1.0),
+        };
+        let meta = FrameMeta {
+            source_id: 0,
+            seq: 0,
+            frame_index: 0,
+            pts_s: None,
+            width: 1,
+            height: 1,
+        };
         assert!(p.observe(&meta, &[d(0, 0.4), d(1, 0.9)]).is_empty());
         let flags = p.observe(&meta, &[d(0, 0.6), d(1, 0.9), d(0, 0.7)]);
         assert_eq!(flags.len(), 1);
@@ -109,7 +146,11 @@ mod tests {
 
     #[test]
     fn explicit_unknown_class_fails_but_default_is_lenient() {
-        let explicit = PresenceConfig { classes: vec!["vessel".into()], min_score: None, classes_are_default: false };
+        let explicit = PresenceConfig {
+            classes: vec!["vessel".into()],
+            min_score: None,
+            classes_are_default: false,
+        };
         assert!(explicit.build(&labels(), 0.3).is_err());
         let p = PresenceConfig::default().build(&labels(), 0.3).unwrap();
         assert_eq!(p.class_names(), vec!["person"]);

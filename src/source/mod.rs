@@ -20,7 +20,10 @@ pub enum SourceError {
     #[error("{path}: no such file or folder")]
     Missing { path: PathBuf },
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open video {path}: {message}")]
     OpenVideo { path: PathBuf, message: String },
     #[error("{path} is not a supported image or video: {message}")]
@@ -28,7 +31,11 @@ pub enum SourceError {
     #[error("cannot decode image {path}: {message}")]
     Image { path: PathBuf, message: String },
     #[error("video {path} is damaged after frame {frames}: {message}")]
-    Decode { path: PathBuf, frames: u64, message: String },
+    Decode {
+        path: PathBuf,
+        frames: u64,
+        message: String,
+    },
 }
 
 /// What kind of decoder an input needs.
@@ -80,7 +87,10 @@ pub struct Sampling {
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling { stride: 1, max_fps: None }
+        Sampling {
+            stride: 1,
+            max_fps: None,
+        }
     }
 }
 
@@ -95,7 +105,10 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(sampling: Sampling) -> Self {
-        Sampler { sampling, next_due_s: None }
+        Sampler {
+            sampling,
+            next_due_s: None,
+        }
     }
 
     /// Whether to keep decoded frame number `index` shown at `pts_s`.
@@ -103,7 +116,9 @@ impl Sampler {
         if !index.is_multiple_of(self.sampling.stride.max(1)) {
             return false;
         }
-        let (Some(fps), Some(t)) = (self.sampling.max_fps, pts_s) else { return true };
+        let (Some(fps), Some(t)) = (self.sampling.max_fps, pts_s) else {
+            return true;
+        };
         let period = 1.0 / fps;
         match self.next_due_s {
             // A small tolerance absorbs timestamp rounding (e.g. 1/30 s in a
@@ -112,7 +127,11 @@ impl Sampler {
             Some(due) => {
                 // Advance from the schedule, not from `t`, so the rate holds;
                 // after a gap longer than a period, restart from `t`.
-                self.next_due_s = Some(if t - due >= period { t + period } else { due + period });
+                self.next_due_s = Some(if t - due >= period {
+                    t + period
+                } else {
+                    due + period
+                });
                 true
             }
             None => {
@@ -124,10 +143,14 @@ impl Sampler {
 }
 
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"];
-const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mkv", "mov", "ts", "m2ts", "mts", "avi", "webm", "m4v", "mpg", "mpeg", "flv", "wmv"];
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "mkv", "mov", "ts", "m2ts", "mts", "avi", "webm", "m4v", "mpg", "mpeg", "flv", "wmv",
+];
 
 fn extension(path: &Path) -> Option<String> {
-    path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
 }
 
 /// Guesses the decoder for a file: by extension, then by sniffing the
@@ -153,14 +176,21 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
     let mut errors = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let walker = walkdir::WalkDir::new(path).follow_links(true).sort_by_file_name();
+            let walker = walkdir::WalkDir::new(path)
+                .follow_links(true)
+                .sort_by_file_name();
             for entry in walker {
                 match entry {
                     Ok(e) if e.file_type().is_file() => {
-                        let known = extension(e.path())
-                            .is_some_and(|x| IMAGE_EXTENSIONS.contains(&x.as_str()) || VIDEO_EXTENSIONS.contains(&x.as_str()));
+                        let known = extension(e.path()).is_some_and(|x| {
+                            IMAGE_EXTENSIONS.contains(&x.as_str())
+                                || VIDEO_EXTENSIONS.contains(&x.as_str())
+                        });
                         if known {
-                            inputs.push(Input { path: e.path().to_owned(), kind: classify(e.path()) });
+                            inputs.push(Input {
+                                path: e.path().to_owned(),
+                                kind: classify(e.path()),
+                            });
                         }
                     }
                     Ok(_) => {}
@@ -171,7 +201,10 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
                 }
             }
         } else if path.is_file() {
-            inputs.push(Input { path: path.clone(), kind: classify(path) });
+            inputs.push(Input {
+                path: path.clone(),
+                kind: classify(path),
+            });
         } else {
             errors.push(SourceError::Missing { path: path.clone() });
         }
@@ -188,10 +221,18 @@ pub struct OpenOptions {
 }
 
 /// Opens an input as a frame source.
-pub fn open(input: &Input, source_id: usize, options: &OpenOptions) -> Result<Box<dyn Source>, SourceError> {
+pub fn open(
+    input: &Input,
+    source_id: usize,
+    options: &OpenOptions,
+) -> Result<Box<dyn Source>, SourceError> {
     match input.kind {
         InputKind::Image => Ok(Box::new(still::StillSource::open(&input.path, source_id)?)),
-        InputKind::Video => Ok(Box::new(video::VideoSource::open(&input.path, source_id, options)?)),
+        InputKind::Video => Ok(Box::new(video::VideoSource::open(
+            &input.path,
+            source_id,
+            options,
+        )?)),
     }
 }
 
@@ -201,21 +242,39 @@ mod tests {
 
     #[test]
     fn stride_keeps_every_nth() {
-        let mut s = Sampler::new(Sampling { stride: 3, max_fps: None });
-        let kept: Vec<u64> = (0..10).filter(|&i| s.keep(i, Some(i as f64 / 30.0))).collect();
+        let mut s = Sampler::new(Sampling {
+            stride: 3,
+            max_fps: None,
+        });
+        let kept: Vec<u64> = (0..10)
+            .filter(|&i| s.keep(i, Some(i as f64 / 30.0)))
+            .collect();
         assert_eq!(kept, vec![0, 3, 6, 9]);
     }
 
     #[test]
     fn fps_limit_uses_timestamps() {
         // 30 fps video with timestamps in a 1/90000 time base, sampled at 10.
-        let mut s = Sampler::new(Sampling { stride: 1, max_fps: Some(10.0) });
-        let kept: Vec<u64> = (0..30).filter(|&i| s.keep(i, Some((i * 3000) as f64 / 90000.0))).collect();
+        let mut s = Sampler::new(Sampling {
+            stride: 1,
+            max_fps: Some(10.0),
+        });
+        let kept: Vec<u64> = (0..30)
+            .filter(|&i| s.keep(i, Some((i * 3000) as f64 / 90000.0)))
+            .collect();
         assert_eq!(kept, vec![0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
         // A gap in timestamps (dropped frames) does not cause a burst after it.
-        let mut s = Sampler::new(Sampling { stride: 1, max_fps: Some(1.0) });
+        let mut s = Sampler::new(Sampling {
+            stride: 1,
+            max_fps: Some(1.0),
+        });
         let times = [0.0, 0.5, 5.0, 5.5, 6.0, 6.2];
-        let kept: Vec<f64> = times.iter().enumerate().filter(|(i, &t)| s.keep(*i as u64, Some(t))).map(|(_, &t)| t).collect();
+        let kept: Vec<f64> = times
+            .iter()
+            .enumerate()
+            .filter(|(i, &t)| s.keep(*i as u64, Some(t)))
+            .map(|(_, &t)| t)
+            .collect();
         assert_eq!(kept, vec![0.0, 5.0, 6.0]);
     }
 
@@ -226,7 +285,10 @@ mod tests {
         std::fs::write(dir.path().join("a.png"), b"x").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         let (inputs, errors) = discover(&[dir.path().to_owned(), dir.path().join("nope.mp4")]);
-        let names: Vec<_> = inputs.iter().map(|i| i.path.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+        let names: Vec<_> = inputs
+            .iter()
+            .map(|i| i.path.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
         assert_eq!(names, vec!["a.png", "b.jpg"]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].to_string().contains("nope.mp4"));

@@ -18,15 +18,25 @@ impl StillSource {
     /// truncated file fails there with its path.
     pub fn open(path: &Path, source_id: usize) -> Result<StillSource, SourceError> {
         let reader = image::ImageReader::open(path)
-            .map_err(|source| SourceError::Io { path: path.to_owned(), source })?
+            .map_err(|source| SourceError::Io {
+                path: path.to_owned(),
+                source,
+            })?
             .with_guessed_format()
-            .map_err(|source| SourceError::Io { path: path.to_owned(), source })?;
+            .map_err(|source| SourceError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         if reader.format().is_none() {
-            return Err(SourceError::NotMedia { path: path.to_owned(), message: "unrecognised image format".into() });
+            return Err(SourceError::NotMedia {
+                path: path.to_owned(),
+                message: "unrecognised image format".into(),
+            });
         }
-        let (width, height) = reader
-            .into_dimensions()
-            .map_err(|e| SourceError::Image { path: path.to_owned(), message: e.to_string() })?;
+        let (width, height) = reader.into_dimensions().map_err(|e| SourceError::Image {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let info = SourceInfo {
             uri: path.display().to_string(),
             kind: InputKind::Image,
@@ -37,7 +47,12 @@ impl StillSource {
             duration_s: None,
             codec: None,
         };
-        Ok(StillSource { info, path: path.to_owned(), source_id, done: false })
+        Ok(StillSource {
+            info,
+            path: path.to_owned(),
+            source_id,
+            done: false,
+        })
     }
 }
 
@@ -52,11 +67,20 @@ impl Source for StillSource {
         }
         self.done = true;
         let image = image::ImageReader::open(&self.path)
-            .map_err(|source| SourceError::Io { path: self.path.clone(), source })?
+            .map_err(|source| SourceError::Io {
+                path: self.path.clone(),
+                source,
+            })?
             .with_guessed_format()
-            .map_err(|source| SourceError::Io { path: self.path.clone(), source })?
+            .map_err(|source| SourceError::Io {
+                path: self.path.clone(),
+                source,
+            })?
             .decode()
-            .map_err(|e| SourceError::Image { path: self.path.clone(), message: e.to_string() })?
+            .map_err(|e| SourceError::Image {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?
             .into_rgb8();
         let meta = FrameMeta {
             source_id: self.source_id,
@@ -66,6 +90,9 @@ impl Source for StillSource {
             width: image.width(),
             height: image.height(),
         };
-        Ok(Some(Frame { meta, image: Arc::new(image) }))
+        Ok(Some(Frame {
+            meta,
+            image: Arc::new(image),
+        }))
     }
 }

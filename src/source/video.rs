@@ -56,24 +56,41 @@ pub struct VideoSource {
 }
 
 impl VideoSource {
-    pub fn open(path: &Path, source_id: usize, options: &OpenOptions) -> Result<VideoSource, SourceError> {
+    pub fn open(
+        path: &Path,
+        source_id: usize,
+        options: &OpenOptions,
+    ) -> Result<VideoSource, SourceError> {
         init();
         // A file named like a video that FFmpeg cannot open is most likely
         // damaged; anything else is simply not media.
-        let named_video = super::extension(path).is_some_and(|e| super::VIDEO_EXTENSIONS.contains(&e.as_str()));
+        let named_video =
+            super::extension(path).is_some_and(|e| super::VIDEO_EXTENSIONS.contains(&e.as_str()));
         let not_media = |e: ff::Error| {
             if named_video {
-                SourceError::OpenVideo { path: path.to_owned(), message: format!("{e} (damaged or truncated file?)") }
+                SourceError::OpenVideo {
+                    path: path.to_owned(),
+                    message: format!("{e} (damaged or truncated file?)"),
+                }
             } else {
-                SourceError::NotMedia { path: path.to_owned(), message: e.to_string() }
+                SourceError::NotMedia {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                }
             }
         };
-        let open_err = |message: String| SourceError::OpenVideo { path: path.to_owned(), message };
+        let open_err = |message: String| SourceError::OpenVideo {
+            path: path.to_owned(),
+            message,
+        };
         let input = ff::format::input(&path).map_err(not_media)?;
         let stream = input
             .streams()
             .best(ff::media::Type::Video)
-            .ok_or_else(|| SourceError::NotMedia { path: path.to_owned(), message: "it has no video stream".into() })?;
+            .ok_or_else(|| SourceError::NotMedia {
+                path: path.to_owned(),
+                message: "it has no video stream".into(),
+            })?;
         let stream_index = stream.index();
         let tb = stream.time_base();
         let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator()).max(1.0);
@@ -89,8 +106,15 @@ impl VideoSource {
 
         let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| open_err(e.to_string()))?;
-        context.set_threading(ff::threading::Config { kind: ff::threading::Type::Frame, count: options.decode_threads, ..Default::default() });
-        let decoder = context.decoder().video().map_err(|e| open_err(format!("no decoder for its video stream: {e}")))?;
+        context.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::Frame,
+            count: options.decode_threads,
+            ..Default::default()
+        });
+        let decoder = context
+            .decoder()
+            .video()
+            .map_err(|e| open_err(format!("no decoder for its video stream: {e}")))?;
         if decoder.width() == 0 || decoder.height() == 0 {
             return Err(open_err("its video stream has no frame size".into()));
         }
@@ -126,7 +150,11 @@ impl VideoSource {
     }
 
     fn decode_error(&self, message: String) -> SourceError {
-        SourceError::Decode { path: self.path.clone(), frames: self.decoded, message }
+        SourceError::Decode {
+            path: self.path.clone(),
+            frames: self.decoded,
+            message,
+        }
     }
 
     /// Converts a decoded frame to packed RGB24 at its own size.
@@ -137,17 +165,30 @@ impl VideoSource {
             (i.width, i.height, i.format) != (w, h, fmt)
         });
         if stale {
-            let ctx = ff::software::scaling::Context::get(fmt, w, h, ff::format::Pixel::RGB24, w, h, ff::software::scaling::Flags::BILINEAR)
-                .map_err(|e| self.decode_error(format!("cannot convert {fmt:?} {w}x{h} to RGB: {e}")))?;
+            let ctx = ff::software::scaling::Context::get(
+                fmt,
+                w,
+                h,
+                ff::format::Pixel::RGB24,
+                w,
+                h,
+                ff::software::scaling::Flags::BILINEAR,
+            )
+            .map_err(|e| {
+                self.decode_error(format!("cannot convert {fmt:?} {w}x{h} to RGB: {e}"))
+            })?;
             self.scaler = Some(Scaler(ctx));
         }
         let mut rgb = ff::frame::Video::empty();
         let scaler = self.scaler.as_mut().expect("scaler was just created");
-        scaler.0.run(frame, &mut rgb).map_err(|e| SourceError::Decode {
-            path: self.path.clone(),
-            frames: self.decoded,
-            message: format!("colour conversion failed: {e}"),
-        })?;
+        scaler
+            .0
+            .run(frame, &mut rgb)
+            .map_err(|e| SourceError::Decode {
+                path: self.path.clone(),
+                frames: self.decoded,
+                message: format!("colour conversion failed: {e}"),
+            })?;
         let stride = rgb.stride(0);
         let data = rgb.data(0);
         let row = w as usize * 3;
@@ -217,10 +258,15 @@ impl Source for VideoSource {
                         height: image.height(),
                     };
                     self.emitted += 1;
-                    return Ok(Some(Frame { meta, image: Arc::new(image) }));
+                    return Ok(Some(Frame {
+                        meta,
+                        image: Arc::new(image),
+                    }));
                 }
                 Err(ff::Error::Eof) => self.finished = true,
-                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN && !self.draining => {
+                Err(ff::Error::Other { errno })
+                    if errno == ff::util::error::EAGAIN && !self.draining =>
+                {
                     if let Err(e) = self.feed() {
                         // Frames already queued in the decoder are still
                         // delivered before the error on the next call.

@@ -1,113 +1,339 @@
 //! Model families: how a detector's raw output tensors become detections.
 //!
-//! Each family is one file with two pure functions: a `matches` test on the
-//! model's declared inputs, outputs and metadata (which also explains itself,
-//! for `lookout inspect`), and a `decode` from raw output to candidate boxes
-//! in model-input pixels. Mapping back to source pixels, thresholds and NMS
-//! are shared and live in [`decode_outputs`].
+//! Each family is one file with pure functions: `matches`, a test on the
+//! model's declared inputs, outputs and metadata that also explains itself
+//! (for `lookout inspect`), and `decode`, from raw outputs to candidate
+//! boxes. Mapping back to source pixels, thresholds and NMS are shared and
+//! live here, in [`decode_outputs`]. Adding a family touches only this
+//! folder: a file, a variant of [`Family`], and a line in each `match`.
 
+pub mod detr;
+pub mod end2end;
+pub mod nanodet;
+pub mod ssd;
+pub mod yolov5;
 pub mod yolov8;
 pub mod yolox;
 
-use serde::Serialize;
+use std::collections::BTreeMap;
 
-use super::{nms::nms_class_aware, ChannelOrder, Detection, Preprocess, Tensorised};
-use crate::geom::PadAlign;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    nms::nms_class_aware, ChannelOrder, Detection, Layout, Preprocess, Resize, Tensorised,
+};
+use crate::geom::BBox;
 
 /// The model families lookout can decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// Ultralytics YOLOv8 / YOLO11 layout: `[batch, 4 + nc, anchors]`.
+    /// Ultralytics YOLOv8 / YOLO11 / YOLO12: `[batch, 4 + nc, anchors]`.
     Yolov8,
-    /// YOLOX raw grid output: `[batch, anchors, 5 + nc]`, strides 8/16/32.
+    /// YOLOv5 and relatives: `[batch, anchors, 5 + nc]` with objectness, 3 anchors per cell.
+    Yolov5,
+    /// NMS-free exports (YOLOv10, YOLO26): `[batch, K, 6]` = x1, y1, x2, y2, score, class.
+    End2end,
+    /// YOLOX raw grid output: `[batch, anchors, 5 + nc]`, one anchor per cell.
     Yolox,
+    /// TensorFlow Object Detection API: `detection_boxes/scores/classes`, `num_detections`.
+    Ssd,
+    /// DETR family with `labels`, `boxes`, `scores` outputs (RT-DETR, D-FINE, DEIM).
+    Detr,
+    /// DETR family with class `logits` and normalised cxcywh `boxes` (RF-DETR, DETR heads).
+    DetrLogits,
+    /// Per-stride heads with class scores and distribution box regression (NanoDet).
+    Nanodet,
 }
 
-/// What a model declares, as far as family detection needs it. Unknown
-/// (dynamic) dimensions are `-1`.
-#[derive(Debug, Clone, Serialize)]
+impl Family {
+    pub const ALL: [Family; 8] = [
+        Family::Yolov8,
+        Family::Yolov5,
+        Family::End2end,
+        Family::Yolox,
+        Family::Ssd,
+        Family::Detr,
+        Family::DetrLogits,
+        Family::Nanodet,
+    ];
+}
+
+/// One declared input or output of a model. Dynamic dimensions are `-1`,
+/// with their symbolic name in `symbols` when the model gives one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensorDecl {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<i64>,
+    pub symbols: Vec<String>,
+}
+
+/// What a model declares, as far as family detection needs it.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ModelSignature {
-    pub input_shape: Vec<i64>,
-    pub outputs: Vec<(String, Vec<i64>)>,
-    /// Number of classes named in the metadata, when it names any.
+    pub inputs: Vec<TensorDecl>,
+    pub outputs: Vec<TensorDecl>,
+    /// Custom metadata entries (Ultralytics: `names`, `stride`, `imgsz`, `task`, `end2end`).
+    pub metadata: BTreeMap<String, String>,
+    /// Number of classes the metadata names, when it names any.
     pub metadata_classes: Option<usize>,
+}
+
+impl ModelSignature {
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&TensorDecl> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+
+    fn describe_outputs(&self) -> String {
+        self.outputs
+            .iter()
+            .map(|o| format!("{} {:?}", o.name, o.shape))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// A detected family and the evidence for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct FamilyMatch {
     pub family: Family,
-    pub num_classes: usize,
+    /// Class count implied by the output shapes, when they imply one.
+    pub num_classes: Option<usize>,
     pub reason: String,
 }
 
-/// Candidate box before NMS, in model-input pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candidate {
-    pub class_id: usize,
-    pub score: f32,
-    pub cx: f32,
-    pub cy: f32,
-    pub w: f32,
-    pub h: f32,
-}
-
-/// Identifies the family from the model's declared shapes and metadata, or
-/// explains why none fits.
-pub fn detect_family(sig: &ModelSignature, input_w: u32, input_h: u32) -> Result<FamilyMatch, String> {
-    if let Some(m) = yolov8::matches(sig) {
-        return Ok(m);
+/// Identifies the family from the model's declared shapes, names and
+/// metadata, or explains why none fits. `forced` (the config's `family`)
+/// skips the guess but still checks that the outputs fit.
+pub fn detect_family(
+    sig: &ModelSignature,
+    input_w: u32,
+    input_h: u32,
+    forced: Option<Family>,
+) -> Result<FamilyMatch, String> {
+    if let Some(task) = sig.meta("task").filter(|t| *t != "detect") {
+        return Err(format!(
+            "its metadata says task `{task}`, not `detect` (outputs: {}); lookout needs an object detector",
+            sig.describe_outputs()
+        ));
     }
-    if let Some(m) = yolox::matches(sig, input_w, input_h) {
-        return Ok(m);
+    let try_one = |f: Family| -> Option<FamilyMatch> {
+        match f {
+            Family::Yolov8 => yolov8::matches(sig),
+            Family::Yolov5 => yolov5::matches(sig, input_w, input_h),
+            Family::End2end => end2end::matches(sig, input_w, input_h),
+            Family::Yolox => yolox::matches(sig, input_w, input_h),
+            Family::Ssd => ssd::matches(sig),
+            Family::Detr => detr::matches_labels_boxes_scores(sig),
+            Family::DetrLogits => detr::matches_logits(sig),
+            Family::Nanodet => nanodet::matches(sig, input_w, input_h),
+        }
+    };
+    if let Some(f) = forced {
+        return try_one(f)
+            .map(|mut m| {
+                m.reason = format!("forced by config (family = {f:?}); {}", m.reason);
+                m
+            })
+            .ok_or_else(|| {
+                format!(
+                    "the config forces family {f:?}, but its outputs ({}) do not fit that family",
+                    sig.describe_outputs()
+                )
+            });
     }
-    let shapes: Vec<String> = sig.outputs.iter().map(|(n, s)| format!("{n} {s:?}")).collect();
+    // Order matters only where layouts overlap: metadata-confirmed and
+    // name-based families first, then shape-only guesses.
+    for f in [
+        Family::End2end,
+        Family::Ssd,
+        Family::Detr,
+        Family::DetrLogits,
+        Family::Nanodet,
+        Family::Yolov8,
+        Family::Yolov5,
+        Family::Yolox,
+    ] {
+        if let Some(m) = try_one(f) {
+            return Ok(m);
+        }
+    }
     Err(format!(
-        "its outputs ({}) fit no known family (YOLOv8/YOLO11 expects one output [batch, 4+classes, anchors]; \
-         YOLOX expects one output [batch, anchors, 5+classes] with anchors for strides 8, 16 and 32)",
-        shapes.join(", ")
+        "its outputs ({}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors]; YOLOv5/YOLOX [batch, anchors, 5+nc]; \
+         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; NanoDet per-stride heads). \
+         If it is a detector, set `family` in the config",
+        sig.describe_outputs()
     ))
 }
 
 impl Family {
     /// The preprocessing the family's reference exporter uses.
     pub fn default_preprocess(self, input_w: u32, input_h: u32) -> Preprocess {
+        let base = Preprocess {
+            input_w,
+            input_h,
+            resize: Resize::LetterboxCenter,
+            layout: Layout::Nchw,
+            channels: ChannelOrder::Rgb,
+            scale: 1.0 / 255.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            pad_value: 114,
+        };
         match self {
-            Family::Yolov8 => Preprocess {
-                input_w,
-                input_h,
-                channels: ChannelOrder::Rgb,
-                scale: 1.0 / 255.0,
-                mean: [0.0; 3],
-                std: [1.0; 3],
-                pad_align: PadAlign::Center,
-                pad_value: 114,
-            },
+            Family::Yolov8 | Family::Yolov5 | Family::End2end => base,
             // The official YOLOX exporter feeds BGR 0–255 without
             // normalisation, image at the top-left corner.
             Family::Yolox => Preprocess {
-                input_w,
-                input_h,
+                resize: Resize::LetterboxTopLeft,
                 channels: ChannelOrder::Bgr,
                 scale: 1.0,
-                mean: [0.0; 3],
-                std: [1.0; 3],
-                pad_align: PadAlign::TopLeft,
-                pad_value: 114,
+                ..base
+            },
+            // TF OD API graphs take uint8 RGB and resize internally.
+            Family::Ssd => Preprocess {
+                resize: Resize::Stretch,
+                layout: Layout::Nhwc,
+                scale: 1.0,
+                ..base
+            },
+            Family::Detr => Preprocess {
+                resize: Resize::Stretch,
+                ..base
+            },
+            Family::DetrLogits => Preprocess {
+                resize: Resize::Stretch,
+                mean: [0.485, 0.456, 0.406],
+                std: [0.229, 0.224, 0.225],
+                ..base
+            },
+            Family::Nanodet => Preprocess {
+                resize: Resize::Stretch,
+                channels: ChannelOrder::Bgr,
+                scale: 1.0,
+                mean: [103.53, 116.28, 123.675],
+                std: [57.375, 57.12, 58.395],
+                ..base
             },
         }
     }
 
-    /// Candidates above `conf` for one image of the batch. `data` is that
-    /// image's slice of the single output tensor, with `dims` the output's
-    /// dimensions after the batch axis.
-    pub fn candidates(self, data: &[f32], dims: &[usize], input_w: u32, input_h: u32, conf: f32) -> Vec<Candidate> {
+    /// Whether the model's output still needs NMS (end-to-end, SSD and DETR
+    /// models have done their own suppression).
+    pub fn needs_nms(self) -> bool {
+        matches!(
+            self,
+            Family::Yolov8 | Family::Yolov5 | Family::Yolox | Family::Nanodet
+        )
+    }
+
+    /// Decodes image `b` of a batch's outputs.
+    fn decode_image(
+        self,
+        outs: &[RawOutput],
+        b: usize,
+        input_w: u32,
+        input_h: u32,
+        conf: f32,
+        source_sized: bool,
+    ) -> Result<Decoded, String> {
         match self {
-            Family::Yolov8 => yolov8::decode(data, dims, conf),
-            Family::Yolox => yolox::decode(data, dims, input_w, input_h, conf),
+            Family::Yolov8 => yolov8::decode(outs, b, conf),
+            Family::Yolov5 => yolov5::decode(outs, b, conf),
+            Family::End2end => end2end::decode(outs, b, conf),
+            Family::Yolox => yolox::decode(outs, b, input_w, input_h, conf),
+            Family::Ssd => ssd::decode(outs, b, conf),
+            Family::Detr => detr::decode_labels_boxes_scores(outs, b, conf, source_sized),
+            Family::DetrLogits => detr::decode_logits(outs, b, conf),
+            Family::Nanodet => nanodet::decode(outs, b, input_w, input_h, conf),
         }
     }
+}
+
+/// One output tensor of a batch, converted to f32.
+#[derive(Debug, Clone)]
+pub struct RawOutput {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// One image's part of an output.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageView<'a> {
+    pub dims: &'a [usize],
+    pub data: &'a [f32],
+}
+
+impl RawOutput {
+    /// The slice of image `b` when the output has `rank` dimensions per
+    /// image: a leading batch axis is sliced, and a squeezed one (exactly
+    /// `rank` dimensions) is accepted for image 0 only.
+    pub fn image(&self, b: usize, rank: usize) -> Result<ImageView<'_>, String> {
+        if self.shape.len() == rank + 1 {
+            let per: usize = self.shape[1..].iter().product();
+            let data = self
+                .data
+                .get(b * per..(b + 1) * per)
+                .ok_or_else(|| format!("output {} {:?} has no image {b}", self.name, self.shape))?;
+            Ok(ImageView {
+                dims: &self.shape[1..],
+                data,
+            })
+        } else if self.shape.len() == rank && b == 0 {
+            Ok(ImageView {
+                dims: &self.shape,
+                data: &self.data,
+            })
+        } else {
+            Err(format!(
+                "output {} has shape {:?}; expected {rank} dimensions per image",
+                self.name, self.shape
+            ))
+        }
+    }
+}
+
+/// Finds an output by name, or the `index`th one.
+pub fn output<'a>(
+    outs: &'a [RawOutput],
+    name: &str,
+    index: usize,
+) -> Result<&'a RawOutput, String> {
+    outs.iter()
+        .find(|o| o.name == name)
+        .or_else(|| outs.get(index))
+        .ok_or_else(|| format!("missing output {name}"))
+}
+
+/// Candidate box before NMS.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub class_id: usize,
+    pub score: f32,
+    pub bbox: BBox,
+}
+
+/// The coordinate space a family's boxes come out in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// Pixels of the (letterboxed or stretched) model input.
+    Input,
+    /// 0–1 fractions of the model input's width and height.
+    Normalised,
+    /// Pixels of the source frame (models that take its size as an input).
+    Source,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub candidates: Vec<Candidate>,
+    pub space: Space,
 }
 
 /// Thresholds applied after decoding.
@@ -118,44 +344,82 @@ pub struct PostProcess {
     pub max_det: usize,
 }
 
-/// Turns candidates into final detections for one input: maps boxes back to
+/// Turns candidates into final detections for one input: maps boxes to
 /// source pixels, clips them to the frame, drops empty ones, and runs
-/// class-aware NMS.
-pub fn finish(cands: Vec<Candidate>, t: &Tensorised, post: &PostProcess) -> Vec<Detection> {
-    let dets = cands
+/// class-aware NMS when the family needs it.
+pub fn finish(decoded: Decoded, t: &Tensorised, post: &PostProcess, nms: bool) -> Vec<Detection> {
+    let (iw, ih) = (t.input_w as f32, t.input_h as f32);
+    let mut dets: Vec<Detection> = decoded
+        .candidates
         .into_iter()
-        .filter(|c| c.score >= post.conf)
+        .filter(|c| c.score >= post.conf && c.score.is_finite())
         .map(|c| {
-            let input_box = crate::geom::BBox::from_cxcywh(c.cx, c.cy, c.w, c.h);
-            let bbox = t.letterbox.box_to_source(&input_box).clip(t.src_w as f32, t.src_h as f32);
-            Detection { class_id: c.class_id, score: c.score, bbox }
+            let b = c.bbox;
+            let bbox = match decoded.space {
+                Space::Source => b,
+                Space::Input => t.map.box_to_source(&b),
+                Space::Normalised => {
+                    t.map
+                        .box_to_source(&BBox::new(b.x1 * iw, b.y1 * ih, b.x2 * iw, b.y2 * ih))
+                }
+            };
+            Detection {
+                class_id: c.class_id,
+                score: c.score,
+                bbox: bbox.clip(t.src_w as f32, t.src_h as f32),
+            }
         })
         .filter(|d| d.bbox.area() > 0.0)
         .collect();
-    nms_class_aware(dets, post.iou, post.max_det)
+    if nms {
+        nms_class_aware(dets, post.iou, post.max_det)
+    } else {
+        dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+        dets.truncate(post.max_det);
+        dets
+    }
 }
 
-/// Decodes a batch output tensor of shape `shape` into per-input detections.
+/// Decodes a batch's outputs into per-input detections. `source_sized`
+/// says the model was given each frame's size (`orig_target_sizes`).
 pub fn decode_outputs(
     family: Family,
-    data: &[f32],
-    shape: &[usize],
+    outs: &[RawOutput],
     batch: &[Tensorised],
     post: &PostProcess,
-) -> Vec<Vec<Detection>> {
-    let per_image: usize = shape[1..].iter().product();
+    source_sized: bool,
+) -> Result<Vec<Vec<Detection>>, String> {
     batch
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            let slice = &data[i * per_image..(i + 1) * per_image];
-            let cands = family.candidates(slice, &shape[1..], t.letterbox.input_w, t.letterbox.input_h, post.conf);
-            finish(cands, t, post)
+        .map(|(b, t)| {
+            let decoded =
+                family.decode_image(outs, b, t.input_w, t.input_h, post.conf, source_sized)?;
+            Ok(finish(decoded, t, post, family.needs_nms()))
         })
         .collect()
 }
 
-/// Number of anchors a stride-8/16/32 grid head produces for an input size.
-pub fn grid_anchor_count(input_w: u32, input_h: u32) -> usize {
-    [8u32, 16, 32].iter().map(|s| ((input_w / s) * (input_h / s)) as usize).sum()
+/// Number of cells of a grid head at `strides` for an input size.
+pub fn grid_cells(input_w: u32, input_h: u32, strides: &[u32]) -> usize {
+    strides
+        .iter()
+        .map(|s| ((input_w / s) * (input_h / s)) as usize)
+        .sum()
+}
+
+/// Index and value of the largest element.
+pub fn argmax(values: &[f32]) -> (usize, f32) {
+    values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |b, (i, v)| if v > b.1 { (i, v) } else { b },
+        )
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
 }

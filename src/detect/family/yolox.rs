@@ -2,21 +2,29 @@
 //! one output `[batch, anchors, 5 + nc]`.
 //!
 //! Anchors run over the stride 8, 16 and 32 grids in that order, each
-//! row-major. A row is `[tx, ty, tw, th, obj, cls...]`: the box centre is
-//! `(t + grid) * stride`, its size `exp(t) * stride`; `obj` and the class
-//! scores are already sigmoided, and the score is `obj * cls`. YOLOX models
-//! carry no class names, so a labels file supplies them.
+//! row-major, one per cell. A row is `[tx, ty, tw, th, obj, cls...]`: the
+//! box centre is `(t + grid) * stride`, its size `exp(t) * stride`; `obj`
+//! and the class scores are already sigmoided, and the score is
+//! `obj * cls`. YOLOX models carry no class names, so a labels file
+//! supplies them.
 
-use super::{grid_anchor_count, Candidate, Family, FamilyMatch, ModelSignature};
+use super::{
+    argmax, grid_cells, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+};
+use crate::geom::BBox;
 
 const STRIDES: [u32; 3] = [8, 16, 32];
 
 /// Recognises the layout: one rank-3 output whose middle axis equals the
 /// number of grid cells at strides 8/16/32 for the model's input size.
 pub fn matches(sig: &ModelSignature, input_w: u32, input_h: u32) -> Option<FamilyMatch> {
-    let [(name, shape)] = sig.outputs.as_slice() else { return None };
-    let &[_, anchors, cols] = shape.as_slice() else { return None };
-    let expected = grid_anchor_count(input_w, input_h) as i64;
+    let [out] = sig.outputs.as_slice() else {
+        return None;
+    };
+    let &[_, anchors, cols] = out.shape.as_slice() else {
+        return None;
+    };
+    let expected = grid_cells(input_w, input_h, &STRIDES) as i64;
     if cols < 6 || anchors != expected {
         return None;
     }
@@ -25,47 +33,56 @@ pub fn matches(sig: &ModelSignature, input_w: u32, input_h: u32) -> Option<Famil
         return None;
     }
     let reason = format!(
-        "one output {name} {shape:?} = [batch, {expected} anchors (strides 8/16/32 on {input_w}x{input_h}), 5 + {nc} classes]"
+        "one output {} {:?} = [batch, {expected} anchors (one per cell at strides 8/16/32 on {input_w}x{input_h}), 5 + {nc} classes]",
+        out.name, out.shape
     );
-    Some(FamilyMatch { family: Family::Yolox, num_classes: nc, reason })
+    Some(FamilyMatch {
+        family: Family::Yolox,
+        num_classes: Some(nc),
+        reason,
+    })
 }
 
-/// Decodes one image's output, `dims = [anchors, 5 + nc]`.
-pub fn decode(data: &[f32], dims: &[usize], input_w: u32, input_h: u32, conf: f32) -> Vec<Candidate> {
-    let cols = dims[1];
-    let mut out = Vec::new();
-    let mut rows = data.chunks_exact(cols);
-    for stride in STRIDES {
+/// Decodes image `b`, keeping rows with `obj * cls >= conf`.
+pub fn decode(
+    outs: &[RawOutput],
+    b: usize,
+    input_w: u32,
+    input_h: u32,
+    conf: f32,
+) -> Result<Decoded, String> {
+    let v = outs[0].image(b, 2)?;
+    let cols = v.dims[1];
+    let mut candidates = Vec::new();
+    let mut rows = v.data.chunks_exact(cols);
+    'strides: for stride in STRIDES {
         let (gw, gh) = (input_w / stride, input_h / stride);
         for gy in 0..gh {
             for gx in 0..gw {
-                let Some(r) = rows.next() else { return out };
+                let Some(r) = rows.next() else { break 'strides };
                 let obj = r[4];
                 if obj < conf {
                     continue; // obj * cls <= obj, so nothing here can pass.
                 }
-                let (class_id, cls) = r[5..]
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |b, (i, s)| if s > b.1 { (i, s) } else { b });
+                let (class_id, cls) = argmax(&r[5..]);
                 let score = obj * cls;
                 if score < conf {
                     continue;
                 }
                 let s = stride as f32;
-                out.push(Candidate {
+                let (cx, cy) = ((r[0] + gx as f32) * s, (r[1] + gy as f32) * s);
+                candidates.push(Candidate {
                     class_id,
                     score,
-                    cx: (r[0] + gx as f32) * s,
-                    cy: (r[1] + gy as f32) * s,
-                    w: r[2].exp() * s,
-                    h: r[3].exp() * s,
+                    bbox: BBox::from_cxcywh(cx, cy, r[2].exp() * s, r[3].exp() * s),
                 });
             }
         }
     }
-    out
+    Ok(Decoded {
+        candidates,
+        space: Space::Input,
+    })
 }
 
 #[cfg(test)]
@@ -80,10 +97,21 @@ mod tests {
         data[6 * 6..7 * 6].copy_from_slice(&[0.5, 0.5, 1f32.ln(), 2f32.ln(), 0.9, 0.8]);
         // Stride 32, the only cell, anchor 20.
         data[20 * 6..21 * 6].copy_from_slice(&[0.0, 0.0, 0.0, 0.0, 0.5, 0.4]);
-        let c = decode(&data, &[21, 6], 32, 32, 0.25);
+        let out = RawOutput {
+            name: "output".into(),
+            shape: vec![1, 21, 6],
+            data,
+        };
+        let c = decode(&[out], 0, 32, 32, 0.25).unwrap().candidates;
         assert_eq!(c.len(), 1, "0.5 * 0.4 = 0.2 is below the threshold");
         assert!((c[0].score - 0.72).abs() < 1e-6);
-        assert_eq!((c[0].cx, c[0].cy), (20.0, 12.0));
-        assert!((c[0].w - 8.0).abs() < 1e-5 && (c[0].h - 16.0).abs() < 1e-5);
+        let b = c[0].bbox;
+        assert!(
+            (b.x1 - 16.0).abs() < 1e-5
+                && (b.y1 - 4.0).abs() < 1e-5
+                && (b.x2 - 24.0).abs() < 1e-5
+                && (b.y2 - 20.0).abs() < 1e-5,
+            "{b:?}"
+        );
     }
 }

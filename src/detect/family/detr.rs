@@ -1,0 +1,139 @@
+//! The DETR family (RT-DETR, D-FINE, DEIM, RF-DETR, DETR), in the two
+//! layouts their exporters write. Both have done their own set prediction,
+//! so no NMS follows; only the threshold applies. A batch axis may be
+//! squeezed out of the outputs.
+//!
+//! - `labels` `[batch, K]`, `boxes` `[batch, K, 4]` and `scores` `[batch, K]`,
+//!   with boxes as x1 y1 x2 y2. When the model has an `orig_target_sizes`
+//!   input (`[[width, height]]`, RT-DETR's deploy export), boxes come out in
+//!   source pixels; otherwise in model-input pixels.
+//! - Class `logits` `[batch, Q, nc]` and `boxes` `[batch, Q, 4]` as
+//!   normalised cx cy w h. Scores are `sigmoid(logit)` of the best class,
+//!   as the focal-loss heads of RT-DETR, D-FINE and RF-DETR are trained.
+
+use super::{
+    argmax, output, sigmoid, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput,
+    Space,
+};
+use crate::geom::BBox;
+
+pub fn matches_labels_boxes_scores(sig: &ModelSignature) -> Option<FamilyMatch> {
+    let (labels, boxes, scores) = (
+        sig.output("labels")?,
+        sig.output("boxes")?,
+        sig.output("scores")?,
+    );
+    if boxes.shape.last() != Some(&4)
+        || labels.shape.len() + 1 != boxes.shape.len()
+        || scores.shape.len() != labels.shape.len()
+    {
+        return None;
+    }
+    let sizes = sig.inputs.iter().any(|i| i.name == "orig_target_sizes");
+    let reason = format!(
+        "outputs labels {:?}, boxes {:?}, scores {:?} (DETR family, x1 y1 x2 y2 in {})",
+        labels.shape,
+        boxes.shape,
+        scores.shape,
+        if sizes {
+            "source pixels via the orig_target_sizes input"
+        } else {
+            "model-input pixels"
+        }
+    );
+    Some(FamilyMatch {
+        family: Family::Detr,
+        num_classes: None,
+        reason,
+    })
+}
+
+/// Two outputs over the same queries: one ending in 4 (boxes) and one
+/// ending in the class count (logits).
+pub fn matches_logits(sig: &ModelSignature) -> Option<FamilyMatch> {
+    let [a, b] = sig.outputs.as_slice() else {
+        return None;
+    };
+    let (boxes, logits) = if a.shape.last() == Some(&4) && b.shape.last() != Some(&4) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let rank = boxes.shape.len();
+    if boxes.shape.last() != Some(&4) || !(2..=3).contains(&rank) || logits.shape.len() != rank {
+        return None;
+    }
+    let (q_boxes, q_logits) = (boxes.shape[rank - 2], logits.shape[rank - 2]);
+    let nc = *logits.shape.last()?;
+    if q_boxes != q_logits || nc < 1 || q_boxes == 4 {
+        return None;
+    }
+    let reason = format!(
+        "outputs {} {:?} (class logits) and {} {:?} (normalised cx cy w h) over the same queries (DETR family)",
+        logits.name, logits.shape, boxes.name, boxes.shape
+    );
+    Some(FamilyMatch {
+        family: Family::DetrLogits,
+        num_classes: usize::try_from(nc).ok(),
+        reason,
+    })
+}
+
+pub fn decode_labels_boxes_scores(
+    outs: &[RawOutput],
+    b: usize,
+    conf: f32,
+    source_sized: bool,
+) -> Result<Decoded, String> {
+    let labels = output(outs, "labels", 0)?.image(b, 1)?;
+    let boxes = output(outs, "boxes", 1)?.image(b, 2)?;
+    let scores = output(outs, "scores", 2)?.image(b, 1)?;
+    let candidates = (0..scores.dims[0])
+        .filter(|&i| scores.data[i] >= conf && labels.data[i] >= 0.0)
+        .map(|i| {
+            let r = &boxes.data[i * 4..i * 4 + 4];
+            Candidate {
+                class_id: labels.data[i].round() as usize,
+                score: scores.data[i],
+                bbox: BBox::new(r[0], r[1], r[2], r[3]),
+            }
+        })
+        .collect();
+    Ok(Decoded {
+        candidates,
+        space: if source_sized {
+            Space::Source
+        } else {
+            Space::Input
+        },
+    })
+}
+
+pub fn decode_logits(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+    let (bi, li) = if outs[0].shape.last() == Some(&4) && outs[1].shape.last() != Some(&4) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let boxes = outs[bi].image(b, 2)?;
+    let logits = outs[li].image(b, 2)?;
+    let nc = logits.dims[1];
+    let candidates = logits
+        .data
+        .chunks_exact(nc)
+        .zip(boxes.data.chunks_exact(4))
+        .filter_map(|(l, r)| {
+            let (class_id, logit) = argmax(l);
+            let score = sigmoid(logit);
+            (score >= conf).then(|| Candidate {
+                class_id,
+                score,
+                bbox: BBox::from_cxcywh(r[0], r[1], r[2], r[3]),
+            })
+        })
+        .collect();
+    Ok(Decoded {
+        candidates,
+        space: Space::Normalised,
+    })
+}
