@@ -26,6 +26,9 @@ fn main() -> ExitCode {
 
     let result = match &cli.command {
         Command::Screen(args) => cli::screen::run(args, cli.quiet).map(|o| (o, args.fail_on_flag)),
+        Command::Inspect(args) => {
+            cli::inspect::run(args).map(|()| (cli::Outcome::default(), false))
+        }
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {

@@ -19,11 +19,23 @@ const FIXTURES: &[(&str, Family, Option<&str>)] = &[
     ("yolov5-tiny.onnx", Family::Yolov5, None),
     ("yolov5-fp16.onnx", Family::Yolov5, None),
     ("end2end-tiny.onnx", Family::End2end, None),
-    ("yolox-tiny.onnx", Family::Yolox, Some("yolox-tiny.labels.txt")),
+    (
+        "yolox-tiny.onnx",
+        Family::Yolox,
+        Some("yolox-tiny.labels.txt"),
+    ),
     ("ssd-tiny.onnx", Family::Ssd, Some("ssd-tiny.labels.txt")),
     ("detr-tiny.onnx", Family::Detr, Some("detr-tiny.labels.txt")),
-    ("detr-logits.onnx", Family::DetrLogits, Some("detr-logits.labels.txt")),
-    ("nanodet-tiny.onnx", Family::Nanodet, Some("nanodet-tiny.labels.txt")),
+    (
+        "detr-logits.onnx",
+        Family::DetrLogits,
+        Some("detr-logits.labels.txt"),
+    ),
+    (
+        "nanodet-tiny.onnx",
+        Family::Nanodet,
+        Some("nanodet-tiny.labels.txt"),
+    ),
 ];
 
 fn load(model: &str, labels: Option<&str>) -> Result<OnnxDetector, lookout::detect::DetectError> {
@@ -49,14 +61,34 @@ fn detect(d: &mut OnnxDetector, frames: &[image::RgbImage]) -> Vec<Vec<Detection
 fn assert_expected(model: &str, key: &str, labels: &[String], got: &[Detection]) {
     let expected = read_json(&fixture(&model.replace(".onnx", ".expected.json")));
     let tol = expected["tolerance"].as_f64().unwrap_or(1e-4).max(1e-3) as f32;
-    let want = expected[key].as_array().unwrap_or_else(|| panic!("{model}: no {key}"));
-    assert_eq!(got.len(), want.len(), "{model} {key}: got {got:?}\nwant {want:?}");
+    let want = expected[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{model}: no {key}"));
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{model} {key}: got {got:?}\nwant {want:?}"
+    );
     for (g, w) in got.iter().zip(want) {
-        assert_eq!(g.class_id as u64, w["class_id"].as_u64().unwrap(), "{model} {key}: {g:?} vs {w}");
-        assert_eq!(lookout::detect::class_name(labels, g.class_id), w["class"].as_str().unwrap(), "{model}");
-        assert!((g.score - w["score"].as_f64().unwrap() as f32).abs() <= tol, "{model} {key}: {g:?} vs {w}");
+        assert_eq!(
+            g.class_id as u64,
+            w["class_id"].as_u64().unwrap(),
+            "{model} {key}: {g:?} vs {w}"
+        );
+        assert_eq!(
+            lookout::detect::class_name(labels, g.class_id),
+            w["class"].as_str().unwrap(),
+            "{model}"
+        );
+        assert!(
+            (g.score - w["score"].as_f64().unwrap() as f32).abs() <= tol,
+            "{model} {key}: {g:?} vs {w}"
+        );
         for (a, b) in g.bbox.to_array().iter().zip(w["box"].as_array().unwrap()) {
-            assert!((a - b.as_f64().unwrap() as f32).abs() <= tol, "{model} {key}: {g:?} vs {w}");
+            assert!(
+                (a - b.as_f64().unwrap() as f32).abs() <= tol,
+                "{model} {key}: {g:?} vs {w}"
+            );
         }
     }
 }
@@ -65,7 +97,12 @@ fn assert_expected(model: &str, key: &str, labels: &[String], got: &[Detection])
 fn every_family_fixture_matches_its_reference_in_input_and_source_pixels() {
     for &(model, family, labels) in FIXTURES {
         let mut d = load(model, labels).unwrap_or_else(|e| panic!("{model}: {e}"));
-        assert_eq!(d.info().family, family, "{model}: {}", d.info().family_reason);
+        assert_eq!(
+            d.info().family,
+            family,
+            "{model}: {}",
+            d.info().family_reason
+        );
         let out = detect(&mut d, &[grey(64, 64)]);
         assert_expected(model, "detections", d.labels(), &out[0]);
         let out = detect(&mut d, &[grey(96, 64)]);
@@ -95,18 +132,35 @@ fn batched_run_equals_single_frame_runs() {
     for (frame, dets) in frames.iter().zip(&batched) {
         assert_eq!(&detect(&mut d, std::slice::from_ref(frame))[0], dets);
     }
-    assert_expected("yolov8-dynamic.onnx", "source_detections", d.labels(), &batched[1]);
+    assert_expected(
+        "yolov8-dynamic.onnx",
+        "source_detections",
+        d.labels(),
+        &batched[1],
+    );
     // Fixed-batch and squeezed-output models run one frame per call.
     assert_eq!(load("yolov8-tiny.onnx", None).unwrap().max_batch(), 1);
-    assert_eq!(load("detr-logits.onnx", Some("detr-logits.labels.txt")).unwrap().max_batch(), 1);
+    assert_eq!(
+        load("detr-logits.onnx", Some("detr-logits.labels.txt"))
+            .unwrap()
+            .max_batch(),
+        1
+    );
 }
 
 #[test]
 fn models_that_are_not_detectors_are_refused_with_what_was_found() {
     for model in ["unsupported.onnx", "classifier.onnx"] {
-        let err = load(model, None).err().unwrap_or_else(|| panic!("{model} must fail")).to_string();
+        let err = load(model, None)
+            .err()
+            .unwrap_or_else(|| panic!("{model} must fail"))
+            .to_string();
         assert!(err.contains(model), "{err}");
-        for needle in read_json(&fixture(&model.replace(".onnx", ".expected.json")))["error_contains"].as_array().unwrap() {
+        for needle in read_json(&fixture(&model.replace(".onnx", ".expected.json")))
+            ["error_contains"]
+            .as_array()
+            .unwrap()
+        {
             assert!(err.contains(needle.as_str().unwrap()), "{model}: {err}");
         }
     }
@@ -117,7 +171,10 @@ fn forced_family_must_fit_the_outputs() {
     let mut config = OnnxConfig::new(fixture("yolov8-tiny.onnx"));
     config.family = Some(Family::Ssd);
     let err = OnnxDetector::load(&config).err().unwrap().to_string();
-    assert!(err.contains("forces family Ssd") && err.contains("output0"), "{err}");
+    assert!(
+        err.contains("forces family Ssd") && err.contains("output0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -128,7 +185,10 @@ fn wrong_labels_count_is_an_error() {
     let mut config = OnnxConfig::new(fixture("yolox-tiny.onnx"));
     config.labels = Some(labels);
     let err = OnnxDetector::load(&config).err().unwrap().to_string();
-    assert!(err.contains("labels.txt") && err.contains("4 class names") && err.contains("2 classes"), "{err}");
+    assert!(
+        err.contains("labels.txt") && err.contains("4 class names") && err.contains("2 classes"),
+        "{err}"
+    );
 }
 
 #[test]

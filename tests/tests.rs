@@ -6,5 +6,6 @@
 mod util;
 
 mod detect;
+mod inspect;
 mod screen;
 mod sortie;

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+pub mod inspect;
 pub mod screen;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Screen recorded video, images and folders; write a run folder of evidence.
     Screen(screen::ScreenArgs),
+    /// Describe a model: family and why, inputs/outputs, classes, preprocessing, providers.
+    Inspect(inspect::InspectArgs),
 }
 
 /// What a command reports back to `main` for the exit code.

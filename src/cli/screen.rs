@@ -72,6 +72,9 @@ pub struct ScreenArgs {
     /// Frames per inference call, for models with a dynamic batch axis.
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
+    /// Decode the model as this family instead of guessing (see `lookout inspect`).
+    #[arg(long, value_name = "FAMILY")]
+    pub family: Option<String>,
     /// Where inference runs: cpu, cuda[:N] or tensorrt[:N] (GPU builds only).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
@@ -107,6 +110,9 @@ impl ScreenArgs {
         }
         if let Some(v) = self.batch {
             c.model.batch = v;
+        }
+        if let Some(v) = &self.family {
+            c.model.family = Some(super::inspect::parse_family(v)?);
         }
         if let Some(v) = &self.device {
             c.model.device = v.clone();

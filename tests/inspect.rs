@@ -1,0 +1,63 @@
+//! `lookout inspect`: the family and why, tensors, classes, preprocessing
+//! and providers, as text and as JSON.
+
+use crate::util::{fixture, lookout, stderr};
+
+#[test]
+fn inspect_reports_family_tensors_classes_and_providers() {
+    let o = lookout(&["inspect", fixture("yolov8-dynamic.onnx").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for needle in [
+        "family     Yolov8",
+        "names` metadata lists 3 classes",
+        "images",
+        "[batch, 3, height, width]",
+        "person",
+        "LetterboxCenter",
+        "CPUExecutionProvider",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn inspect_json_matches_the_model() {
+    let o = lookout(&[
+        "inspect",
+        fixture("nanodet-tiny.onnx").to_str().unwrap(),
+        "--labels",
+        fixture("nanodet-tiny.labels.txt").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["family"], "nanodet");
+    assert_eq!(v["outputs"].as_array().unwrap().len(), 6);
+    assert_eq!(v["labels"], serde_json::json!(["person", "boat", "car"]));
+    assert_eq!(v["preprocess"]["channels"], "bgr");
+    assert!(v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "CPUExecutionProvider"));
+}
+
+#[test]
+fn inspect_refuses_a_classifier_and_an_unknown_family() {
+    let o = lookout(&["inspect", fixture("classifier.onnx").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("task `classify`"), "{}", stderr(&o));
+    let o = lookout(&[
+        "inspect",
+        fixture("yolov8-tiny.onnx").to_str().unwrap(),
+        "--family",
+        "yolo9000",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown family \"yolo9000\"") && stderr(&o).contains("nanodet"),
+        "{}",
+        stderr(&o)
+    );
+}
