@@ -82,8 +82,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Encodes an RGB image as JPEG (baseline, 4:2:0), with SIMD where the CPU
-/// has it: a flagged 720p frame costs two encodes on the writer's thread.
+/// Encodes an RGB image as JPEG, with SIMD where the CPU has it: a flagged
+/// 720p frame costs two encodes on the writer's thread. Chroma is 4:2:0
+/// at every quality: video arrives as 4:2:0, so full-resolution chroma
+/// would store detail the source never had, at twice the encoding cost.
 pub fn encode_jpeg(
     img: &RgbImage,
     quality: u8,
@@ -100,7 +102,9 @@ pub fn encode_jpeg(
             .map_err(|_| encode_err(format!("height {} exceeds JPEG's 65535", img.height())))?,
     );
     let mut out = Vec::with_capacity(img.as_raw().len() / 8);
-    jpeg_encoder::Encoder::new(&mut out, quality)
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder
         .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| encode_err(e.to_string()))?;
     Ok(out)
