@@ -14,12 +14,13 @@ echo "  run.json        what ran: tool version, config, model sha256, inputs wit
 echo "  events.jsonl    one line per flagged frame"
 echo "  events/*/       frame.jpg (untouched), annotated.jpg, event.json"
 echo "  manifest.jsonl  sha256 of every artefact, hash-chained"
-n=$(wc -l < "$RUN/events.jsonl")
-echo "$n flagged frame(s). First few:"
-head -n 5 "$RUN/events.jsonl" | python3 -c '
+python3 - "$RUN" <<'PYEOF'
 import json, sys
-for line in sys.stdin:
-    e = json.loads(line)
-    t = e.get("pts_s")
-    print(f"  {e[\"event_id\"]}  t={t:.1f}s  " + "; ".join(f["reason"] for f in e["flags"]))
-' 2>/dev/null || true
+run = sys.argv[1]
+events = [json.loads(line) for line in open(f"{run}/events.jsonl")]
+print(f"{len(events)} flagged frame(s). The first and the last few:")
+shown = events[:3] + (events[-3:] if len(events) > 6 else events[3:])
+for e in shown:
+    reasons = "; ".join(f["reason"] for f in e["flags"])
+    print(f"  {e['event_id']}  t={e['pts_s']:.1f}s  {reasons}  -> {run}/{e['artefacts']['annotated']}")
+PYEOF
