@@ -284,44 +284,40 @@ fn inference_stage<D: Detector>(
     tx: &Sender<Item<Detected>>,
 ) -> Result<(D, PipelineStats), DetectError> {
     let mut stats = PipelineStats::default();
-    let mut frames: Vec<Frame> = Vec::with_capacity(batch);
+    // Messages in arrival order; frames wait in `tensors` for their batch.
+    // Control messages do not close a batch, so frames of many small inputs
+    // (a folder of photos) still share inference calls.
+    let mut queue: Vec<Item<Frame>> = Vec::with_capacity(batch * 2);
     let mut tensors: Vec<Tensorised> = Vec::with_capacity(batch);
-    let mut held: Option<Item<Detected>> = None;
     let mut open = true;
-    while open || !frames.is_empty() {
-        // Fill the batch; a control message or the end of input closes it
-        // early so messages keep their place in the stream.
-        while open && frames.len() < batch {
+    while open || !queue.is_empty() {
+        while open && tensors.len() < batch {
             match rx.recv() {
-                Ok(Item::Frame((f, t))) => {
-                    frames.push(f);
+                Ok(item) => queue.push(item.map(|(f, t)| {
                     tensors.push(t);
-                }
-                Ok(other) => {
-                    held = Some(other.map(|_| unreachable!("frames are handled above")));
-                    break;
-                }
+                    f
+                })),
                 Err(_) => open = false,
             }
         }
-        if !frames.is_empty() {
+        let mut results = if tensors.is_empty() {
+            Vec::new()
+        } else {
             let t0 = Instant::now();
             let results = detector.detect(&tensors)?;
             stats.inference_time += t0.elapsed();
             stats.inference_calls += 1;
-            stats.frames += frames.len() as u64;
+            stats.frames += tensors.len() as u64;
             tensors.clear();
-            for (frame, detections) in frames.drain(..).zip(results) {
-                if tx
-                    .send(Item::Frame(Detected { frame, detections }))
-                    .is_err()
-                {
-                    return Ok((detector, stats));
-                }
-            }
+            results
         }
-        if let Some(item) = held.take() {
-            if tx.send(item).is_err() {
+        .into_iter();
+        for item in queue.drain(..) {
+            let out = item.map(|frame| Detected {
+                frame,
+                detections: results.next().expect("one result per frame"),
+            });
+            if tx.send(out).is_err() {
                 return Ok((detector, stats));
             }
         }

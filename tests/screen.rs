@@ -316,3 +316,67 @@ fn missing_onnx_runtime_says_how_to_install_it() {
         "{err}"
     );
 }
+
+#[test]
+fn batches_across_inputs_give_the_same_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for (i, (w, h)) in [(64, 64), (96, 64), (64, 80), (50, 50), (128, 64)]
+        .iter()
+        .enumerate()
+    {
+        write_png(&photos.join(format!("{i}.png")), *w, *h);
+    }
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, "[model.preprocess]\npad_value = 0\n").unwrap();
+    let run = |batch: &str, jobs: &str| {
+        let out = dir.path().join(format!("runs-{batch}-{jobs}"));
+        let o = lookout(&[
+            "screen",
+            photos.to_str().unwrap(),
+            "--model",
+            fixture("yolov8-dynamic.onnx").to_str().unwrap(),
+            "--imgsz",
+            "64",
+            "--config",
+            config.to_str().unwrap(),
+            "--batch",
+            batch,
+            "--jobs",
+            jobs,
+            "--classes",
+            "person,boat,car",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let run = run_dir(&out);
+        let mut events: Vec<(String, serde_json::Value)> = jsonl(&run.join("events.jsonl"))
+            .into_iter()
+            .map(|e| {
+                (
+                    e["source"]["path"].as_str().unwrap().to_owned(),
+                    e["detections"].clone(),
+                )
+            })
+            .collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        (read_json(&run.join("run.json")), events)
+    };
+    let (single_run, single) = run("1", "1");
+    let (batched_run, batched) = run("4", "2");
+    assert_eq!(single.len(), 5);
+    assert_eq!(single, batched);
+    assert_eq!(
+        single_run["model"]["preprocess"]["pad_value"], 0,
+        "config override applied and recorded"
+    );
+    let calls = |r: &serde_json::Value| r["summary"]["inference_calls"].as_u64().unwrap();
+    assert_eq!(calls(&single_run), 5);
+    assert!(
+        calls(&batched_run) < 5,
+        "frames were batched: {} calls",
+        calls(&batched_run)
+    );
+}

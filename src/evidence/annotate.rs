@@ -64,10 +64,29 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], labels: &[String]) -
     for d in detections {
         let colour = class_colour(d.class_id);
         let b = d.bbox;
-        let (x1, y1, x2, y2) = (b.x1.floor() as i64, b.y1.floor() as i64, b.x2.ceil() as i64, b.y2.ceil() as i64);
+        let (x1, y1, x2, y2) = (
+            b.x1.floor() as i64,
+            b.y1.floor() as i64,
+            b.x2.ceil() as i64,
+            b.y2.ceil() as i64,
+        );
         // Box outline drawn outside the object so it hides no pixels of it.
-        fill_rect(&mut img, x1 - thickness, y1 - thickness, x2 + thickness, y1, colour);
-        fill_rect(&mut img, x1 - thickness, y2, x2 + thickness, y2 + thickness, colour);
+        fill_rect(
+            &mut img,
+            x1 - thickness,
+            y1 - thickness,
+            x2 + thickness,
+            y1,
+            colour,
+        );
+        fill_rect(
+            &mut img,
+            x1 - thickness,
+            y2,
+            x2 + thickness,
+            y2 + thickness,
+            colour,
+        );
         fill_rect(&mut img, x1 - thickness, y1, x1, y2, colour);
         fill_rect(&mut img, x2, y1, x2 + thickness, y2, colour);
     }
@@ -76,17 +95,35 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], labels: &[String]) -
     let mut placed: Vec<(i64, i64, i64, i64)> = Vec::new();
     for d in order {
         let (x1, y1) = (d.bbox.x1.floor() as i64, d.bbox.y1.floor() as i64);
-        let text = format!("{} {:.2}", crate::detect::class_name(labels, d.class_id), d.score);
+        let text = format!(
+            "{} {:.2}",
+            crate::detect::class_name(labels, d.class_id),
+            d.score
+        );
         let (tw, th) = (text.len() as i64 * 8 * scale + 2, 8 * scale + 2);
         // Label above the box, or inside it when the box touches the top.
-        let ty = if y1 - thickness - th >= 0 { y1 - thickness - th } else { y1 };
+        let ty = if y1 - thickness - th >= 0 {
+            y1 - thickness - th
+        } else {
+            y1
+        };
         let tx = x1 - thickness;
         let rect = (tx, ty, tx + tw, ty + th);
-        if placed.iter().any(|p| rect.0 < p.2 && p.0 < rect.2 && rect.1 < p.3 && p.1 < rect.3) {
+        if placed
+            .iter()
+            .any(|p| rect.0 < p.2 && p.0 < rect.2 && rect.1 < p.3 && p.1 < rect.3)
+        {
             continue;
         }
         placed.push(rect);
-        fill_rect(&mut img, rect.0, rect.1, rect.2, rect.3, class_colour(d.class_id));
+        fill_rect(
+            &mut img,
+            rect.0,
+            rect.1,
+            rect.2,
+            rect.3,
+            class_colour(d.class_id),
+        );
         draw_text(&mut img, tx + 1, ty + 1, scale, &text, Rgb([0, 0, 0]));
     }
     img
@@ -115,8 +152,16 @@ mod tests {
     fn overlapping_labels_keep_the_best_score() {
         let frame = RgbImage::from_pixel(200, 100, Rgb([0, 0, 0]));
         let labels = ["a".to_string()];
-        let best = Detection { class_id: 0, score: 0.9, bbox: BBox::new(50.0, 40.0, 60.0, 50.0) };
-        let worse = Detection { score: 0.5, bbox: BBox::new(51.0, 40.0, 59.0, 50.0), ..best.clone() };
+        let best = Detection {
+            class_id: 0,
+            score: 0.9,
+            bbox: BBox::new(50.0, 40.0, 60.0, 50.0),
+        };
+        let worse = Detection {
+            score: 0.5,
+            bbox: BBox::new(51.0, 40.0, 59.0, 50.0),
+            ..best.clone()
+        };
         let both = annotate(&frame, &[worse, best.clone()], &labels);
         // Only the 0.9 label is drawn: its strip above the boxes matches a
         // frame annotated with the 0.9 detection alone.
@@ -124,7 +169,11 @@ mod tests {
         let solo = annotate(&frame, &[best], &labels);
         for y in label_row {
             for x in 49..80 {
-                assert_eq!(both.get_pixel(x, y as u32), solo.get_pixel(x, y as u32), "({x},{y})");
+                assert_eq!(
+                    both.get_pixel(x, y as u32),
+                    solo.get_pixel(x, y as u32),
+                    "({x},{y})"
+                );
             }
         }
     }
