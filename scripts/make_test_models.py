@@ -168,6 +168,35 @@ Models (all in tests/fixtures/):
     (overlaps the boat, other class, kept); s16 (1,1) person .2 (below conf).
     Other cells: bins all 0 (side 3.5*s), class scores 0.01.
 
+``rtdetr-ultralytics.onnx``
+    Ultralytics RT-DETR export. Input ``images`` float32 [1,3,64,64]; output
+    ``output0`` float32 [1, 10, 7]: 10 queries x (normalised cx, cy, w, h
+    (0..1 of the model input) + 3 class scores already in 0..1). Per query the
+    best class; conf only (``no_nms``). metadata_props as yolov8-tiny
+    (``names``, ``imgsz``, ``stride``, ``task`` = ``detect``). Stretch resize,
+    RGB /255, so source boxes are norm * (96, 64). Queries: person .91
+    [cx .25 cy .5 w .25 h .5]; person .83 [.28125 .53125 .25 .5] (IoU 0.70 with
+    the first, same class: both kept); car .68 (its boat score .4 is above conf
+    but not the best class: ignored); boat .47; car .21 (below conf); 5
+    background queries with scores 0.01..0.05. Edges are multiples of 1/32.
+
+``nanodet-plus.onnx``
+    Official NanoDet-Plus export, all strides concatenated. Input ``images``
+    float32 [1,3,64,64]; output ``output`` float32 [1, 85, 35]: rows are the
+    cells of strides 8, 16, 32, 64 (8x8 + 4x4 + 2x2 + 1x1 = 85, each grid
+    row-major); a row is 3 sigmoided class scores then 32 distribution logits
+    (left, top, right, bottom x 8 bins, reg_max 7). Decoded exactly like
+    nanodet-tiny (centre (gx*s, gy*s), side = s * sum_i i*softmax(bins)_i,
+    conf then class-aware NMS). No metadata; names in
+    ``nanodet-plus.labels.txt``. Cells: s8 (3,2) person .88 [14,6,30,34];
+    s8 (3,3) person .72 [15,6,30,34] (IoU 0.94, NMS removes it); s16 (2,2)
+    boat .78 [18,22,50,42]; s64 (0,0) car .64 [-20,-20,56,44] (the single
+    stride-64 cell has centre (0,0), so its box necessarily crosses the
+    top-left corner: clipped to [0,0,56,44] in a 64x64 frame, as the pipeline
+    clips every box to the frame; the only car, so clipping before or after
+    NMS is the same); s32 (1,0) person .2 (below conf). Other cells: bins all
+    0, class scores 0.01.
+
 ``yolov8-int8.onnx``
     Dynamically quantised YOLOv8-layout model (``output0`` float32
     [1, 7, 84], metadata as yolov8-tiny). The float graph is
@@ -581,6 +610,84 @@ def nanodet_constant() -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
     return consts, designed
 
 
+def rtdetr_ultralytics_constant() -> tuple[np.ndarray, list[dict]]:
+    nq, nc = 10, len(V8_NAMES)
+    c = np.zeros((1, nq, 4 + nc), dtype=np.float32)
+    rows = [
+        # {class: score}, normalised cx, cy, w, h
+        ({0: 0.91}, [0.25, 0.5, 0.25, 0.5]),
+        ({0: 0.83}, [0.28125, 0.53125, 0.25, 0.5]),      # overlaps query 0 (same class): kept
+        ({2: 0.68, 1: 0.4}, [0.71875, 0.625, 0.3125, 0.25]),  # boat .4 not the best class
+        ({1: 0.47}, [0.6875, 0.15625, 0.25, 0.1875]),
+        ({2: 0.21}, [0.25, 0.8125, 0.25, 0.25]),        # below conf
+    ]
+    for k, bg in enumerate([0.05, 0.04, 0.03, 0.02, 0.01]):
+        rows.append(({k % nc: bg}, [0.5, 0.5, 0.25, 0.25]))
+    designed = []
+    for q, (probs, cxcywh) in enumerate(rows):
+        c[0, q, 0:4] = cxcywh
+        c[0, q, 4:] = 0.001
+        for cls, prob in probs.items():
+            c[0, q, 4 + cls] = prob
+        cls, prob = max(probs.items(), key=lambda kv: kv[1])
+        if prob > CONF:
+            cx, cy, w, h = cxcywh
+            designed.append({"class_id": cls, "score": prob,
+                             "box": [(cx - w / 2) * IMG, (cy - h / 2) * IMG, (cx + w / 2) * IMG, (cy + h / 2) * IMG]})
+    designed.sort(key=lambda d: -d["score"])
+    return c, designed
+
+
+NANODET_PLUS_STRIDES = (8, 16, 32, 64)
+
+
+def nanodet_plus_constant() -> tuple[np.ndarray, list[dict]]:
+    nc = len(V8_NAMES)
+    bins = NANODET_REG_MAX + 1
+    n_rows = sum((IMG // s) ** 2 for s in NANODET_PLUS_STRIDES)
+    assert n_rows == 85
+    c = np.zeros((1, n_rows, nc + 4 * bins), dtype=np.float32)
+    c[0, :, :nc] = 0.01
+
+    def row(s, gx, gy):
+        base = 0
+        for t in NANODET_PLUS_STRIDES:
+            n = IMG // t
+            if t == s:
+                assert 0 <= gx < n and 0 <= gy < n
+                return base + gy * n + gx
+            base += n * n
+        raise ValueError(s)
+
+    designed = []
+
+    def put(s, gx, gy, cls, score, box, suppressed=False):
+        r = row(s, gx, gy)
+        cx, cy = gx * s, gy * s
+        sides = [cx - box[0], cy - box[1], box[2] - cx, box[3] - cy]  # l, t, r, b
+        c[0, r, cls] = score
+        for k, d in enumerate(sides):
+            assert 0 < d / s < NANODET_REG_MAX
+            b = nanodet_bins(d / s)
+            p = np.exp(b.astype(np.float64) - b.max())
+            p /= p.sum()
+            assert 0.45 < p.max() < 0.8, p  # peaked, not one-hot
+            assert abs(float(np.argmax(b)) - d / s) * s >= 0.5  # argmax decode would be wrong
+            c[0, r, nc + k * bins : nc + (k + 1) * bins] = b
+        if score > CONF and not suppressed:
+            # the pipeline clips every box to the (64x64) frame
+            clipped = [min(max(v, 0.0), IMG) for v in box]
+            designed.append({"class_id": cls, "score": score, "box": clipped})
+
+    put(8, 3, 2, 0, 0.88, [14, 6, 30, 34])
+    put(8, 3, 3, 0, 0.72, [15, 6, 30, 34], suppressed=True)  # IoU 0.94 with the above
+    put(16, 2, 2, 1, 0.78, [18, 22, 50, 42])
+    put(64, 0, 0, 2, 0.64, [-20, -20, 56, 44])  # the single stride-64 cell, centre (0, 0)
+    put(32, 1, 0, 0, 0.2, [20, -12, 44, 12])     # below conf
+    designed.sort(key=lambda d: -d["score"])
+    return c, designed
+
+
 def int8_weights() -> tuple[np.ndarray, np.ndarray]:
     """W [3, 588] and bias [588] of the float graph behind yolov8-int8."""
     nc = len(V8_NAMES)
@@ -883,11 +990,42 @@ def decode_detr_logits(outs: list[np.ndarray], w: int, h: int) -> list[dict]:
     return collect_no_nms(xyxy[m], scores[m], classes[m])
 
 
-def nanodet_boxes(outs: list[np.ndarray], expectation: bool = True):
-    """All cells' (boxes, class scores) from the six outputs (cls_s, dis_s per stride)."""
+def decode_rtdetr_ultralytics(raw: np.ndarray, w: int, h: int) -> list[dict]:
+    p = raw.astype(np.float64)[0]  # [Q, 4+nc]: normalised cx, cy, w, h + scores in 0..1
+    scores_all = p[:, 4:]
+    classes = scores_all.argmax(axis=1)
+    scores = scores_all.max(axis=1)
+    cx, cy, bw, bh = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    xyxy = np.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], axis=1)
+    m = scores > CONF
+    return collect_no_nms(xyxy[m], scores[m], classes[m])
+
+
+def nanodet_plus_split(raw: np.ndarray) -> list[np.ndarray]:
+    """[1, 85, 3+32] -> (cls_s, dis_s) per stride, the nanodet-tiny output list."""
+    nc = len(V8_NAMES)
+    outs, base = [], 0
+    for s in NANODET_PLUS_STRIDES:
+        n = (IMG // s) ** 2
+        outs += [raw[:, base : base + n, :nc], raw[:, base : base + n, nc:]]
+        base += n
+    assert base == raw.shape[1]
+    return outs
+
+
+def decode_nanodet_plus(raw: np.ndarray) -> list[dict]:
+    boxes, cls_scores = nanodet_boxes(nanodet_plus_split(raw), strides=NANODET_PLUS_STRIDES)
+    classes = cls_scores.argmax(axis=1)
+    scores = cls_scores.max(axis=1)
+    m = scores > CONF
+    return collect(boxes[m], scores[m], classes[m])
+
+
+def nanodet_boxes(outs: list[np.ndarray], expectation: bool = True, strides: tuple[int, ...] = STRIDES):
+    """All cells' (boxes, class scores) from the outputs (cls_s, dis_s per stride)."""
     bins = NANODET_REG_MAX + 1
     all_boxes, all_cls = [], []
-    for k, s in enumerate(STRIDES):
+    for k, s in enumerate(strides):
         cls = outs[2 * k].astype(np.float64)[0]
         dis = outs[2 * k + 1].astype(np.float64)[0].reshape(-1, 4, bins)
         if expectation:
@@ -1267,6 +1405,45 @@ def main() -> None:
     write_labels("nanodet-tiny", V8_NAMES)
     write_json(
         "nanodet-tiny", expected_json(detsn, V8_NAMES, 1e-4, srcn, PP_NANODET, labels="nanodet-tiny.labels.txt")
+    )
+
+    # 12b. rtdetr-ultralytics ------------------------------------------------
+    cr, designedr = rtdetr_ultralytics_constant()
+    assert cr.shape == (1, 10, 7)
+    m = const_model("rtdetr-ultralytics", [("output0", cr)], [1, 3, IMG, IMG], metadata=v8_metadata())
+    (raw,) = check_constant(m, [cr])
+    detsr = decode_rtdetr_ultralytics(raw, IMG, IMG)
+    check_designed(detsr, designedr, 1e-5)
+    assert detsr[0]["class_id"] == detsr[1]["class_id"] == 0
+    assert iou(np.array(detsr[0]["box"]), np.array(detsr[1]["box"])) > IOU  # NMS would wrongly drop one
+    srcr = clip_source(decode_rtdetr_ultralytics(raw, SRC_W, SRC_H))
+    check_designed(srcr, source_dets(detsr, PP_RTDETR), 1e-5)
+    check_source(
+        srcr, [(0, [12, 16, 36, 48]), (0, [15, 18, 39, 50]), (2, [54, 32, 84, 48]), (1, [54, 4, 78, 16])], 1e-5
+    )
+    write_model("rtdetr-ultralytics", m)
+    write_json("rtdetr-ultralytics", expected_json(detsr, V8_NAMES, 1e-4, srcr, PP_RTDETR, no_nms=True))
+
+    # 12c. nanodet-plus --------------------------------------------------------
+    cp, designedp = nanodet_plus_constant()
+    assert cp.shape == (1, 85, 35)
+    m = const_model("nanodet-plus", [("output", cp)], [1, 3, IMG, IMG])
+    (raw,) = check_constant(m, [cp])
+    detsp_raw = decode_nanodet_plus(raw)  # input pixels, unclipped
+    detsp = clip_source(detsp_raw, IMG, IMG)
+    check_designed(detsp, designedp, 1e-4)
+    assert detsp_raw[2]["box"][0] < -19 and detsp_raw[2]["box"][1] < -19  # the stride-64 car crosses the corner
+    arg_boxes, _ = nanodet_boxes(nanodet_plus_split(raw), expectation=False, strides=NANODET_PLUS_STRIDES)
+    exp_boxes, _ = nanodet_boxes(nanodet_plus_split(raw), strides=NANODET_PLUS_STRIDES)
+    for d in detsp_raw:
+        k = int(np.argmin(np.abs(exp_boxes - np.array(d["box"])).sum(axis=1)))
+        assert np.abs(arg_boxes[k] - exp_boxes[k]).max() >= 0.5
+    srcp = source_dets(detsp_raw, PP_NANODET)
+    check_source(srcp, [(0, [21, 6, 45, 34]), (1, [27, 22, 75, 42]), (2, [0, 0, 84, 44])], 1e-4)
+    write_model("nanodet-plus", m)
+    write_labels("nanodet-plus", V8_NAMES)
+    write_json(
+        "nanodet-plus", expected_json(detsp, V8_NAMES, 1e-4, srcp, PP_NANODET, labels="nanodet-plus.labels.txt")
     )
 
     # 13. yolov8-int8 ----------------------------------------------------------
