@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Screen recorded video, images and folders; write a run folder of evidence.
-    Screen(screen::ScreenArgs),
+    Screen(Box<screen::ScreenArgs>),
     /// Describe a model: family and why, inputs/outputs, classes, preprocessing, providers.
     Inspect(inspect::InspectArgs),
 }

@@ -172,9 +172,9 @@ impl Preprocess {
             ChannelOrder::Bgr => [2usize, 1, 0],
         };
         let mut lut = [[0f32; 256]; 3];
-        for c in 0..3 {
+        for (c, table) in lut.iter_mut().enumerate() {
             let (m, s) = (self.mean[c], self.std[c]);
-            for (v, out) in lut[c].iter_mut().enumerate() {
+            for (v, out) in table.iter_mut().enumerate() {
                 *out = (v as f32 * self.scale - m) / s;
             }
         }

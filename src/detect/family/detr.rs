@@ -10,6 +10,9 @@
 //! - Class `logits` `[batch, Q, nc]` and `boxes` `[batch, Q, 4]` as
 //!   normalised cx cy w h. Scores are `sigmoid(logit)` of the best class,
 //!   as the focal-loss heads of RT-DETR, D-FINE and RF-DETR are trained.
+//! - Ultralytics' RT-DETR export: one output `[batch, Q, 4 + nc]`, normalised
+//!   cx cy w h then class scores already in 0..1, with `names` metadata
+//!   (which is what tells it from a YOLOv5 head, `5 + nc` wide).
 
 use super::{
     argmax, output, sigmoid, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput,
@@ -125,6 +128,51 @@ pub fn decode_logits(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded,
         .filter_map(|(l, r)| {
             let (class_id, logit) = argmax(l);
             let score = sigmoid(logit);
+            (score >= conf).then(|| Candidate {
+                class_id,
+                score,
+                bbox: BBox::from_cxcywh(r[0], r[1], r[2], r[3]),
+            })
+        })
+        .collect();
+    Ok(Decoded {
+        candidates,
+        space: Space::Normalised,
+    })
+}
+
+/// Ultralytics RT-DETR: one `[batch, Q, 4 + nc]` output whose width matches
+/// the `names` metadata.
+pub fn matches_ultralytics(sig: &ModelSignature) -> Option<FamilyMatch> {
+    let [out] = sig.outputs.as_slice() else {
+        return None;
+    };
+    let &[_, q, cols] = out.shape.as_slice() else {
+        return None;
+    };
+    let nc = sig.metadata_classes?;
+    if cols != 4 + nc as i64 || sig.meta("end2end") == Some("True") || q > 1000 {
+        return None;
+    }
+    let reason = format!(
+        "one output {} {:?} = [batch, {q} queries, 4 + {nc} classes], and the `names` metadata lists {nc} classes (Ultralytics RT-DETR)",
+        out.name, out.shape
+    );
+    Some(FamilyMatch {
+        family: Family::Rtdetr,
+        num_classes: Some(nc),
+        reason,
+    })
+}
+
+pub fn decode_ultralytics(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+    let v = outs[0].image(b, 2)?;
+    let cols = v.dims[1];
+    let candidates = v
+        .data
+        .chunks_exact(cols)
+        .filter_map(|r| {
+            let (class_id, score) = argmax(&r[4..]);
             (score >= conf).then(|| Candidate {
                 class_id,
                 score,

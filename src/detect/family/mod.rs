@@ -42,12 +42,14 @@ pub enum Family {
     Detr,
     /// DETR family with class `logits` and normalised cxcywh `boxes` (RF-DETR, DETR heads).
     DetrLogits,
+    /// Ultralytics RT-DETR: `[batch, Q, 4 + nc]`, normalised cxcywh and class scores.
+    Rtdetr,
     /// Per-stride heads with class scores and distribution box regression (NanoDet).
     Nanodet,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Yolov8,
         Family::Yolov5,
         Family::End2end,
@@ -55,6 +57,7 @@ impl Family {
         Family::Ssd,
         Family::Detr,
         Family::DetrLogits,
+        Family::Rtdetr,
         Family::Nanodet,
     ];
 }
@@ -131,6 +134,7 @@ pub fn detect_family(
             Family::Ssd => ssd::matches(sig),
             Family::Detr => detr::matches_labels_boxes_scores(sig),
             Family::DetrLogits => detr::matches_logits(sig),
+            Family::Rtdetr => detr::matches_ultralytics(sig),
             Family::Nanodet => nanodet::matches(sig, input_w, input_h),
         }
     };
@@ -150,6 +154,7 @@ pub fn detect_family(
     // Order matters only where layouts overlap: metadata-confirmed and
     // name-based families first, then shape-only guesses.
     for f in [
+        Family::Rtdetr,
         Family::End2end,
         Family::Ssd,
         Family::Detr,
@@ -202,7 +207,7 @@ impl Family {
                 scale: 1.0,
                 ..base
             },
-            Family::Detr => Preprocess {
+            Family::Detr | Family::Rtdetr => Preprocess {
                 resize: Resize::Stretch,
                 ..base
             },
@@ -250,6 +255,7 @@ impl Family {
             Family::Ssd => ssd::decode(outs, b, conf),
             Family::Detr => detr::decode_labels_boxes_scores(outs, b, conf, source_sized),
             Family::DetrLogits => detr::decode_logits(outs, b, conf),
+            Family::Rtdetr => detr::decode_ultralytics(outs, b, conf),
             Family::Nanodet => nanodet::decode(outs, b, input_w, input_h, conf),
         }
     }

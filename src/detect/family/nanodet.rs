@@ -5,6 +5,10 @@
 //! from names like `cls_pred_stride_8` / `dis_pred_stride_8`, or else by
 //! cell count.
 //!
+//! The official NanoDet-Plus export concatenates everything into one output
+//! `[batch, cells, nc + 32]` over strides 8, 16, 32 and 64 (8 bins per
+//! side); that layout is read too.
+//!
 //! A cell `(gx, gy)` has its centre at `(gx * s, gy * s)` (NanoDet-Plus
 //! puts priors on cell corners); each side's distance is `s` times the
 //! expectation of the softmax over its bins.
@@ -20,7 +24,7 @@ fn pairs(
     input_w: u32,
     input_h: u32,
 ) -> Option<Vec<(u32, usize, usize)>> {
-    if shapes.len() < 4 || shapes.len() % 2 != 0 {
+    if shapes.len() < 4 || !shapes.len().is_multiple_of(2) {
         return None;
     }
     let mut pairs = Vec::new();
@@ -49,7 +53,32 @@ fn pairs(
     (pairs.len() * 2 == shapes.len()).then_some(pairs)
 }
 
+/// Strides of the concatenated NanoDet-Plus output, and its bins per side.
+const PLUS_STRIDES: [u32; 4] = [8, 16, 32, 64];
+const PLUS_BINS: i64 = 8;
+
 pub fn matches(sig: &ModelSignature, input_w: u32, input_h: u32) -> Option<FamilyMatch> {
+    if let [out] = sig.outputs.as_slice() {
+        let &[_, cells, cols] = out.shape.as_slice() else {
+            return None;
+        };
+        let nc = cols - 4 * PLUS_BINS;
+        if cells != grid_cells(input_w, input_h, &PLUS_STRIDES) as i64
+            || nc < 1
+            || sig.metadata_classes.is_some_and(|n| n as i64 != nc)
+        {
+            return None;
+        }
+        let reason = format!(
+            "one output {} {:?} = [batch, {cells} cells at strides 8/16/32/64, {nc} classes + 4 x {PLUS_BINS} distance bins] (NanoDet-Plus)",
+            out.name, out.shape
+        );
+        return Some(FamilyMatch {
+            family: Family::Nanodet,
+            num_classes: usize::try_from(nc).ok(),
+            reason,
+        });
+    }
     let shapes: Vec<(&str, &[i64])> = sig
         .outputs
         .iter()

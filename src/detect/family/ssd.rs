@@ -5,15 +5,25 @@
 //! `detection_classes` `[batch, K]` holding 1-based label-map ids. The graph
 //! has done its own NMS; only the threshold applies. Class index `i` in
 //! lookout is label-map id `i + 1`, so a labels file lists the label map's
-//! names in id order.
+//! names in id order. Output names may carry converter suffixes
+//! (`detection_boxes:0`); they are matched by what they contain.
 
-use super::{output, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space};
+use super::{Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space};
 use crate::geom::BBox;
 
 const OUTPUTS: [&str; 3] = ["detection_boxes", "detection_scores", "detection_classes"];
 
+fn find<'a>(outs: &'a [RawOutput], name: &str) -> Result<&'a RawOutput, String> {
+    outs.iter()
+        .find(|o| o.name.contains(name))
+        .ok_or_else(|| format!("missing output {name}"))
+}
+
 pub fn matches(sig: &ModelSignature) -> Option<FamilyMatch> {
-    if !OUTPUTS.iter().all(|n| sig.output(n).is_some()) {
+    if !OUTPUTS
+        .iter()
+        .all(|n| sig.outputs.iter().any(|o| o.name.contains(n)))
+    {
         return None;
     }
     let reason = format!(
@@ -33,11 +43,11 @@ pub fn matches(sig: &ModelSignature) -> Option<FamilyMatch> {
 }
 
 pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
-    let boxes = output(outs, "detection_boxes", usize::MAX)?.image(b, 2)?;
-    let scores = output(outs, "detection_scores", usize::MAX)?.image(b, 1)?;
-    let classes = output(outs, "detection_classes", usize::MAX)?.image(b, 1)?;
+    let boxes = find(outs, "detection_boxes")?.image(b, 2)?;
+    let scores = find(outs, "detection_scores")?.image(b, 1)?;
+    let classes = find(outs, "detection_classes")?.image(b, 1)?;
     let k = scores.dims[0];
-    let n = match outs.iter().find(|o| o.name == "num_detections") {
+    let n = match outs.iter().find(|o| o.name.contains("num_detections")) {
         Some(o) => (o.image(b, 0)?.data.first().copied().unwrap_or(0.0).max(0.0) as usize).min(k),
         None => k,
     };
