@@ -30,3 +30,4 @@ pub mod geom;
 pub mod pipeline;
 pub mod signature;
 pub mod source;
+pub mod track;
