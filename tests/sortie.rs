@@ -162,3 +162,56 @@ fn truncated_sortie_fails_with_its_name_and_keeps_other_outputs() {
     assert_eq!(sources[1]["frames_screened"], 11);
     assert!(lookout::evidence::manifest::verify(&run).is_empty());
 }
+
+#[test]
+fn common_containers_decode_with_pts_from_zero() {
+    // Remux (no re-encode) the sortie into each container with the ffmpeg
+    // command that scripts/setup.sh installs.
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["mkv", "mov", "ts", "avi"] {
+        let clip = dir.path().join(format!("clip.{ext}"));
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(data("sample-sortie.mp4"))
+            .args(["-c", "copy"])
+            .arg(&clip)
+            .status()
+            .expect("ffmpeg is installed by scripts/setup.sh");
+        assert!(status.success(), "remux to {ext}");
+        let out = dir.path().join(format!("runs-{ext}"));
+        let o = lookout(&[
+            "screen",
+            clip.to_str().unwrap(),
+            "--classes",
+            "person",
+            "--stride",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{ext}: {}", stderr(&o));
+        let run = run_dir(&out);
+        let (_, n_frames) = labelled_person_frames();
+        let screened = read_json(&run.join("run.json"))["summary"]["frames_screened"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            screened,
+            n_frames.div_ceil(5) as u64,
+            "{ext}: every 5th of {n_frames} frames"
+        );
+        let events = jsonl(&run.join("events.jsonl"));
+        assert!(
+            !events.is_empty(),
+            "{ext}: the open container's people are flagged"
+        );
+        for e in &events {
+            let (i, t) = (
+                e["frame_index"].as_f64().unwrap(),
+                e["pts_s"].as_f64().unwrap(),
+            );
+            assert!((t - i / 10.0).abs() < 0.011, "{ext}: frame {i} at {t}s");
+        }
+    }
+}

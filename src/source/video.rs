@@ -3,7 +3,8 @@
 //!
 //! Frames are decoded in presentation order, sampled by [`Sampler`] before
 //! colour conversion (so skipped frames cost no conversion), converted to
-//! RGB24 at full resolution, and timestamped from the stream's pts. At the
+//! RGB24 at full resolution, and timestamped from the stream's pts, counted
+//! from the first frame the stream presents. At the
 //! end of the stream the decoder is drained so the last frames are not lost.
 
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ pub struct VideoSource {
     decoder: ff::decoder::Video,
     scaler: Option<Scaler>,
     time_base: f64,
-    start_pts: i64,
+    start_pts: Option<i64>,
     sampler: Sampler,
     decoded: u64,
     emitted: u64,
@@ -53,6 +54,9 @@ pub struct VideoSource {
     finished: bool,
     finished_with_error: Option<SourceError>,
     truncation_reported: bool,
+    /// Whether the container's frame count can be trusted to detect a cut
+    /// file: MP4/MOV index every sample; AVI, for one, may count packets.
+    exact_frame_count: bool,
 }
 
 impl VideoSource {
@@ -94,10 +98,10 @@ impl VideoSource {
         let stream_index = stream.index();
         let tb = stream.time_base();
         let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator()).max(1.0);
-        let start_pts = match stream.start_time() {
-            t if t == ff::ffi::AV_NOPTS_VALUE => 0,
-            t => t,
-        };
+        // Set from the first decoded frame: containers disagree on where a
+        // stream starts (AVI with B-frames reports the first frame late),
+        // so times count from the first frame shown, as players do.
+        let start_pts: Option<i64> = None;
         let rate = stream.avg_frame_rate();
         let fps = (rate.numerator() > 0 && rate.denominator() > 0)
             .then(|| f64::from(rate.numerator()) / f64::from(rate.denominator()));
@@ -119,6 +123,11 @@ impl VideoSource {
             return Err(open_err("its video stream has no frame size".into()));
         }
         let codec = decoder.codec().map(|c| c.name().to_owned());
+        let exact_frame_count = input
+            .format()
+            .name()
+            .split(',')
+            .any(|n| n == "mp4" || n == "mov");
         let info = SourceInfo {
             uri: path.display().to_string(),
             kind: InputKind::Video,
@@ -146,6 +155,7 @@ impl VideoSource {
             finished: false,
             finished_with_error: None,
             truncation_reported: false,
+            exact_frame_count,
         })
     }
 
@@ -244,7 +254,7 @@ impl Source for VideoSource {
                     let pts_s = decoded
                         .timestamp()
                         .or(decoded.pts())
-                        .map(|t| (t - self.start_pts) as f64 * self.time_base);
+                        .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base);
                     if !self.sampler.keep(index, pts_s) {
                         continue;
                     }
@@ -283,9 +293,9 @@ impl Source for VideoSource {
         if let Some(e) = self.finished_with_error.take() {
             return Err(e);
         }
-        // A container that states its frame count lets us notice a file cut
+        // A container that indexes its frames lets us notice a file cut
         // short: the demuxer simply reports end of file early.
-        if let Some(expected) = self.info.frames_hint {
+        if let Some(expected) = self.info.frames_hint.filter(|_| self.exact_frame_count) {
             if self.decoded < expected && !self.truncation_reported {
                 self.truncation_reported = true;
                 return Err(self.decode_error(format!(
