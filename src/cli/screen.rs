@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::detect::family::PostProcess;
 use crate::detect::onnx::{OnnxConfig, OnnxDetector};
 use crate::detect::Detector;
-use crate::evidence::{annotate::annotate, encode_jpeg, sha256_file, RunWriter, EVENT_SCHEMA};
+use crate::evidence::{annotate::annotate, encode_jpeg, RunWriter, EVENT_SCHEMA};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
 use crate::signature::presence::Presence;
 use crate::signature::Signature;
@@ -230,8 +230,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     };
     let detector = OnnxDetector::load(&onnx_config)?;
     let info = detector.info().clone();
-    let model_sha256 = sha256_file(&model_path)
-        .with_context(|| format!("cannot read model {}", model_path.display()))?;
+    let model_sha256 = info.sha256.clone();
     let presence: Presence = config.flag.build(detector.labels(), config.detect.conf)?;
     tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
 

@@ -190,6 +190,8 @@ impl OnnxConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
     pub path: PathBuf,
+    /// sha256 of the model file, from the bytes the session was built from.
+    pub sha256: String,
     pub family: Family,
     pub family_reason: String,
     pub inputs: Vec<TensorDecl>,
@@ -458,6 +460,7 @@ impl OnnxDetector {
         };
         let info = ModelInfo {
             path: path.clone(),
+            sha256: crate::evidence::sha256_hex(&bytes),
             family: m.family,
             family_reason: m.reason,
             inputs,

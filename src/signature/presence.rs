@@ -56,10 +56,6 @@ impl PresenceConfig {
 }
 
 impl Presence {
-    pub fn min_score(&self) -> f32 {
-        self.min_score
-    }
-
     pub fn class_names(&self) -> Vec<String> {
         self.class_ids
             .iter()

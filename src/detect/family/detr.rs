@@ -120,25 +120,11 @@ pub fn decode_logits(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded,
     };
     let boxes = outs[bi].image(b, 2)?;
     let logits = outs[li].image(b, 2)?;
-    let nc = logits.dims[1];
-    let candidates = logits
+    let rows = logits
         .data
-        .chunks_exact(nc)
-        .zip(boxes.data.chunks_exact(4))
-        .filter_map(|(l, r)| {
-            let (class_id, logit) = argmax(l);
-            let score = sigmoid(logit);
-            (score >= conf).then(|| Candidate {
-                class_id,
-                score,
-                bbox: BBox::from_cxcywh(r[0], r[1], r[2], r[3]),
-            })
-        })
-        .collect();
-    Ok(Decoded {
-        candidates,
-        space: Space::Normalised,
-    })
+        .chunks_exact(logits.dims[1])
+        .zip(boxes.data.chunks_exact(4));
+    Ok(best_class_per_query(rows, sigmoid, conf))
 }
 
 /// Ultralytics RT-DETR: one `[batch, Q, 4 + nc]` output whose width matches
@@ -167,12 +153,21 @@ pub fn matches_ultralytics(sig: &ModelSignature) -> Option<FamilyMatch> {
 
 pub fn decode_ultralytics(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
     let v = outs[0].image(b, 2)?;
-    let cols = v.dims[1];
-    let candidates = v
-        .data
-        .chunks_exact(cols)
-        .filter_map(|r| {
-            let (class_id, score) = argmax(&r[4..]);
+    let rows = v.data.chunks_exact(v.dims[1]).map(|r| (&r[4..], &r[..4]));
+    Ok(best_class_per_query(rows, |score| score, conf))
+}
+
+/// One candidate per query: its best class, scored by `score_of` (sigmoid
+/// for logits, identity for probabilities), with a normalised cx cy w h box.
+fn best_class_per_query<'a>(
+    rows: impl Iterator<Item = (&'a [f32], &'a [f32])>,
+    score_of: fn(f32) -> f32,
+    conf: f32,
+) -> Decoded {
+    let candidates = rows
+        .filter_map(|(scores, r)| {
+            let (class_id, best) = argmax(scores);
+            let score = score_of(best);
             (score >= conf).then(|| Candidate {
                 class_id,
                 score,
@@ -180,8 +175,8 @@ pub fn decode_ultralytics(outs: &[RawOutput], b: usize, conf: f32) -> Result<Dec
             })
         })
         .collect();
-    Ok(Decoded {
+    Decoded {
         candidates,
         space: Space::Normalised,
-    })
+    }
 }
