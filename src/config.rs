@@ -10,8 +10,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::detect::family::Family;
 use crate::detect::onnx::{Device, PreprocessOverride};
+use crate::signature::{Signature, SignatureConfig, Timing};
+use crate::track::TrackerConfig;
+
+/// The commented default `lookout.toml` (`lookout config init` writes it).
+/// The built-in defaults are parsed from it, so the two cannot disagree.
+pub const DEFAULT_TOML: &str = include_str!("lookout.default.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -23,7 +31,7 @@ pub enum ConfigError {
     #[error("invalid config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {key}: {message}")]
-    Invalid { key: &'static str, message: String },
+    Invalid { key: String, message: String },
     #[error("unknown class {name:?} in {key}; the model's classes are: {known}")]
     UnknownClass {
         key: String,
@@ -38,8 +46,11 @@ pub struct Config {
     pub model: ModelConfig,
     pub detect: DetectConfig,
     pub sampling: SamplingConfig,
-    pub flag: PresenceConfig,
+    pub track: TrackerConfig,
     pub output: OutputConfig,
+    /// The `[[signature]]` tables. `None` (no table in the file) means the
+    /// built-in defaults of [`DEFAULT_TOML`].
+    pub signature: Option<Vec<SignatureConfig>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +82,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     pub fn device(&self) -> Result<Device, ConfigError> {
         self.device.parse().map_err(|message| ConfigError::Invalid {
-            key: "model.device",
+            key: "model.device".into(),
             message,
         })
     }
@@ -135,32 +146,6 @@ impl Default for SamplingConfig {
     }
 }
 
-/// The presence rule: flag a frame when a detection of one of `classes`
-/// scores at least `min_score`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PresenceConfig {
-    pub classes: Vec<String>,
-    /// Defaults to `detect.conf`.
-    pub min_score: Option<f64>,
-    /// True when `classes` is the built-in default: names the model lacks
-    /// are then skipped with a warning instead of failing the run.
-    #[serde(skip)]
-    pub classes_are_default: bool,
-}
-
-pub const DEFAULT_FLAG_CLASSES: [&str; 3] = ["person", "vessel", "container"];
-
-impl Default for PresenceConfig {
-    fn default() -> Self {
-        PresenceConfig {
-            classes: DEFAULT_FLAG_CLASSES.iter().map(|s| s.to_string()).collect(),
-            min_score: None,
-            classes_are_default: true,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
@@ -181,70 +166,177 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        config.flag.classes_are_default = config.flag
-            == PresenceConfig {
-                classes_are_default: false,
-                ..Default::default()
-            };
         config.validate()?;
         Ok(config)
     }
 
     /// Checks ranges that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let unit = |key: &'static str, v: f64| {
+        let unit = |key: &str, v: f64| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
                 Err(ConfigError::Invalid {
-                    key,
+                    key: key.to_owned(),
                     message: format!("{v} is not between 0 and 1"),
                 })
             }
         };
         unit("detect.conf", self.detect.conf)?;
         unit("detect.iou", self.detect.iou)?;
-        if let Some(s) = self.flag.min_score {
-            unit("flag.min_score", s)?;
+        unit("track.high_score", f64::from(self.track.high_score))?;
+        unit("track.low_score", f64::from(self.track.low_score))?;
+        unit("track.match_iou", f64::from(self.track.match_iou))?;
+        if !(self.track.max_lost_s >= 0.0 && self.track.max_lost_s.is_finite()) {
+            return Err(ConfigError::Invalid {
+                key: "track.max_lost_s".into(),
+                message: format!("{} is not a duration in seconds", self.track.max_lost_s),
+            });
+        }
+        if let Some(list) = &self.signature {
+            let mut names = std::collections::BTreeSet::new();
+            for (i, sig) in list.iter().enumerate() {
+                let key = signature_key(i, sig);
+                sig.validate(&key)?;
+                if !names.insert(sig.name()) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!(
+                            "two signatures are named {:?}; give each a unique name",
+                            sig.name()
+                        ),
+                    });
+                }
+            }
         }
         if self.sampling.stride == 0 {
             return Err(ConfigError::Invalid {
-                key: "sampling.stride",
+                key: "sampling.stride".into(),
                 message: "must be at least 1".into(),
             });
         }
         if let Some(f) = self.sampling.fps {
             if !(f > 0.0 && f.is_finite()) {
                 return Err(ConfigError::Invalid {
-                    key: "sampling.fps",
+                    key: "sampling.fps".into(),
                     message: format!("{f} is not a positive rate"),
                 });
             }
         }
         if self.model.batch == 0 {
             return Err(ConfigError::Invalid {
-                key: "model.batch",
+                key: "model.batch".into(),
                 message: "must be at least 1".into(),
             });
         }
         if !(1..=100).contains(&self.output.jpeg_quality) {
             return Err(ConfigError::Invalid {
-                key: "output.jpeg_quality",
+                key: "output.jpeg_quality".into(),
                 message: "must be between 1 and 100".into(),
             });
         }
         self.model.device()?;
         if self.detect.max_det == 0 {
             return Err(ConfigError::Invalid {
-                key: "detect.max_det",
+                key: "detect.max_det".into(),
                 message: "must be at least 1".into(),
             });
         }
         Ok(())
+    }
+}
+
+/// How errors name a signature table: `signature[0] (people-in-container)`.
+fn signature_key(index: usize, sig: &SignatureConfig) -> String {
+    format!("signature[{index}] ({})", sig.name())
+}
+
+/// The `[[signature]]` tables of [`DEFAULT_TOML`].
+pub fn builtin_signatures() -> Vec<SignatureConfig> {
+    let c: Config = toml::from_str(DEFAULT_TOML).expect("the default config parses");
+    c.signature.expect("the default config has signatures")
+}
+
+/// A built signature with its timing and the config it came from.
+#[derive(Clone)]
+pub struct BuiltSignature {
+    pub signature: Arc<dyn Signature>,
+    pub timing: Timing,
+    pub config: SignatureConfig,
+    /// sha256 of the config's canonical JSON.
+    pub config_hash: String,
+}
+
+impl Config {
+    /// Builds the signatures against the model's class names. Configured
+    /// signatures must name only classes the model has. The built-in
+    /// defaults are lenient: names the model lacks are dropped with a
+    /// warning, and a rule left without classes is skipped; if nothing is
+    /// left, that is an error saying how to choose.
+    pub fn build_signatures(&self, labels: &[String]) -> Result<Vec<BuiltSignature>, ConfigError> {
+        let default_min_score = self.detect.conf;
+        let configs: Vec<SignatureConfig> = match &self.signature {
+            Some(list) => list.clone(),
+            None => {
+                let builtin = builtin_signatures();
+                let kept: Vec<SignatureConfig> = builtin
+                    .iter()
+                    .filter_map(|s| {
+                        let kept = s.keep_known_classes(labels);
+                        if kept.as_ref() != Some(s) {
+                            let missing: Vec<&String> = s
+                                .class_names()
+                                .into_iter()
+                                .map(|(_, n)| n)
+                                .filter(|n| !labels.contains(n))
+                                .collect();
+                            tracing::warn!(
+                                signature = %s.name(),
+                                ?missing,
+                                "{}",
+                                if kept.is_some() {
+                                    "default signature: classes not in the model are left out"
+                                } else {
+                                    "default signature skipped: the model lacks its classes"
+                                }
+                            );
+                        }
+                        kept
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        key: "signature".into(),
+                        message: format!(
+                            "the model has none of the classes the default signatures use; \
+                             choose classes with --classes, or write signatures for this model \
+                             (`lookout config init` writes a commented example). The model's classes are: {}",
+                            labels.join(", ")
+                        ),
+                    });
+                }
+                kept
+            }
+        };
+        configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| {
+                let key = signature_key(i, &config);
+                let signature = config.build(&key, labels, default_min_score)?;
+                let (_, config_hash) = config.fingerprint();
+                Ok(BuiltSignature {
+                    signature,
+                    timing: config.timing(),
+                    config,
+                    config_hash,
+                })
+            })
+            .collect()
     }
 }
 
@@ -292,12 +384,12 @@ mod tests {
         let path = dir.path().join("lookout.toml");
         std::fs::write(
             &path,
-            "[detect]\nconf = 0.4\n[flag]\nclasses = [\"person\"]\n",
+            "[detect]\nconf = 0.4\n[[signature]]\nkind = \"presence\"\nclasses = [\"person\"]\n",
         )
         .unwrap();
         let c = Config::load(&path).unwrap();
         assert_eq!((c.detect.conf, c.detect.iou), (0.4, 0.5));
-        assert!(!c.flag.classes_are_default);
+        assert_eq!(c.signature.as_ref().map(Vec::len), Some(1));
         std::fs::write(&path, "[detect]\nconf = 1.5\n").unwrap();
         assert!(Config::load(&path)
             .unwrap_err()

@@ -20,6 +20,9 @@ pub struct FrameMeta {
     pub pts_s: Option<f64>,
     pub width: u32,
     pub height: u32,
+    /// Ground sample distance in metres per pixel, when the source knows it
+    /// (a raster's geotransform, drone telemetry).
+    pub gsd_m_per_px: Option<f64>,
 }
 
 /// One decoded RGB frame. Pixels are shared so that detection and the

@@ -3,7 +3,8 @@
 //! keeps every flag as evidence for human review.
 //!
 //! Data flows `source` → `detect` (preprocess, ONNX model, family decode,
-//! NMS) → `signature` → `evidence`, wired by [`pipeline`]. See DESIGN.md in
+//! NMS) → `track` → `signature` → `event` → `evidence`, wired by
+//! [`pipeline`] and [`stream`]. See DESIGN.md in
 //! the team's shared folder for the full architecture.
 //!
 //! ```no_run
@@ -24,10 +25,12 @@ pub mod bundled;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod event;
 pub mod evidence;
 pub mod frame;
 pub mod geom;
 pub mod pipeline;
 pub mod signature;
 pub mod source;
+pub mod stream;
 pub mod track;

@@ -14,7 +14,7 @@
 //! `--fps`) and dropped frames predict correctly.
 //!
 //! A track is born tentative from an unmatched confident detection and is
-//! confirmed after `min_hits` matches; it dies after `max_lost_s` seconds
+//! confirmed after `min_hits` matches (at once in a stream's first frame); it dies after `max_lost_s` seconds
 //! without a match (a tentative track dies at its first miss).
 
 use serde::{Deserialize, Serialize};
@@ -168,6 +168,7 @@ impl Tracker {
 
     /// Advances to time `t_s` and associates `detections`.
     pub fn update(&mut self, t_s: f64, detections: &[Detection]) {
+        let first_frame = self.last_t.is_none();
         let dt = self.last_t.map_or(0.0, |last| (t_s - last).max(0.0));
         self.last_t = Some(t_s);
         for track in &mut self.tracks {
@@ -245,7 +246,10 @@ impl Tracker {
                 b.width(),
                 b.height(),
             ];
-            let state = if cfg.min_hits <= 1 {
+            // As in ByteTrack, the first frame of a stream confirms its
+            // tracks at once: there is no earlier frame to corroborate them,
+            // and a still image is a stream of one frame.
+            let state = if cfg.min_hits <= 1 || first_frame {
                 TrackState::Confirmed
             } else {
                 TrackState::Tentative

@@ -1,8 +1,9 @@
 //! `lookout screen`: batch-screen recorded video, images and folders.
 //!
 //! Builds the config (file, then flags), loads the model, runs the
-//! [`pipeline`](crate::pipeline), applies the flag rule per stream, and
-//! writes the run folder. A bad input is reported with its path, counted, and
+//! [`pipeline`](crate::pipeline), tracks and applies the signatures per
+//! input ([`Stream`]), and writes each event's lifecycle and best frame into
+//! the run folder. A bad input is reported with its path, counted, and
 //! skipped; the rest of the batch goes on.
 
 use std::collections::HashMap;
@@ -20,11 +21,13 @@ use crate::config::Config;
 use crate::detect::family::PostProcess;
 use crate::detect::onnx::{OnnxConfig, OnnxDetector};
 use crate::detect::Detector;
-use crate::evidence::{annotate::annotate, encode_jpeg, RunWriter, EVENT_SCHEMA};
+use crate::event::Step;
+use crate::evidence::events::EventContext;
+use crate::evidence::{RunWriter, EVENT_SCHEMA};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
-use crate::signature::presence::Presence;
-use crate::signature::Signature;
+use crate::signature::{presence::PresenceConfig, SignatureConfig};
 use crate::source::{self, OpenOptions, Sampling};
+use crate::stream::Stream;
 
 pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
 
@@ -57,7 +60,8 @@ pub struct ScreenArgs {
     /// NMS IoU threshold [default: 0.5].
     #[arg(long, value_name = "IOU")]
     pub iou: Option<f64>,
-    /// Classes that flag a frame, comma-separated [default: person,vessel,container].
+    /// Replace the configured signatures with one: presence of these classes
+    /// (comma-separated), e.g. `--classes person`.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub classes: Option<Vec<String>>,
     /// Screen every Nth frame of video.
@@ -84,7 +88,7 @@ pub struct ScreenArgs {
     /// Inputs decoded at the same time.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: usize,
-    /// Exit with code 1 when anything was flagged (and nothing failed).
+    /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
 }
@@ -127,12 +131,12 @@ impl ScreenArgs {
             c.detect.iou = v;
         }
         if let Some(v) = &self.classes {
-            c.flag.classes = v
+            let classes = v
                 .iter()
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect();
-            c.flag.classes_are_default = false;
+            c.signature = Some(vec![SignatureConfig::Presence(PresenceConfig::of(classes))]);
         }
         if let Some(v) = self.stride {
             c.sampling.stride = v;
@@ -159,7 +163,7 @@ struct SourceRecord {
     sha256: Option<String>,
     info: Option<source::SourceInfo>,
     frames: u64,
-    flagged: u64,
+    events: u64,
     error: Option<String>,
 }
 
@@ -231,7 +235,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     let detector = OnnxDetector::load(&onnx_config)?;
     let info = detector.info().clone();
     let model_sha256 = info.sha256.clone();
-    let presence: Presence = config.flag.build(detector.labels(), config.detect.conf)?;
+    let signatures = config.build_signatures(detector.labels())?;
     tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
 
     let run_id = args
@@ -243,9 +247,15 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         "conf": config.detect.conf,
         "iou": config.detect.iou,
         "max_det": config.detect.max_det,
-        "flag_min_score": config.flag.min_score.unwrap_or(config.detect.conf),
-        "flag_classes": presence.class_names(),
+        "track": config.track,
     });
+    let signatures_json: Vec<serde_json::Value> = signatures
+        .iter()
+        .map(|s| {
+            let (config, hash) = s.config.fingerprint();
+            json!({"name": s.signature.name(), "kind": s.signature.kind(), "config": config, "config_sha256": hash})
+        })
+        .collect();
     let model_json = json!({
         "path": model_path,
         "sha256": model_sha256,
@@ -272,6 +282,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
             "command": std::env::args().collect::<Vec<_>>(),
             "config": config,
             "thresholds": thresholds,
+            "signatures": signatures_json,
             "model": model_json,
             "event_schema": EVENT_SCHEMA,
             "sources": sources.iter().map(|s| json!({
@@ -280,7 +291,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 "sha256": s.sha256,
                 "info": s.info,
                 "frames_screened": s.frames,
-                "frames_flagged": s.flagged,
+                "events": s.events,
                 "error": s.error,
             })).collect::<Vec<_>>(),
             "errors": discover_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
@@ -308,9 +319,19 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     )
     .expect("valid template");
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
-    let mut signatures: HashMap<usize, Presence> = HashMap::new();
-    let labels = info.labels.clone();
-    let quality = config.output.jpeg_quality;
+    let mut streams: HashMap<usize, Stream> = HashMap::new();
+    let recorder = EventContext {
+        labels: info.labels.clone(),
+        model_path: model_path.clone(),
+        model_sha256: model_sha256.clone(),
+        thresholds: thresholds.clone(),
+        jpeg_quality: config.output.jpeg_quality,
+        signatures: EventContext::signature_table(&signatures),
+    };
+    let timed_signatures: Vec<_> = signatures
+        .iter()
+        .map(|s| (s.signature.clone(), s.timing))
+        .collect();
     let options = PipelineOptions {
         open: OpenOptions {
             sampling: Sampling {
@@ -346,7 +367,10 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                         .unwrap_or_default(),
                 );
                 bars.insert(source_id, bar);
-                signatures.insert(source_id, presence.clone());
+                streams.insert(
+                    source_id,
+                    Stream::new(source_id, &config.track, timed_signatures.clone()),
+                );
             }
             Item::Frame(Detected { frame, detections }) => {
                 let meta = &frame.meta;
@@ -355,54 +379,14 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 if let Some(bar) = bars.get(&meta.source_id) {
                     bar.inc(1);
                 }
-                let signature = signatures
+                let stream = streams
                     .get_mut(&meta.source_id)
                     .expect("Started precedes frames");
-                let flags = signature.observe(meta, &detections);
-                if !flags.is_empty() {
-                    rec.flagged += 1;
-                    let event_id = format!("s{:03}-f{:07}", meta.source_id, meta.frame_index);
-                    let dir = format!("events/{event_id}");
-                    let frame_rel = format!("{dir}/frame.jpg");
-                    let annotated_rel = format!("{dir}/annotated.jpg");
-                    let (raw, drawn) = rayon::join(
-                        || encode_jpeg(&frame.image, quality, &writer.dir().join(&frame_rel)),
-                        || {
-                            encode_jpeg(
-                                &annotate(&frame.image, &detections, &labels),
-                                quality,
-                                &writer.dir().join(&annotated_rel),
-                            )
-                        },
-                    );
-                    writer.put(&frame_rel, &raw?)?;
-                    writer.put(&annotated_rel, &drawn?)?;
-                    let record = json!({
-                        "schema": EVENT_SCHEMA,
-                        "event_id": event_id,
-                        "kind": "frame_flag",
-                        "flags": flags,
-                        "source": {"id": meta.source_id, "path": rec.path},
-                        "frame_index": meta.frame_index,
-                        "seq": meta.seq,
-                        "pts_s": meta.pts_s,
-                        "width": meta.width,
-                        "height": meta.height,
-                        "detections": detections.iter().map(|d| json!({
-                            "class_id": d.class_id,
-                            "class": crate::detect::class_name(&labels, d.class_id),
-                            "score": d.score,
-                            "box": d.bbox.to_array(),
-                        })).collect::<Vec<_>>(),
-                        "thresholds": thresholds,
-                        "model": {"path": model_path, "sha256": model_sha256},
-                        "artefacts": {"frame": frame_rel, "annotated": annotated_rel},
-                    });
-                    writer.put(
-                        &format!("{dir}/event.json"),
-                        &serde_json::to_vec_pretty(&record)?,
-                    )?;
-                    writer.append_event(&record)?;
+                for update in stream.observe(&frame, &detections) {
+                    if update.step == Step::Open {
+                        rec.events += 1;
+                    }
+                    recorder.record(&mut writer, &update, &rec.path)?;
                 }
             }
             Item::Finished {
@@ -413,7 +397,16 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 if let Some(bar) = bars.remove(&source_id) {
                     bar.finish();
                 }
-                signatures.remove(&source_id);
+                if let Some(mut stream) = streams.remove(&source_id) {
+                    let reason = if error.is_some() {
+                        "input failed"
+                    } else {
+                        "end of input"
+                    };
+                    for update in stream.finish(reason) {
+                        recorder.record(&mut writer, &update, &sources[source_id].path)?;
+                    }
+                }
                 if let Some(e) = error {
                     tracing::error!("{e}");
                     sources[source_id].error = Some(e.to_string());
@@ -437,13 +430,13 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
 
     let errors = discover_errors.len() + sources.iter().filter(|s| s.error.is_some()).count();
     let frames: u64 = sources.iter().map(|s| s.frames).sum();
-    let flagged: u64 = sources.iter().map(|s| s.flagged).sum();
+    let events: u64 = sources.iter().map(|s| s.events).sum();
     let wall = t0.elapsed().as_secs_f64();
     let summary = json!({
         "inputs": inputs.len() + discover_errors.len(),
         "inputs_failed": errors,
         "frames_screened": frames,
-        "frames_flagged": flagged,
+        "events": events,
         "wall_s": wall,
         "pipeline_fps": frames as f64 / stats.wall_time.as_secs_f64().max(1e-9),
         "inference_s": stats.inference_time.as_secs_f64(),
@@ -457,11 +450,14 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     ))?;
     if !quiet {
         eprintln!(
-            "screened {} input(s): {frames} frames, {flagged} flagged, {errors} error(s) in {wall:.1} s ({:.1} frames/s)",
+            "screened {} input(s): {frames} frames, {events} event(s), {errors} error(s) in {wall:.1} s ({:.1} frames/s)",
             inputs.len() + discover_errors.len(),
             frames as f64 / wall.max(1e-9)
         );
     }
     println!("{}", dir.display());
-    Ok(Outcome { errors, flagged })
+    Ok(Outcome {
+        errors,
+        flagged: events,
+    })
 }

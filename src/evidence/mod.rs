@@ -3,8 +3,8 @@
 //! ```text
 //! <out>/<run-id>/
 //!   run.json              tool version, effective config, model sha256, sources with sha256
-//!   events.jsonl          one line per flag (schema-versioned), appended and flushed as it happens
-//!   events/<event-id>/    frame.jpg (untouched pixels), annotated.jpg, event.json
+//!   events.jsonl          one line per event step: open, update, close (schema-versioned), flushed as it happens
+//!   events/<event-id>/    best frame: frame.jpg (untouched pixels), annotated.jpg, event.json (written at close)
 //!   manifest.jsonl        {seq, path, sha256, bytes, prev_hash, hash} per artefact: a hash chain
 //! ```
 //!
@@ -14,6 +14,7 @@
 //! line instead, so a killed run keeps every line it finished.
 
 pub mod annotate;
+pub mod events;
 pub mod manifest;
 
 use std::fs::{File, OpenOptions};
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 pub use manifest::Manifest;
 
 /// Version of the `events.jsonl` and `event.json` record layout.
-pub const EVENT_SCHEMA: u32 = 1;
+pub const EVENT_SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {

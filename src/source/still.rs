@@ -89,6 +89,7 @@ impl Source for StillSource {
             pts_s: None,
             width: image.width(),
             height: image.height(),
+            gsd_m_per_px: None,
         };
         Ok(Some(Frame {
             meta,

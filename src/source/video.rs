@@ -266,6 +266,7 @@ impl Source for VideoSource {
                         pts_s,
                         width: image.width(),
                         height: image.height(),
+                        gsd_m_per_px: None,
                     };
                     self.emitted += 1;
                     return Ok(Some(Frame {

@@ -1,0 +1,130 @@
+//! Containment: subjects (people) inside containers (shipping containers,
+//! truck beds).
+//!
+//! A subject counts as inside a container when
+//! `area(subject ∩ container) / area(subject) >= min_overlap`; a subject
+//! inside two overlapping containers counts for the one that holds more of
+//! it. The rule holds for a container track while it holds at least
+//! `min_count` subjects; each container track is its own group, so two
+//! containers give two events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{assign_inside, defaults, Hit, ScoreGate, Signature};
+use crate::config::{resolve_classes, ConfigError};
+use crate::frame::FrameMeta;
+use crate::track::Track;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainmentConfig {
+    pub name: Option<String>,
+    /// Classes counted when inside, e.g. `["person"]`.
+    pub subjects: Vec<String>,
+    /// Classes that hold them, e.g. `["container", "vehicle"]`.
+    pub containers: Vec<String>,
+    /// Share of a subject's box that must lie inside the container.
+    #[serde(default = "defaults::min_overlap")]
+    pub min_overlap: f64,
+    /// Subjects a container must hold.
+    #[serde(default = "defaults::one")]
+    pub min_count: usize,
+    #[serde(default = "defaults::min_duration")]
+    pub min_duration: f64,
+    #[serde(default = "defaults::grace")]
+    pub grace: f64,
+    pub min_score: Option<f64>,
+    #[serde(default)]
+    pub scores: BTreeMap<String, f64>,
+}
+
+impl ContainmentConfig {
+    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let invalid = |what: &str, message: &str| ConfigError::Invalid {
+            key: format!("{key}.{what}"),
+            message: message.to_owned(),
+        };
+        if self.subjects.is_empty() {
+            return Err(invalid("subjects", "name at least one class"));
+        }
+        if self.containers.is_empty() {
+            return Err(invalid("containers", "name at least one class"));
+        }
+        if !(self.min_overlap > 0.0 && self.min_overlap <= 1.0) {
+            return Err(invalid("min_overlap", "must be above 0 and at most 1"));
+        }
+        if self.min_count == 0 {
+            return Err(invalid("min_count", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn build(
+        &self,
+        key: &str,
+        name: String,
+        labels: &[String],
+        default_min_score: f64,
+    ) -> Result<Containment, ConfigError> {
+        let common = super::SignatureConfig::Containment(self.clone());
+        Ok(Containment {
+            name,
+            subjects: resolve_classes(&format!("{key}.subjects"), &self.subjects, labels)?,
+            containers: resolve_classes(&format!("{key}.containers"), &self.containers, labels)?,
+            labels: labels.to_vec(),
+            min_overlap: self.min_overlap as f32,
+            min_count: self.min_count,
+            gate: ScoreGate::build(key, &common.common(), labels, default_min_score)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Containment {
+    name: String,
+    subjects: Vec<usize>,
+    containers: Vec<usize>,
+    labels: Vec<String>,
+    min_overlap: f32,
+    min_count: usize,
+    gate: ScoreGate,
+}
+
+impl Signature for Containment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "containment"
+    }
+
+    fn observe(&self, _frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
+        let containers = self.gate.select(tracks, &self.containers);
+        if containers.is_empty() {
+            return Vec::new();
+        }
+        let subjects = self.gate.select(tracks, &self.subjects);
+        let inside = assign_inside(&subjects, &containers, self.min_overlap);
+        containers
+            .iter()
+            .zip(inside)
+            .filter(|(_, held)| held.len() >= self.min_count)
+            .map(|(c, held)| {
+                let mut ids: Vec<u64> = held.iter().map(|&i| subjects[i].id).collect();
+                ids.sort_unstable();
+                let class = crate::detect::class_name(&self.labels, c.class_id);
+                Hit {
+                    group: format!("track:{}", c.id),
+                    anchor: Some(c.id),
+                    reason: format!("{} inside {class} #{}", ids.len(), c.id),
+                    subjects: ids,
+                    density: None,
+                    area_m2: None,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,44 @@
+//! The stateful part of screening one stream, in frame order: tracker, then
+//! signatures, then events. `screen` keeps one per input; live feeds will
+//! keep one per feed. Still images and rasters are streams of one frame.
+
+use std::sync::Arc;
+
+use crate::detect::Detection;
+use crate::event::{EventBuilder, EventUpdate};
+use crate::frame::Frame;
+use crate::signature::{Signature, Timing};
+use crate::track::{Tracker, TrackerConfig};
+
+pub struct Stream {
+    tracker: Tracker,
+    events: EventBuilder,
+}
+
+impl Stream {
+    pub fn new(
+        source_id: usize,
+        tracker: &TrackerConfig,
+        signatures: Vec<(Arc<dyn Signature>, Timing)>,
+    ) -> Stream {
+        Stream {
+            tracker: Tracker::new(tracker.clone()),
+            events: EventBuilder::new(source_id, signatures),
+        }
+    }
+
+    /// Tracks one frame's detections and applies the signatures. Frames must
+    /// come in presentation order.
+    pub fn observe(&mut self, frame: &Frame, detections: &[Detection]) -> Vec<EventUpdate> {
+        let meta = &frame.meta;
+        self.tracker
+            .update(meta.pts_s.unwrap_or(meta.frame_index as f64), detections);
+        let visible: Vec<_> = self.tracker.visible().cloned().collect();
+        self.events.observe(frame, &visible)
+    }
+
+    /// Closes the events still open; `reason` is recorded on each.
+    pub fn finish(&mut self, reason: &str) -> Vec<EventUpdate> {
+        self.events.finish(reason)
+    }
+}
