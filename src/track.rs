@@ -13,6 +13,14 @@
 //! from frame timestamps, not frame counts, so sampled video (`--stride`,
 //! `--fps`) and dropped frames predict correctly.
 //!
+//! Drone footage pans, so everything in the frame moves together, and at
+//! low sampling rates a person moves further than its own width between
+//! frames: IoU alone cannot match it. With `compensate_motion`, the tracker
+//! first estimates the camera's translation between frames (the offset that
+//! most track/detection pairs of one class agree on, by voting in a grid)
+//! and shifts every track by it, as BoT-SORT's camera-motion compensation
+//! does with a full homography.
+//!
 //! A track is born tentative from an unmatched confident detection and is
 //! confirmed after `min_hits` matches (at once in a stream's first frame); it dies after `max_lost_s` seconds
 //! without a match (a tentative track dies at its first miss).
@@ -37,6 +45,9 @@ pub struct TrackerConfig {
     pub max_lost_s: f64,
     /// Only associate detections with tracks of the same class.
     pub class_aware: bool,
+    /// Estimate the camera's motion between frames (a drone panning) as
+    /// one translation and shift every track by it before matching.
+    pub compensate_motion: bool,
 }
 
 impl Default for TrackerConfig {
@@ -48,6 +59,7 @@ impl Default for TrackerConfig {
             min_hits: 2,
             max_lost_s: 1.0,
             class_aware: true,
+            compensate_motion: true,
         }
     }
 }
@@ -191,6 +203,15 @@ impl Tracker {
             })
             .collect();
 
+        if cfg.compensate_motion {
+            if let Some((dx, dy)) = self.camera_shift(detections, &high) {
+                for track in &mut self.tracks {
+                    track.axes[0].x += f64::from(dx);
+                    track.axes[1].x += f64::from(dy);
+                }
+            }
+        }
+
         let all: Vec<usize> = (0..self.tracks.len()).collect();
         let (matched_high, unmatched_tracks, unmatched_high) =
             self.associate(&all, &high, detections);
@@ -267,6 +288,76 @@ impl Tracker {
             });
             self.next_id += 1;
         }
+    }
+
+    /// The translation that most (predicted track, detection) pairs of the
+    /// same class agree on, when enough agree; see the module docs.
+    fn camera_shift(&self, detections: &[Detection], dets: &[usize]) -> Option<(f32, f32)> {
+        let established: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| t.state != TrackState::Tentative)
+            .collect();
+        if established.len() < 3 || dets.len() < 3 {
+            return None;
+        }
+        let mut sizes: Vec<f32> = established
+            .iter()
+            .map(|t| t.bbox.width().min(t.bbox.height()))
+            .collect();
+        sizes.sort_by(f32::total_cmp);
+        let bin = (0.25 * sizes[sizes.len() / 2]).max(2.0);
+        // Candidate offsets: every same-class pair within three box sizes.
+        let mut offsets: Vec<(f32, f32)> = Vec::new();
+        for t in &established {
+            let p = t.predicted_box();
+            let (pcx, pcy) = ((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0);
+            for &d in dets {
+                let det = &detections[d];
+                if det.class_id != t.class_id {
+                    continue;
+                }
+                let b = det.bbox;
+                let (dx, dy) = ((b.x1 + b.x2) / 2.0 - pcx, (b.y1 + b.y2) / 2.0 - pcy);
+                if dx.abs() <= 3.0 * p.width() && dy.abs() <= 3.0 * p.height() {
+                    offsets.push((dx, dy));
+                }
+            }
+        }
+        let key = |(dx, dy): (f32, f32)| ((dx / bin).round() as i64, (dy / bin).round() as i64);
+        let mut votes: std::collections::HashMap<(i64, i64), usize> = Default::default();
+        for &o in &offsets {
+            let (kx, ky) = key(o);
+            // Each offset votes for its cell and the eight around it, so an
+            // offset on a cell border is not split.
+            for ex in -1..=1 {
+                for ey in -1..=1 {
+                    *votes.entry((kx + ex, ky + ey)).or_default() += 1;
+                }
+            }
+        }
+        let (&(bx, by), &n) = votes
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+        let zero = votes.get(&(0, 0)).copied().unwrap_or(0);
+        if n < 3 || 10 * n < 3 * established.len() || n <= zero {
+            return None;
+        }
+        let near: Vec<(f32, f32)> = offsets
+            .into_iter()
+            .filter(|&o| {
+                let (kx, ky) = key(o);
+                (kx - bx).abs() <= 1 && (ky - by).abs() <= 1
+            })
+            .collect();
+        let median = |mut v: Vec<f32>| {
+            v.sort_by(f32::total_cmp);
+            v[v.len() / 2]
+        };
+        Some((
+            median(near.iter().map(|o| o.0).collect()),
+            median(near.iter().map(|o| o.1).collect()),
+        ))
     }
 
     /// Greedy IoU association of `tracks` (indices) with `dets` (indices).
@@ -376,6 +467,11 @@ mod tests {
             max_lost_s: 0.25,
             ..Default::default()
         });
+        // The stream's first frame confirms at once (as a still image must).
+        let mut first = tr.clone();
+        first.update(-0.1, &[det(0, 0.9, 50.0, 50.0)]);
+        assert_eq!(first.visible().count(), 1);
+        tr.update(-0.1, &[]);
         tr.update(0.0, &[det(0, 0.9, 0.0, 0.0)]);
         tr.update(0.1, &[det(0, 0.9, 0.0, 0.0)]);
         assert_eq!(tr.visible().count(), 0, "still tentative");

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::util::{fixture, jsonl, lookout, read_json, run_dir, stderr, write_png};
+use crate::util::{
+    closed_events, fixture, jsonl, lookout, read_json, run_dir, stderr, steps, write_png,
+};
 
 /// Every artefact in the manifest exists with the recorded sha256, and the
 /// hash chain holds.
@@ -59,28 +61,40 @@ fn folder_with_a_corrupt_jpeg_exits_2_and_keeps_the_rest() {
     );
 
     let run = run_dir(&out);
-    let events = jsonl(&run.join("events.jsonl"));
-    assert_eq!(events.len(), 2, "both good images are flagged");
+    // Each image is a stream of one frame: its event opens at once and
+    // closes at the end of the input.
+    assert_eq!(
+        steps(&run, "open").len(),
+        2,
+        "both good images raise an event"
+    );
+    let events = closed_events(&run);
+    assert_eq!(events.len(), 2);
     for e in &events {
-        assert_eq!(e["flags"][0]["signature"], "presence");
+        assert_eq!(e["kind"], "presence");
+        assert_eq!(e["close_reason"], "end of input");
         let dir = run.join("events").join(e["event_id"].as_str().unwrap());
         for f in ["frame.jpg", "annotated.jpg", "event.json"] {
             assert!(dir.join(f).is_file(), "{}/{f}", dir.display());
         }
         // The untouched frame keeps the source size.
         let frame = image::open(dir.join("frame.jpg")).unwrap();
+        let best = &e["best_frame"];
         assert_eq!(
             (frame.width(), frame.height()),
             (
-                e["width"].as_u64().unwrap() as u32,
-                e["height"].as_u64().unwrap() as u32
+                best["width"].as_u64().unwrap() as u32,
+                best["height"].as_u64().unwrap() as u32
             )
         );
     }
     // The 96x64 image is letterboxed; its boxes come back in its own pixels:
     // the fixture's person at input (15,14)-(25,26) maps to x*1.5, (y-0)*1.5 - pad.
-    let wide = events.iter().find(|e| e["width"] == 96).unwrap();
-    let person = &wide["detections"][0];
+    let wide = events
+        .iter()
+        .find(|e| e["best_frame"]["width"] == 96)
+        .unwrap();
+    let person = &wide["best_frame"]["tracks"][0];
     assert_eq!(person["class"], "person");
     let b: Vec<f64> = person["box"]
         .as_array()
@@ -146,7 +160,7 @@ fn missing_and_non_media_inputs_are_reported_and_skipped() {
         "{err}"
     );
     let run = run_dir(&out);
-    assert_eq!(jsonl(&run.join("events.jsonl")).len(), 1);
+    assert_eq!(steps(&run, "open").len(), 1);
     assert_manifest_holds(&run);
 }
 
@@ -263,7 +277,7 @@ fn config_file_is_applied_and_recorded() {
     let config = dir.path().join("lookout.toml");
     std::fs::write(
         &config,
-        "[detect]\nconf = 0.65\n[flag]\nclasses = [\"boat\", \"car\"]\n",
+        "[detect]\nconf = 0.65\n[[signature]]\nkind = \"presence\"\nclasses = [\"boat\", \"car\"]\n",
     )
     .unwrap();
     let out = dir.path().join("runs");
@@ -281,16 +295,23 @@ fn config_file_is_applied_and_recorded() {
     let run = run_dir(&out);
     let run_json = read_json(&run.join("run.json"));
     assert_eq!(run_json["config"]["detect"]["conf"], 0.65);
-    let events = jsonl(&run.join("events.jsonl"));
-    // conf 0.65 keeps person 0.9 and boat 0.7, drops car 0.6; only boat flags.
-    let classes: Vec<&str> = events[0]["detections"]
+    let events = closed_events(&run);
+    // conf 0.65 keeps person 0.9 and boat 0.7, drops car 0.6; only boat
+    // matters to the signature, so only the boat is in its event.
+    assert_eq!(events.len(), 1);
+    let classes: Vec<&str> = events[0]["best_frame"]["tracks"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| d["class"].as_str().unwrap())
         .collect();
-    assert_eq!(classes, vec!["person", "boat"]);
-    assert_eq!(events[0]["flags"][0]["reason"], "1 boat >= 0.65");
+    assert_eq!(classes, vec!["boat"]);
+    assert_eq!(events[0]["reason"], "1 boat >= 0.65");
+    assert_eq!(events[0]["signature_config"]["classes"][0], "boat");
+    assert_eq!(
+        events[0]["signature_config_sha256"].as_str().unwrap().len(),
+        64
+    );
 }
 
 #[test]
@@ -352,12 +373,12 @@ fn batches_across_inputs_give_the_same_events() {
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let run = run_dir(&out);
-        let mut events: Vec<(String, serde_json::Value)> = jsonl(&run.join("events.jsonl"))
+        let mut events: Vec<(String, serde_json::Value)> = closed_events(&run)
             .into_iter()
             .map(|e| {
                 (
-                    e["source"]["path"].as_str().unwrap().to_owned(),
-                    e["detections"].clone(),
+                    format!("{} {}", e["source"]["path"].as_str().unwrap(), e["group"]),
+                    e["best_frame"]["tracks"].clone(),
                 )
             })
             .collect();
@@ -366,7 +387,7 @@ fn batches_across_inputs_give_the_same_events() {
     };
     let (single_run, single) = run("1", "1");
     let (batched_run, batched) = run("4", "2");
-    assert_eq!(single.len(), 5);
+    assert_eq!(single.len(), 15, "person, boat and car in each of 5 images");
     assert_eq!(single, batched);
     assert_eq!(
         single_run["model"]["preprocess"]["pad_value"], 0,

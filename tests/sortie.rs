@@ -1,11 +1,11 @@
-//! The sample sortie through the real binary: the frames its labels say
-//! hold people are the frames flagged, every frame is decoded (including
-//! the last ones), timestamps come from pts, sampling and damaged copies
-//! behave.
+//! The sample sortie through the real binary: the trafficking signatures
+//! fire on the scenes its labels say and nowhere else, every frame is
+//! decoded (including the last ones), timestamps come from pts, sampling
+//! and damaged copies behave.
 
 use std::collections::BTreeSet;
 
-use crate::util::{data, jsonl, lookout, read_json, run_dir, stderr};
+use crate::util::{closed_events, data, jsonl, lookout, read_json, run_dir, stderr, steps};
 
 /// Frame indices whose labels contain at least one person, and the frame count.
 fn labelled_person_frames() -> (BTreeSet<u64>, usize) {
@@ -27,8 +27,127 @@ fn labelled_person_frames() -> (BTreeSet<u64>, usize) {
     (frames, coco["images"].as_array().unwrap().len())
 }
 
+/// Ground-truth events and distractors of the sortie, as (signature kind,
+/// start_s, end_s); `end_s` is exclusive.
+fn ground_truth() -> (Vec<(String, f64, f64)>, Vec<(f64, f64)>) {
+    let gt = read_json(&data("sample-sortie.events.json"));
+    let span =
+        |e: &serde_json::Value| (e["start_s"].as_f64().unwrap(), e["end_s"].as_f64().unwrap());
+    let events = gt["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let (a, b) = span(e);
+            (e["signature"].as_str().unwrap().to_owned(), a, b)
+        })
+        .collect();
+    let distractors = gt["distractors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(span)
+        .collect();
+    (events, distractors)
+}
+
+/// Screens the sortie with the default signatures and checks that each
+/// labelled event is found once, by the right signature, over the right
+/// span, and that nothing fires on the distractor scenes.
+fn assert_signatures_match_labels(extra: &[&str], tolerance_s: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let mut args: Vec<String> = vec![
+        "screen".into(),
+        data("sample-sortie.mp4").to_str().unwrap().to_owned(),
+        "--out".into(),
+        out.to_str().unwrap().to_owned(),
+        "--quiet".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+    let run = run_dir(&out);
+    let (truth, distractors) = ground_truth();
+    let events = closed_events(&run);
+    let found: Vec<(String, f64, f64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["start_s"].as_f64().unwrap(),
+                e["end_s"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        truth.len(),
+        "{extra:?}: one event per labelled event, none elsewhere: {found:?}"
+    );
+    for (kind, start, end) in &truth {
+        let e = found
+            .iter()
+            .find(|f| &f.0 == kind && f.1 < *end && f.2 >= *start)
+            .unwrap_or_else(|| {
+                panic!("{extra:?}: no {kind} event over {start}-{end} s: {found:?}")
+            });
+        assert!(
+            (e.1 - start).abs() <= tolerance_s && (e.2 - (end - 0.1)).abs() <= tolerance_s,
+            "{extra:?}: {kind} spans {}-{} s, labelled {start}-{end} s",
+            e.1,
+            e.2
+        );
+    }
+    for (kind, start, end) in &found {
+        for (a, b) in &distractors {
+            assert!(
+                !(start < b && end >= a),
+                "{extra:?}: {kind} event {start}-{end} s overlaps the distractor at {a}-{b} s"
+            );
+        }
+    }
+    // The open line comes once the pattern has held for min_duration (1 s).
+    for open in steps(&run, "open") {
+        let delay = open["at"]["pts_s"].as_f64().unwrap() - open["start_s"].as_f64().unwrap();
+        assert!(
+            (0.99..1.6).contains(&delay),
+            "{extra:?}: opened {delay} s after its start"
+        );
+    }
+    for e in &events {
+        let best = &e["best_frame"];
+        let tracks = best["tracks"].as_array().unwrap();
+        assert_eq!(tracks.iter().filter(|t| t["role"] == "anchor").count(), 1);
+        assert_eq!(tracks.len() as u64, best["count"].as_u64().unwrap() + 1);
+        assert!(best["count"].as_u64().unwrap() >= 5, "{best}");
+        assert_eq!(e["model"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(e["signature_config_sha256"].as_str().unwrap().len(), 64);
+        if e["kind"] == "overcrowding" {
+            assert!(best["density_note"]
+                .as_str()
+                .unwrap()
+                .contains("no ground sample distance"));
+        }
+        let frame = image::open(run.join(e["artefacts"]["frame"].as_str().unwrap())).unwrap();
+        assert_eq!((frame.width(), frame.height()), (1280, 720));
+    }
+    assert!(lookout::evidence::manifest::verify(&run).is_empty());
+}
+
 #[test]
-fn sortie_flags_the_frames_that_hold_people() {
+fn sortie_trafficking_signatures_fire_where_labelled_and_nowhere_else() {
+    assert_signatures_match_labels(&[], 0.25);
+}
+
+#[test]
+fn sortie_signatures_hold_when_sampled_at_stride_5() {
+    // Every 5th frame (0.5 s apart): the tracker predicts over pts gaps.
+    assert_signatures_match_labels(&["--stride", "5"], 0.6);
+}
+
+#[test]
+fn sortie_presence_covers_every_frame_with_people() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
     let o = lookout(&[
@@ -48,36 +167,38 @@ fn sortie_flags_the_frames_that_hold_people() {
         run_json["summary"]["frames_screened"], n_frames as u64,
         "every frame is decoded, the last ones too"
     );
-
-    let events = jsonl(&run.join("events.jsonl"));
-    let flagged: BTreeSet<u64> = events
+    // Presence opens at the first sighting; its events' spans cover the
+    // labelled person frames (a scene cut ends one span, a lapse longer
+    // than the grace period another).
+    let spans: Vec<(u64, u64)> = closed_events(&run)
         .iter()
-        .map(|e| e["frame_index"].as_u64().unwrap())
+        .map(|e| {
+            (
+                e["start_frame"].as_u64().unwrap(),
+                e["last_frame"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    let hits = flagged.intersection(&people).count() as f64;
-    let recall = hits / people.len() as f64;
-    let precision = hits / flagged.len().max(1) as f64;
+    let covered = people
+        .iter()
+        .filter(|&&f| spans.iter().any(|&(a, b)| a <= f && f <= b))
+        .count() as f64;
     assert!(
-        recall >= 0.9,
-        "frame recall {recall:.3} ({} of {} person frames)",
-        hits,
+        covered / people.len() as f64 >= 0.95,
+        "{covered} of {} person frames covered by {spans:?}",
         people.len()
     );
-    assert!(
-        precision >= 0.9,
-        "frame precision {precision:.3} ({} flagged)",
-        flagged.len()
-    );
-
     // Timestamps come from pts: 10 fps, starting at 0.
-    for e in &events {
+    for e in jsonl(&run.join("events.jsonl")) {
         let (i, t) = (
-            e["frame_index"].as_f64().unwrap(),
-            e["pts_s"].as_f64().unwrap(),
+            e["at"]["frame_index"].as_f64().unwrap(),
+            e["at"]["pts_s"].as_f64().unwrap(),
         );
         assert!((t - i / 10.0).abs() < 1e-6, "frame {i} at {t}s");
-        for d in e["detections"].as_array().unwrap() {
-            let b: Vec<f64> = d["box"]
+    }
+    for e in closed_events(&run) {
+        for t in e["best_frame"]["tracks"].as_array().unwrap() {
+            let b: Vec<f64> = t["box"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -125,10 +246,10 @@ fn stride_and_fps_sample_by_time() {
         let step = if flag == "--stride" { 10 } else { 5 };
         for e in jsonl(&run.join("events.jsonl")) {
             assert_eq!(
-                e["frame_index"].as_u64().unwrap() % step,
+                e["at"]["frame_index"].as_u64().unwrap() % step,
                 0,
                 "{flag} {value}: {}",
-                e["frame_index"]
+                e["at"]["frame_index"]
             );
         }
     }
@@ -208,8 +329,8 @@ fn common_containers_decode_with_pts_from_zero() {
         );
         for e in &events {
             let (i, t) = (
-                e["frame_index"].as_f64().unwrap(),
-                e["pts_s"].as_f64().unwrap(),
+                e["at"]["frame_index"].as_f64().unwrap(),
+                e["at"]["pts_s"].as_f64().unwrap(),
             );
             assert!((t - i / 10.0).abs() < 0.011, "{ext}: frame {i} at {t}s");
         }

@@ -63,3 +63,20 @@ pub fn write_png(path: &Path, w: u32, h: u32) {
         .save(path)
         .unwrap();
 }
+
+/// The `event.json` of every event that closed in the run, in close order.
+pub fn closed_events(run: &Path) -> Vec<serde_json::Value> {
+    jsonl(&run.join("events.jsonl"))
+        .into_iter()
+        .filter(|e| e["step"] == "close")
+        .map(|e| read_json(&run.join(e["artefacts"]["event"].as_str().unwrap())))
+        .collect()
+}
+
+/// Lines of `events.jsonl` for one lifecycle step.
+pub fn steps(run: &Path, step: &str) -> Vec<serde_json::Value> {
+    jsonl(&run.join("events.jsonl"))
+        .into_iter()
+        .filter(|e| e["step"] == step)
+        .collect()
+}
