@@ -412,4 +412,101 @@ mod tests {
             "{err}"
         );
     }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_commented_default_file_is_the_builtin_default() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        let expected = Config {
+            signature: Some(builtin_signatures()),
+            ..Config::default()
+        };
+        assert_eq!(parsed, expected);
+        parsed.validate().unwrap();
+        let kinds: Vec<&str> = builtin_signatures().iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, vec!["containment", "overcrowding"]);
+    }
+
+    #[test]
+    fn configured_signatures_must_use_the_models_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookout.toml");
+        std::fs::write(
+            &path,
+            "[[signature]]\nkind = \"containment\"\nname = \"beds\"\nsubjects = [\"person\"]\ncontainers = [\"truck\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        let err = c
+            .build_signatures(&names(&["person", "vessel", "container", "vehicle"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("signature[0] (beds).containers") && err.contains("\"truck\""),
+            "{err}"
+        );
+        let ok = c.build_signatures(&names(&["person", "truck"])).unwrap();
+        assert_eq!(ok[0].signature.name(), "beds");
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicate_names_in_signatures_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookout.toml");
+        std::fs::write(
+            &path,
+            "[[signature]]\nkind = \"zone\"\npolygon = [[0,0],[1,0],[1,1]]\nclasses = [\"person\"]\nmin_cnt = 2\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("min_cnt"), "{err}");
+        std::fs::write(
+            &path,
+            "[[signature]]\nkind = \"presence\"\nclasses = [\"person\"]\n[[signature]]\nkind = \"presence\"\nclasses = [\"vessel\"]\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("signature[1] (presence)") && err.contains("unique"),
+            "{err}"
+        );
+        std::fs::write(&path, "[[signature]]\nkind = \"overcrowding\"\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("max_persons, max_density or both"), "{err}");
+    }
+
+    #[test]
+    fn builtin_signatures_adapt_to_the_model_or_say_what_to_do() {
+        let c = Config::default();
+        let built = c.build_signatures(&names(&["person", "vessel"])).unwrap();
+        let kinds: Vec<&str> = built.iter().map(|b| b.signature.kind()).collect();
+        assert_eq!(kinds, vec!["overcrowding"], "containment needs containers");
+        let built = c
+            .build_signatures(&names(&["person", "car", "vehicle"]))
+            .unwrap();
+        assert_eq!(built[0].signature.kind(), "containment");
+        assert_eq!(
+            built[0]
+                .config
+                .class_names()
+                .iter()
+                .filter(|(k, _)| k == "containers")
+                .count(),
+            1,
+            "container dropped, vehicle kept"
+        );
+        let err = c
+            .build_signatures(&names(&["cat", "dog"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--classes") && err.contains("cat, dog"),
+            "{err}"
+        );
+    }
 }

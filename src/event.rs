@@ -169,7 +169,7 @@ impl EventBuilder {
                         last_t: t,
                         open: None,
                     });
-                if state.open.is_none() && t - state.last_t > timing.grace {
+                if state.open.is_none() && lapsed(t, state.last_t, timing.grace) {
                     *state = GroupState {
                         first_t: t,
                         first_frame: meta.frame_index,
@@ -182,7 +182,7 @@ impl EventBuilder {
                 let involved = involved(&hit, tracks);
                 match &mut state.open {
                     None => {
-                        if !timed || t - state.first_t >= timing.min_duration - 1e-9 {
+                        if !timed || t - state.first_t >= timing.min_duration - 1e-6 {
                             self.serial += 1;
                             let id = format!(
                                 "{}-s{:03}-{:04}",
@@ -252,7 +252,7 @@ impl EventBuilder {
             let groups = &mut self.groups[si];
             let expired: Vec<String> = groups
                 .iter()
-                .filter(|(g, s)| !seen.contains(*g) && t - s.last_t > timing.grace)
+                .filter(|(g, s)| !seen.contains(*g) && lapsed(t, s.last_t, timing.grace))
                 .map(|(g, _)| g.clone())
                 .collect();
             for g in expired {
@@ -293,6 +293,14 @@ impl EventBuilder {
         out.sort_by(|a, b| a.event.id.cmp(&b.event.id));
         out
     }
+}
+
+/// True when a condition last true at `last` has lapsed for longer than
+/// `grace` at `t`. Timestamps are decimal fractions that binary floating
+/// point does not hold exactly (2.9 - 1.9 need not be 1.0), so equality is
+/// judged to a microsecond.
+fn lapsed(t: f64, last: f64, grace: f64) -> bool {
+    t - last > grace + 1e-6
 }
 
 /// The anchor and the subjects of `hit`, as tracks of this frame.
@@ -351,7 +359,7 @@ fn material_change(event: &mut Event, hit: &Hit, t: f64, timed: bool, hold: f64)
     }
     match event.pending_count {
         Some((c, since)) if c == count => {
-            if !timed || t - since >= hold - 1e-9 {
+            if !timed || t - since >= hold - 1e-6 {
                 event.pending_count = None;
                 true
             } else {

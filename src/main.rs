@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => {
             cli::inspect::run(args).map(|()| (cli::Outcome::default(), false))
         }
+        Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {

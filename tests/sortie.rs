@@ -27,9 +27,11 @@ fn labelled_person_frames() -> (BTreeSet<u64>, usize) {
     (frames, coco["images"].as_array().unwrap().len())
 }
 
-/// Ground-truth events and distractors of the sortie, as (signature kind,
-/// start_s, end_s); `end_s` is exclusive.
-fn ground_truth() -> (Vec<(String, f64, f64)>, Vec<(f64, f64)>) {
+/// A labelled event: signature kind, start_s, end_s (exclusive).
+type Labelled = (String, f64, f64);
+
+/// Ground-truth events and distractor spans of the sortie.
+fn ground_truth() -> (Vec<Labelled>, Vec<(f64, f64)>) {
     let gt = read_json(&data("sample-sortie.events.json"));
     let span =
         |e: &serde_json::Value| (e["start_s"].as_f64().unwrap(), e["end_s"].as_f64().unwrap());

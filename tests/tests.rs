@@ -5,6 +5,7 @@
 
 mod util;
 
+mod behaviour;
 mod detect;
 mod inspect;
 mod screen;

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+pub mod config;
 pub mod inspect;
 pub mod screen;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Screen(Box<screen::ScreenArgs>),
     /// Describe a model: family and why, inputs/outputs, classes, preprocessing, providers.
     Inspect(inspect::InspectArgs),
+    /// Write a commented default lookout.toml (`lookout config init`).
+    Config(config::ConfigArgs),
 }
 
 /// What a command reports back to `main` for the exit code.
@@ -33,6 +36,6 @@ pub enum Command {
 pub struct Outcome {
     /// Inputs that failed (missing, unreadable, damaged).
     pub errors: usize,
-    /// Frames or events flagged.
+    /// Events opened.
     pub flagged: u64,
 }
