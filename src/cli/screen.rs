@@ -421,7 +421,21 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
     let stats = match result {
         Ok((_, stats)) => stats,
         Err(e) => {
-            // Seal what was written so far; the run is marked failed.
+            // Close the events still open, so their evidence is kept, then
+            // seal what was written; the run is marked failed.
+            let mut open: Vec<usize> = streams.keys().copied().collect();
+            open.sort_unstable();
+            for source_id in open {
+                if let Some(mut stream) = streams.remove(&source_id) {
+                    for update in stream.finish("run failed") {
+                        if let Err(w) =
+                            recorder.record(&mut writer, &update, &sources[source_id].path)
+                        {
+                            tracing::error!("{w}");
+                        }
+                    }
+                }
+            }
             let summary = json!({"error": format!("{e:#}")});
             let _ = writer.finish(&run_json("failed", &sources, Some(now_rfc3339()), summary));
             return Err(e.into());
