@@ -7,6 +7,9 @@
 #     to make damaged and re-encoded clips).
 #   - ONNX Runtime: the shared library from the PyPI onnxruntime wheel,
 #     unpacked into .deps/ beside this repository. lookout loads it at run time.
+#   - The COCO reference evaluators (pycocotools, faster-coco-eval) pinned in
+#     scripts/requirements-eval.txt, in a virtual environment .deps/pyeval that
+#     the `lookout eval` cross-checks and benchmarks run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +19,7 @@ DEPS="$ROOT/.deps"
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
-PACKAGES=(pkg-config clang libclang-dev ffmpeg
+PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()
@@ -68,4 +71,21 @@ PYEOF
     echo "$ORT_VERSION" > "$DEPS/ORT_VERSION"
     rm -rf "$DEPS/wheel"
 fi
+
+# --- COCO reference evaluators in .deps/pyeval ------------------------------
+PYEVAL="$DEPS/pyeval"
+EVAL_REQ="$ROOT/scripts/requirements-eval.txt"
+eval_sum="$(sha256sum "$EVAL_REQ" | cut -d' ' -f1)"
+if [[ -x "$PYEVAL/bin/python" && -f "$PYEVAL/.installed" && "$(cat "$PYEVAL/.installed")" == "$eval_sum" ]]; then
+    say "COCO reference evaluators present in .deps/pyeval"
+else
+    say "installing scripts/requirements-eval.txt into .deps/pyeval"
+    rm -rf "$PYEVAL"
+    mkdir -p "$DEPS"
+    python3 -m venv "$PYEVAL"
+    "$PYEVAL/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --only-binary=:all: -r "$EVAL_REQ"
+    echo "$eval_sum" > "$PYEVAL/.installed"
+fi
+
 say "ready (ONNX Runtime: $DEPS/libonnxruntime.so)"

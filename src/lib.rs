@@ -25,6 +25,7 @@ pub mod bundled;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod eval;
 pub mod event;
 pub mod evidence;
 pub mod frame;

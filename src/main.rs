@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         Command::Inspect(args) => {
             cli::inspect::run(args).map(|()| (cli::Outcome::default(), false))
         }
+        Command::Eval(args) => {
+            cli::eval::run(args, cli.quiet).map(|()| (cli::Outcome::default(), false))
+        }
         Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 pub mod config;
+pub mod eval;
 pub mod inspect;
 pub mod screen;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Screen(Box<screen::ScreenArgs>),
     /// Describe a model: family and why, inputs/outputs, classes, preprocessing, providers.
     Inspect(inspect::InspectArgs),
+    /// Score a detector against labelled data (COCO metrics equal to pycocotools).
+    Eval(Box<eval::EvalArgs>),
     /// Write a commented default lookout.toml (`lookout config init`).
     Config(config::ConfigArgs),
 }

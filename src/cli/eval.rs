@@ -1,0 +1,496 @@
+//! `lookout eval`: score a detector against a labelled set, with COCO
+//! metrics equal to pycocotools', per-class figures, a confusion matrix and
+//! precision–recall curves, written as `report.json`, `report.md` and a
+//! self-contained `report.html`.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::detect::family::PostProcess;
+use crate::detect::onnx::{OnnxConfig, OnnxDetector};
+use crate::detect::Detector;
+use crate::eval::classes::{confusion, per_class};
+use crate::eval::coco::{evaluate, Params, Stats};
+use crate::eval::mapping::ClassMap;
+use crate::eval::{formats, plot, Dataset, Prediction};
+use crate::pipeline::{self, Detected, Item, PipelineOptions};
+use crate::source::{self, OpenOptions, Sampling};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Ground truth: COCO JSON, a YOLO data.yaml or folder, or a VisDrone folder.
+    #[arg(long, value_name = "PATH", required_unless_present = "compare")]
+    pub gt: Option<PathBuf>,
+    /// Ground-truth format, when the guess is wrong: coco, yolo, visdrone.
+    #[arg(long, value_name = "FORMAT")]
+    pub gt_format: Option<String>,
+    /// Predictions as a COCO results JSON (category ids of the ground truth).
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub predictions: Option<PathBuf>,
+    /// Run this ONNX model over the images instead of reading predictions.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Image folder for --model [default: the ground truth's image folder].
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Class names for --model (one per line, or a YOLO data.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// ONNX Runtime library (libonnxruntime.so).
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+    /// Input size for models with dynamic height and width [default: 640].
+    #[arg(long, value_name = "PX")]
+    pub imgsz: Option<u32>,
+    /// Least detection score kept when running --model.
+    #[arg(long, default_value_t = 0.001, value_name = "SCORE")]
+    pub model_conf: f64,
+    /// Class mapping MODEL=DATASET, comma-separated; several dataset
+    /// classes may map to one model class; `NAME=` drops a model class and
+    /// `=NAME` a dataset class. E.g. "person=pedestrian,person=people,vessel=boat".
+    #[arg(long, value_name = "PAIRS")]
+    pub map: Option<String>,
+    /// Detections per image per class that count (pycocotools: 100).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_dets: usize,
+    /// Score threshold for per-class precision, recall, F1 and the confusion matrix.
+    #[arg(long, default_value_t = 0.3, value_name = "SCORE")]
+    pub conf: f64,
+    /// Folder for report.json, report.md, report.html and the plots.
+    #[arg(long, value_name = "DIR", required_unless_present = "compare")]
+    pub out: Option<PathBuf>,
+    /// Compare two report folders (or report.json files) side by side.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub compare: Option<Vec<PathBuf>>,
+}
+
+fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let preds: Vec<Prediction> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a COCO results list ([{{image_id, category_id, bbox, score}}, ...])",
+            path.display()
+        )
+    })?;
+    if let Some(bad) = preds
+        .iter()
+        .position(|p| p.bbox.iter().any(|v| !v.is_finite()) || !p.score.is_finite())
+    {
+        bail!(
+            "{}: prediction {bad} has a non-finite number",
+            path.display()
+        );
+    }
+    Ok(preds)
+}
+
+/// Runs `model` over the ground truth's images. Returns predictions with
+/// the model's class ids as category ids, and the model's class names.
+fn run_model(
+    args: &EvalArgs,
+    model: &Path,
+    gt: &Dataset,
+    quiet: bool,
+) -> Result<(Vec<Prediction>, Vec<String>, Value)> {
+    let root = args
+        .images
+        .clone()
+        .or_else(|| gt.image_root.clone())
+        .context("the ground truth does not say where its images are; pass --images DIR")?;
+    let mut config = OnnxConfig::new(model);
+    config.labels = args.labels.clone();
+    config.ort_lib = args.ort_lib.clone();
+    config.imgsz = args.imgsz;
+    config.post = PostProcess {
+        conf: args.model_conf as f32,
+        iou: 0.7,
+        max_det: args.max_dets.max(100),
+    };
+    let detector = OnnxDetector::load(&config)?;
+    let info = detector.info().clone();
+    let labels = detector.labels().to_vec();
+    let paths: Vec<PathBuf> = gt.images.iter().map(|i| root.join(&i.file_name)).collect();
+    let (inputs, errors) = source::discover(&paths);
+    if let Some(e) = errors.first() {
+        bail!(
+            "{e} ({} image(s) of the ground truth cannot be read)",
+            errors.len()
+        );
+    }
+    let by_path: HashMap<PathBuf, i64> = paths
+        .iter()
+        .zip(&gt.images)
+        .map(|(p, i)| (p.clone(), i.id))
+        .collect();
+    let bar = ProgressBar::with_draw_target(
+        Some(inputs.len() as u64),
+        if !quiet && std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    )
+    .with_style(
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} images {per_sec} ETA {eta}")
+            .expect("valid template"),
+    )
+    .with_prefix("eval");
+    let options = PipelineOptions {
+        open: OpenOptions {
+            sampling: Sampling {
+                stride: 1,
+                max_fps: None,
+            },
+            decode_threads: 1,
+        },
+        decode_workers: 1,
+        batch: 1,
+        hash_sources: false,
+    };
+    let mut preds = Vec::new();
+    let mut failures = Vec::new();
+    pipeline::run(&inputs, detector, &options, |item| {
+        match item {
+            Item::Frame(Detected { frame, detections }) => {
+                let path = &inputs[frame.meta.source_id].path;
+                let image_id = by_path[path];
+                for d in detections {
+                    let b = d.bbox;
+                    preds.push(Prediction {
+                        image_id,
+                        category_id: d.class_id as i64,
+                        bbox: [
+                            f64::from(b.x1),
+                            f64::from(b.y1),
+                            f64::from(b.x2 - b.x1),
+                            f64::from(b.y2 - b.y1),
+                        ],
+                        score: f64::from(d.score),
+                    });
+                }
+                bar.inc(1);
+            }
+            Item::Finished { error: Some(e), .. } => failures.push(e.to_string()),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    if let Some(e) = failures.first() {
+        bail!("{e} ({} image(s) failed)", failures.len());
+    }
+    let model_json =
+        json!({"path": model, "sha256": info.sha256, "family": info.family, "labels": labels});
+    Ok((preds, labels, model_json))
+}
+
+fn fmt(v: f64) -> String {
+    if v < 0.0 {
+        "-".into()
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
+    if let Some(pair) = &args.compare {
+        return compare(&pair[0], &pair[1]);
+    }
+    let (Some(gt_path), Some(out)) = (&args.gt, &args.out) else {
+        bail!("--gt and --out are needed (or --compare A B)");
+    };
+    if args.max_dets == 0 {
+        bail!("--max-dets must be at least 1");
+    }
+    let t0 = std::time::Instant::now();
+    let gt = formats::load(gt_path, args.gt_format.as_deref())?;
+    let map = args.map.as_deref().map(ClassMap::parse).transpose()?;
+    let (gt, preds, mapping, model_json) = match (&args.predictions, &args.model) {
+        (Some(p), None) => {
+            let preds = read_predictions(p)?;
+            let names: Vec<(i64, String)> = gt
+                .categories
+                .iter()
+                .map(|c| (c.id, c.name.clone()))
+                .collect();
+            let (gt, preds, mapping) = match &map {
+                Some(m) => m.apply(&gt, &names, preds)?,
+                None => (gt, preds, json!(null)),
+            };
+            (gt, preds, mapping, json!({"predictions": p}))
+        }
+        (None, Some(model)) => {
+            let (preds, labels, model_json) = run_model(args, model, &gt, quiet)?;
+            let names: Vec<(i64, String)> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as i64, n.clone()))
+                .collect();
+            let m = map.unwrap_or_default();
+            let (gt, preds, mapping) = m.apply(&gt, &names, preds)?;
+            (gt, preds, mapping, model_json)
+        }
+        _ => bail!("pass either --predictions RESULTS.json or --model MODEL.onnx"),
+    };
+    let params = Params::new(args.max_dets);
+    let ev = evaluate(&gt, &preds, &params)?;
+    let stats = ev.stats();
+    let eval_s = t0.elapsed().as_secs_f64();
+    let classes = per_class(&ev, &gt, args.conf);
+    let matrix = confusion(&gt, &preds, args.conf, 0.5);
+
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let curves: Vec<plot::Curve> = (0..ev.cat_ids.len())
+        .filter(|&k| ev.sweeps[k].1 > 0)
+        .map(|k| {
+            let (recall, precision) = ev.pr_curve(k, 0);
+            plot::Curve {
+                label: classes[k].name.clone(),
+                recall,
+                precision,
+            }
+        })
+        .collect();
+    let title = "Precision-recall at IoU 0.5";
+    plot::pr_chart(
+        title,
+        &curves,
+        &out.join("pr_curves.png"),
+        &out.join("pr_curves.svg"),
+    )?;
+    let svg = plot::pr_chart_svg(title, &curves)?;
+
+    let report = json!({
+        "tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")},
+        "ground_truth": {
+            "path": gt_path,
+            "images": gt.images.len(),
+            "annotations": gt.annotations.len(),
+            "categories": gt.categories.len(),
+            "notes": gt.notes,
+        },
+        "source": model_json,
+        "predictions": preds.len(),
+        "class_mapping": mapping,
+        "max_dets": params.max_dets,
+        "coco": stats,
+        "coco_note": if args.max_dets == 100 { json!(null) } else {
+            json!(format!("AP is -1 as in pycocotools, whose summarize() asks for a cap of 100; AP at the cap of {} is ap_at_max_dets", args.max_dets))
+        },
+        "ap_at_max_dets": ev.ap_at_cap(),
+        "per_class": classes,
+        "confusion": matrix,
+        "score_threshold": args.conf,
+        "seconds": eval_s,
+    });
+    crate::evidence::write_atomic(
+        &out.join("report.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    let md = markdown(&report, &stats);
+    crate::evidence::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    let html = html(&md, &svg);
+    crate::evidence::write_atomic(&out.join("report.html"), html.as_bytes())?;
+    if !quiet {
+        eprintln!(
+            "AP {} AP50 {} AP75 {} AR100 {} ({} images, {} predictions, {:.2} s)",
+            fmt(stats.ap),
+            fmt(stats.ap50),
+            fmt(stats.ap75),
+            fmt(stats.ar100),
+            gt.images.len(),
+            preds.len(),
+            eval_s
+        );
+    }
+    println!("{}", out.display());
+    Ok(())
+}
+
+fn markdown(report: &Value, stats: &Stats) -> String {
+    let mut s = String::from("# lookout eval report\n\n");
+    s.push_str(&format!(
+        "Ground truth: `{}` ({} images, {} annotations). Predictions: {}. Detection cap per image: {}.\n\n",
+        report["ground_truth"]["path"].as_str().unwrap_or(""),
+        report["ground_truth"]["images"],
+        report["ground_truth"]["annotations"],
+        report["predictions"],
+        report["max_dets"][2],
+    ));
+    for note in report["ground_truth"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        s.push_str(&format!("- {}\n", note.as_str().unwrap_or("")));
+    }
+    if let Some(note) = report["coco_note"].as_str() {
+        s.push_str(&format!("- {note}\n"));
+    }
+    s.push_str("\n## COCO (equal to pycocotools)\n\n| stat | value |\n|---|---|\n");
+    for (name, v) in Stats::NAMES.iter().zip(stats.values()) {
+        s.push_str(&format!("| {name} | {} |\n", fmt(v)));
+    }
+    s.push_str(&format!(
+        "\n## Per class (precision, recall, F1 at score {})\n\n| class | objects | AP | AP50 | P | R | F1 | best F1 (at score) |\n|---|---|---|---|---|---|---|---|\n",
+        report["score_threshold"]
+    ));
+    for c in report["per_class"].as_array().into_iter().flatten() {
+        let at = &c["at_threshold"];
+        let best = if c["best_f1"].is_null() {
+            "-".to_string()
+        } else {
+            format!(
+                "{} ({:.3})",
+                fmt(c["best_f1"]["f1"].as_f64().unwrap_or(-1.0)),
+                c["best_f1"]["threshold"].as_f64().unwrap_or(0.0)
+            )
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c["name"].as_str().unwrap_or(""),
+            c["objects"],
+            fmt(c["ap"].as_f64().unwrap_or(-1.0)),
+            fmt(c["ap50"].as_f64().unwrap_or(-1.0)),
+            fmt(at["precision"].as_f64().unwrap_or(0.0)),
+            fmt(at["recall"].as_f64().unwrap_or(0.0)),
+            fmt(at["f1"].as_f64().unwrap_or(0.0)),
+            best
+        ));
+    }
+    let labels: Vec<&str> = report["confusion"]["labels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    s.push_str("\n## Confusion matrix (rows: predicted, columns: true; IoU 0.5)\n\n| |");
+    for l in &labels {
+        s.push_str(&format!(" {l} |"));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(labels.len()));
+    s.push('\n');
+    for (row, l) in report["confusion"]["matrix"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(&labels)
+    {
+        s.push_str(&format!("| **{l}** |"));
+        for v in row.as_array().into_iter().flatten() {
+            s.push_str(&format!(" {v} |"));
+        }
+        s.push('\n');
+    }
+    s.push_str("\n![Precision-recall curves](pr_curves.png)\n");
+    s
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A self-contained HTML page: the markdown's tables rendered, the plot
+/// inlined as SVG, no outside assets.
+fn html(md: &str, svg: &str) -> String {
+    let mut body = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            if line.starts_with("|---") {
+                continue;
+            }
+            if !in_table {
+                body.push_str("<table>\n");
+                in_table = true;
+            }
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            body.push_str("<tr>");
+            for c in cells {
+                body.push_str(&format!("<td>{}</td>", escape(&c.replace("**", ""))));
+            }
+            body.push_str("</tr>\n");
+            continue;
+        }
+        if in_table {
+            body.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(h) = line.strip_prefix("## ") {
+            body.push_str(&format!("<h2>{}</h2>\n", escape(h)));
+        } else if let Some(h) = line.strip_prefix("# ") {
+            body.push_str(&format!("<h1>{}</h1>\n", escape(h)));
+        } else if line.starts_with("![") {
+            body.push_str(svg);
+        } else if let Some(item) = line.strip_prefix("- ") {
+            body.push_str(&format!("<p>• {}</p>\n", escape(item)));
+        } else if !line.is_empty() {
+            body.push_str(&format!("<p>{}</p>\n", escape(line)));
+        }
+    }
+    if in_table {
+        body.push_str("</table>\n");
+    }
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lookout eval report</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}td{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head><body>\n{body}</body></html>\n"
+    )
+}
+
+fn load_report(path: &Path) -> Result<Value> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_owned()
+    };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a report.json", file.display()))
+}
+
+/// Prints two reports' COCO stats and per-class AP side by side with deltas.
+fn compare(a: &Path, b: &Path) -> Result<()> {
+    let (ra, rb) = (load_report(a)?, load_report(b)?);
+    println!("{:<10} {:>10} {:>10} {:>10}", "stat", "A", "B", "B-A");
+    let row = |name: &str, x: f64, y: f64| {
+        let delta = if x < 0.0 || y < 0.0 {
+            "-".to_string()
+        } else {
+            format!("{:+.4}", y - x)
+        };
+        println!("{name:<10} {:>10} {:>10} {delta:>10}", fmt(x), fmt(y));
+    };
+    for name in Stats::NAMES {
+        let x = ra["coco"][name].as_f64().unwrap_or(-1.0);
+        let y = rb["coco"][name].as_f64().unwrap_or(-1.0);
+        row(name, x, y);
+    }
+    println!("\nper-class AP50");
+    let classes_b: HashMap<String, f64> = rb["per_class"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["ap50"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    for c in ra["per_class"].as_array().into_iter().flatten() {
+        let name = c["name"].as_str().unwrap_or("");
+        let x = c["ap50"].as_f64().unwrap_or(-1.0);
+        let y = classes_b.get(name).copied().unwrap_or(-1.0);
+        row(name, x, y);
+    }
+    Ok(())
+}

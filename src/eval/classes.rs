@@ -1,0 +1,292 @@
+//! Per-class figures beyond COCO's means: AP and AP50 per class, precision,
+//! recall and F1 at a chosen score threshold and at the F1-optimal one
+//! (COCO matching at IoU 0.5, crowd regions and their detections ignored),
+//! and a confusion matrix with a background row and column.
+
+use serde::Serialize;
+
+use super::coco::Evaluation;
+use super::{Dataset, Prediction};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperatingPoint {
+    pub threshold: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub true_positives: usize,
+    pub false_positives: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    pub id: i64,
+    pub name: String,
+    /// Ground-truth objects (not crowd).
+    pub objects: usize,
+    pub detections: usize,
+    /// AP@[.50:.95]; -1 without ground truth.
+    pub ap: f64,
+    pub ap50: f64,
+    /// At the chosen score threshold.
+    pub at_threshold: OperatingPoint,
+    /// At the threshold that maximises F1 (None without detections).
+    pub best_f1: Option<OperatingPoint>,
+}
+
+fn point(threshold: f64, tp: usize, fp: usize, objects: usize) -> OperatingPoint {
+    let precision = if tp + fp > 0 {
+        tp as f64 / (tp + fp) as f64
+    } else {
+        0.0
+    };
+    let recall = if objects > 0 {
+        tp as f64 / objects as f64
+    } else {
+        0.0
+    };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    OperatingPoint {
+        threshold,
+        precision,
+        recall,
+        f1,
+        true_positives: tp,
+        false_positives: fp,
+    }
+}
+
+/// Per-class metrics from a COCO evaluation. `threshold` is the score at
+/// which precision, recall and F1 are reported.
+pub fn per_class(ev: &Evaluation, gt: &Dataset, threshold: f64) -> Vec<ClassMetrics> {
+    ev.cat_ids
+        .iter()
+        .enumerate()
+        .map(|(k, &id)| {
+            let (sweep, objects) = &ev.sweeps[k];
+            let name = gt
+                .categories
+                .iter()
+                .find(|c| c.id == id)
+                .map_or_else(|| id.to_string(), |c| c.name.clone());
+            let (mut tp, mut fp) = (0usize, 0usize);
+            let mut at = point(threshold, 0, 0, *objects);
+            let mut best: Option<OperatingPoint> = None;
+            for (i, &(score, hit)) in sweep.iter().enumerate() {
+                if hit {
+                    tp += 1;
+                } else {
+                    fp += 1;
+                }
+                // An operating point sits after the last detection of a score.
+                let last_of_score = sweep.get(i + 1).is_none_or(|n| n.0 != score);
+                if !last_of_score {
+                    continue;
+                }
+                let p = point(score, tp, fp, *objects);
+                if score >= threshold {
+                    at = p.clone();
+                }
+                if best.as_ref().is_none_or(|b| p.f1 > b.f1) {
+                    best = Some(p);
+                }
+            }
+            ClassMetrics {
+                id,
+                name,
+                objects: *objects,
+                detections: sweep.len(),
+                ap: ev.class_ap(k, None),
+                ap50: ev.class_ap(k, Some(0.5)),
+                at_threshold: at,
+                best_f1: best,
+            }
+        })
+        .collect()
+}
+
+/// A confusion matrix over the categories plus background. Rows are
+/// predicted classes, columns true classes; the last row and column are
+/// background: `[background][c]` counts missed objects of `c`,
+/// `[c][background]` false detections of `c`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Confusion {
+    /// Category names, then `background`.
+    pub labels: Vec<String>,
+    pub matrix: Vec<Vec<u64>>,
+    pub iou: f64,
+    pub threshold: f64,
+}
+
+/// Builds the confusion matrix: detections scoring at least `threshold`
+/// are matched to ground truth of any class, greedily by IoU (at least
+/// `iou`), best pair first. Detections that fall mostly inside a crowd
+/// region are left out.
+pub fn confusion(gt: &Dataset, dt: &[Prediction], threshold: f64, iou: f64) -> Confusion {
+    let mut cats: Vec<(i64, String)> = gt
+        .categories
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    cats.sort_by_key(|c| c.0);
+    let n = cats.len();
+    let index = |id: i64| cats.iter().position(|c| c.0 == id);
+    let mut matrix = vec![vec![0u64; n + 1]; n + 1];
+    let mut by_image: std::collections::BTreeMap<i64, (Vec<usize>, Vec<usize>)> =
+        Default::default();
+    for (j, a) in gt.annotations.iter().enumerate() {
+        by_image.entry(a.image_id).or_default().0.push(j);
+    }
+    for (j, d) in dt.iter().enumerate() {
+        if d.score >= threshold && index(d.category_id).is_some() {
+            by_image.entry(d.image_id).or_default().1.push(j);
+        }
+    }
+    let iou_of = |a: &[f64; 4], b: &[f64; 4]| {
+        let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+        let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+        if w <= 0.0 || h <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let i = w * h;
+        (i / (a[2] * a[3] + b[2] * b[3] - i), i / (a[2] * a[3]))
+    };
+    for (gts, dets) in by_image.values() {
+        let (crowd, objects): (Vec<usize>, Vec<usize>) =
+            gts.iter().partition(|&&j| gt.annotations[j].iscrowd);
+        let objects: Vec<usize> = objects
+            .into_iter()
+            .filter(|&j| index(gt.annotations[j].category_id).is_some())
+            .collect();
+        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+        for (di, &d) in dets.iter().enumerate() {
+            for (gi, &g) in objects.iter().enumerate() {
+                let (v, _) = iou_of(&dt[d].bbox, &gt.annotations[g].bbox);
+                if v >= iou {
+                    pairs.push((v, di, gi));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut det_used = vec![false; dets.len()];
+        let mut gt_used = vec![false; objects.len()];
+        for (_, di, gi) in pairs {
+            if det_used[di] || gt_used[gi] {
+                continue;
+            }
+            det_used[di] = true;
+            gt_used[gi] = true;
+            let p = index(dt[dets[di]].category_id).expect("filtered");
+            let t = index(gt.annotations[objects[gi]].category_id).expect("filtered");
+            matrix[p][t] += 1;
+        }
+        for (gi, &g) in objects.iter().enumerate() {
+            if !gt_used[gi] {
+                let t = index(gt.annotations[g].category_id).expect("filtered");
+                matrix[n][t] += 1;
+            }
+        }
+        for (di, &d) in dets.iter().enumerate() {
+            if det_used[di] {
+                continue;
+            }
+            let in_crowd = crowd
+                .iter()
+                .any(|&c| iou_of(&dt[d].bbox, &gt.annotations[c].bbox).1 >= 0.5);
+            if !in_crowd {
+                let p = index(dt[d].category_id).expect("filtered");
+                matrix[p][n] += 1;
+            }
+        }
+    }
+    let mut labels: Vec<String> = cats.into_iter().map(|c| c.1).collect();
+    labels.push("background".into());
+    Confusion {
+        labels,
+        matrix,
+        iou,
+        threshold,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::coco::{evaluate, Params};
+    use crate::eval::{Annotation, Category, Image};
+
+    #[test]
+    fn operating_points_and_confusion_on_a_known_case() {
+        let gt = Dataset {
+            images: vec![Image {
+                id: 1,
+                file_name: "a.png".into(),
+                width: 100,
+                height: 100,
+            }],
+            categories: vec![
+                Category {
+                    id: 1,
+                    name: "person".into(),
+                },
+                Category {
+                    id: 2,
+                    name: "boat".into(),
+                },
+            ],
+            annotations: vec![
+                Annotation {
+                    id: 1,
+                    image_id: 1,
+                    category_id: 1,
+                    bbox: [0.0, 0.0, 10.0, 10.0],
+                    area: 100.0,
+                    iscrowd: false,
+                },
+                Annotation {
+                    id: 2,
+                    image_id: 1,
+                    category_id: 2,
+                    bbox: [50.0, 50.0, 20.0, 20.0],
+                    area: 400.0,
+                    iscrowd: false,
+                },
+            ],
+            ..Default::default()
+        };
+        let p = |c, x: f64, s| Prediction {
+            image_id: 1,
+            category_id: c,
+            bbox: [x, x, 10.0, 10.0],
+            score: s,
+        };
+        // A person found (0.9), a false person (0.8), the boat called a person (0.4).
+        let dt = vec![
+            p(1, 0.0, 0.9),
+            p(1, 30.0, 0.8),
+            Prediction {
+                bbox: [50.0, 50.0, 20.0, 20.0],
+                ..p(1, 0.0, 0.4)
+            },
+        ];
+        let ev = evaluate(&gt, &dt, &Params::default()).unwrap();
+        let m = per_class(&ev, &gt, 0.5);
+        let person = &m[0];
+        assert_eq!((person.objects, person.detections), (1, 3));
+        assert_eq!(person.at_threshold.true_positives, 1);
+        assert_eq!(person.at_threshold.false_positives, 1);
+        assert!((person.at_threshold.precision - 0.5).abs() < 1e-12);
+        let best = person.best_f1.as_ref().unwrap();
+        assert_eq!((best.threshold, best.f1), (0.9, 1.0));
+        assert_eq!(m[1].ap, 0.0, "the boat was never found as a boat");
+
+        let c = confusion(&gt, &dt, 0.3, 0.5);
+        assert_eq!(c.labels, vec!["person", "boat", "background"]);
+        // rows: predicted person, boat, background; columns: true.
+        assert_eq!(c.matrix, vec![vec![1, 1, 1], vec![0, 0, 0], vec![0, 0, 0]]);
+    }
+}

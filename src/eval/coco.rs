@@ -1,0 +1,687 @@
+//! COCO box evaluation, equal to pycocotools' `COCOeval` (iouType `bbox`).
+//!
+//! Every rule of pycocotools is reproduced, including the ones that surprise:
+//! - a crowd ground truth (`iscrowd`) is matched by IoU = intersection over
+//!   the *detection's* area, can absorb any number of detections, and is
+//!   never a miss; detections matched to it are ignored;
+//! - the area ranges test the annotation's `area` field, not its box; a
+//!   detection's area is its box `w * h` (as `loadRes` sets it);
+//! - detections are sorted by score with a stable sort, so ties keep the
+//!   order of the results file, within an image and across images;
+//! - at most `max_dets[2]` detections per image and category are matched;
+//!   AR at 1 and 10 truncate further; `AP` (stats[0]) is taken at a cap of
+//!   100 whatever the caps are, so with a raised cap it is -1, as in
+//!   pycocotools ([`Evaluation::ap_at_cap`] gives the figure at the cap);
+//! - a detection matched to a ground truth whose id is 0 counts as
+//!   unmatched (pycocotools tests the matched id for truth);
+//! - among ground truths of equal IoU the last one wins, and a detection
+//!   matched to a real object does not move to an ignored one;
+//! - precision is interpolated at 101 recall points, made monotone from the
+//!   right, and a recall point beyond the curve's reach counts as 0;
+//! - a category without unignored ground truth in an area range is left out
+//!   of the mean (-1), and a stat with nothing to average is -1;
+//! - images in the ground truth without any annotation still count (their
+//!   detections are false positives); detections of categories the ground
+//!   truth does not list are not evaluated.
+//!
+//! Thresholds are built the way numpy's `linspace` builds them, so an IoU
+//! exactly on a threshold is judged as pycocotools judges it.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Dataset, EvalError, Prediction};
+
+/// `np.spacing(1)`: pycocotools' guard against dividing by zero.
+const EPS: f64 = f64::EPSILON;
+
+/// Area ranges: all, small, medium, large (pixels², inclusive bounds).
+pub const AREA_RANGES: [(&str, [f64; 2]); 4] = [
+    ("all", [0.0, 1e10]),
+    ("small", [0.0, 1024.0]),
+    ("medium", [1024.0, 9216.0]),
+    ("large", [9216.0, 1e10]),
+];
+
+/// numpy's `linspace(start, stop, num)`.
+fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    let step = (stop - start) / (num - 1) as f64;
+    let mut v: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
+    v[num - 1] = stop;
+    v
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Params {
+    pub iou_thrs: Vec<f64>,
+    pub rec_thrs: Vec<f64>,
+    /// Detections per image for AR@1, AR@10 and everything else.
+    pub max_dets: [usize; 3],
+}
+
+impl Params {
+    /// pycocotools' defaults, with the last detection cap `max_dets`
+    /// (100 in pycocotools).
+    pub fn new(max_dets: usize) -> Params {
+        Params {
+            iou_thrs: linspace(0.5, 0.95, 10),
+            rec_thrs: linspace(0.0, 1.0, 101),
+            max_dets: [1, 10, max_dets],
+        }
+    }
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params::new(100)
+    }
+}
+
+/// The twelve numbers of `COCOeval.summarize()`, in its order and meaning.
+/// `ar100` is AR at `max_dets[2]`, as in pycocotools.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stats {
+    #[serde(rename = "AP")]
+    pub ap: f64,
+    #[serde(rename = "AP50")]
+    pub ap50: f64,
+    #[serde(rename = "AP75")]
+    pub ap75: f64,
+    #[serde(rename = "APs")]
+    pub aps: f64,
+    #[serde(rename = "APm")]
+    pub apm: f64,
+    #[serde(rename = "APl")]
+    pub apl: f64,
+    #[serde(rename = "AR1")]
+    pub ar1: f64,
+    #[serde(rename = "AR10")]
+    pub ar10: f64,
+    #[serde(rename = "AR100")]
+    pub ar100: f64,
+    #[serde(rename = "ARs")]
+    pub ars: f64,
+    #[serde(rename = "ARm")]
+    pub arm: f64,
+    #[serde(rename = "ARl")]
+    pub arl: f64,
+}
+
+impl Stats {
+    pub const NAMES: [&'static str; 12] = [
+        "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+    ];
+
+    pub fn values(&self) -> [f64; 12] {
+        [
+            self.ap, self.ap50, self.ap75, self.aps, self.apm, self.apl, self.ar1, self.ar10,
+            self.ar100, self.ars, self.arm, self.arl,
+        ]
+    }
+}
+
+/// One image and category in one area range, after matching.
+#[derive(Debug, Clone, Default)]
+struct ImageEval {
+    /// Detection scores, best first (stable), capped at `max_dets[2]`.
+    scores: Vec<f64>,
+    /// Per threshold then detection: matched (to a non-zero gt id).
+    matched: Vec<bool>,
+    /// Per threshold then detection: ignored.
+    ignored: Vec<bool>,
+    /// Ground truths that are not ignored.
+    npig: usize,
+}
+
+/// The result of an evaluation: pycocotools' `eval` arrays and the data to
+/// derive per-class figures.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub params: Params,
+    /// Category ids, sorted (pycocotools' `catIds`).
+    pub cat_ids: Vec<i64>,
+    /// `precision[t][r][k][a][m]`, flattened; -1 where undefined.
+    precision: Vec<f64>,
+    /// `recall[t][k][a][m]`, flattened; -1 where undefined.
+    recall: Vec<f64>,
+    /// Scores at each precision point, same layout as `precision`.
+    scores: Vec<f64>,
+    /// Per category: its detections at IoU 0.5 (area all, last cap), best
+    /// score first, ignored ones left out, as (score, true positive); and
+    /// its count of unignored ground truth.
+    pub sweeps: Vec<(Vec<(f64, bool)>, usize)>,
+}
+
+impl Evaluation {
+    fn dims(&self) -> (usize, usize, usize, usize, usize) {
+        (
+            self.params.iou_thrs.len(),
+            self.params.rec_thrs.len(),
+            self.cat_ids.len(),
+            AREA_RANGES.len(),
+            self.params.max_dets.len(),
+        )
+    }
+
+    fn p_index(&self, t: usize, r: usize, k: usize, a: usize, m: usize) -> usize {
+        let (_, nr, nk, na, nm) = self.dims();
+        (((t * nr + r) * nk + k) * na + a) * nm + m
+    }
+
+    fn r_index(&self, t: usize, k: usize, a: usize, m: usize) -> usize {
+        let (_, _, nk, na, nm) = self.dims();
+        ((t * nk + k) * na + a) * nm + m
+    }
+
+    pub fn precision(&self, t: usize, r: usize, k: usize, a: usize, m: usize) -> f64 {
+        self.precision[self.p_index(t, r, k, a, m)]
+    }
+
+    pub fn recall(&self, t: usize, k: usize, a: usize, m: usize) -> f64 {
+        self.recall[self.r_index(t, k, a, m)]
+    }
+
+    pub fn score_at(&self, t: usize, r: usize, k: usize, a: usize, m: usize) -> f64 {
+        self.scores[self.p_index(t, r, k, a, m)]
+    }
+
+    /// `COCOeval._summarize`: the mean of the defined values, or -1.
+    fn summarize(&self, ap: bool, iou: Option<f64>, area: usize, max_det: usize) -> f64 {
+        let (nt, nr, nk, _, _) = self.dims();
+        let threshold_ok = |t: usize| iou.is_none_or(|v| self.params.iou_thrs[t] == v);
+        let Some(m) = self.params.max_dets.iter().position(|&d| d == max_det) else {
+            return -1.0;
+        };
+        let (mut sum, mut n) = (0.0, 0usize);
+        for t in (0..nt).filter(|&t| threshold_ok(t)) {
+            for k in 0..nk {
+                if ap {
+                    for r in 0..nr {
+                        let v = self.precision(t, r, k, area, m);
+                        if v > -1.0 {
+                            sum += v;
+                            n += 1;
+                        }
+                    }
+                } else {
+                    let v = self.recall(t, k, area, m);
+                    if v > -1.0 {
+                        sum += v;
+                        n += 1;
+                    }
+                }
+            }
+        }
+        if n == 0 {
+            -1.0
+        } else {
+            sum / n as f64
+        }
+    }
+
+    /// The twelve stats of `COCOeval.summarize()`.
+    pub fn stats(&self) -> Stats {
+        let [d1, d10, d] = self.params.max_dets;
+        Stats {
+            // pycocotools asks for AP at a cap of 100 whatever the caps are,
+            // so with a raised cap it reports -1; see `ap_at_cap`.
+            ap: self.summarize(true, None, 0, 100),
+            ap50: self.summarize(true, Some(0.5), 0, d),
+            ap75: self.summarize(true, Some(0.75), 0, d),
+            aps: self.summarize(true, None, 1, d),
+            apm: self.summarize(true, None, 2, d),
+            apl: self.summarize(true, None, 3, d),
+            ar1: self.summarize(false, None, 0, d1),
+            ar10: self.summarize(false, None, 0, d10),
+            ar100: self.summarize(false, None, 0, d),
+            ars: self.summarize(false, None, 1, d),
+            arm: self.summarize(false, None, 2, d),
+            arl: self.summarize(false, None, 3, d),
+        }
+    }
+
+    /// AP@[.50:.95] at the last detection cap. Equal to `stats().ap` when
+    /// the cap is 100; pycocotools has no figure for other caps (-1).
+    pub fn ap_at_cap(&self) -> f64 {
+        self.summarize(true, None, 0, self.params.max_dets[2])
+    }
+
+    /// AP of one category (index into `cat_ids`) over all thresholds, or at
+    /// one IoU threshold; -1 when it has no ground truth.
+    pub fn class_ap(&self, k: usize, iou: Option<f64>) -> f64 {
+        let (nt, nr, _, _, _) = self.dims();
+        let m = 2;
+        let (mut sum, mut n) = (0.0, 0usize);
+        for t in (0..nt).filter(|&t| iou.is_none_or(|v| self.params.iou_thrs[t] == v)) {
+            for r in 0..nr {
+                let v = self.precision(t, r, k, 0, m);
+                if v > -1.0 {
+                    sum += v;
+                    n += 1;
+                }
+            }
+        }
+        if n == 0 {
+            -1.0
+        } else {
+            sum / n as f64
+        }
+    }
+
+    /// The interpolated precision–recall curve of one category at one IoU
+    /// threshold index (area all, last detection cap): 101 points.
+    pub fn pr_curve(&self, k: usize, t: usize) -> (Vec<f64>, Vec<f64>) {
+        let rec = self.params.rec_thrs.clone();
+        let prec = (0..rec.len())
+            .map(|r| self.precision(t, r, k, 0, 2))
+            .collect();
+        (rec, prec)
+    }
+}
+
+/// pycocotools' `maskUtils.iou` for boxes `[x, y, w, h]`.
+fn box_iou(d: &[f64; 4], g: &[f64; 4], crowd: bool) -> f64 {
+    let w = (d[2] + d[0]).min(g[2] + g[0]) - d[0].max(g[0]);
+    if w <= 0.0 {
+        return 0.0;
+    }
+    let h = (d[3] + d[1]).min(g[3] + g[1]) - d[1].max(g[1]);
+    if h <= 0.0 {
+        return 0.0;
+    }
+    let i = w * h;
+    let da = d[2] * d[3];
+    let u = if crowd { da } else { da + g[2] * g[3] - i };
+    i / u
+}
+
+/// Checks that predictions refer to images of the ground truth, as
+/// pycocotools' `loadRes` does.
+pub fn check_predictions(gt: &Dataset, dt: &[Prediction]) -> Result<(), EvalError> {
+    let images: std::collections::HashSet<i64> = gt.images.iter().map(|i| i.id).collect();
+    let mut unknown: Vec<i64> = dt
+        .iter()
+        .map(|d| d.image_id)
+        .filter(|id| !images.contains(id))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        let shown: Vec<String> = unknown.iter().take(10).map(|i| i.to_string()).collect();
+        Err(EvalError::Invalid(format!(
+            "{} prediction image id(s) are not in the ground truth: {}{}",
+            unknown.len(),
+            shown.join(", "),
+            if unknown.len() > 10 { ", ..." } else { "" }
+        )))
+    }
+}
+
+/// Evaluates `dt` against `gt` as pycocotools' `evaluate()` then
+/// `accumulate()` do.
+pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Evaluation, EvalError> {
+    check_predictions(gt, dt)?;
+    let mut img_ids: Vec<i64> = gt.images.iter().map(|i| i.id).collect();
+    img_ids.sort_unstable();
+    img_ids.dedup();
+    let mut cat_ids: Vec<i64> = gt.categories.iter().map(|c| c.id).collect();
+    cat_ids.sort_unstable();
+    cat_ids.dedup();
+    let img_index: HashMap<i64, usize> =
+        img_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let cat_index: HashMap<i64, usize> =
+        cat_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
+    let (ni, nk) = (img_ids.len(), cat_ids.len());
+
+    // Annotations and detections per (category, image), in file order.
+    let mut gts: Vec<Vec<usize>> = vec![Vec::new(); nk * ni];
+    for (j, a) in gt.annotations.iter().enumerate() {
+        if let (Some(&k), Some(&i)) = (cat_index.get(&a.category_id), img_index.get(&a.image_id)) {
+            gts[k * ni + i].push(j);
+        }
+    }
+    let mut dts: Vec<Vec<usize>> = vec![Vec::new(); nk * ni];
+    for (j, d) in dt.iter().enumerate() {
+        if let (Some(&k), Some(&i)) = (cat_index.get(&d.category_id), img_index.get(&d.image_id)) {
+            dts[k * ni + i].push(j);
+        }
+    }
+
+    let nt = params.iou_thrs.len();
+    let max_det = params.max_dets[2];
+    // evals[(k * A + a) * ni + i]; None where the image has neither ground
+    // truth nor detections of the category.
+    let per_group: Vec<Option<[ImageEval; 4]>> = (0..nk * ni)
+        .into_par_iter()
+        .map(|g| {
+            let (g_idx, d_idx) = (&gts[g], &dts[g]);
+            if g_idx.is_empty() && d_idx.is_empty() {
+                return None;
+            }
+            let anns: Vec<&super::Annotation> = g_idx.iter().map(|&j| &gt.annotations[j]).collect();
+            let mut dets: Vec<&Prediction> = d_idx.iter().map(|&j| &dt[j]).collect();
+            // Stable sort, best score first; then the cap.
+            dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+            dets.truncate(max_det);
+            let ious: Vec<f64> = dets
+                .iter()
+                .flat_map(|d| {
+                    anns.iter()
+                        .map(move |g| box_iou(&d.bbox, &g.bbox, g.iscrowd))
+                })
+                .collect();
+            let ng = anns.len();
+            Some(std::array::from_fn(|a| {
+                evaluate_image(&anns, &dets, &ious, ng, AREA_RANGES[a].1, params, nt)
+            }))
+        })
+        .collect();
+
+    // accumulate()
+    let (nr, na, nm) = (
+        params.rec_thrs.len(),
+        AREA_RANGES.len(),
+        params.max_dets.len(),
+    );
+    let mut ev = Evaluation {
+        params: params.clone(),
+        cat_ids,
+        precision: vec![-1.0; nt * nr * nk * na * nm],
+        recall: vec![-1.0; nt * nk * na * nm],
+        scores: vec![-1.0; nt * nr * nk * na * nm],
+        sweeps: Vec::new(),
+    };
+    ev.sweeps = (0..nk)
+        .map(|k| {
+            let entries: Vec<&ImageEval> = (0..ni)
+                .filter_map(|i| per_group[k * ni + i].as_ref().map(|e| &e[0]))
+                .collect();
+            let mut sweep: Vec<(f64, bool)> = Vec::new();
+            for e in &entries {
+                let n = e.scores.len();
+                for d in 0..n {
+                    if !e.ignored[d] {
+                        sweep.push((e.scores[d], e.matched[d]));
+                    }
+                }
+            }
+            sweep.sort_by(|a, b| b.0.total_cmp(&a.0));
+            (sweep, entries.iter().map(|e| e.npig).sum())
+        })
+        .collect();
+    let cells: Vec<(usize, usize, usize)> = (0..nk)
+        .flat_map(|k| (0..na).flat_map(move |a| (0..nm).map(move |m| (k, a, m))))
+        .collect();
+    let results: Vec<(usize, usize, usize, Option<Accumulated>)> = cells
+        .into_par_iter()
+        .map(|(k, a, m)| {
+            let entries: Vec<&ImageEval> = (0..ni)
+                .filter_map(|i| per_group[k * ni + i].as_ref().map(|e| &e[a]))
+                .collect();
+            (k, a, m, accumulate(&entries, params.max_dets[m], params))
+        })
+        .collect();
+    for (k, a, m, acc) in results {
+        let Some(acc) = acc else { continue };
+        for t in 0..nt {
+            let ri = ev.r_index(t, k, a, m);
+            ev.recall[ri] = acc.recall[t];
+            for r in 0..nr {
+                let pi = ev.p_index(t, r, k, a, m);
+                ev.precision[pi] = acc.precision[t * nr + r];
+                ev.scores[pi] = acc.scores[t * nr + r];
+            }
+        }
+    }
+    Ok(ev)
+}
+
+/// `COCOeval.evaluateImg` for one image, category and area range. `ious`
+/// is `[detection][ground truth]` in the ground truth's file order.
+fn evaluate_image(
+    anns: &[&super::Annotation],
+    dets: &[&Prediction],
+    ious: &[f64],
+    ng: usize,
+    [lo, hi]: [f64; 2],
+    params: &Params,
+    nt: usize,
+) -> ImageEval {
+    let ignore: Vec<bool> = anns
+        .iter()
+        .map(|g| g.iscrowd || g.area < lo || g.area > hi)
+        .collect();
+    // Unignored ground truth first, stable.
+    let mut order: Vec<usize> = (0..ng).collect();
+    order.sort_by_key(|&j| ignore[j]);
+    let nd = dets.len();
+    let mut matched = vec![false; nt * nd];
+    let mut ignored = vec![false; nt * nd];
+    let mut gt_taken = vec![false; nt * ng];
+    for (t, &thr) in params.iou_thrs.iter().enumerate() {
+        for (di, _) in dets.iter().enumerate() {
+            let mut best = thr.min(1.0 - 1e-10);
+            let mut m: Option<usize> = None;
+            for (oi, &gj) in order.iter().enumerate() {
+                if gt_taken[t * ng + oi] && !anns[gj].iscrowd {
+                    continue;
+                }
+                if let Some(mo) = m {
+                    if !ignore[order[mo]] && ignore[gj] {
+                        break;
+                    }
+                }
+                let iou = ious[di * ng + gj];
+                if iou < best {
+                    continue;
+                }
+                best = iou;
+                m = Some(oi);
+            }
+            if let Some(mo) = m {
+                let gj = order[mo];
+                ignored[t * nd + di] = ignore[gj];
+                matched[t * nd + di] = anns[gj].id != 0;
+                gt_taken[t * ng + mo] = true;
+            }
+        }
+    }
+    // Unmatched detections outside the area range are ignored.
+    for (di, d) in dets.iter().enumerate() {
+        let area = d.bbox[2] * d.bbox[3];
+        if area < lo || area > hi {
+            for t in 0..nt {
+                if !matched[t * nd + di] {
+                    ignored[t * nd + di] = true;
+                }
+            }
+        }
+    }
+    ImageEval {
+        scores: dets.iter().map(|d| d.score).collect(),
+        matched,
+        ignored,
+        npig: ignore.iter().filter(|&&i| !i).count(),
+    }
+}
+
+struct Accumulated {
+    precision: Vec<f64>,
+    recall: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+/// `COCOeval.accumulate` for one category, area range and detection cap.
+fn accumulate(entries: &[&ImageEval], max_det: usize, params: &Params) -> Option<Accumulated> {
+    if entries.is_empty() {
+        return None;
+    }
+    let nt = params.iou_thrs.len();
+    let nr = params.rec_thrs.len();
+    // (score, entry, detection) for the first `max_det` of each image.
+    let mut all: Vec<(f64, usize, usize)> = Vec::new();
+    for (e, entry) in entries.iter().enumerate() {
+        for (d, &s) in entry.scores.iter().enumerate().take(max_det) {
+            all.push((s, e, d));
+        }
+    }
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let npig: usize = entries.iter().map(|e| e.npig).sum();
+    if npig == 0 {
+        return None;
+    }
+    let mut out = Accumulated {
+        precision: vec![0.0; nt * nr],
+        recall: vec![0.0; nt],
+        scores: vec![0.0; nt * nr],
+    };
+    let nd = all.len();
+    let mut rc = Vec::with_capacity(nd);
+    let mut pr = Vec::with_capacity(nd);
+    for t in 0..nt {
+        rc.clear();
+        pr.clear();
+        let (mut tp, mut fp) = (0.0f64, 0.0f64);
+        for &(_, e, d) in &all {
+            let entry = entries[e];
+            let n = entry.scores.len();
+            let (m, ig) = (entry.matched[t * n + d], entry.ignored[t * n + d]);
+            if !ig {
+                if m {
+                    tp += 1.0;
+                } else {
+                    fp += 1.0;
+                }
+            }
+            rc.push(tp / npig as f64);
+            pr.push(tp / (fp + tp + EPS));
+        }
+        out.recall[t] = if nd > 0 { rc[nd - 1] } else { 0.0 };
+        for i in (1..nd).rev() {
+            if pr[i] > pr[i - 1] {
+                pr[i - 1] = pr[i];
+            }
+        }
+        for (ri, &r) in params.rec_thrs.iter().enumerate() {
+            // np.searchsorted(rc, r, side="left")
+            let pi = rc.partition_point(|&x| x < r);
+            if pi >= nd {
+                break;
+            }
+            out.precision[t * nr + ri] = pr[pi];
+            out.scores[t * nr + ri] = all[pi].0;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Annotation, Category, Image};
+
+    fn dataset(anns: Vec<Annotation>) -> Dataset {
+        Dataset {
+            images: (1..=2)
+                .map(|id| Image {
+                    id,
+                    file_name: format!("{id}.png"),
+                    width: 640,
+                    height: 480,
+                })
+                .collect(),
+            categories: vec![Category {
+                id: 1,
+                name: "person".into(),
+            }],
+            annotations: anns,
+            ..Default::default()
+        }
+    }
+
+    fn ann(id: i64, image_id: i64, bbox: [f64; 4]) -> Annotation {
+        Annotation {
+            id,
+            image_id,
+            category_id: 1,
+            bbox,
+            area: bbox[2] * bbox[3],
+            iscrowd: false,
+        }
+    }
+
+    fn pred(image_id: i64, bbox: [f64; 4], score: f64) -> Prediction {
+        Prediction {
+            image_id,
+            category_id: 1,
+            bbox,
+            score,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_numpys() {
+        let p = Params::default();
+        assert_eq!(p.iou_thrs.len(), 10);
+        assert_eq!(p.iou_thrs[0], 0.5);
+        assert_eq!(p.iou_thrs[5], 0.75, "AP75 finds its threshold");
+        assert_eq!(p.iou_thrs[9], 0.95);
+        assert_eq!(p.rec_thrs[100], 1.0);
+    }
+
+    #[test]
+    fn perfect_detections_score_one_and_a_miss_halves_recall() {
+        let gt = dataset(vec![
+            ann(1, 1, [10.0, 10.0, 50.0, 50.0]),
+            ann(2, 2, [100.0, 100.0, 20.0, 20.0]),
+        ]);
+        let s = evaluate(
+            &gt,
+            &[pred(1, [10.0, 10.0, 50.0, 50.0], 0.9)],
+            &Params::default(),
+        )
+        .unwrap()
+        .stats();
+        assert!((s.ar100 - 0.5).abs() < 1e-12, "{s:?}");
+        // Precision 1 up to recall 0.5, then 0: 51 of 101 points.
+        assert!((s.ap - 51.0 / 101.0).abs() < 1e-12, "{s:?}");
+        // The small object is missed and the medium one found.
+        assert_eq!(s.aps, 0.0);
+        assert!((s.apm - 1.0).abs() < 1e-12);
+        assert_eq!(s.apl, -1.0, "no large ground truth");
+    }
+
+    #[test]
+    fn crowd_regions_absorb_detections() {
+        let mut crowd = ann(1, 1, [0.0, 0.0, 200.0, 200.0]);
+        crowd.iscrowd = true;
+        let gt = dataset(vec![crowd, ann(2, 2, [10.0, 10.0, 50.0, 50.0])]);
+        let dets = vec![
+            pred(1, [10.0, 10.0, 20.0, 20.0], 0.95),
+            pred(1, [50.0, 50.0, 20.0, 20.0], 0.94),
+            pred(2, [10.0, 10.0, 50.0, 50.0], 0.5),
+        ];
+        let s = evaluate(&gt, &dets, &Params::default()).unwrap().stats();
+        assert!(
+            (s.ap - 1.0).abs() < 1e-12,
+            "crowd matches are not false positives: {s:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_images_are_refused() {
+        let gt = dataset(vec![]);
+        let err = evaluate(
+            &gt,
+            &[pred(7, [0.0, 0.0, 1.0, 1.0], 0.5)],
+            &Params::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains('7'), "{err}");
+    }
+}

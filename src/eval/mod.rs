@@ -1,0 +1,87 @@
+//! Evaluation: score detectors and signatures against labelled sets.
+//!
+//! Ground truth in any supported format (COCO JSON, YOLO txt folders,
+//! VisDrone txt) is read into one COCO-shaped [`Dataset`]; predictions are
+//! COCO results ([`Prediction`]). [`coco`] computes the twelve COCO stats
+//! exactly as pycocotools does; [`classes`] adds per-class precision, recall,
+//! F1 and a confusion matrix; [`events`] scores signature events against
+//! event ground truth.
+
+pub mod classes;
+pub mod coco;
+pub mod formats;
+pub mod mapping;
+pub mod plot;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One image of a labelled set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: i64,
+    /// Path relative to the dataset's image folder (COCO `file_name`).
+    pub file_name: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: i64,
+    pub name: String,
+}
+
+/// One ground-truth box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub id: i64,
+    pub image_id: i64,
+    pub category_id: i64,
+    /// `[x, y, width, height]` in pixels, as COCO stores it.
+    pub bbox: [f64; 4],
+    /// COCO's `area` field: what the area ranges (small, medium, large)
+    /// test. For formats without one it is the box area.
+    pub area: f64,
+    /// A crowd region: matches any number of detections, never a miss.
+    pub iscrowd: bool,
+}
+
+/// A labelled set in COCO shape, whatever format it was read from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub images: Vec<Image>,
+    pub categories: Vec<Category>,
+    pub annotations: Vec<Annotation>,
+    /// Folder the images' `file_name`s are relative to, when known.
+    #[serde(skip)]
+    pub image_root: Option<PathBuf>,
+    /// Notes about how the source format was mapped (e.g. VisDrone's
+    /// ignored regions), for the report.
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+/// One detection in COCO results format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub image_id: i64,
+    pub category_id: i64,
+    /// `[x, y, width, height]` in pixels.
+    pub bbox: [f64; 4],
+    pub score: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
