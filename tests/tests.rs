@@ -7,6 +7,7 @@ mod util;
 
 mod behaviour;
 mod detect;
+mod eval;
 mod inspect;
 mod screen;
 mod sortie;

@@ -1,0 +1,177 @@
+//! `lookout eval` against the reference: every generated case of
+//! `scripts/make_eval_cases.py` (crowd regions, empty images, images without
+//! predictions, more than 100 detections, ties, every area range, gt id 0,
+//! unknown categories) must give pycocotools' twelve stats to 1e-6.
+//! pycocotools runs from the virtual environment `scripts/setup.sh` makes in
+//! `.deps/pyeval`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{lookout, read_json, repo, stderr};
+
+fn pyeval() -> PathBuf {
+    let python = repo().join(".deps/pyeval/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
+fn reference(gt: &Path, results: &Path, max_dets: Option<&str>) -> serde_json::Value {
+    let mut cmd = Command::new(pyeval());
+    cmd.arg(repo().join("scripts/coco_reference.py"))
+        .arg(gt)
+        .arg(results);
+    if let Some(n) = max_dets {
+        cmd.args(["--max-dets", n]);
+    }
+    let o = cmd.output().expect("running coco_reference.py");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn coco_stats_equal_pycocotools_on_generated_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    for seed in ["0", "1"] {
+        let status = Command::new(pyeval())
+            .arg(repo().join("scripts/make_eval_cases.py"))
+            .arg(&cases)
+            .args(["--seed", seed])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&cases)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("gt.json").is_file())
+            .collect();
+        names.sort();
+        assert!(names.len() >= 12, "{names:?}");
+        let mut failures = Vec::new();
+        for case in &names {
+            let max_dets = std::fs::read_to_string(case.join("max_dets"))
+                .ok()
+                .map(|s| s.trim().to_owned());
+            let out = dir.path().join("out").join(case.file_name().unwrap());
+            let (gt, results) = (case.join("gt.json"), case.join("results.json"));
+            let mut args = vec![
+                "eval".to_string(),
+                "--gt".into(),
+                gt.display().to_string(),
+                "--predictions".into(),
+                results.display().to_string(),
+                "--out".into(),
+                out.display().to_string(),
+                "--quiet".into(),
+            ];
+            if let Some(n) = &max_dets {
+                args.extend(["--max-dets".into(), n.clone()]);
+            }
+            let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}: {}",
+                case.display(),
+                stderr(&o)
+            );
+            let ours = read_json(&out.join("report.json"))["coco"].clone();
+            let theirs = reference(&gt, &results, max_dets.as_deref())["stats"].clone();
+            for name in [
+                "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
+                "ARl",
+            ] {
+                let (a, b) = (ours[name].as_f64().unwrap(), theirs[name].as_f64().unwrap());
+                if (a - b).abs() > 1e-6 {
+                    failures.push(format!(
+                        "seed {seed} {}: {name} lookout {a} pycocotools {b}",
+                        case.file_name().unwrap().to_string_lossy()
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+        std::fs::remove_dir_all(&cases).unwrap();
+    }
+}
+
+#[test]
+fn eval_writes_reports_and_compares_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let gt = repo().join("tests/data/eval/coco-small.json");
+    let gt_json = read_json(&gt);
+    // Predictions: every ground-truth box, and one false positive.
+    let mut preds: Vec<serde_json::Value> = gt_json["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["iscrowd"].as_u64().unwrap_or(0) == 0)
+        .map(|a| serde_json::json!({"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}))
+        .collect();
+    let perfect = dir.path().join("perfect.json");
+    std::fs::write(&perfect, serde_json::to_vec(&preds).unwrap()).unwrap();
+    preds.push(serde_json::json!({"image_id": gt_json["images"][0]["id"], "category_id": gt_json["categories"][0]["id"], "bbox": [1.0, 1.0, 5.0, 5.0], "score": 0.95}));
+    let noisy = dir.path().join("noisy.json");
+    std::fs::write(&noisy, serde_json::to_vec(&preds).unwrap()).unwrap();
+    for (name, file) in [("a", &perfect), ("b", &noisy)] {
+        let out = dir.path().join(name);
+        let o = lookout(&[
+            "eval",
+            "--gt",
+            gt.to_str().unwrap(),
+            "--predictions",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        for f in [
+            "report.json",
+            "report.md",
+            "report.html",
+            "pr_curves.png",
+            "pr_curves.svg",
+        ] {
+            assert!(out.join(f).is_file(), "{name}/{f}");
+        }
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("<svg"), "the plot is inlined");
+        for external in ["src=\"http", "href=\"http", "url(http", "<link", "<script"] {
+            assert!(!html.contains(external), "self-contained: {external}");
+        }
+    }
+    let report = read_json(&dir.path().join("a/report.json"));
+    assert_eq!(report["coco"]["AP50"], 1.0);
+    let o = lookout(&[
+        "eval",
+        "--compare",
+        dir.path().join("a").to_str().unwrap(),
+        dir.path().join("b").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("AP50") && table.contains('-'), "{table}");
+    // Predictions for an image the ground truth lacks are refused by name.
+    std::fs::write(
+        &noisy,
+        br#"[{"image_id": 987654, "category_id": 1, "bbox": [0,0,1,1], "score": 0.5}]"#,
+    )
+    .unwrap();
+    let o = lookout(&[
+        "eval",
+        "--gt",
+        gt.to_str().unwrap(),
+        "--predictions",
+        noisy.to_str().unwrap(),
+        "--out",
+        dir.path().join("c").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("987654"), "{}", stderr(&o));
+}
