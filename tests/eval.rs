@@ -175,3 +175,96 @@ fn eval_writes_reports_and_compares_runs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("987654"), "{}", stderr(&o));
 }
+
+#[test]
+fn eval_runs_a_model_over_the_images_and_reports_unmapped_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.png", "b.png"] {
+        crate::util::write_png(&dir.path().join(name), 64, 64);
+    }
+    // The fixture model finds a person at (15,14)-(25,26), a boat and a car
+    // in every 64x64 image; the labels have people only.
+    let gt = dir.path().join("gt.json");
+    std::fs::write(
+        &gt,
+        serde_json::to_vec(&serde_json::json!({
+            "images": [
+                {"id": 1, "file_name": "a.png", "width": 64, "height": 64},
+                {"id": 2, "file_name": "b.png", "width": 64, "height": 64}
+            ],
+            "categories": [{"id": 5, "name": "person"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 5, "bbox": [15, 14, 10, 12], "area": 120, "iscrowd": 0},
+                {"id": 2, "image_id": 2, "category_id": 5, "bbox": [15, 14, 10, 12], "area": 120, "iscrowd": 0}
+            ]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    let o = lookout(&[
+        "eval",
+        "--gt",
+        gt.to_str().unwrap(),
+        "--model",
+        crate::util::fixture("yolov8-tiny.onnx").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["coco"]["AP50"], 1.0, "{}", r["coco"]);
+    let unmapped = &r["detector"]["class_mapping"]["unmapped_model_classes"];
+    assert_eq!(unmapped["boat"], 2, "{unmapped}");
+    assert_eq!(unmapped["car"], 2, "{unmapped}");
+    assert!(stderr(&o).contains("\"boat\""), "warned: {}", stderr(&o));
+}
+
+#[test]
+fn sortie_events_score_perfectly_against_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let o = lookout(&[
+        "screen",
+        crate::util::data("sample-sortie.mp4").to_str().unwrap(),
+        "--out",
+        runs.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = crate::util::run_dir(&runs);
+    let out = dir.path().join("report");
+    let o = lookout(&[
+        "eval",
+        "--events",
+        run.to_str().unwrap(),
+        "--events-gt",
+        crate::util::data("sample-sortie.events.json")
+            .to_str()
+            .unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = &read_json(&out.join("report.json"))["events"]["score"];
+    assert_eq!(
+        (
+            s["truth"].as_u64(),
+            s["found"].as_u64(),
+            s["matched"].as_u64()
+        ),
+        (Some(2), Some(2), Some(2)),
+        "{s}"
+    );
+    assert_eq!(s["false_events"], 0);
+    // Each event opens after min_duration (1 s) plus a frame at most.
+    for t in s["time_to_first_flag_s"].as_array().unwrap() {
+        let t = t.as_f64().unwrap();
+        assert!((0.99..=1.21).contains(&t), "{t}");
+    }
+    assert!(
+        (s["video_hours"].as_f64().unwrap() * 3600.0 - 26.5).abs() < 0.2,
+        "{s}"
+    );
+}

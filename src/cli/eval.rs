@@ -25,7 +25,7 @@ use crate::source::{self, OpenOptions, Sampling};
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Ground truth: COCO JSON, a YOLO data.yaml or folder, or a VisDrone folder.
-    #[arg(long, value_name = "PATH", required_unless_present = "compare")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["compare", "events"])]
     pub gt: Option<PathBuf>,
     /// Ground-truth format, when the guess is wrong: coco, yolo, visdrone.
     #[arg(long, value_name = "FORMAT")]
@@ -62,6 +62,12 @@ pub struct EvalArgs {
     /// Score threshold for per-class precision, recall, F1 and the confusion matrix.
     #[arg(long, default_value_t = 0.3, value_name = "SCORE")]
     pub conf: f64,
+    /// Score the events of this `lookout screen` run folder...
+    #[arg(long, value_name = "RUN_DIR", requires = "events_gt")]
+    pub events: Option<PathBuf>,
+    /// ...against this event ground truth (as the scene generator writes it).
+    #[arg(long, value_name = "FILE", requires = "events")]
+    pub events_gt: Option<PathBuf>,
     /// Folder for report.json, report.md, report.html and the plots.
     #[arg(long, value_name = "DIR", required_unless_present = "compare")]
     pub out: Option<PathBuf>,
@@ -203,12 +209,102 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Some(pair) = &args.compare {
         return compare(&pair[0], &pair[1]);
     }
-    let (Some(gt_path), Some(out)) = (&args.gt, &args.out) else {
-        bail!("--gt and --out are needed (or --compare A B)");
+    let Some(out) = &args.out else {
+        bail!("--out DIR is needed (or --compare A B)");
     };
     if args.max_dets == 0 {
         bail!("--max-dets must be at least 1");
     }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut report = json!({"tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")}});
+    let mut md = String::from("# lookout eval report\n\n");
+    let mut svg = String::new();
+    if let Some(gt_path) = &args.gt {
+        let (detector, detector_md, chart) = detector_report(args, gt_path, out, quiet)?;
+        report["detector"] = detector;
+        md.push_str(&detector_md);
+        svg = chart;
+    }
+    if let (Some(run_dir), Some(truth)) = (&args.events, &args.events_gt) {
+        let (events, events_md) = event_report(run_dir, truth, quiet)?;
+        report["events"] = events;
+        md.push_str(&events_md);
+    }
+    // The detector's figures also sit at the top level, where scripts look.
+    if let Some(d) = report.get("detector").cloned() {
+        for key in [
+            "coco",
+            "per_class",
+            "confusion",
+            "max_dets",
+            "ap_at_max_dets",
+        ] {
+            report[key] = d[key].clone();
+        }
+    }
+    crate::evidence::write_atomic(
+        &out.join("report.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    crate::evidence::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    crate::evidence::write_atomic(&out.join("report.html"), html(&md, &svg).as_bytes())?;
+    println!("{}", out.display());
+    Ok(())
+}
+
+fn event_report(run_dir: &Path, truth_path: &Path, quiet: bool) -> Result<(Value, String)> {
+    use crate::eval::events::{load_run, load_truth, score};
+    let (truth, video) = load_truth(truth_path)?;
+    let (found, video_s) = load_run(run_dir, video.as_deref())?;
+    let video_s = if video_s > 0.0 {
+        video_s
+    } else {
+        truth.iter().map(|t| t.end_s).fold(0.0, f64::max)
+    };
+    let s = score(&truth, &found, video_s);
+    if !quiet {
+        eprintln!(
+            "events: precision {:.3} recall {:.3} ({} of {} true, {} found), {:.1} false events per hour",
+            s.precision, s.recall, s.matched, s.truth, s.found, s.false_events_per_hour
+        );
+    }
+    let mut md = format!(
+        "\n## Signature events\n\nRun `{}` against `{}`.\n\n| figure | value |\n|---|---|\n",
+        run_dir.display(),
+        truth_path.display()
+    );
+    for (k, v) in [
+        ("true events", s.truth.to_string()),
+        ("found events", s.found.to_string()),
+        ("matched", s.matched.to_string()),
+        ("precision", format!("{:.4}", s.precision)),
+        ("recall", format!("{:.4}", s.recall)),
+        ("F1", format!("{:.4}", s.f1)),
+        (
+            "mean time to first flag (s)",
+            s.mean_time_to_first_flag_s
+                .map_or("-".into(), |t| format!("{t:.2}")),
+        ),
+        (
+            "false events per hour",
+            format!("{:.2}", s.false_events_per_hour),
+        ),
+        ("video hours", format!("{:.4}", s.video_hours)),
+    ] {
+        md.push_str(&format!("| {k} | {v} |\n"));
+    }
+    Ok((
+        json!({"run": run_dir, "ground_truth": truth_path, "score": s}),
+        md,
+    ))
+}
+
+fn detector_report(
+    args: &EvalArgs,
+    gt_path: &Path,
+    out: &Path,
+    quiet: bool,
+) -> Result<(Value, String, String)> {
     let t0 = std::time::Instant::now();
     let gt = formats::load(gt_path, args.gt_format.as_deref())?;
     let map = args.map.as_deref().map(ClassMap::parse).transpose()?;
@@ -237,7 +333,7 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
             let (gt, preds, mapping) = m.apply(&gt, &names, preds)?;
             (gt, preds, mapping, model_json)
         }
-        _ => bail!("pass either --predictions RESULTS.json or --model MODEL.onnx"),
+        _ => bail!("with --gt, pass either --predictions RESULTS.json or --model MODEL.onnx"),
     };
     let params = Params::new(args.max_dets);
     let ev = evaluate(&gt, &preds, &params)?;
@@ -246,7 +342,6 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
     let classes = per_class(&ev, &gt, args.conf);
     let matrix = confusion(&gt, &preds, args.conf, 0.5);
 
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let curves: Vec<plot::Curve> = (0..ev.cat_ids.len())
         .filter(|&k| ev.sweeps[k].1 > 0)
         .map(|k| {
@@ -268,7 +363,6 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
     let svg = plot::pr_chart_svg(title, &curves)?;
 
     let report = json!({
-        "tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")},
         "ground_truth": {
             "path": gt_path,
             "images": gt.images.len(),
@@ -290,32 +384,25 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
         "score_threshold": args.conf,
         "seconds": eval_s,
     });
-    crate::evidence::write_atomic(
-        &out.join("report.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
-    let md = markdown(&report, &stats);
-    crate::evidence::write_atomic(&out.join("report.md"), md.as_bytes())?;
-    let html = html(&md, &svg);
-    crate::evidence::write_atomic(&out.join("report.html"), html.as_bytes())?;
     if !quiet {
         eprintln!(
-            "AP {} AP50 {} AP75 {} AR100 {} ({} images, {} predictions, {:.2} s)",
+            "AP {} AP50 {} AP75 {} AR{} {} ({} images, {} predictions, {:.2} s)",
             fmt(stats.ap),
             fmt(stats.ap50),
             fmt(stats.ap75),
+            params.max_dets[2],
             fmt(stats.ar100),
             gt.images.len(),
             preds.len(),
             eval_s
         );
     }
-    println!("{}", out.display());
-    Ok(())
+    let md = markdown(&report, &stats);
+    Ok((report, md, svg))
 }
 
 fn markdown(report: &Value, stats: &Stats) -> String {
-    let mut s = String::from("# lookout eval report\n\n");
+    let mut s = String::new();
     s.push_str(&format!(
         "Ground truth: `{}` ({} images, {} annotations). Predictions: {}. Detection cap per image: {}.\n\n",
         report["ground_truth"]["path"].as_str().unwrap_or(""),

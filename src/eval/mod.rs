@@ -9,6 +9,7 @@
 
 pub mod classes;
 pub mod coco;
+pub mod events;
 pub mod formats;
 pub mod mapping;
 pub mod plot;
