@@ -8,6 +8,11 @@
 #   efficiency       pipeline_fps * (1/model_only_fps + 1/(2*decode_only_fps)):
 #                    the pipeline against a perfect overlap of decode and
 #                    inference on two cores. Target >= 0.85.
+#   eval_speedup_pycocotools       pycocotools' time over `lookout eval`'s, from
+#                                  loading the JSON to the twelve stats, on a
+#                                  generated set (EVAL_IMAGES=5000 images x ~50
+#                                  objects). Target >= 10.
+#   eval_speedup_faster_coco_eval  the same against faster-coco-eval. Target >= 1.5.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
@@ -43,4 +48,26 @@ for k in ("pipeline_fps", "model_only_fps", "decode_only_fps"):
     print(f"{k} {med[k]:.2f}  (rounds: {spread})")
 p, m, d = med["pipeline_fps"], med["model_only_fps"], med["decode_only_fps"]
 print(f"efficiency {p * (1 / m + 1 / (2 * d)):.3f}  (median of {sys.argv[2]} rounds)")
+PYEOF
+
+# --- Evaluation speed -------------------------------------------------------
+EVAL_IMAGES="${EVAL_IMAGES:-5000}"
+PY="$ROOT/.deps/pyeval/bin/python"
+"$PY" scripts/make_eval_cases.py "$OUT/evalset" --bench "$EVAL_IMAGES" --objects 50 >/dev/null
+SET="$OUT/evalset/bench"
+./target/release/lookout eval --gt "$SET/gt.json" --predictions "$SET/results.json" --out "$OUT/evalreport" --quiet >/dev/null
+"$PY" scripts/coco_reference.py "$SET/gt.json" "$SET/results.json" --impl pycocotools > "$OUT/pycocotools.json"
+"$PY" scripts/coco_reference.py "$SET/gt.json" "$SET/results.json" --impl faster > "$OUT/faster.json"
+python3 - "$OUT" "$EVAL_IMAGES" <<'PYEOF'
+import json, sys
+out, n = sys.argv[1], sys.argv[2]
+ours = json.load(open(f"{out}/evalreport/report.json"))["detector"]
+coco = json.load(open(f"{out}/pycocotools.json"))
+fast = json.load(open(f"{out}/faster.json"))
+worst = max(abs(ours["coco"][k] - coco["stats"][k]) for k in coco["stats"])
+print(f"eval set {n} images, {ours['ground_truth']['annotations']} objects, {ours['predictions']} predictions")
+print(f"eval_seconds lookout {ours['seconds']:.2f}  pycocotools {coco['seconds']:.2f}  faster-coco-eval {fast['seconds']:.2f}")
+print(f"eval_speedup_pycocotools {coco['seconds'] / ours['seconds']:.1f}")
+print(f"eval_speedup_faster_coco_eval {fast['seconds'] / ours['seconds']:.1f}")
+print(f"eval_max_stat_difference {worst:.2e}")
 PYEOF
