@@ -39,6 +39,10 @@ pub struct EvalArgs {
     /// Image folder for --model [default: the ground truth's image folder].
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
+    /// With --model: take the frames of this video as the images, matched by
+    /// the ground truth images' `frame_index` (COCO) or else their id.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub video: Option<PathBuf>,
     /// Class names for --model (one per line, or a YOLO data.yaml).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
@@ -105,11 +109,6 @@ fn run_model(
     gt: &Dataset,
     quiet: bool,
 ) -> Result<(Vec<Prediction>, Vec<String>, Value)> {
-    let root = args
-        .images
-        .clone()
-        .or_else(|| gt.image_root.clone())
-        .context("the ground truth does not say where its images are; pass --images DIR")?;
     let mut config = OnnxConfig::new(model);
     config.labels = args.labels.clone();
     config.ort_lib = args.ort_lib.clone();
@@ -122,11 +121,26 @@ fn run_model(
     let detector = OnnxDetector::load(&config)?;
     let info = detector.info().clone();
     let labels = detector.labels().to_vec();
-    let paths: Vec<PathBuf> = gt.images.iter().map(|i| root.join(&i.file_name)).collect();
+    // Which ground-truth image each decoded frame is: by file for images,
+    // by frame index for a video.
+    let (paths, by_frame): (Vec<PathBuf>, Option<HashMap<u64, i64>>) = match &args.video {
+        Some(video) => (vec![video.clone()], Some(frame_index_map(args, gt)?)),
+        None => {
+            let root = args
+                .images
+                .clone()
+                .or_else(|| gt.image_root.clone())
+                .context("the ground truth does not say where its images are; pass --images DIR")?;
+            (
+                gt.images.iter().map(|i| root.join(&i.file_name)).collect(),
+                None,
+            )
+        }
+    };
     let (inputs, errors) = source::discover(&paths);
     if let Some(e) = errors.first() {
         bail!(
-            "{e} ({} image(s) of the ground truth cannot be read)",
+            "{e} ({} input(s) of the ground truth cannot be read)",
             errors.len()
         );
     }
@@ -136,7 +150,7 @@ fn run_model(
         .map(|(p, i)| (p.clone(), i.id))
         .collect();
     let bar = ProgressBar::with_draw_target(
-        Some(inputs.len() as u64),
+        Some(gt.images.len() as u64),
         if !quiet && std::io::stderr().is_terminal() {
             ProgressDrawTarget::stderr()
         } else {
@@ -165,8 +179,14 @@ fn run_model(
     pipeline::run(&inputs, detector, &options, |item| {
         match item {
             Item::Frame(Detected { frame, detections }) => {
-                let path = &inputs[frame.meta.source_id].path;
-                let image_id = by_path[path];
+                bar.inc(1);
+                let image_id = match &by_frame {
+                    Some(map) => match map.get(&frame.meta.frame_index) {
+                        Some(&id) => id,
+                        None => return Ok(()),
+                    },
+                    None => by_path[&inputs[frame.meta.source_id].path],
+                };
                 for d in detections {
                     let b = d.bbox;
                     preds.push(Prediction {
@@ -181,7 +201,6 @@ fn run_model(
                         score: f64::from(d.score),
                     });
                 }
-                bar.inc(1);
             }
             Item::Finished { error: Some(e), .. } => failures.push(e.to_string()),
             _ => {}
@@ -195,6 +214,33 @@ fn run_model(
     let model_json =
         json!({"path": model, "sha256": info.sha256, "family": info.family, "labels": labels});
     Ok((preds, labels, model_json))
+}
+
+/// Frame index to image id, from the COCO file's `frame_index` fields
+/// (as `scripts/make_sample_sortie.py` writes them), or the image ids.
+fn frame_index_map(args: &EvalArgs, gt: &Dataset) -> Result<HashMap<u64, i64>> {
+    let mut map = HashMap::new();
+    if let Some(path) = args
+        .gt
+        .as_ref()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        for img in raw["images"].as_array().into_iter().flatten() {
+            if let (Some(f), Some(id)) = (img["frame_index"].as_u64(), img["id"].as_i64()) {
+                map.insert(f, id);
+            }
+        }
+    }
+    if map.is_empty() {
+        for img in &gt.images {
+            let f = u64::try_from(img.id).context(
+                "--video: images have no frame_index and their ids are not frame indices",
+            )?;
+            map.insert(f, img.id);
+        }
+    }
+    Ok(map)
 }
 
 fn fmt(v: f64) -> String {
