@@ -12,6 +12,7 @@ pub mod family;
 pub mod labels;
 pub mod nms;
 pub mod onnx;
+pub mod tile;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,260 @@
+//! Sliced inference building blocks (as SAHI does it): cut a large image
+//! into overlapping tiles of the model's input size, and merge the tiles'
+//! detections back into one list in source pixels.
+//!
+//! Groundwork for issue 6 (rasters and tiled inference): the grid and the
+//! merge are here and tested; `screen` does not tile yet.
+//!
+//! **Grid.** Tiles are `size` x `size` and start every
+//! `size * (1 - overlap)` pixels; the last row and column are moved back to
+//! end at the image's edge, so every tile is full size (no padding) and
+//! every pixel is covered. An image no larger than a tile is one tile.
+//!
+//! **Merge.** An object cut by a tile border comes back as two partial
+//! boxes. Greedy non-maximum merging (NMM) joins them: boxes are taken best
+//! score first, and each kept box absorbs every later box of its class whose
+//! overlap with it reaches the threshold, growing to their union and keeping
+//! the best score. Overlap is IoU, or IoS (intersection over the smaller
+//! box), which suits a partial box inside a whole one. NMS instead keeps the
+//! best box and drops the rest, so a cut object stays cut.
+
+use serde::{Deserialize, Serialize};
+
+use super::Detection;
+use crate::geom::BBox;
+
+/// One tile: its top-left corner and size in source pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tile {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+fn starts(extent: u32, size: u32, step: u32) -> Vec<u32> {
+    if extent <= size {
+        return vec![0];
+    }
+    let last = extent - size;
+    let mut v: Vec<u32> = (0..).map(|i| i * step).take_while(|&s| s < last).collect();
+    v.push(last);
+    v
+}
+
+/// The tiles covering a `width` x `height` image.
+pub fn grid(width: u32, height: u32, size: u32, overlap: f32) -> Vec<Tile> {
+    let size = size.max(1);
+    let overlap = overlap.clamp(0.0, 0.95);
+    let step = ((size as f32 * (1.0 - overlap)).round() as u32).max(1);
+    let (xs, ys) = (starts(width, size, step), starts(height, size, step));
+    ys.iter()
+        .flat_map(|&y| {
+            xs.iter().map(move |&x| Tile {
+                x,
+                y,
+                width: size.min(width),
+                height: size.min(height),
+            })
+        })
+        .collect()
+}
+
+impl Tile {
+    /// Moves a detection from tile pixels to source pixels.
+    pub fn to_source(&self, mut d: Detection) -> Detection {
+        let (dx, dy) = (self.x as f32, self.y as f32);
+        d.bbox = BBox::new(
+            d.bbox.x1 + dx,
+            d.bbox.y1 + dy,
+            d.bbox.x2 + dx,
+            d.bbox.y2 + dy,
+        );
+        d
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    Nmm,
+    Nms,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMetric {
+    Iou,
+    Ios,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MergeConfig {
+    pub method: MergeMethod,
+    pub metric: MatchMetric,
+    pub threshold: f32,
+    /// Merge boxes of different classes too.
+    pub class_agnostic: bool,
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        MergeConfig {
+            method: MergeMethod::Nmm,
+            metric: MatchMetric::Ios,
+            threshold: 0.5,
+            class_agnostic: false,
+        }
+    }
+}
+
+fn overlap(a: &BBox, b: &BBox, metric: MatchMetric) -> f32 {
+    let w = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let inter = w * h;
+    let denominator = match metric {
+        MatchMetric::Iou => a.area() + b.area() - inter,
+        MatchMetric::Ios => a.area().min(b.area()),
+    };
+    if denominator > 0.0 {
+        inter / denominator
+    } else {
+        0.0
+    }
+}
+
+/// Merges detections gathered from all tiles (in source pixels).
+pub fn merge(mut dets: Vec<Detection>, cfg: &MergeConfig) -> Vec<Detection> {
+    // Best first; ties by position so the result does not depend on the
+    // order tiles finished in.
+    dets.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.bbox.x1.total_cmp(&b.bbox.x1))
+            .then(a.bbox.y1.total_cmp(&b.bbox.y1))
+    });
+    let mut used = vec![false; dets.len()];
+    let mut out = Vec::new();
+    for i in 0..dets.len() {
+        if used[i] {
+            continue;
+        }
+        used[i] = true;
+        let mut kept = dets[i].clone();
+        for j in i + 1..dets.len() {
+            if used[j] || (!cfg.class_agnostic && dets[j].class_id != kept.class_id) {
+                continue;
+            }
+            if overlap(&kept.bbox, &dets[j].bbox, cfg.metric) >= cfg.threshold {
+                used[j] = true;
+                if cfg.method == MergeMethod::Nmm {
+                    let (a, b) = (kept.bbox, dets[j].bbox);
+                    kept.bbox = BBox::new(
+                        a.x1.min(b.x1),
+                        a.y1.min(b.y1),
+                        a.x2.max(b.x2),
+                        a.y2.max(b.y2),
+                    );
+                }
+            }
+        }
+        out.push(kept);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_covers_every_pixel_with_full_size_tiles() {
+        for (w, h, size, overlap) in [
+            (3000, 2000, 640, 0.2),
+            (641, 640, 640, 0.2),
+            (100, 80, 640, 0.2),
+            (5000, 700, 512, 0.0),
+        ] {
+            let tiles = grid(w, h, size, overlap);
+            let mut covered = vec![false; (w * h) as usize];
+            for t in &tiles {
+                assert!(
+                    t.x + t.width <= w && t.y + t.height <= h,
+                    "{t:?} in {w}x{h}"
+                );
+                assert_eq!((t.width, t.height), (size.min(w), size.min(h)));
+                for y in t.y..t.y + t.height {
+                    for x in t.x..t.x + t.width {
+                        covered[(y * w + x) as usize] = true;
+                    }
+                }
+            }
+            assert!(covered.iter().all(|&c| c), "{w}x{h} tile {size}");
+        }
+        // 3000 px at 640 with 20% overlap: starts every 512 px, last at 2360.
+        let xs: Vec<u32> = grid(3000, 640, 640, 0.2).iter().map(|t| t.x).collect();
+        assert_eq!(xs, vec![0, 512, 1024, 1536, 2048, 2360]);
+        assert_eq!(grid(100, 80, 640, 0.2).len(), 1);
+    }
+
+    fn det(class_id: usize, score: f32, x1: f32, y1: f32, x2: f32, y2: f32) -> Detection {
+        Detection {
+            class_id,
+            score,
+            bbox: BBox::new(x1, y1, x2, y2),
+        }
+    }
+
+    #[test]
+    fn an_object_cut_by_a_tile_border_merges_into_one() {
+        // A boat from x 600 to 700 straddles the border of tiles starting
+        // at 0 and 512 (size 640): tile A sees 600-640, tile B all of it.
+        let a = Tile {
+            x: 0,
+            y: 0,
+            width: 640,
+            height: 640,
+        };
+        let b = Tile { x: 512, ..a };
+        let partial = a.to_source(det(1, 0.6, 600.0, 100.0, 640.0, 140.0));
+        let whole = b.to_source(det(1, 0.9, 88.0, 100.0, 188.0, 140.0));
+        let person = b.to_source(det(0, 0.8, 100.0, 110.0, 110.0, 120.0));
+        let merged = merge(
+            vec![partial.clone(), whole.clone(), person.clone()],
+            &MergeConfig::default(),
+        );
+        assert_eq!(merged.len(), 2, "{merged:?}");
+        assert_eq!(merged[0].bbox, BBox::new(600.0, 100.0, 700.0, 140.0));
+        assert_eq!(merged[0].score, 0.9);
+        assert_eq!(merged[1], person, "another class is not merged");
+
+        // IoU 0.4 < 0.5: with IoU the two stay apart; NMS keeps the best.
+        let iou = MergeConfig {
+            metric: MatchMetric::Iou,
+            ..Default::default()
+        };
+        assert_eq!(merge(vec![partial.clone(), whole.clone()], &iou).len(), 2);
+        let nms = MergeConfig {
+            method: MergeMethod::Nms,
+            ..Default::default()
+        };
+        assert_eq!(merge(vec![partial, whole.clone()], &nms), vec![whole]);
+    }
+
+    #[test]
+    fn distant_boxes_and_classes_stay_apart_unless_agnostic() {
+        let d = vec![
+            det(0, 0.9, 0.0, 0.0, 10.0, 10.0),
+            det(1, 0.8, 1.0, 1.0, 9.0, 9.0),
+            det(0, 0.7, 100.0, 100.0, 110.0, 110.0),
+        ];
+        assert_eq!(merge(d.clone(), &MergeConfig::default()).len(), 3);
+        let agnostic = MergeConfig {
+            class_agnostic: true,
+            ..Default::default()
+        };
+        let m = merge(d, &agnostic);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].class_id, 0, "the best box's class wins");
+    }
+}
