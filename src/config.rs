@@ -47,6 +47,7 @@ pub struct Config {
     pub detect: DetectConfig,
     pub sampling: SamplingConfig,
     pub track: TrackerConfig,
+    pub tile: TileConfig,
     pub output: OutputConfig,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
@@ -146,6 +147,37 @@ impl Default for SamplingConfig {
     }
 }
 
+/// Sliced inference for frames larger than the model's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TileConfig {
+    /// Tile side in pixels; 0 means the model's input size; unset: no tiling.
+    pub size: Option<u32>,
+    /// Share of a tile that overlaps its neighbour.
+    pub overlap: f32,
+    /// Also detect on the whole frame shrunk to the model's input.
+    pub full_frame: bool,
+    /// How boxes from neighbouring tiles are joined: nmm or nms.
+    pub merge: crate::detect::tile::MergeMethod,
+    /// Overlap measure for merging: ios (intersection over the smaller box) or iou.
+    pub metric: crate::detect::tile::MatchMetric,
+    /// Overlap at which two boxes are one object.
+    pub threshold: f32,
+}
+
+impl Default for TileConfig {
+    fn default() -> Self {
+        TileConfig {
+            size: None,
+            overlap: 0.2,
+            full_frame: false,
+            merge: crate::detect::tile::MergeMethod::Nmm,
+            metric: crate::detect::tile::MatchMetric::Ios,
+            threshold: 0.5,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
@@ -197,6 +229,13 @@ impl Config {
                 message: format!("{} is not a duration in seconds", self.track.max_lost_s),
             });
         }
+        if !(0.0..0.95).contains(&self.tile.overlap) {
+            return Err(ConfigError::Invalid {
+                key: "tile.overlap".into(),
+                message: format!("{} is not in [0, 0.95)", self.tile.overlap),
+            });
+        }
+        unit("tile.threshold", f64::from(self.tile.threshold))?;
         if let Some(list) = &self.signature {
             let mut names = std::collections::BTreeSet::new();
             for (i, sig) in list.iter().enumerate() {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 
+use crate::detect::tile::{self, MergeConfig, Tile};
 use crate::detect::{DetectError, Detection, Detector, Preprocess, Tensorised};
 use crate::evidence::sha256_file;
 use crate::frame::Frame;
@@ -89,6 +90,41 @@ pub struct PipelineOptions {
     pub batch: usize,
     /// Hash each input file for `run.json`.
     pub hash_sources: bool,
+    /// Sliced inference: each frame larger than a tile is cut into tiles,
+    /// detected tile by tile, and the tiles' detections merged.
+    pub tiling: Option<Tiling>,
+}
+
+/// How to slice frames (see [`crate::detect::tile`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tiling {
+    /// Tile side in pixels.
+    pub size: u32,
+    /// Share of a tile that overlaps its neighbour.
+    pub overlap: f32,
+    /// Also detect on the whole frame, shrunk to the model's input, for
+    /// objects larger than a tile.
+    pub full_frame: bool,
+    pub merge: MergeConfig,
+}
+
+/// The tiles of one frame, or `None` to detect on the whole frame.
+fn tiles_of(frame: &Frame, tiling: Option<&Tiling>) -> Option<Vec<Tile>> {
+    let t = tiling?;
+    let (w, h) = (frame.meta.width, frame.meta.height);
+    if w <= t.size && h <= t.size {
+        return None;
+    }
+    let mut tiles = tile::grid(w, h, t.size, t.overlap);
+    if t.full_frame {
+        tiles.push(Tile {
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+        });
+    }
+    Some(tiles)
 }
 
 /// Time spent per stage, for the summary and benchmarks.
@@ -124,7 +160,9 @@ pub fn run<D: Detector + 'static>(
     let preprocess = detector.preprocess().clone();
 
     let (decoded_tx, decoded_rx) = bounded::<Item<Frame>>(CHANNEL_FRAMES * batch);
-    let (ready_tx, ready_rx) = bounded::<Item<(Frame, Tensorised)>>(CHANNEL_FRAMES * batch);
+    let (ready_tx, ready_rx) = bounded::<Item<Prepared>>(CHANNEL_FRAMES * batch);
+    let tiling = options.tiling.clone();
+    let merge = options.tiling.as_ref().map(|t| t.merge);
     let (out_tx, out_rx) = bounded::<Item<Detected>>(CHANNEL_FRAMES * batch);
 
     let inputs = Arc::new(inputs.to_vec());
@@ -147,11 +185,13 @@ pub fn run<D: Detector + 'static>(
 
     let pre = std::thread::Builder::new()
         .name("preprocess".into())
-        .spawn(move || preprocess_stage(&preprocess, batch, &decoded_rx, &ready_tx))
+        .spawn(move || {
+            preprocess_stage(&preprocess, tiling.as_ref(), batch, &decoded_rx, &ready_tx)
+        })
         .expect("spawning a thread");
     let infer = std::thread::Builder::new()
         .name("inference".into())
-        .spawn(move || inference_stage(detector, batch, &ready_rx, &out_tx))
+        .spawn(move || inference_stage(detector, batch, merge, &ready_rx, &out_tx))
         .expect("spawning a thread");
 
     let mut consumer_error = None;
@@ -243,13 +283,28 @@ fn decode_worker(
     }
 }
 
+/// A frame's tensors (one, or one per tile) and its tiles.
+type Tensors = (Vec<Tensorised>, Option<Vec<Tile>>);
+
+/// A frame waiting for its results: the frame, its tiles, its tensor count.
+type Waiting = (Frame, Option<Vec<Tile>>, usize);
+
+/// A frame ready for inference: one tensor, or one per tile.
+struct Prepared {
+    frame: Frame,
+    tensors: Vec<Tensorised>,
+    /// The tiles the tensors were cut from; `None` for the whole frame.
+    tiles: Option<Vec<Tile>>,
+}
+
 /// Tensorises frames in order. Frames already waiting are taken together
 /// and letterboxed in parallel on rayon's pool.
 fn preprocess_stage(
     spec: &Preprocess,
+    tiling: Option<&Tiling>,
     batch: usize,
     rx: &Receiver<Item<Frame>>,
-    tx: &Sender<Item<(Frame, Tensorised)>>,
+    tx: &Sender<Item<Prepared>>,
 ) {
     let chunk = batch.max(2);
     let mut pending: Vec<Item<Frame>> = Vec::with_capacity(chunk);
@@ -261,15 +316,41 @@ fn preprocess_stage(
                 Err(_) => break,
             }
         }
-        let tensors: Vec<Option<Tensorised>> = pending
+        let prepared: Vec<Option<Tensors>> = pending
             .par_iter()
             .map(|item| match item {
-                Item::Frame(f) => Some(spec.run(&f.image)),
+                Item::Frame(f) => Some(match tiles_of(f, tiling) {
+                    None => (vec![spec.run(&f.image)], None),
+                    Some(tiles) => {
+                        let tensors = tiles
+                            .par_iter()
+                            .map(|t| {
+                                let crop = image::imageops::crop_imm(
+                                    f.image.as_ref(),
+                                    t.x,
+                                    t.y,
+                                    t.width,
+                                    t.height,
+                                )
+                                .to_image();
+                                spec.run(&crop)
+                            })
+                            .collect();
+                        (tensors, Some(tiles))
+                    }
+                }),
                 _ => None,
             })
             .collect();
-        for (item, tensor) in pending.drain(..).zip(tensors) {
-            let out = item.map(|f| (f, tensor.expect("every frame was tensorised")));
+        for (item, p) in pending.drain(..).zip(prepared) {
+            let out = item.map(|frame| {
+                let (tensors, tiles) = p.expect("every frame was tensorised");
+                Prepared {
+                    frame,
+                    tensors,
+                    tiles,
+                }
+            });
             if tx.send(out).is_err() {
                 return;
             }
@@ -280,42 +361,56 @@ fn preprocess_stage(
 fn inference_stage<D: Detector>(
     mut detector: D,
     batch: usize,
-    rx: &Receiver<Item<(Frame, Tensorised)>>,
+    merge: Option<MergeConfig>,
+    rx: &Receiver<Item<Prepared>>,
     tx: &Sender<Item<Detected>>,
 ) -> Result<(D, PipelineStats), DetectError> {
     let mut stats = PipelineStats::default();
-    // Messages in arrival order; frames wait in `tensors` for their batch.
-    // Control messages do not close a batch, so frames of many small inputs
-    // (a folder of photos) still share inference calls.
-    let mut queue: Vec<Item<Frame>> = Vec::with_capacity(batch * 2);
+    // Messages in arrival order; their tensors (one per frame, or one per
+    // tile) wait in `tensors` for a batch. Control messages do not close a
+    // batch, so frames of many small inputs (a folder of photos) still share
+    // inference calls; a tiled frame fills batches with its tiles.
+    let mut queue: Vec<Item<Waiting>> = Vec::with_capacity(batch * 2);
     let mut tensors: Vec<Tensorised> = Vec::with_capacity(batch);
     let mut open = true;
     while open || !queue.is_empty() {
         while open && tensors.len() < batch {
             match rx.recv() {
-                Ok(item) => queue.push(item.map(|(f, t)| {
-                    tensors.push(t);
-                    f
+                Ok(item) => queue.push(item.map(|p| {
+                    let n = p.tensors.len();
+                    tensors.extend(p.tensors);
+                    (p.frame, p.tiles, n)
                 })),
                 Err(_) => open = false,
             }
         }
-        let mut results = if tensors.is_empty() {
-            Vec::new()
-        } else {
+        let mut results: Vec<Vec<Detection>> = Vec::with_capacity(tensors.len());
+        for chunk in tensors.chunks(batch) {
             let t0 = Instant::now();
-            let results = detector.detect(&tensors)?;
+            results.extend(detector.detect(chunk)?);
             stats.inference_time += t0.elapsed();
             stats.inference_calls += 1;
-            stats.frames += tensors.len() as u64;
-            tensors.clear();
-            results
         }
-        .into_iter();
+        tensors.clear();
+        let mut results = results.into_iter();
         for item in queue.drain(..) {
-            let out = item.map(|frame| Detected {
-                frame,
-                detections: results.next().expect("one result per frame"),
+            let out = item.map(|(frame, tiles, n)| {
+                stats.frames += 1;
+                let mut per_tensor: Vec<Vec<Detection>> = (0..n)
+                    .map(|_| results.next().expect("one result per tensor"))
+                    .collect();
+                let detections = match (tiles, merge) {
+                    (Some(tiles), Some(cfg)) => tile::merge(
+                        tiles
+                            .iter()
+                            .zip(per_tensor)
+                            .flat_map(|(t, dets)| dets.into_iter().map(|d| t.to_source(d)))
+                            .collect(),
+                        &cfg,
+                    ),
+                    _ => per_tensor.pop().unwrap_or_default(),
+                };
+                Detected { frame, detections }
             });
             if tx.send(out).is_err() {
                 return Ok((detector, stats));

@@ -401,3 +401,63 @@ fn batches_across_inputs_give_the_same_events() {
         calls(&batched_run)
     );
 }
+
+#[test]
+fn tiling_detects_per_tile_and_maps_boxes_back_to_the_frame() {
+    // The fixture model sees a person at (15,14)-(25,26) of every 64x64
+    // input. A 128x64 image cut into two 64 px tiles gives two people, at
+    // x 15 and x 79 of the image; without tiling, one (letterboxed).
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("wide.png"), 128, 64);
+    let people = |extra: &[&str], run: &str| -> Vec<Vec<f64>> {
+        let out = dir.path().join(run);
+        let mut args = vec![
+            "screen",
+            dir.path()
+                .join("wide.png")
+                .to_str()
+                .unwrap()
+                .to_owned()
+                .leak(),
+            "--model",
+            fixture("yolov8-tiny.onnx")
+                .to_str()
+                .unwrap()
+                .to_owned()
+                .leak(),
+            "--classes",
+            "person",
+            "--out",
+            out.to_str().unwrap().to_owned().leak(),
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let o = lookout(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let events = closed_events(&run_dir(&out));
+        assert_eq!(events.len(), 1);
+        let mut boxes: Vec<Vec<f64>> = events[0]["best_frame"]["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t["box"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        boxes.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        boxes
+    };
+    assert_eq!(people(&[], "whole").len(), 1);
+    let tiled = people(&["--tile", "64", "--overlap", "0"], "tiled");
+    assert_eq!(
+        tiled,
+        vec![vec![15.0, 14.0, 25.0, 26.0], vec![79.0, 14.0, 89.0, 26.0]]
+    );
+    // `--tile` alone uses the model's input size (64 here).
+    assert_eq!(people(&["--tile", "--overlap", "0"], "default-size"), tiled);
+}

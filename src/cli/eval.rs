@@ -173,6 +173,7 @@ fn run_model(
         decode_workers: 1,
         batch: 1,
         hash_sources: false,
+        tiling: None,
     };
     let mut preds = Vec::new();
     let mut failures = Vec::new();

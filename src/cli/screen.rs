@@ -88,6 +88,13 @@ pub struct ScreenArgs {
     /// Inputs decoded at the same time.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: usize,
+    /// Sliced inference: cut frames into tiles of PX pixels [default when
+    /// given without a value: the model's input size].
+    #[arg(long, value_name = "PX", num_args = 0..=1, default_missing_value = "0")]
+    pub tile: Option<u32>,
+    /// Share of a tile that overlaps its neighbour [default: 0.2].
+    #[arg(long, value_name = "F")]
+    pub overlap: Option<f32>,
     /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
@@ -143,6 +150,12 @@ impl ScreenArgs {
         }
         if let Some(v) = self.fps {
             c.sampling.fps = Some(v);
+        }
+        if let Some(v) = self.tile {
+            c.tile.size = Some(v);
+        }
+        if let Some(v) = self.overlap {
+            c.tile.overlap = v;
         }
         if c.model.path.is_none() {
             let demo = crate::bundled::find(DEMO_MODEL).with_context(|| {
@@ -343,6 +356,21 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         decode_workers: args.jobs.max(1),
         batch: config.model.batch,
         hash_sources: true,
+        tiling: config.tile.size.map(|size| pipeline::Tiling {
+            size: if size == 0 {
+                info.preprocess.input_w.max(info.preprocess.input_h)
+            } else {
+                size
+            },
+            overlap: config.tile.overlap,
+            full_frame: config.tile.full_frame,
+            merge: crate::detect::tile::MergeConfig {
+                method: config.tile.merge,
+                metric: config.tile.metric,
+                threshold: config.tile.threshold,
+                class_agnostic: false,
+            },
+        }),
     };
 
     let result = pipeline::run(&inputs, detector, &options, |item| {
