@@ -399,12 +399,16 @@ fn inference_stage<D: Detector>(
                 let mut per_tensor: Vec<Vec<Detection>> = (0..n)
                     .map(|_| results.next().expect("one result per tensor"))
                     .collect();
+                let (fw, fh) = (frame.meta.width, frame.meta.height);
                 let detections = match (tiles, merge) {
                     (Some(tiles), Some(cfg)) => tile::merge(
                         tiles
                             .iter()
+                            .enumerate()
                             .zip(per_tensor)
-                            .flat_map(|(t, dets)| dets.into_iter().map(|d| t.to_source(d)))
+                            .flat_map(|((i, t), dets)| {
+                                dets.into_iter().map(move |d| t.place(i, d, fw, fh))
+                            })
                             .collect(),
                         &cfg,
                     ),

@@ -52,6 +52,13 @@ pub struct EvalArgs {
     /// Input size for models with dynamic height and width [default: 640].
     #[arg(long, value_name = "PX")]
     pub imgsz: Option<u32>,
+    /// With --model: sliced inference, tiles of PX pixels [default when given
+    /// without a value: the model's input size]; see `lookout screen --tile`.
+    #[arg(long, value_name = "PX", num_args = 0..=1, default_missing_value = "0", requires = "model")]
+    pub tile: Option<u32>,
+    /// Share of a tile that overlaps its neighbour.
+    #[arg(long, default_value_t = 0.2, value_name = "F")]
+    pub overlap: f32,
     /// Least detection score kept when running --model.
     #[arg(long, default_value_t = 0.001, value_name = "SCORE")]
     pub model_conf: f64,
@@ -173,7 +180,16 @@ fn run_model(
         decode_workers: 1,
         batch: 1,
         hash_sources: false,
-        tiling: None,
+        tiling: args.tile.map(|size| crate::pipeline::Tiling {
+            size: if size == 0 {
+                info.preprocess.input_w.max(info.preprocess.input_h)
+            } else {
+                size
+            },
+            overlap: args.overlap,
+            full_frame: false,
+            merge: crate::detect::tile::MergeConfig::default(),
+        }),
     };
     let mut preds = Vec::new();
     let mut failures = Vec::new();

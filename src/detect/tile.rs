@@ -10,13 +10,17 @@
 //! end at the image's edge, so every tile is full size (no padding) and
 //! every pixel is covered. An image no larger than a tile is one tile.
 //!
-//! **Merge.** An object cut by a tile border comes back as two partial
-//! boxes. Greedy non-maximum merging (NMM) joins them: boxes are taken best
-//! score first, and each kept box absorbs every later box of its class whose
-//! overlap with it reaches the threshold, growing to their union and keeping
-//! the best score. Overlap is IoU, or IoS (intersection over the smaller
-//! box), which suits a partial box inside a whole one. NMS instead keeps the
-//! best box and drops the rest, so a cut object stays cut.
+//! **Merge.** An object cut by a tile border comes back as a partial box in
+//! one tile and a partial or whole box in the next. Boxes are taken best
+//! score first; each kept box absorbs the matching boxes of its class from
+//! *other* tiles (one tile's boxes were already separated by the model's
+//! NMS). A box that touches an inner edge of its tile is cut: greedy
+//! non-maximum merging (NMM) grows the kept box to the union, matching by
+//! IoS (intersection over the smaller box, which suits a part inside a
+//! whole) or IoU. Whole boxes seen twice where tiles overlap are duplicates:
+//! the best is kept (IoU). NMS keeps the best box in both cases (matching
+//! cut boxes by the configured metric), so a cut object stays cut. Limiting the union to cut boxes matters at low score
+//! thresholds: SAHI's plain NMM lets a large low-score box swallow good ones.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,11 +127,47 @@ fn overlap(a: &BBox, b: &BBox, metric: MatchMetric) -> f32 {
     }
 }
 
-/// Merges detections gathered from all tiles (in source pixels).
-pub fn merge(mut dets: Vec<Detection>, cfg: &MergeConfig) -> Vec<Detection> {
+/// A detection from one tile, in source pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileDetection {
+    pub detection: Detection,
+    /// Index of the tile it came from.
+    pub tile: usize,
+    /// It touches an edge of its tile that is not an edge of the frame, so
+    /// the object may continue in a neighbouring tile.
+    pub cut: bool,
+}
+
+impl Tile {
+    /// Wraps a detection in tile pixels for merging: moved to source pixels
+    /// and marked `cut` when it touches an inner edge of the tile.
+    pub fn place(&self, index: usize, d: Detection, frame_w: u32, frame_h: u32) -> TileDetection {
+        let b = d.bbox;
+        let margin = 2.0;
+        let (w, h) = (self.width as f32, self.height as f32);
+        let cut = (self.x > 0 && b.x1 <= margin)
+            || (self.y > 0 && b.y1 <= margin)
+            || (self.x + self.width < frame_w && b.x2 >= w - margin)
+            || (self.y + self.height < frame_h && b.y2 >= h - margin);
+        TileDetection {
+            detection: self.to_source(d),
+            tile: index,
+            cut,
+        }
+    }
+}
+
+/// Merges detections gathered from all tiles. Boxes of one tile were
+/// already separated by the model's NMS, so only boxes of different tiles
+/// are compared. A box cut by its tile's edge is joined (NMM: grown to the
+/// union) with a matching box of another tile; two whole boxes of the same
+/// object, seen twice where tiles overlap, are deduplicated (the best kept).
+/// With `method = nms`, cut boxes are deduplicated too.
+pub fn merge(mut dets: Vec<TileDetection>, cfg: &MergeConfig) -> Vec<Detection> {
     // Best first; ties by position so the result does not depend on the
     // order tiles finished in.
     dets.sort_by(|a, b| {
+        let (a, b) = (&a.detection, &b.detection);
         b.score
             .total_cmp(&a.score)
             .then(a.bbox.x1.total_cmp(&b.bbox.x1))
@@ -140,22 +180,38 @@ pub fn merge(mut dets: Vec<Detection>, cfg: &MergeConfig) -> Vec<Detection> {
             continue;
         }
         used[i] = true;
-        let mut kept = dets[i].clone();
+        let mut kept = dets[i].detection.clone();
+        let mut tiles = vec![dets[i].tile];
+        let mut cut = dets[i].cut;
         for j in i + 1..dets.len() {
-            if used[j] || (!cfg.class_agnostic && dets[j].class_id != kept.class_id) {
+            let other = &dets[j];
+            if used[j]
+                || tiles.contains(&other.tile)
+                || (!cfg.class_agnostic && other.detection.class_id != kept.class_id)
+            {
                 continue;
             }
-            if overlap(&kept.bbox, &dets[j].bbox, cfg.metric) >= cfg.threshold {
-                used[j] = true;
-                if cfg.method == MergeMethod::Nmm {
-                    let (a, b) = (kept.bbox, dets[j].bbox);
-                    kept.bbox = BBox::new(
-                        a.x1.min(b.x1),
-                        a.y1.min(b.y1),
-                        a.x2.max(b.x2),
-                        a.y2.max(b.y2),
-                    );
-                }
+            let either_cut = cut || other.cut;
+            let join = cfg.method == MergeMethod::Nmm && either_cut;
+            let metric = if either_cut {
+                cfg.metric
+            } else {
+                MatchMetric::Iou
+            };
+            if overlap(&kept.bbox, &other.detection.bbox, metric) < cfg.threshold {
+                continue;
+            }
+            used[j] = true;
+            tiles.push(other.tile);
+            if join {
+                let (a, b) = (kept.bbox, other.detection.bbox);
+                kept.bbox = BBox::new(
+                    a.x1.min(b.x1),
+                    a.y1.min(b.y1),
+                    a.x2.max(b.x2),
+                    a.y2.max(b.y2),
+                );
+                cut = cut && other.cut;
             }
         }
         out.push(kept);
@@ -216,9 +272,11 @@ mod tests {
             height: 640,
         };
         let b = Tile { x: 512, ..a };
-        let partial = a.to_source(det(1, 0.6, 600.0, 100.0, 640.0, 140.0));
-        let whole = b.to_source(det(1, 0.9, 88.0, 100.0, 188.0, 140.0));
-        let person = b.to_source(det(0, 0.8, 100.0, 110.0, 110.0, 120.0));
+        let partial = a.place(0, det(1, 0.6, 600.0, 100.0, 640.0, 140.0), 1152, 640);
+        assert!(partial.cut, "touches the inner edge of tile A");
+        let whole = b.place(1, det(1, 0.9, 88.0, 100.0, 188.0, 140.0), 1152, 640);
+        assert!(!whole.cut);
+        let person = b.place(1, det(0, 0.8, 100.0, 110.0, 110.0, 120.0), 1152, 640);
         let merged = merge(
             vec![partial.clone(), whole.clone(), person.clone()],
             &MergeConfig::default(),
@@ -226,7 +284,23 @@ mod tests {
         assert_eq!(merged.len(), 2, "{merged:?}");
         assert_eq!(merged[0].bbox, BBox::new(600.0, 100.0, 700.0, 140.0));
         assert_eq!(merged[0].score, 0.9);
-        assert_eq!(merged[1], person, "another class is not merged");
+        assert_eq!(merged[1], person.detection, "another class is not merged");
+        // Boxes of one tile are never merged with each other.
+        let mut same_tile = partial.clone();
+        same_tile.tile = 1;
+        assert_eq!(
+            merge(vec![same_tile, whole.clone()], &MergeConfig::default()).len(),
+            2
+        );
+        // Two whole boxes of one object from overlapping tiles: the best is
+        // kept and not grown.
+        let twin = a.place(0, det(1, 0.5, 590.0, 101.0, 630.0, 139.0), 1152, 640);
+        assert!(!twin.cut);
+        let near = b.place(1, det(1, 0.8, 79.0, 100.0, 119.0, 140.0), 1152, 640);
+        assert_eq!(
+            merge(vec![twin, near.clone()], &MergeConfig::default()),
+            vec![near.detection]
+        );
 
         // IoU 0.4 < 0.5: with IoU the two stay apart; NMS keeps the best.
         let iou = MergeConfig {
@@ -238,15 +312,23 @@ mod tests {
             method: MergeMethod::Nms,
             ..Default::default()
         };
-        assert_eq!(merge(vec![partial, whole.clone()], &nms), vec![whole]);
+        assert_eq!(
+            merge(vec![partial, whole.clone()], &nms),
+            vec![whole.detection]
+        );
     }
 
     #[test]
     fn distant_boxes_and_classes_stay_apart_unless_agnostic() {
+        let td = |tile, d| TileDetection {
+            detection: d,
+            tile,
+            cut: false,
+        };
         let d = vec![
-            det(0, 0.9, 0.0, 0.0, 10.0, 10.0),
-            det(1, 0.8, 1.0, 1.0, 9.0, 9.0),
-            det(0, 0.7, 100.0, 100.0, 110.0, 110.0),
+            td(0, det(0, 0.9, 0.0, 0.0, 10.0, 10.0)),
+            td(1, det(1, 0.8, 1.0, 1.0, 9.0, 9.0)),
+            td(1, det(0, 0.7, 100.0, 100.0, 110.0, 110.0)),
         ];
         assert_eq!(merge(d.clone(), &MergeConfig::default()).len(), 3);
         let agnostic = MergeConfig {
