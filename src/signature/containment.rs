@@ -66,9 +66,8 @@ impl ContainmentConfig {
         key: &str,
         name: String,
         labels: &[String],
-        default_min_score: f64,
+        gate: ScoreGate,
     ) -> Result<Containment, ConfigError> {
-        let common = super::SignatureConfig::Containment(self.clone());
         Ok(Containment {
             name,
             subjects: resolve_classes(&format!("{key}.subjects"), &self.subjects, labels)?,
@@ -76,7 +75,7 @@ impl ContainmentConfig {
             labels: labels.to_vec(),
             min_overlap: self.min_overlap as f32,
             min_count: self.min_count,
-            gate: ScoreGate::build(key, &common.common(), labels, default_min_score)?,
+            gate,
         })
     }
 }

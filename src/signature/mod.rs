@@ -208,17 +208,12 @@ impl SignatureConfig {
     ) -> Result<Arc<dyn Signature>, ConfigError> {
         self.validate(key)?;
         let name = self.name();
+        let gate = ScoreGate::build(key, &self.common(), labels, default_min_score)?;
         Ok(match self {
-            SignatureConfig::Containment(c) => {
-                Arc::new(c.build(key, name, labels, default_min_score)?)
-            }
-            SignatureConfig::Overcrowding(c) => {
-                Arc::new(c.build(key, name, labels, default_min_score)?)
-            }
-            SignatureConfig::Zone(c) => Arc::new(c.build(key, name, labels, default_min_score)?),
-            SignatureConfig::Presence(c) => {
-                Arc::new(c.build(key, name, labels, default_min_score)?)
-            }
+            SignatureConfig::Containment(c) => Arc::new(c.build(key, name, labels, gate)?),
+            SignatureConfig::Overcrowding(c) => Arc::new(c.build(key, name, labels, gate)?),
+            SignatureConfig::Zone(c) => Arc::new(c.build(key, name, labels, gate)?),
+            SignatureConfig::Presence(c) => Arc::new(c.build(key, name, labels, gate)?),
         })
     }
 

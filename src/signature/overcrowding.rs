@@ -98,9 +98,8 @@ impl OvercrowdingConfig {
         key: &str,
         name: String,
         labels: &[String],
-        default_min_score: f64,
+        gate: ScoreGate,
     ) -> Result<Overcrowding, ConfigError> {
-        let common = super::SignatureConfig::Overcrowding(self.clone());
         Ok(Overcrowding {
             name,
             persons: resolve_classes(&format!("{key}.persons"), &self.persons, labels)?,
@@ -110,7 +109,7 @@ impl OvercrowdingConfig {
             max_density: self.max_density,
             gsd_m_per_px: self.gsd_m_per_px,
             min_overlap: self.min_overlap as f32,
-            gate: ScoreGate::build(key, &common.common(), labels, default_min_score)?,
+            gate,
         })
     }
 }

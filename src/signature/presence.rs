@@ -55,14 +55,13 @@ impl PresenceConfig {
         key: &str,
         name: String,
         labels: &[String],
-        default_min_score: f64,
+        gate: ScoreGate,
     ) -> Result<Presence, ConfigError> {
-        let common = super::SignatureConfig::Presence(self.clone());
         Ok(Presence {
             name,
             classes: resolve_classes(&format!("{key}.classes"), &self.classes, labels)?,
             labels: labels.to_vec(),
-            gate: ScoreGate::build(key, &common.common(), labels, default_min_score)?,
+            gate,
         })
     }
 }

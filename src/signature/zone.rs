@@ -60,16 +60,15 @@ impl ZoneConfig {
         key: &str,
         name: String,
         labels: &[String],
-        default_min_score: f64,
+        gate: ScoreGate,
     ) -> Result<Zone, ConfigError> {
-        let common = super::SignatureConfig::Zone(self.clone());
         Ok(Zone {
             group: format!("zone:{name}"),
             name,
             polygon: self.polygon.clone(),
             classes: resolve_classes(&format!("{key}.classes"), &self.classes, labels)?,
             min_count: self.min_count,
-            gate: ScoreGate::build(key, &common.common(), labels, default_min_score)?,
+            gate,
         })
     }
 }
