@@ -165,6 +165,31 @@ pub struct TileConfig {
     pub threshold: f32,
 }
 
+impl TileConfig {
+    /// The pipeline's tiling for a model with this preprocessing, or `None`
+    /// when tiling is off.
+    pub fn tiling(
+        &self,
+        preprocess: &crate::detect::Preprocess,
+    ) -> Option<crate::pipeline::Tiling> {
+        self.size.map(|size| crate::pipeline::Tiling {
+            size: if size == 0 {
+                preprocess.input_w.max(preprocess.input_h)
+            } else {
+                size
+            },
+            overlap: self.overlap,
+            full_frame: self.full_frame,
+            merge: crate::detect::tile::MergeConfig {
+                method: self.merge,
+                metric: self.metric,
+                threshold: self.threshold,
+                class_agnostic: false,
+            },
+        })
+    }
+}
+
 impl Default for TileConfig {
     fn default() -> Self {
         TileConfig {

@@ -180,16 +180,12 @@ fn run_model(
         decode_workers: 1,
         batch: 1,
         hash_sources: false,
-        tiling: args.tile.map(|size| crate::pipeline::Tiling {
-            size: if size == 0 {
-                info.preprocess.input_w.max(info.preprocess.input_h)
-            } else {
-                size
-            },
+        tiling: crate::config::TileConfig {
+            size: args.tile,
             overlap: args.overlap,
-            full_frame: false,
-            merge: crate::detect::tile::MergeConfig::default(),
-        }),
+            ..Default::default()
+        }
+        .tiling(&info.preprocess),
     };
     let mut preds = Vec::new();
     let mut failures = Vec::new();

@@ -356,21 +356,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         decode_workers: args.jobs.max(1),
         batch: config.model.batch,
         hash_sources: true,
-        tiling: config.tile.size.map(|size| pipeline::Tiling {
-            size: if size == 0 {
-                info.preprocess.input_w.max(info.preprocess.input_h)
-            } else {
-                size
-            },
-            overlap: config.tile.overlap,
-            full_frame: config.tile.full_frame,
-            merge: crate::detect::tile::MergeConfig {
-                method: config.tile.merge,
-                metric: config.tile.metric,
-                threshold: config.tile.threshold,
-                class_agnostic: false,
-            },
-        }),
+        tiling: config.tile.tiling(&info.preprocess),
     };
 
     let result = pipeline::run(&inputs, detector, &options, |item| {

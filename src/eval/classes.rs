@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::coco::Evaluation;
+use super::coco::{box_iou, Evaluation};
 use super::{Dataset, Prediction};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,15 +146,6 @@ pub fn confusion(gt: &Dataset, dt: &[Prediction], threshold: f64, iou: f64) -> C
             by_image.entry(d.image_id).or_default().1.push(j);
         }
     }
-    let iou_of = |a: &[f64; 4], b: &[f64; 4]| {
-        let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
-        let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
-        if w <= 0.0 || h <= 0.0 {
-            return (0.0, 0.0);
-        }
-        let i = w * h;
-        (i / (a[2] * a[3] + b[2] * b[3] - i), i / (a[2] * a[3]))
-    };
     for (gts, dets) in by_image.values() {
         let (crowd, objects): (Vec<usize>, Vec<usize>) =
             gts.iter().partition(|&&j| gt.annotations[j].iscrowd);
@@ -165,7 +156,7 @@ pub fn confusion(gt: &Dataset, dt: &[Prediction], threshold: f64, iou: f64) -> C
         let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
         for (di, &d) in dets.iter().enumerate() {
             for (gi, &g) in objects.iter().enumerate() {
-                let (v, _) = iou_of(&dt[d].bbox, &gt.annotations[g].bbox);
+                let v = box_iou(&dt[d].bbox, &gt.annotations[g].bbox, false);
                 if v >= iou {
                     pairs.push((v, di, gi));
                 }
@@ -196,7 +187,7 @@ pub fn confusion(gt: &Dataset, dt: &[Prediction], threshold: f64, iou: f64) -> C
             }
             let in_crowd = crowd
                 .iter()
-                .any(|&c| iou_of(&dt[d].bbox, &gt.annotations[c].bbox).1 >= 0.5);
+                .any(|&c| box_iou(&dt[d].bbox, &gt.annotations[c].bbox, true) >= 0.5);
             if !in_crowd {
                 let p = index(dt[d].category_id).expect("filtered");
                 matrix[p][n] += 1;

@@ -282,7 +282,7 @@ impl Evaluation {
 }
 
 /// pycocotools' `maskUtils.iou` for boxes `[x, y, w, h]`.
-fn box_iou(d: &[f64; 4], g: &[f64; 4], crowd: bool) -> f64 {
+pub(super) fn box_iou(d: &[f64; 4], g: &[f64; 4], crowd: bool) -> f64 {
     let w = (d[2] + d[0]).min(g[2] + g[0]) - d[0].max(g[0]);
     if w <= 0.0 {
         return 0.0;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{assign_inside, defaults, Hit, ScoreGate, Signature};
+use super::{contents, defaults, Hit, ScoreGate, Signature};
 use crate::config::{resolve_classes, ConfigError};
 use crate::frame::FrameMeta;
 use crate::track::Track;
@@ -101,29 +101,26 @@ impl Signature for Containment {
     }
 
     fn observe(&self, _frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
-        let containers = self.gate.select(tracks, &self.containers);
-        if containers.is_empty() {
-            return Vec::new();
-        }
-        let subjects = self.gate.select(tracks, &self.subjects);
-        let inside = assign_inside(&subjects, &containers, self.min_overlap);
-        containers
-            .iter()
-            .zip(inside)
-            .filter(|(_, held)| held.len() >= self.min_count)
-            .map(|(c, held)| {
-                let mut ids: Vec<u64> = held.iter().map(|&i| subjects[i].id).collect();
-                ids.sort_unstable();
-                let class = crate::detect::class_name(&self.labels, c.class_id);
-                Hit {
-                    group: format!("track:{}", c.id),
-                    anchor: Some(c.id),
-                    reason: format!("{} inside {class} #{}", ids.len(), c.id),
-                    subjects: ids,
-                    density: None,
-                    area_m2: None,
-                }
-            })
-            .collect()
+        contents(
+            tracks,
+            &self.gate,
+            &self.containers,
+            &self.subjects,
+            self.min_overlap,
+        )
+        .into_iter()
+        .filter(|(_, ids)| ids.len() >= self.min_count)
+        .map(|(c, ids)| {
+            let class = crate::detect::class_name(&self.labels, c.class_id);
+            Hit {
+                group: format!("track:{}", c.id),
+                anchor: Some(c.id),
+                reason: format!("{} inside {class} #{}", ids.len(), c.id),
+                subjects: ids,
+                density: None,
+                area_m2: None,
+            }
+        })
+        .collect()
     }
 }

@@ -344,6 +344,33 @@ pub fn assign_inside(subjects: &[&Track], anchors: &[&Track], min_overlap: f32) 
     inside
 }
 
+/// The anchors (containers, vessels) among `tracks` that pass the gate,
+/// each with the sorted ids of the subjects inside it (see
+/// [`assign_inside`]).
+pub fn contents<'t>(
+    tracks: &'t [Track],
+    gate: &ScoreGate,
+    anchors: &[usize],
+    subjects: &[usize],
+    min_overlap: f32,
+) -> Vec<(&'t Track, Vec<u64>)> {
+    let anchors = gate.select(tracks, anchors);
+    if anchors.is_empty() {
+        return Vec::new();
+    }
+    let subjects = gate.select(tracks, subjects);
+    let inside = assign_inside(&subjects, &anchors, min_overlap);
+    anchors
+        .into_iter()
+        .zip(inside)
+        .map(|(a, held)| {
+            let mut ids: Vec<u64> = held.iter().map(|&i| subjects[i].id).collect();
+            ids.sort_unstable();
+            (a, ids)
+        })
+        .collect()
+}
+
 /// `area(a ∩ b) / area(a)`: the share of `a` that lies inside `b`.
 pub fn overlap_share(a: &BBox, b: &BBox) -> f32 {
     let area = a.area();

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{assign_inside, defaults, Hit, ScoreGate, Signature};
+use super::{contents, defaults, Hit, ScoreGate, Signature};
 use crate::config::{resolve_classes, ConfigError};
 use crate::frame::FrameMeta;
 use crate::track::Track;
@@ -137,16 +137,17 @@ impl Signature for Overcrowding {
     }
 
     fn observe(&self, frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
-        let vessels = self.gate.select(tracks, &self.vessels);
-        if vessels.is_empty() {
-            return Vec::new();
-        }
-        let persons = self.gate.select(tracks, &self.persons);
-        let aboard = assign_inside(&persons, &vessels, self.min_overlap);
+        let aboard = contents(
+            tracks,
+            &self.gate,
+            &self.vessels,
+            &self.persons,
+            self.min_overlap,
+        );
         let gsd = self.gsd_m_per_px.or(frame.gsd_m_per_px);
         let mut hits = Vec::new();
-        for (v, held) in vessels.iter().zip(aboard) {
-            let count = held.len();
+        for (v, ids) in aboard {
+            let count = ids.len();
             let area_m2 = gsd.map(|g| f64::from(v.bbox.area()) * g * g);
             let density = area_m2.filter(|&a| a > 0.0).map(|a| count as f64 / a);
             let by_count = self.max_persons.is_some_and(|m| count >= m);
@@ -166,8 +167,6 @@ impl Signature for Overcrowding {
                 (Some(d), None) => reason.push_str(&format!(", {d:.3} per m²")),
                 (None, _) => reason.push_str("; density unknown: no ground sample distance"),
             }
-            let mut ids: Vec<u64> = held.iter().map(|&i| persons[i].id).collect();
-            ids.sort_unstable();
             hits.push(Hit {
                 group: format!("track:{}", v.id),
                 anchor: Some(v.id),
