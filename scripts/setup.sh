@@ -19,7 +19,7 @@ DEPS="$ROOT/.deps"
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
-PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv
+PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv libgdal-dev gdal-bin
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()

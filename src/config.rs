@@ -48,6 +48,7 @@ pub struct Config {
     pub sampling: SamplingConfig,
     pub track: TrackerConfig,
     pub tile: TileConfig,
+    pub raster: crate::source::raster::RasterConfig,
     pub output: OutputConfig,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
@@ -172,7 +173,17 @@ impl TileConfig {
         &self,
         preprocess: &crate::detect::Preprocess,
     ) -> Option<crate::pipeline::Tiling> {
-        self.size.map(|size| crate::pipeline::Tiling {
+        self.size.map(|size| self.with_size(size, preprocess))
+    }
+
+    /// How rasters are cut into windows: always, at the configured tile
+    /// size or else the model's input size.
+    pub fn raster_tiling(&self, preprocess: &crate::detect::Preprocess) -> crate::pipeline::Tiling {
+        self.with_size(self.size.unwrap_or(0), preprocess)
+    }
+
+    fn with_size(&self, size: u32, preprocess: &crate::detect::Preprocess) -> crate::pipeline::Tiling {
+        crate::pipeline::Tiling {
             size: if size == 0 {
                 preprocess.input_w.max(preprocess.input_h)
             } else {
@@ -186,7 +197,7 @@ impl TileConfig {
                 threshold: self.threshold,
                 class_agnostic: false,
             },
-        })
+        }
     }
 }
 
@@ -261,6 +272,12 @@ impl Config {
             });
         }
         unit("tile.threshold", f64::from(self.tile.threshold))?;
+        self.raster
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "raster".into(),
+                message,
+            })?;
         if let Some(list) = &self.signature {
             let mut names = std::collections::BTreeSet::new();
             for (i, sig) in list.iter().enumerate() {

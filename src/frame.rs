@@ -5,6 +5,8 @@ use std::sync::Arc;
 use image::RgbImage;
 use serde::Serialize;
 
+pub use crate::source::raster::Scene;
+
 /// Facts about a frame that later stages need without its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameMeta {
@@ -27,8 +29,43 @@ pub struct FrameMeta {
 
 /// One decoded RGB frame. Pixels are shared so that detection and the
 /// evidence writer can hold the same frame without copying it.
+///
+/// A raster scene is too large to hold whole, so it travels in two shapes.
+/// Its source emits *windows*: `image` holds one window's pixels and
+/// `window` says where they sit in the scene, while `meta` describes the
+/// whole scene. Once the pipeline has merged the windows' detections it
+/// emits the scene itself: `window` is `None`, `image` is empty, and pixels
+/// are read back through `scene` (for evidence crops) when needed.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub meta: FrameMeta,
     pub image: Arc<RgbImage>,
+    /// The raster this frame belongs to; `None` for video and still images.
+    pub scene: Option<Arc<Scene>>,
+    /// Which part of the scene `image` holds; `None` for a whole frame.
+    pub window: Option<Window>,
+}
+
+impl Frame {
+    /// A whole video frame or still image.
+    pub fn whole(meta: FrameMeta, image: RgbImage) -> Frame {
+        Frame {
+            meta,
+            image: Arc::new(image),
+            scene: None,
+            window: None,
+        }
+    }
+}
+
+/// A window of a raster scene: the scene pixels it covers, and how many
+/// scene pixels each of its image's pixels spans (1 at full resolution;
+/// more for the low-resolution pass over the whole scene).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Window {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub scale: f64,
 }

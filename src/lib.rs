@@ -29,6 +29,7 @@ pub mod eval;
 pub mod event;
 pub mod evidence;
 pub mod frame;
+pub mod geo;
 pub mod geom;
 pub mod pipeline;
 pub mod signature;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 
+pub use crate::detect::tile::Tiling;
 use crate::detect::tile::{self, MergeConfig, Tile};
 use crate::detect::{DetectError, Detection, Detector, Preprocess, Tensorised};
 use crate::evidence::sha256_file;
@@ -95,22 +96,13 @@ pub struct PipelineOptions {
     pub tiling: Option<Tiling>,
 }
 
-/// How to slice frames (see [`crate::detect::tile`]).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Tiling {
-    /// Tile side in pixels.
-    pub size: u32,
-    /// Share of a tile that overlaps its neighbour.
-    pub overlap: f32,
-    /// Also detect on the whole frame, shrunk to the model's input, for
-    /// objects larger than a tile.
-    pub full_frame: bool,
-    pub merge: MergeConfig,
-}
-
-/// The tiles of one frame, or `None` to detect on the whole frame.
+/// The tiles of one frame, or `None` to detect on the whole frame. A
+/// raster's window is already tile-sized and is never cut again.
 fn tiles_of(frame: &Frame, tiling: Option<&Tiling>) -> Option<Vec<Tile>> {
     let t = tiling?;
+    if frame.window.is_some() {
+        return None;
+    }
     let (w, h) = (frame.meta.width, frame.meta.height);
     if w <= t.size && h <= t.size {
         return None;
@@ -130,7 +122,10 @@ fn tiles_of(frame: &Frame, tiling: Option<&Tiling>) -> Option<Vec<Tile>> {
 /// Time spent per stage, for the summary and benchmarks.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineStats {
+    /// Frames out: video frames, images, and raster scenes (one each).
     pub frames: u64,
+    /// Raster windows detected (those skipped as nodata are not counted).
+    pub windows: u64,
     pub inference_calls: u64,
     pub inference_time: Duration,
     pub wall_time: Duration,
@@ -162,7 +157,10 @@ pub fn run<D: Detector + 'static>(
     let (decoded_tx, decoded_rx) = bounded::<Item<Frame>>(CHANNEL_FRAMES * batch);
     let (ready_tx, ready_rx) = bounded::<Item<Prepared>>(CHANNEL_FRAMES * batch);
     let tiling = options.tiling.clone();
-    let merge = options.tiling.as_ref().map(|t| t.merge);
+    let merge = Merges {
+        frames: options.tiling.as_ref().map(|t| t.merge),
+        windows: options.open.raster.tiling.merge,
+    };
     let (out_tx, out_rx) = bounded::<Item<Detected>>(CHANNEL_FRAMES * batch);
 
     let inputs = Arc::new(inputs.to_vec());
@@ -358,14 +356,67 @@ fn preprocess_stage(
     }
 }
 
+/// How detections are merged: across the tiles of a sliced frame (`None`
+/// when frames are not sliced), and across a raster's windows.
+#[derive(Debug, Clone, Copy)]
+struct Merges {
+    frames: Option<MergeConfig>,
+    windows: MergeConfig,
+}
+
+/// A raster scene whose windows are being detected: its detections so far,
+/// in scene pixels, and the window frame that stands for the scene.
+struct SceneInProgress {
+    frame: Frame,
+    detections: Vec<tile::TileDetection>,
+    windows: usize,
+}
+
+impl SceneInProgress {
+    /// The merged scene, as the consumer receives it: one frame whose
+    /// pixels stay in the file (see [`Frame`]).
+    fn finish(self, merge: &MergeConfig) -> Detected {
+        let mut frame = self.frame;
+        frame.window = None;
+        frame.image = Arc::new(image::RgbImage::new(0, 0));
+        Detected {
+            frame,
+            detections: tile::merge(self.detections, merge),
+        }
+    }
+}
+
+/// Moves a window's detections into scene pixels, marking those cut by an
+/// inner edge of the window.
+fn place_window(
+    window: &crate::frame::Window,
+    index: usize,
+    detections: Vec<Detection>,
+    scene_w: u32,
+    scene_h: u32,
+) -> impl Iterator<Item = tile::TileDetection> + '_ {
+    let t = Tile {
+        x: window.x,
+        y: window.y,
+        width: window.width,
+        height: window.height,
+    };
+    let s = window.scale as f32;
+    detections.into_iter().map(move |mut d| {
+        d.bbox = crate::geom::BBox::new(d.bbox.x1 * s, d.bbox.y1 * s, d.bbox.x2 * s, d.bbox.y2 * s);
+        t.place(index, d, scene_w, scene_h)
+    })
+}
+
 fn inference_stage<D: Detector>(
     mut detector: D,
     batch: usize,
-    merge: Option<MergeConfig>,
+    merge: Merges,
     rx: &Receiver<Item<Prepared>>,
     tx: &Sender<Item<Detected>>,
 ) -> Result<(D, PipelineStats), DetectError> {
     let mut stats = PipelineStats::default();
+    let mut scenes: std::collections::HashMap<usize, SceneInProgress> = Default::default();
     // Messages in arrival order; their tensors (one per frame, or one per
     // tile) wait in `tensors` for a batch. Control messages do not close a
     // batch, so frames of many small inputs (a folder of photos) still share
@@ -394,28 +445,77 @@ fn inference_stage<D: Detector>(
         tensors.clear();
         let mut results = results.into_iter();
         for item in queue.drain(..) {
-            let out = item.map(|(frame, tiles, n)| {
-                stats.frames += 1;
-                let mut per_tensor: Vec<Vec<Detection>> = (0..n)
-                    .map(|_| results.next().expect("one result per tensor"))
-                    .collect();
-                let (fw, fh) = (frame.meta.width, frame.meta.height);
-                let detections = match (tiles, merge) {
-                    (Some(tiles), Some(cfg)) => tile::merge(
-                        tiles
-                            .iter()
-                            .enumerate()
-                            .zip(per_tensor)
-                            .flat_map(|((i, t), dets)| {
-                                dets.into_iter().map(move |d| t.place(i, d, fw, fh))
-                            })
-                            .collect(),
-                        &cfg,
-                    ),
-                    _ => per_tensor.pop().unwrap_or_default(),
-                };
-                Detected { frame, detections }
-            });
+            let out = match item {
+                Item::Frame((frame, tiles, n)) => {
+                    let mut per_tensor: Vec<Vec<Detection>> = (0..n)
+                        .map(|_| results.next().expect("one result per tensor"))
+                        .collect();
+                    let (fw, fh) = (frame.meta.width, frame.meta.height);
+                    if let Some(window) = frame.window {
+                        // A raster window: keep its detections until the
+                        // scene's last window has been detected.
+                        let source_id = frame.meta.source_id;
+                        let scene = scenes.entry(source_id).or_insert_with(|| SceneInProgress {
+                            frame,
+                            detections: Vec::new(),
+                            windows: 0,
+                        });
+                        let dets = per_tensor.pop().unwrap_or_default();
+                        scene
+                            .detections
+                            .extend(place_window(&window, scene.windows, dets, fw, fh));
+                        scene.windows += 1;
+                        continue;
+                    }
+                    stats.frames += 1;
+                    let detections = match (tiles, merge.frames) {
+                        (Some(tiles), Some(cfg)) => tile::merge(
+                            tiles
+                                .iter()
+                                .enumerate()
+                                .zip(per_tensor)
+                                .flat_map(|((i, t), dets)| {
+                                    dets.into_iter().map(move |d| t.place(i, d, fw, fh))
+                                })
+                                .collect(),
+                            &cfg,
+                        ),
+                        _ => per_tensor.pop().unwrap_or_default(),
+                    };
+                    Item::Frame(Detected { frame, detections })
+                }
+                Item::Finished {
+                    source_id,
+                    path,
+                    error,
+                } => {
+                    // A raster's scene goes out just before its end, with
+                    // what was detected even if reading failed part way.
+                    if let Some(scene) = scenes.remove(&source_id) {
+                        stats.frames += 1;
+                        stats.windows += scene.windows as u64;
+                        if tx.send(Item::Frame(scene.finish(&merge.windows))).is_err() {
+                            return Ok((detector, stats));
+                        }
+                    }
+                    Item::Finished {
+                        source_id,
+                        path,
+                        error,
+                    }
+                }
+                Item::Started {
+                    source_id,
+                    path,
+                    info,
+                    sha256,
+                } => Item::Started {
+                    source_id,
+                    path,
+                    info,
+                    sha256,
+                },
+            };
             if tx.send(out).is_err() {
                 return Ok((detector, stats));
             }

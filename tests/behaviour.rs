@@ -187,6 +187,8 @@ fn run_case(path: &Path) -> Result<(), String> {
                 gsd_m_per_px: None,
             },
             image: image.clone(),
+            scene: None,
+            window: None,
         };
         updates.extend(stream.observe(&frame, &detections));
     }

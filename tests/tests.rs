@@ -9,5 +9,6 @@ mod behaviour;
 mod detect;
 mod eval;
 mod inspect;
+mod raster;
 mod screen;
 mod sortie;

@@ -20,7 +20,7 @@ use crate::eval::coco::{evaluate, Params, Stats};
 use crate::eval::mapping::ClassMap;
 use crate::eval::{formats, plot, Dataset, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
-use crate::source::{self, OpenOptions, Sampling};
+use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -169,6 +169,11 @@ fn run_model(
             .expect("valid template"),
     )
     .with_prefix("eval");
+    let tile = crate::config::TileConfig {
+        size: args.tile,
+        overlap: args.overlap,
+        ..Default::default()
+    };
     let options = PipelineOptions {
         open: OpenOptions {
             sampling: Sampling {
@@ -176,16 +181,15 @@ fn run_model(
                 max_fps: None,
             },
             decode_threads: 1,
+            raster: RasterOptions {
+                config: Default::default(),
+                tiling: tile.raster_tiling(&info.preprocess),
+            },
         },
         decode_workers: 1,
         batch: 1,
         hash_sources: false,
-        tiling: crate::config::TileConfig {
-            size: args.tile,
-            overlap: args.overlap,
-            ..Default::default()
-        }
-        .tiling(&info.preprocess),
+        tiling: tile.tiling(&info.preprocess),
     };
     let mut preds = Vec::new();
     let mut failures = Vec::new();

@@ -26,7 +26,7 @@ use crate::evidence::events::EventContext;
 use crate::evidence::{RunWriter, EVENT_SCHEMA};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
 use crate::signature::{presence::PresenceConfig, SignatureConfig};
-use crate::source::{self, OpenOptions, Sampling};
+use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
 use crate::stream::Stream;
 
 pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
@@ -95,6 +95,15 @@ pub struct ScreenArgs {
     /// Share of a tile that overlaps its neighbour [default: 0.2].
     #[arg(long, value_name = "F")]
     pub overlap: Option<f32>,
+    /// With tiling, also detect on the whole frame or scene shrunk to one
+    /// tile, for objects larger than a tile.
+    #[arg(long)]
+    pub full_frame: bool,
+    /// Raster bands read as red, green, blue (1-based), or one band for
+    /// grey, e.g. `--bands 3,2,1` [default: the bands labelled RGB, else
+    /// 1,2,3].
+    #[arg(long, value_delimiter = ',', value_name = "B,G,R")]
+    pub bands: Option<Vec<usize>>,
     /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
@@ -157,6 +166,12 @@ impl ScreenArgs {
         if let Some(v) = self.overlap {
             c.tile.overlap = v;
         }
+        if self.full_frame {
+            c.tile.full_frame = true;
+        }
+        if let Some(v) = &self.bands {
+            c.raster.bands = Some(v.clone());
+        }
         if c.model.path.is_none() {
             let demo = crate::bundled::find(DEMO_MODEL).with_context(|| {
                 format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx")
@@ -168,6 +183,34 @@ impl ScreenArgs {
     }
 }
 
+/// Adds a scene's detections to `detections.geojson`, each with its
+/// position and footprint; returns how many.
+fn place_detections(
+    writer: &mut RunWriter,
+    georef: &crate::geo::Georef,
+    detections: &[crate::detect::Detection],
+    labels: &[String],
+    path: &std::path::Path,
+) -> Result<u64> {
+    let boxes: Vec<_> = detections.iter().map(|d| d.bbox).collect();
+    let prints = georef
+        .footprints(&boxes)
+        .with_context(|| format!("placing the detections of {} on the map", path.display()))?;
+    for (d, f) in detections.iter().zip(&prints) {
+        let props = json!({
+            "source": path,
+            "class": crate::detect::class_name(labels, d.class_id),
+            "class_id": d.class_id,
+            "score": (d.score as f64 * 1e4).round() / 1e4,
+            "box": d.bbox.to_array(),
+            "lon": f.lon,
+            "lat": f.lat,
+        });
+        writer.push_feature("detections.geojson", f.geometry(), props)?;
+    }
+    Ok(prints.len() as u64)
+}
+
 /// What the run folder records about each input.
 #[derive(Debug, Default)]
 struct SourceRecord {
@@ -177,6 +220,10 @@ struct SourceRecord {
     info: Option<source::SourceInfo>,
     frames: u64,
     events: u64,
+    /// Detections written to `detections.geojson`.
+    placed: u64,
+    /// A raster's window counts, once its scene is done.
+    tiles: Option<serde_json::Value>,
     error: Option<String>,
 }
 
@@ -305,6 +352,8 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 "info": s.info,
                 "frames_screened": s.frames,
                 "events": s.events,
+                "tiles": s.tiles,
+                "detections_placed": s.placed,
                 "error": s.error,
             })).collect::<Vec<_>>(),
             "errors": discover_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
@@ -352,6 +401,10 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 max_fps: config.sampling.fps,
             },
             decode_threads: config.sampling.decode_threads,
+            raster: RasterOptions {
+                config: config.raster.clone(),
+                tiling: config.tile.raster_tiling(&info.preprocess),
+            },
         },
         decode_workers: args.jobs.max(1),
         batch: config.model.batch,
@@ -392,6 +445,18 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 rec.frames += 1;
                 if let Some(bar) = bars.get(&meta.source_id) {
                     bar.inc(1);
+                }
+                if let Some(scene) = &frame.scene {
+                    rec.tiles = Some(scene.tile_counts());
+                    if let Some(georef) = &scene.georef {
+                        rec.placed += place_detections(
+                            &mut writer,
+                            georef,
+                            &detections,
+                            &info.labels,
+                            &rec.path,
+                        )?;
+                    }
                 }
                 let stream = streams
                     .get_mut(&meta.source_id)

@@ -2,8 +2,8 @@
 //! into overlapping tiles of the model's input size, and merge the tiles'
 //! detections back into one list in source pixels.
 //!
-//! Groundwork for issue 6 (rasters and tiled inference): the grid and the
-//! merge are here and tested; `screen` does not tile yet.
+//! The pipeline uses them twice: to slice large video frames and images
+//! (`--tile`), and to merge the windows a raster source reads one by one.
 //!
 //! **Grid.** Tiles are `size` x `size` and start every
 //! `size * (1 - overlap)` pixels; the last row and column are moved back to
@@ -76,6 +76,19 @@ impl Tile {
         );
         d
     }
+}
+
+/// How to slice frames or rasters, and merge the slices' detections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tiling {
+    /// Tile side in pixels.
+    pub size: u32,
+    /// Share of a tile that overlaps its neighbour.
+    pub overlap: f32,
+    /// Also detect on the whole frame, shrunk to the model's input, for
+    /// objects larger than a tile.
+    pub full_frame: bool,
+    pub merge: MergeConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

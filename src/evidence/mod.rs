@@ -5,13 +5,16 @@
 //!   run.json              tool version, effective config, model sha256, sources with sha256
 //!   events.jsonl          one line per event step: open, update, close (schema-versioned), flushed as it happens
 //!   events/<event-id>/    best frame: frame.jpg (untouched pixels), annotated.jpg, event.json (written at close)
+//!   detections.geojson    georeferenced rasters only: every detection's footprint (RFC 7946, WGS84)
+//!   events.geojson        georeferenced rasters only: every event's footprint
 //!   manifest.jsonl        {seq, path, sha256, bytes, prev_hash, hash} per artefact: a hash chain
 //! ```
 //!
 //! Artefacts are written to a temporary name in their final folder and
 //! renamed into place, so a reader never sees half a file. The two
 //! append-only logs (`events.jsonl`, `manifest.jsonl`) are flushed line by
-//! line instead, so a killed run keeps every line it finished.
+//! line instead, so a killed run keeps every line it finished. The GeoJSON
+//! files are streamed and get their closing brackets at the end of the run.
 
 pub mod annotate;
 pub mod events;
@@ -27,7 +30,8 @@ use sha2::{Digest, Sha256};
 pub use manifest::Manifest;
 
 /// Version of the `events.jsonl` and `event.json` record layout.
-pub const EVENT_SCHEMA: u32 = 2;
+/// 3 added `geo` (position and footprint) and, for rasters, `best_frame.crop`.
+pub const EVENT_SCHEMA: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -40,6 +44,13 @@ pub enum EvidenceError {
     Encode { path: PathBuf, message: String },
     #[error("run folder {path} already exists; pick another --run-id")]
     Exists { path: PathBuf },
+    #[error("cannot read evidence pixels: {0}")]
+    Source(#[from] crate::source::SourceError),
+    #[error("cannot place {what} on the map: {source}")]
+    Geo {
+        what: String,
+        source: crate::geo::GeoError,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
@@ -116,6 +127,8 @@ pub struct RunWriter {
     dir: PathBuf,
     manifest: Manifest,
     events: File,
+    /// Open GeoJSON collections by file name, created on first use.
+    geojson: std::collections::BTreeMap<String, crate::geo::GeoJsonLog>,
 }
 
 impl RunWriter {
@@ -141,6 +154,7 @@ impl RunWriter {
             dir,
             manifest,
             events,
+            geojson: Default::default(),
         })
     }
 
@@ -169,6 +183,24 @@ impl RunWriter {
         self.events.flush().map_err(io_err(&path))
     }
 
+    /// Appends a feature to the GeoJSON collection `file` (e.g.
+    /// `detections.geojson`), creating it on first use.
+    pub fn push_feature(
+        &mut self,
+        file: &str,
+        geometry: serde_json::Value,
+        properties: serde_json::Value,
+    ) -> Result<(), EvidenceError> {
+        let path = self.dir.join(file);
+        let log = match self.geojson.entry(file.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(crate::geo::GeoJsonLog::create(&path).map_err(io_err(&path))?)
+            }
+        };
+        log.push(geometry, properties).map_err(io_err(&path))
+    }
+
     /// Writes `run.json` without recording it; used at start so that an
     /// interrupted run still says what it was.
     pub fn write_run_json(&self, run: &serde_json::Value) -> Result<(), EvidenceError> {
@@ -182,7 +214,14 @@ impl RunWriter {
         self.write_run_json(run)?;
         let events_path = self.dir.join("events.jsonl");
         self.events.sync_all().map_err(io_err(&events_path))?;
-        for rel in ["events.jsonl", "run.json"] {
+        let mut closing: Vec<String> = Vec::new();
+        for (rel, log) in std::mem::take(&mut self.geojson) {
+            let path = self.dir.join(&rel);
+            log.finish().map_err(io_err(&path))?;
+            closing.push(rel);
+        }
+        closing.extend(["events.jsonl".to_owned(), "run.json".to_owned()]);
+        for rel in &closing {
             let path = self.dir.join(rel);
             let sha = sha256_file(&path).map_err(io_err(&path))?;
             let len = std::fs::metadata(&path).map_err(io_err(&path))?.len();

@@ -1,10 +1,13 @@
 //! Sources: everything that yields frames. Video files go through FFmpeg
-//! ([`video`]), still images through the `image` crate ([`still`]).
+//! ([`video`]), still images through the `image` crate ([`still`]), and
+//! rasters (GeoTIFF, NITF, JPEG 2000, images with world files) through GDAL
+//! ([`raster`]), one window at a time.
 //!
 //! [`discover`] expands the paths a user typed (files, folders walked
 //! recursively) into a deterministic list of [`Input`]s; [`open`] turns one
-//! into a running [`Source`]. Only this module touches FFmpeg.
+//! into a running [`Source`]. Only this module touches FFmpeg and GDAL.
 
+pub mod raster;
 pub mod still;
 pub mod video;
 
@@ -28,6 +31,8 @@ pub enum SourceError {
     OpenVideo { path: PathBuf, message: String },
     #[error("{path} is not a supported image or video: {message}")]
     NotMedia { path: PathBuf, message: String },
+    #[error("cannot open raster {path}: {message}")]
+    OpenRaster { path: PathBuf, message: String },
     #[error("cannot decode image {path}: {message}")]
     Image { path: PathBuf, message: String },
     #[error("video {path} is damaged after frame {frames}: {message}")]
@@ -44,6 +49,8 @@ pub enum SourceError {
 pub enum InputKind {
     Video,
     Image,
+    /// Read by GDAL in windows, and georeferenced when it can be.
+    Raster,
 }
 
 /// One input file of a run, in the order frames are screened.
@@ -66,6 +73,9 @@ pub struct SourceInfo {
     pub frames_hint: Option<u64>,
     pub duration_s: Option<f64>,
     pub codec: Option<String>,
+    /// For rasters: driver, bands and their stretch, georeferencing, tiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raster: Option<serde_json::Value>,
 }
 
 /// Anything that yields frames in presentation order.
@@ -153,11 +163,16 @@ fn extension(path: &Path) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-/// Guesses the decoder for a file: by extension, then by sniffing the
-/// first bytes for an image format; anything else is handed to FFmpeg,
-/// which decides whether it is a video.
+/// Guesses the decoder for a file: by extension (TIFF, NITF, JPEG 2000 and
+/// images with a world file go to GDAL), then by sniffing the first bytes
+/// for an image format; anything else is handed to FFmpeg, which decides
+/// whether it is a video.
 fn classify(path: &Path) -> InputKind {
     match extension(path) {
+        Some(e) if raster::is_raster_extension(&e) => InputKind::Raster,
+        Some(e) if IMAGE_EXTENSIONS.contains(&e.as_str()) && raster::has_world_file(path) => {
+            InputKind::Raster
+        }
         Some(e) if IMAGE_EXTENSIONS.contains(&e.as_str()) => InputKind::Image,
         Some(e) if VIDEO_EXTENSIONS.contains(&e.as_str()) => InputKind::Video,
         _ => match image::ImageReader::open(path).and_then(|r| r.with_guessed_format()) {
@@ -185,6 +200,7 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
                         let known = extension(e.path()).is_some_and(|x| {
                             IMAGE_EXTENSIONS.contains(&x.as_str())
                                 || VIDEO_EXTENSIONS.contains(&x.as_str())
+                                || raster::is_raster_extension(&x)
                         });
                         if known {
                             inputs.push(Input {
@@ -213,11 +229,13 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
 }
 
 /// Options shared by every source.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OpenOptions {
     pub sampling: Sampling,
     /// Decoder threads for video; 0 lets FFmpeg choose.
     pub decode_threads: usize,
+    /// How rasters are read and cut into windows.
+    pub raster: raster::RasterOptions,
 }
 
 /// Opens an input as a frame source.
@@ -232,6 +250,11 @@ pub fn open(
             &input.path,
             source_id,
             options,
+        )?)),
+        InputKind::Raster => Ok(Box::new(raster::RasterSource::open(
+            &input.path,
+            source_id,
+            &options.raster,
         )?)),
     }
 }

@@ -1,7 +1,6 @@
 //! Still images (JPEG, PNG, TIFF, WebP, BMP): a stream of exactly one frame.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{InputKind, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
@@ -46,6 +45,7 @@ impl StillSource {
             frames_hint: Some(1),
             duration_s: None,
             codec: None,
+            raster: None,
         };
         Ok(StillSource {
             info,
@@ -91,9 +91,6 @@ impl Source for StillSource {
             height: image.height(),
             gsd_m_per_px: None,
         };
-        Ok(Some(Frame {
-            meta,
-            image: Arc::new(image),
-        }))
+        Ok(Some(Frame::whole(meta, image)))
     }
 }

@@ -8,7 +8,7 @@
 //! end of the stream the decoder is drained so the last frames are not lost.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::Once;
 
 use ffmpeg_next as ff;
 use image::RgbImage;
@@ -137,6 +137,7 @@ impl VideoSource {
             frames_hint,
             duration_s,
             codec,
+            raster: None,
         };
         Ok(VideoSource {
             info,
@@ -269,10 +270,7 @@ impl Source for VideoSource {
                         gsd_m_per_px: None,
                     };
                     self.emitted += 1;
-                    return Ok(Some(Frame {
-                        meta,
-                        image: Arc::new(image),
-                    }));
+                    return Ok(Some(Frame::whole(meta, image)));
                 }
                 Err(ff::Error::Eof) => self.finished = true,
                 Err(ff::Error::Other { errno })
