@@ -182,7 +182,11 @@ impl TileConfig {
         self.with_size(self.size.unwrap_or(0), preprocess)
     }
 
-    fn with_size(&self, size: u32, preprocess: &crate::detect::Preprocess) -> crate::pipeline::Tiling {
+    fn with_size(
+        &self,
+        size: u32,
+        preprocess: &crate::detect::Preprocess,
+    ) -> crate::pipeline::Tiling {
         crate::pipeline::Tiling {
             size: if size == 0 {
                 preprocess.input_w.max(preprocess.input_h)

@@ -166,8 +166,10 @@ impl Georef {
         Ok(lonlat
             .chunks_exact(5)
             .map(|p| {
-                let mut ring: Vec<[f64; 2]> =
-                    p[1..].iter().map(|&(x, y)| [round7(x), round7(y)]).collect();
+                let mut ring: Vec<[f64; 2]> = p[1..]
+                    .iter()
+                    .map(|&(x, y)| [round7(x), round7(y)])
+                    .collect();
                 // Top-left, bottom-left, bottom-right, top-right runs
                 // counter-clockwise on a north-up map; a flipped or rotated
                 // geotransform may reverse it.
@@ -325,14 +327,19 @@ mod tests {
     fn footprints_are_closed_counter_clockwise_rings_in_lon_lat_order() {
         let g = Georef::new([20.0, 1e-4, 0.0, 35.0, 0.0, -1e-4], "EPSG:4326").unwrap();
         let f = &g.footprints(&[BBox::new(10.0, 20.0, 30.0, 60.0)]).unwrap()[0];
-        assert!((f.lon - 20.002).abs() < 1e-9 && (f.lat - 34.996).abs() < 1e-9, "{f:?}");
+        assert!(
+            (f.lon - 20.002).abs() < 1e-9 && (f.lat - 34.996).abs() < 1e-9,
+            "{f:?}"
+        );
         assert_eq!(f.polygon.len(), 5);
         assert_eq!(f.polygon[0], f.polygon[4]);
         assert_eq!(f.polygon[0], [20.001, 34.998]);
         assert!(signed_area(&f.polygon[..4]) > 0.0);
         // A south-up raster reverses the corner order; the ring is fixed.
         let flipped = Georef::new([20.0, 1e-4, 0.0, 35.0, 0.0, 1e-4], "EPSG:4326").unwrap();
-        let f = &flipped.footprints(&[BBox::new(10.0, 20.0, 30.0, 60.0)]).unwrap()[0];
+        let f = &flipped
+            .footprints(&[BBox::new(10.0, 20.0, 30.0, 60.0)])
+            .unwrap()[0];
         assert!(signed_area(&f.polygon[..4]) > 0.0);
     }
 
@@ -348,8 +355,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = GeoJsonLog::create(&dir.path().join("d.geojson")).unwrap();
         for i in 0..3 {
-            log.push(json!({"type": "Point", "coordinates": [i, i]}), json!({"i": i}))
-                .unwrap();
+            log.push(
+                json!({"type": "Point", "coordinates": [i, i]}),
+                json!({"i": i}),
+            )
+            .unwrap();
         }
         let path = log.finish().unwrap();
         let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();

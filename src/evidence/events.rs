@@ -50,7 +50,10 @@ pub fn crop_region(union: &BBox, width: u32, height: u32) -> (Window, (u32, u32)
     let cx = (union.x1 + union.x2) as f64 / 2.0;
     let cy = (union.y1 + union.y2) as f64 / 2.0;
     let (x, y) = (start(cx, cw, width), start(cy, ch, height));
-    let (cw, ch) = (cw.ceil().min(width as f64 - x), ch.ceil().min(height as f64 - y));
+    let (cw, ch) = (
+        cw.ceil().min(width as f64 - x),
+        ch.ceil().min(height as f64 - y),
+    );
     let scale = (cw.max(ch) / CROP_MAX).max(1.0);
     let window = Window {
         x: x as u32,
@@ -82,7 +85,13 @@ fn union_of(boxes: impl Iterator<Item = BBox>) -> Option<BBox> {
 /// one footprint per track, in the best frame's order. `None` unless the
 /// frame is a georeferenced raster.
 fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, EvidenceError> {
-    let Some(georef) = event.best.frame.scene.as_ref().and_then(|s| s.georef.as_ref()) else {
+    let Some(georef) = event
+        .best
+        .frame
+        .scene
+        .as_ref()
+        .and_then(|s| s.georef.as_ref())
+    else {
         return Ok(None);
     };
     let boxes: Vec<BBox> = event.best.tracks.iter().map(|t| t.bbox).collect();
@@ -90,10 +99,12 @@ fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, Evide
         return Ok(None);
     };
     let all: Vec<BBox> = std::iter::once(union).chain(boxes).collect();
-    let mut prints = georef.footprints(&all).map_err(|source| EvidenceError::Geo {
-        what: format!("event {}", event.id),
-        source,
-    })?;
+    let mut prints = georef
+        .footprints(&all)
+        .map_err(|source| EvidenceError::Geo {
+            what: format!("event {}", event.id),
+            source,
+        })?;
     let whole = prints.remove(0);
     Ok(Some((whole, prints)))
 }
@@ -211,8 +222,12 @@ impl EventContext {
         // boxes, and move the boxes into it.
         let (image, drawn, crop) = match &best.frame.scene {
             Some(scene) => {
-                let union = union_of(drawn.iter().map(|d| d.bbox))
-                    .unwrap_or(BBox::new(0.0, 0.0, scene.width as f32, scene.height as f32));
+                let union = union_of(drawn.iter().map(|d| d.bbox)).unwrap_or(BBox::new(
+                    0.0,
+                    0.0,
+                    scene.width as f32,
+                    scene.height as f32,
+                ));
                 let (window, out) = crop_region(&union, scene.width, scene.height);
                 let pixels = scene.read(window, out)?;
                 let (dx, dy, s) = (window.x as f32, window.y as f32, window.scale as f32);

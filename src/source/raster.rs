@@ -87,7 +87,7 @@ impl RasterConfig {
             }
         }
         let [lo, hi] = self.stretch;
-        if !(0.0..100.0).contains(&lo) || !(lo < hi && hi <= 100.0) {
+        if !((0.0..100.0).contains(&lo) && lo < hi && hi <= 100.0) {
             return Err(format!(
                 "raster.stretch must be two percentiles with 0 <= low < high <= 100, got [{lo}, {hi}]"
             ));
@@ -279,7 +279,10 @@ impl RasterSource {
             let stretch = if data_type == GdalDataType::UInt8 {
                 None
             } else {
-                Some(percentiles(&ds, b, nodata, options.config.stretch, (w, h)).map_err(gdal_err)?)
+                Some(
+                    percentiles(&ds, b, nodata, options.config.stretch, (w, h))
+                        .map_err(gdal_err)?,
+                )
             };
             bands.push(BandPlan {
                 band: b,
@@ -495,14 +498,21 @@ fn percentiles(
     for i in 0..band.overview_count()?.max(0) as usize {
         let o = band.overview(i)?;
         let (ow, oh) = o.size();
-        if ow.max(oh) >= 512 && overview.as_ref().is_none_or(|(_, s): &(_, usize)| ow * oh < *s) {
+        if ow.max(oh) >= 512
+            && overview
+                .as_ref()
+                .is_none_or(|(_, s): &(_, usize)| ow * oh < *s)
+        {
             overview = Some((i, ow * oh));
         }
     }
     if let Some((i, _)) = overview {
         let o = band.overview(i)?;
         let size = o.size();
-        sample = o.read_as::<f32>((0, 0), size, size, None)?.into_shape_and_vec().1;
+        sample = o
+            .read_as::<f32>((0, 0), size, size, None)?
+            .into_shape_and_vec()
+            .1;
     } else {
         // 16 x 16 windows of 64 pixels, evenly spread: about 1 M values.
         let (n, side) = (16usize, 64usize);
@@ -511,7 +521,8 @@ fn percentiles(
             for i in 0..n {
                 let x = (w - sw) * i / (n - 1);
                 let y = (h - sh) * j / (n - 1);
-                let buf = band.read_as::<f32>((x as isize, y as isize), (sw, sh), (sw, sh), None)?;
+                let buf =
+                    band.read_as::<f32>((x as isize, y as isize), (sw, sh), (sw, sh), None)?;
                 sample.extend_from_slice(buf.data());
             }
         }
@@ -545,7 +556,10 @@ fn read_rgb(
     let mask = if scene.masked {
         let band = ds.rasterband(scene.bands[scene.channels[0]].band)?;
         let mask = band.open_mask_band()?;
-        let m = mask.read_as::<u8>(pos, size, shape, None)?.into_shape_and_vec().1;
+        let m = mask
+            .read_as::<u8>(pos, size, shape, None)?
+            .into_shape_and_vec()
+            .1;
         Some(m)
     } else {
         None
@@ -561,7 +575,11 @@ fn read_rgb(
     for plan in &scene.bands {
         let band = ds.rasterband(plan.band)?;
         let plane = match plan.stretch {
-            None => band.read_as::<u8>(pos, size, shape, resample)?.into_shape_and_vec().1,
+            None => {
+                band.read_as::<u8>(pos, size, shape, resample)?
+                    .into_shape_and_vec()
+                    .1
+            }
             Some((lo, hi)) => {
                 let k = 255.0 / (hi - lo);
                 band.read_as::<f32>(pos, size, shape, resample)?
@@ -610,7 +628,12 @@ mod tests {
         let png = dir.path().join("mosaic.png");
         std::fs::write(&png, b"x").unwrap();
         assert!(!has_world_file(&png));
-        for w in ["mosaic.pgw", "mosaic.pngw", "mosaic.wld", "mosaic.png.aux.xml"] {
+        for w in [
+            "mosaic.pgw",
+            "mosaic.pngw",
+            "mosaic.wld",
+            "mosaic.png.aux.xml",
+        ] {
             let p = dir.path().join(w);
             std::fs::write(&p, b"1").unwrap();
             assert!(has_world_file(&png), "{w}");
