@@ -14,6 +14,7 @@ use std::time::Instant;
 use lookout::detect::family::PostProcess;
 use lookout::detect::onnx::{OnnxConfig, OnnxDetector};
 use lookout::detect::Detector;
+use lookout::source::raster::RasterOptions;
 use lookout::source::{self, Input, InputKind, OpenOptions, Sampling};
 
 fn main() {
@@ -45,6 +46,15 @@ fn main() {
     let options = OpenOptions {
         sampling: Sampling::default(),
         decode_threads: 1,
+        raster: RasterOptions {
+            config: Default::default(),
+            tiling: lookout::detect::tile::Tiling {
+                size: 640,
+                overlap: 0.2,
+                full_frame: false,
+                merge: Default::default(),
+            },
+        },
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
     let t0 = Instant::now();

@@ -13,6 +13,13 @@
 #                                  generated set (EVAL_IMAGES=5000 images x ~50
 #                                  objects). Target >= 10.
 #   eval_speedup_faster_coco_eval  the same against faster-coco-eval. Target >= 1.5.
+#   tile_efficiency  tiles per second of `lookout screen` on a generated 8192 px
+#                    GeoTIFF (sea with sortie frames pasted over it; from
+#                    run.json: windows / pipeline time) over the model alone on
+#                    the same windows. Target >= 0.85.
+#   raster_peak_rss_mb  peak resident memory of `lookout screen` on a generated
+#                    30,000 x 30,000 GeoTIFF, nodata but for a 3000 px block of
+#                    scene. Target < 1500.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
@@ -23,6 +30,7 @@ MODEL="${2:-models/lookout-demo.onnx}"
 bash scripts/setup.sh >/dev/null
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --bench throughput
+cargo build --release --locked --quiet --bench raster
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
@@ -70,4 +78,41 @@ print(f"eval_seconds lookout {ours['seconds']:.2f}  pycocotools {coco['seconds']
 print(f"eval_speedup_pycocotools {coco['seconds'] / ours['seconds']:.1f}")
 print(f"eval_speedup_faster_coco_eval {fast['seconds'] / ours['seconds']:.1f}")
 print(f"eval_max_stat_difference {worst:.2e}")
+PYEOF
+
+# --- Rasters ------------------------------------------------------------------
+RASTER_SIZE="${RASTER_SIZE:-8192}"
+cargo bench --locked --quiet --bench raster -- scene "$OUT/scene.tif" "$RASTER_SIZE"
+for round in $(seq "$ROUNDS"); do
+    RUN="$(./target/release/lookout screen "$OUT/scene.tif" --model "$MODEL" --out "$OUT" --run-id "raster$round" --quiet)"
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("pipeline_tiles_per_s", s["tiles_per_s"]); print("events", s["events"])' "$RUN/run.json"
+    cargo bench --locked --quiet --bench raster -- model "$OUT/scene.tif" "$MODEL"
+done > "$OUT/raster-rounds.txt"
+python3 - "$OUT/raster-rounds.txt" "$ROUNDS" "$RASTER_SIZE" <<'PYEOF'
+import statistics, sys
+values = {}
+for line in open(sys.argv[1]):
+    name, value = line.split()
+    values.setdefault(name, []).append(float(value))
+med = {k: statistics.median(v) for k, v in values.items()}
+print(f"raster scene {sys.argv[3]} px, {med['events']:.0f} events")
+for k in ("pipeline_tiles_per_s", "model_only_tiles_per_s", "read_only_tiles_per_s"):
+    spread = ", ".join(f"{v:.1f}" for v in values[k])
+    print(f"{k} {med[k]:.2f}  (rounds: {spread})")
+ratios = [p / m for p, m in zip(values["pipeline_tiles_per_s"], values["model_only_tiles_per_s"])]
+print(f"tile_efficiency {statistics.median(ratios):.3f}  (median of {sys.argv[2]} rounds: " + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+PYEOF
+
+cargo bench --locked --quiet --bench raster -- sparse "$OUT/sparse.tif" 30000
+python3 - "$OUT" "$MODEL" <<'PYEOF'
+import json, os, resource, subprocess, sys, time
+out, model = sys.argv[1], sys.argv[2]
+t0 = time.time()
+run = subprocess.run(["./target/release/lookout", "screen", f"{out}/sparse.tif", "--model", model,
+                      "--out", out, "--run-id", "sparse", "--quiet"], capture_output=True, text=True, check=True)
+wall = time.time() - t0
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+source = json.load(open(f"{out}/sparse/run.json"))["sources"][0]
+print(f"sparse raster 30000 px, {os.path.getsize(f'{out}/sparse.tif') / 1e6:.1f} MB on disk, tiles {source['tiles']}, {wall:.1f} s")
+print(f"raster_peak_rss_mb {peak:.0f}")
 PYEOF

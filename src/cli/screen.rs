@@ -461,12 +461,9 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                 let stream = streams
                     .get_mut(&meta.source_id)
                     .expect("Started precedes frames");
-                for update in stream.observe(&frame, &detections) {
-                    if update.step == Step::Open {
-                        rec.events += 1;
-                    }
-                    recorder.record(&mut writer, &update, &rec.path)?;
-                }
+                let updates = stream.observe(&frame, &detections);
+                rec.events += updates.iter().filter(|u| u.step == Step::Open).count() as u64;
+                recorder.record_all(&mut writer, &updates, &rec.path)?;
             }
             Item::Finished {
                 source_id,
@@ -482,9 +479,8 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
                     } else {
                         "end of input"
                     };
-                    for update in stream.finish(reason) {
-                        recorder.record(&mut writer, &update, &sources[source_id].path)?;
-                    }
+                    let updates = stream.finish(reason);
+                    recorder.record_all(&mut writer, &updates, &sources[source_id].path)?;
                 }
                 if let Some(e) = error {
                     tracing::error!("{e}");
@@ -534,6 +530,8 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         "pipeline_fps": frames as f64 / stats.wall_time.as_secs_f64().max(1e-9),
         "inference_s": stats.inference_time.as_secs_f64(),
         "inference_calls": stats.inference_calls,
+        "tiles_detected": stats.windows,
+        "tiles_per_s": stats.windows as f64 / stats.wall_time.as_secs_f64().max(1e-9),
     });
     let dir = writer.finish(&run_json(
         "finished",

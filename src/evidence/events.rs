@@ -164,6 +164,14 @@ fn summary(event: &Event, source_path: &std::path::Path, labels: &[String]) -> V
     })
 }
 
+/// A closing event's evidence frames, encoded, before they are written.
+struct Rendered {
+    raw: Vec<u8>,
+    annotated: Vec<u8>,
+    /// For rasters: the region of the scene shown.
+    crop: Option<Window>,
+}
+
 impl EventContext {
     /// Appends the step to `events.jsonl`; on close, writes the artefacts
     /// and `event.json` first, so the close line can name them.
@@ -173,6 +181,37 @@ impl EventContext {
         update: &EventUpdate,
         source_path: &std::path::Path,
     ) -> Result<(), EvidenceError> {
+        self.record_all(writer, std::slice::from_ref(update), source_path)
+    }
+
+    /// Records steps in order. The evidence frames of the closing events
+    /// are read and encoded in parallel first: a raster scene closes all
+    /// its events at once.
+    pub fn record_all(
+        &self,
+        writer: &mut RunWriter,
+        updates: &[EventUpdate],
+        source_path: &std::path::Path,
+    ) -> Result<(), EvidenceError> {
+        use rayon::prelude::*;
+        let dir = writer.dir().to_owned();
+        let rendered: Vec<Option<Result<Rendered, EvidenceError>>> = updates
+            .par_iter()
+            .map(|u| (u.step == Step::Close).then(|| self.render(&u.event, &dir)))
+            .collect();
+        for (update, r) in updates.iter().zip(rendered) {
+            self.record_one(writer, update, source_path, r.transpose()?)?;
+        }
+        Ok(())
+    }
+
+    fn record_one(
+        &self,
+        writer: &mut RunWriter,
+        update: &EventUpdate,
+        source_path: &std::path::Path,
+        rendered: Option<Rendered>,
+    ) -> Result<(), EvidenceError> {
         let event = &update.event;
         let mut line = summary(event, source_path, &self.labels);
         let geo = event_geo(event)?;
@@ -181,10 +220,11 @@ impl EventContext {
         }
         line["step"] = json!(update.step);
         line["at"] = json!({"frame_index": update.at.frame_index, "pts_s": pts(update.at.pts_s)});
-        if update.step == Step::Close {
+        if let Some(rendered) = rendered {
             line["end_s"] = pts(event.last_s);
             line["close_reason"] = json!(event.close_reason);
-            line["artefacts"] = self.write_artefacts(writer, event, source_path, geo.as_ref())?;
+            line["artefacts"] =
+                self.write_artefacts(writer, event, source_path, geo.as_ref(), rendered)?;
             if let Some((whole, _)) = &geo {
                 let mut props = summary(event, source_path, &self.labels);
                 props["end_s"] = pts(event.last_s);
@@ -197,17 +237,9 @@ impl EventContext {
         writer.append_event(&line)
     }
 
-    fn write_artefacts(
-        &self,
-        writer: &mut RunWriter,
-        event: &Event,
-        source_path: &std::path::Path,
-        geo: Option<&(Footprint, Vec<Footprint>)>,
-    ) -> Result<Value, EvidenceError> {
-        let dir = format!("events/{}", event.id);
-        let frame_rel = format!("{dir}/frame.jpg");
-        let annotated_rel = format!("{dir}/annotated.jpg");
-        let json_rel = format!("{dir}/event.json");
+    /// Reads (for rasters) and encodes the best frame, untouched and
+    /// annotated.
+    fn render(&self, event: &Event, run_dir: &std::path::Path) -> Result<Rendered, EvidenceError> {
         let best = &event.best;
         let drawn: Vec<Detection> = best
             .tracks
@@ -248,18 +280,40 @@ impl EventContext {
             None => (best.frame.image.clone(), drawn, None),
         };
         let image = &image;
+        let dir = run_dir.join("events").join(&event.id);
         let (raw, annotated) = rayon::join(
-            || encode_jpeg(image, self.jpeg_quality, &writer.dir().join(&frame_rel)),
+            || encode_jpeg(image, self.jpeg_quality, &dir.join("frame.jpg")),
             || {
                 encode_jpeg(
                     &annotate(image, &drawn, &self.labels),
                     self.jpeg_quality,
-                    &writer.dir().join(&annotated_rel),
+                    &dir.join("annotated.jpg"),
                 )
             },
         );
-        writer.put(&frame_rel, &raw?)?;
-        writer.put(&annotated_rel, &annotated?)?;
+        Ok(Rendered {
+            raw: raw?,
+            annotated: annotated?,
+            crop,
+        })
+    }
+
+    fn write_artefacts(
+        &self,
+        writer: &mut RunWriter,
+        event: &Event,
+        source_path: &std::path::Path,
+        geo: Option<&(Footprint, Vec<Footprint>)>,
+        rendered: Rendered,
+    ) -> Result<Value, EvidenceError> {
+        let dir = format!("events/{}", event.id);
+        let frame_rel = format!("{dir}/frame.jpg");
+        let annotated_rel = format!("{dir}/annotated.jpg");
+        let json_rel = format!("{dir}/event.json");
+        let best = &event.best;
+        let crop = rendered.crop;
+        writer.put(&frame_rel, &rendered.raw)?;
+        writer.put(&annotated_rel, &rendered.annotated)?;
 
         let (config, config_hash) = self
             .signatures

@@ -571,6 +571,25 @@ fn read_rgb(
         return Ok((RgbImage::new(0, 0), 0));
     }
 
+    if scene.bands.iter().all(|b| b.stretch.is_none()) {
+        // 8-bit bands: one interleaved read straight into RGB.
+        let band_map: Vec<i32> = scene
+            .channels
+            .iter()
+            .map(|&c| scene.bands[c].band as i32)
+            .collect();
+        let mut rgb = vec![0u8; n * 3];
+        read_interleaved(ds, pos, size, shape, &band_map, &mut rgb, resample)?;
+        if let Some(m) = &mask {
+            for (px, &valid) in rgb.chunks_exact_mut(3).zip(m) {
+                if valid == 0 {
+                    px.fill(NODATA_FILL);
+                }
+            }
+        }
+        let image = RgbImage::from_raw(out.0, out.1, rgb).expect("buffer matches the size");
+        return Ok((image, valid));
+    }
     let mut planes: Vec<Vec<u8>> = Vec::with_capacity(scene.bands.len());
     for plan in &scene.bands {
         let band = ds.rasterband(plan.band)?;
@@ -603,6 +622,74 @@ fn read_rgb(
     }
     let image = RgbImage::from_raw(out.0, out.1, rgb).expect("buffer matches the size");
     Ok((image, valid))
+}
+
+/// `GDALDatasetRasterIOEx` into a pixel-interleaved 8-bit buffer, bands
+/// in `band_map` order (a band may repeat, for grey). The `gdal` crate
+/// reads one band at a time; this saves two passes and the interleaving.
+fn read_interleaved(
+    ds: &Dataset,
+    pos: (isize, isize),
+    size: (usize, usize),
+    shape: (usize, usize),
+    band_map: &[i32],
+    out: &mut [u8],
+    resample: Option<ResampleAlg>,
+) -> gdal::errors::Result<()> {
+    use gdal_sys::{CPLErr, GDALDataType, GDALRWFlag};
+    let bands = band_map.len();
+    assert_eq!(out.len(), shape.0 * shape.1 * bands);
+    let mut extra = gdal_sys::GDALRasterIOExtraArg {
+        nVersion: 1,
+        eResampleAlg: resample.unwrap_or(ResampleAlg::NearestNeighbour).to_gdal(),
+        pfnProgress: None,
+        pProgressData: std::ptr::null_mut(),
+        bFloatingPointWindowValidity: 0,
+        dfXOff: 0.0,
+        dfYOff: 0.0,
+        dfXSize: 0.0,
+        dfYSize: 0.0,
+    };
+    let int = |v: usize| {
+        i32::try_from(v)
+            .map_err(|_| gdal::errors::GdalError::BadArgument(format!("{v} is too large")))
+    };
+    let mut band_map = band_map.to_vec();
+    // SAFETY: `out` holds shape.0 * shape.1 * bands bytes, laid out with
+    // the pixel, line and band spacings given; the band map outlives the
+    // call.
+    let rv = unsafe {
+        gdal_sys::GDALDatasetRasterIOEx(
+            ds.c_dataset(),
+            GDALRWFlag::GF_Read,
+            int(pos.0 as usize)?,
+            int(pos.1 as usize)?,
+            int(size.0)?,
+            int(size.1)?,
+            out.as_mut_ptr().cast(),
+            int(shape.0)?,
+            int(shape.1)?,
+            GDALDataType::GDT_Byte,
+            bands as i32,
+            band_map.as_mut_ptr(),
+            bands as i64,
+            (shape.0 * bands) as i64,
+            1,
+            &mut extra,
+        )
+    };
+    if rv != CPLErr::CE_None {
+        return Err(gdal::errors::GdalError::CplError {
+            class: rv,
+            number: unsafe { gdal_sys::CPLGetLastErrorNo() },
+            msg: unsafe {
+                std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg())
+                    .to_string_lossy()
+                    .into_owned()
+            },
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
