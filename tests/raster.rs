@@ -13,6 +13,7 @@ use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
 use image::RgbImage;
+use lookout::geo::Georef;
 use serde_json::Value;
 
 use crate::util::*;
@@ -741,4 +742,98 @@ fn full_frame_pass_finds_objects_larger_than_the_model_was_shown() {
     let (planned, with_pass) = best(&["--full-frame"], "pass");
     assert_eq!(planned, 3 * 2 + 1, "six windows and the whole-scene pass");
     assert!(with_pass > 0.7, "best IoU with the pass {with_pass}");
+}
+
+#[test]
+fn png_with_a_world_file_is_placed_with_the_configured_crs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scene(800, 600, &[(120, 80, 120)]);
+    let png = dir.path().join("mosaic.png");
+    s.image.save(&png).unwrap();
+    // A world file: pixel size, rotations, and the centre of the top-left
+    // pixel; it has no CRS, so the run is told one.
+    std::fs::write(
+        dir.path().join("mosaic.pgw"),
+        "0.5\n0.0\n0.0\n-0.5\n500000.25\n4649999.75\n",
+    )
+    .unwrap();
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, "[raster]\ncrs = \"EPSG:32633\"\n").unwrap();
+    let run = screen(
+        &png,
+        &dir.path().join("runs"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let source = &read_json(&run.join("run.json"))["sources"][0];
+    assert_eq!(source["kind"], "raster");
+    assert_eq!(
+        source["info"]["raster"]["georef"]["geotransform"],
+        serde_json::json!(UTM)
+    );
+    let features = features(&run.join("detections.geojson"));
+    let b = feature_box(&features[0]);
+    let (x, y) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let want = Georef::new(UTM, "EPSG:32633")
+        .unwrap()
+        .to_wgs84(&[(x, y)])
+        .unwrap()[0];
+    let p = &features[0]["properties"];
+    assert!(
+        metres(
+            (p["lon"].as_f64().unwrap(), p["lat"].as_f64().unwrap()),
+            want
+        ) < 0.05
+    );
+
+    // Without a CRS the image is still screened, in pixels.
+    let run = screen(&png, &dir.path().join("runs-nocrs"), &[]);
+    assert!(!run.join("detections.geojson").exists());
+    assert!(!closed_events(&run).is_empty());
+}
+
+#[test]
+fn stretch_comes_from_overviews_when_the_file_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (2048u32, 1024u32);
+    // A ramp: value = 1000 + x, so percentiles are known.
+    let band: Vec<u16> = (0..h)
+        .flat_map(|_| (0..w).map(|x| 1000 + x as u16))
+        .collect();
+    let tif = dir.path().join("ramp.tif");
+    write_raster(&tif, "GTiff", (w, h), vec![band], UTM, "EPSG:32633", None);
+    let stretch = || {
+        let options = lookout::source::raster::RasterOptions {
+            config: Default::default(),
+            tiling: lookout::detect::tile::Tiling {
+                size: 640,
+                overlap: 0.2,
+                full_frame: false,
+                merge: Default::default(),
+            },
+        };
+        let src = lookout::source::raster::RasterSource::open(&tif, 0, &options).unwrap();
+        use lookout::source::Source;
+        let b = &src.info().raster.as_ref().unwrap()["bands"][0];
+        (
+            b["stretch"][0].as_f64().unwrap(),
+            b["stretch"][1].as_f64().unwrap(),
+        )
+    };
+    // Sampled windows (16 columns of 64 px): 2% and 98% of the ramp,
+    // within the sample's grain (about 20 here).
+    let (lo, hi) = stretch();
+    assert!((lo - (1000.0 + 0.02 * 2047.0)).abs() < 50.0, "{lo}");
+    assert!((hi - (1000.0 + 0.98 * 2047.0)).abs() < 50.0, "{hi}");
+    // With overviews (as a Cloud-Optimised GeoTIFF has), from the coarsest
+    // of at least 512 px: the same values, to a pixel or two.
+    let status = Command::new("gdaladdo")
+        .args(["-q", "-r", "average"])
+        .arg(&tif)
+        .args(["2", "4", "8"])
+        .status()
+        .expect("running gdaladdo (Debian's gdal-bin)");
+    assert!(status.success());
+    let (lo, hi) = stretch();
+    assert!((lo - (1000.0 + 0.02 * 2047.0)).abs() < 3.0, "{lo}");
+    assert!((hi - (1000.0 + 0.98 * 2047.0)).abs() < 3.0, "{hi}");
 }
