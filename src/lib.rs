@@ -1,6 +1,7 @@
-//! lookout screens aerial imagery (drone video, still images; satellite
-//! rasters and live feeds to come) for signatures of human trafficking, and
-//! keeps every flag as evidence for human review.
+//! lookout screens aerial imagery (drone video, still images, satellite
+//! rasters read in windows and placed on the map; live feeds to come) for
+//! signatures of human trafficking, and keeps every flag as evidence for
+//! human review.
 //!
 //! Data flows `source` → `detect` (preprocess, ONNX model, family decode,
 //! NMS) → `track` → `signature` → `event` → `evidence`, wired by

@@ -131,10 +131,10 @@ fn write_raster<T: GdalType + Copy>(
         let mut buf = Buffer::new((w, h), plane);
         band.write((0, 0), (w, h), &mut buf).unwrap();
     }
-    let options: RasterCreationOptions = if driver == "GTiff" {
-        ["TILED=YES", "COMPRESS=DEFLATE"].into_iter().collect()
-    } else {
-        RasterCreationOptions::new()
+    let options: RasterCreationOptions = match driver {
+        "GTiff" => ["TILED=YES", "COMPRESS=DEFLATE"].into_iter().collect(),
+        "JP2OpenJPEG" => ["REVERSIBLE=YES", "QUALITY=100"].into_iter().collect(),
+        _ => RasterCreationOptions::new(),
     };
     let out = DriverManager::get_driver_by_name(driver).unwrap();
     ds.create_copy(&out, path, &options).unwrap();
@@ -605,12 +605,22 @@ fn sixteen_bit_four_band_raster_with_nodata_is_stretched_and_skipped() {
 #[test]
 fn nitf_is_screened_and_placed() {
     // Debian's GDAL writes NITF (with its corner coordinates in IGEOLO).
+    screened_and_placed("NITF", "scene.ntf");
+}
+
+#[test]
+fn jpeg2000_is_screened_and_placed() {
+    // GeoJP2, written losslessly by GDAL's OpenJPEG driver.
+    screened_and_placed("JP2OpenJPEG", "scene.jp2");
+}
+
+fn screened_and_placed(driver: &str, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = scene(900, 700, &[(120, 100, 150)]);
-    let ntf = dir.path().join("scene.ntf");
+    let ntf = dir.path().join(name);
     write_raster(
         &ntf,
-        "NITF",
+        driver,
         (900, 700),
         planes(&s.image),
         [54.1, 5e-6, 0.0, 25.2, 0.0, -5e-6],
@@ -619,7 +629,7 @@ fn nitf_is_screened_and_placed() {
     );
     let run = screen(&ntf, &dir.path().join("runs"), &[]);
     let source = &read_json(&run.join("run.json"))["sources"][0];
-    assert_eq!(source["info"]["raster"]["driver"], "NITF");
+    assert_eq!(source["info"]["raster"]["driver"], driver);
     let features = features(&run.join("detections.geojson"));
     assert!(!features.is_empty());
     let centres: Vec<(f64, f64)> = features

@@ -1,4 +1,5 @@
-//! `lookout screen`: batch-screen recorded video, images and folders.
+//! `lookout screen`: batch-screen recorded video, images, rasters and
+//! folders.
 //!
 //! Builds the config (file, then flags), loads the model, runs the
 //! [`pipeline`](crate::pipeline), tracks and applies the signatures per
@@ -33,7 +34,8 @@ pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
 
 #[derive(Debug, Args)]
 pub struct ScreenArgs {
-    /// Video files, images, or folders (walked recursively).
+    /// Video files, images, rasters (GeoTIFF, NITF, JPEG 2000, images with
+    /// world files), or folders (walked recursively).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Folder that receives the run folder.
