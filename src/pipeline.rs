@@ -12,6 +12,14 @@
 //! source's `Started` and `Finished` messages travel in the same stream as
 //! its frames, so the consumer sees them in order. If the consumer or the
 //! detector fails, the channels close and every thread winds down.
+//!
+//! **Rasters** travel as windows (see [`Frame`]): the decode worker reads
+//! them one at a time, they are batched like frames, and the inference
+//! stage moves each window's boxes into scene pixels and holds them. When
+//! the raster's `Finished` message arrives, the boxes of all its windows are
+//! merged ([`tile::merge`]) and the consumer receives the scene as one
+//! frame, just before `Finished`. Memory stays bounded by the channels, not
+//! by the scene's size; only the boxes accumulate.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,7 +5,8 @@
 //!
 //! [`discover`] expands the paths a user typed (files, folders walked
 //! recursively) into a deterministic list of [`Input`]s; [`open`] turns one
-//! into a running [`Source`]. Only this module touches FFmpeg and GDAL.
+//! into a running [`Source`]. Only this module reads pixels through FFmpeg
+//! and GDAL ([`crate::geo`] uses GDAL for coordinates only).
 
 pub mod raster;
 pub mod still;
@@ -152,7 +153,7 @@ impl Sampler {
     }
 }
 
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"];
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp"];
 const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "mkv", "mov", "ts", "m2ts", "mts", "avi", "webm", "m4v", "mpg", "mpeg", "flv", "wmv",
 ];

@@ -1,4 +1,5 @@
-//! Still images (JPEG, PNG, TIFF, WebP, BMP): a stream of exactly one frame.
+//! Still images (JPEG, PNG, WebP, BMP): a stream of exactly one frame.
+//! TIFFs, and images with world files, are rasters ([`super::raster`]).
 
 use std::path::{Path, PathBuf};
 
