@@ -32,6 +32,7 @@ pub mod evidence;
 pub mod frame;
 pub mod geo;
 pub mod geom;
+pub mod live;
 pub mod pipeline;
 pub mod signature;
 pub mod source;

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
 
     let result = match &cli.command {
         Command::Screen(args) => cli::screen::run(args, cli.quiet).map(|o| (o, args.fail_on_flag)),
+        Command::Watch(args) => cli::watch::run(args, cli.quiet).map(|o| (o, false)),
         Command::Inspect(args) => {
             cli::inspect::run(args).map(|()| (cli::Outcome::default(), false))
         }

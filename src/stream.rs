@@ -1,6 +1,6 @@
 //! The stateful part of screening one stream, in frame order: tracker, then
-//! signatures, then events. `screen` keeps one per input; live feeds will
-//! keep one per feed. Still images and rasters are streams of one frame.
+//! signatures, then events. `screen` keeps one per input, `watch` one per
+//! feed. Still images and rasters are streams of one frame.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use crate::track::{Tracker, TrackerConfig};
 
 pub struct Stream {
     tracker: Tracker,
+    tracker_config: TrackerConfig,
     events: EventBuilder,
 }
 
@@ -23,6 +24,7 @@ impl Stream {
     ) -> Stream {
         Stream {
             tracker: Tracker::new(tracker.clone()),
+            tracker_config: tracker.clone(),
             events: EventBuilder::new(source_id, signatures),
         }
     }
@@ -39,6 +41,14 @@ impl Stream {
 
     /// Closes the events still open; `reason` is recorded on each.
     pub fn finish(&mut self, reason: &str) -> Vec<EventUpdate> {
+        self.events.finish(reason)
+    }
+
+    /// Closes the events still open and forgets every track, for a live
+    /// feed that was lost: when it comes back, its scene is new. Event
+    /// numbering goes on, so ids stay unique within the run.
+    pub fn interrupt(&mut self, reason: &str) -> Vec<EventUpdate> {
+        self.tracker = Tracker::new(self.tracker_config.clone());
         self.events.finish(reason)
     }
 }

@@ -9,7 +9,7 @@ use crate::util::{
 
 /// Every artefact in the manifest exists with the recorded sha256, and the
 /// hash chain holds.
-fn assert_manifest_holds(run: &Path) {
+pub(crate) fn assert_manifest_holds(run: &Path) {
     let problems = lookout::evidence::manifest::verify(run);
     assert!(problems.is_empty(), "{problems:?}");
     let entries = jsonl(&run.join("manifest.jsonl"));

@@ -12,3 +12,4 @@ mod inspect;
 mod raster;
 mod screen;
 mod sortie;
+mod watch;

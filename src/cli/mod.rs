@@ -4,6 +4,7 @@ pub mod config;
 pub mod eval;
 pub mod inspect;
 pub mod screen;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Screen recorded video, images and folders; write a run folder of evidence.
     Screen(Box<screen::ScreenArgs>),
+    /// Watch live feeds (RTSP, UDP, SRT, HLS) or files in real time: alerts within a second.
+    Watch(Box<watch::WatchArgs>),
     /// Describe a model: family and why, inputs/outputs, classes, preprocessing, providers.
     Inspect(inspect::InspectArgs),
     /// Score a detector against labelled data (COCO metrics equal to pycocotools).

@@ -44,49 +44,14 @@ pub struct ScreenArgs {
     /// Name of the run folder [default: UTC start time, e.g. 20261128T130501Z].
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
-    /// Config file (lookout.toml); flags override it.
-    #[arg(short, long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// ONNX detection model [default: the bundled demo model].
-    #[arg(short, long, value_name = "MODEL")]
-    pub model: Option<PathBuf>,
-    /// Class names, one per line or a YOLO data.yaml (overrides the model's).
-    #[arg(long, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-    /// ONNX Runtime library (libonnxruntime.so).
-    #[arg(long, value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
-    /// Minimum detection score [default: 0.3].
-    #[arg(long, value_name = "SCORE")]
-    pub conf: Option<f64>,
-    /// NMS IoU threshold [default: 0.5].
-    #[arg(long, value_name = "IOU")]
-    pub iou: Option<f64>,
-    /// Replace the configured signatures with one: presence of these classes
-    /// (comma-separated), e.g. `--classes person`.
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub classes: Option<Vec<String>>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Screen every Nth frame of video.
     #[arg(long, value_name = "N")]
     pub stride: Option<u64>,
     /// Screen at most F frames per second of video time.
     #[arg(long, value_name = "F")]
     pub fps: Option<f64>,
-    /// Inference threads [default: ONNX Runtime's choice].
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Frames per inference call, for models with a dynamic batch axis.
-    #[arg(long, value_name = "N")]
-    pub batch: Option<usize>,
-    /// Decode the model as this family instead of guessing (see `lookout inspect`).
-    #[arg(long, value_name = "FAMILY")]
-    pub family: Option<String>,
-    /// Where inference runs: cpu, cuda[:N] or tensorrt[:N] (GPU builds only).
-    #[arg(long, value_name = "DEVICE")]
-    pub device: Option<String>,
-    /// Input size for models with dynamic height and width [default: 640].
-    #[arg(long, value_name = "PX")]
-    pub imgsz: Option<u32>,
     /// Inputs decoded at the same time.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: usize,
@@ -111,9 +76,52 @@ pub struct ScreenArgs {
     pub fail_on_flag: bool,
 }
 
-impl ScreenArgs {
-    /// The effective config: defaults, then the file, then flags.
-    fn config(&self) -> Result<Config> {
+/// The model, detection and signature flags `screen` and `watch` share.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Config file (lookout.toml); flags override it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// ONNX detection model [default: the bundled demo model].
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Class names, one per line or a YOLO data.yaml (overrides the model's).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// ONNX Runtime library (libonnxruntime.so).
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+    /// Minimum detection score [default: 0.3].
+    #[arg(long, value_name = "SCORE")]
+    pub conf: Option<f64>,
+    /// NMS IoU threshold [default: 0.5].
+    #[arg(long, value_name = "IOU")]
+    pub iou: Option<f64>,
+    /// Replace the configured signatures with one: presence of these classes
+    /// (comma-separated), e.g. `--classes person`.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub classes: Option<Vec<String>>,
+    /// Inference threads [default: ONNX Runtime's choice].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Frames per inference call, for models with a dynamic batch axis.
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// Decode the model as this family instead of guessing (see `lookout inspect`).
+    #[arg(long, value_name = "FAMILY")]
+    pub family: Option<String>,
+    /// Where inference runs: cpu, cuda[:N] or tensorrt[:N] (GPU builds only).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Input size for models with dynamic height and width [default: 640].
+    #[arg(long, value_name = "PX")]
+    pub imgsz: Option<u32>,
+}
+
+impl ModelArgs {
+    /// The config file (or the defaults) with these flags applied, and the
+    /// bundled demo model when none is named. Not yet validated.
+    pub fn config(&self) -> Result<Config> {
         let mut c = match &self.config {
             Some(p) => Config::load(p)?,
             None => Config::default(),
@@ -156,6 +164,20 @@ impl ScreenArgs {
                 .collect();
             c.signature = Some(vec![SignatureConfig::Presence(PresenceConfig::of(classes))]);
         }
+        if c.model.path.is_none() {
+            let demo = crate::bundled::find(DEMO_MODEL).with_context(|| {
+                format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx")
+            })?;
+            c.model.path = Some(demo);
+        }
+        Ok(c)
+    }
+}
+
+impl ScreenArgs {
+    /// The effective config: defaults, then the file, then flags.
+    fn config(&self) -> Result<Config> {
+        let mut c = self.model.config()?;
         if let Some(v) = self.stride {
             c.sampling.stride = v;
         }
@@ -173,12 +195,6 @@ impl ScreenArgs {
         }
         if let Some(v) = &self.bands {
             c.raster.bands = Some(v.clone());
-        }
-        if c.model.path.is_none() {
-            let demo = crate::bundled::find(DEMO_MODEL).with_context(|| {
-                format!("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx")
-            })?;
-            c.model.path = Some(demo);
         }
         c.validate()?;
         Ok(c)
@@ -213,6 +229,76 @@ fn place_detections(
     Ok(prints.len() as u64)
 }
 
+/// A loaded model and the signatures built for its classes, with what run
+/// records say about them.
+pub(crate) struct Loaded {
+    pub detector: OnnxDetector,
+    pub info: crate::detect::onnx::ModelInfo,
+    pub signatures: Vec<crate::config::BuiltSignature>,
+    /// Detector and tracker thresholds, as recorded with every event.
+    pub thresholds: serde_json::Value,
+    pub signatures_json: Vec<serde_json::Value>,
+    pub model_json: serde_json::Value,
+}
+
+/// Loads the model of `config` and builds its signatures.
+pub(crate) fn load(config: &Config, model_path: &std::path::Path) -> Result<Loaded> {
+    let post = PostProcess {
+        conf: config.detect.conf as f32,
+        iou: config.detect.iou as f32,
+        max_det: config.detect.max_det,
+    };
+    let onnx_config = OnnxConfig {
+        model: model_path.to_owned(),
+        labels: config.model.labels.clone(),
+        ort_lib: config.model.ort_lib.clone(),
+        threads: config.model.threads,
+        imgsz: config.model.imgsz,
+        post,
+        family: config.model.family,
+        preprocess: config.model.preprocess.clone(),
+        device: config.model.device()?,
+    };
+    let detector = OnnxDetector::load(&onnx_config)?;
+    let info = detector.info().clone();
+    let signatures = config.build_signatures(detector.labels())?;
+    tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
+    let thresholds = json!({
+        "conf": config.detect.conf,
+        "iou": config.detect.iou,
+        "max_det": config.detect.max_det,
+        "track": config.track,
+    });
+    let signatures_json: Vec<serde_json::Value> = signatures
+        .iter()
+        .map(|s| {
+            let (config, hash) = s.config.fingerprint();
+            json!({"name": s.signature.name(), "kind": s.signature.kind(), "config": config, "config_sha256": hash})
+        })
+        .collect();
+    let model_json = json!({
+        "path": model_path,
+        "sha256": info.sha256,
+        "family": info.family,
+        "family_reason": info.family_reason,
+        "inputs": info.inputs,
+        "outputs": info.outputs,
+        "metadata": info.metadata,
+        "device": info.device,
+        "labels": info.labels,
+        "labels_source": info.labels_source,
+        "preprocess": info.preprocess,
+    });
+    Ok(Loaded {
+        detector,
+        info,
+        signatures,
+        thresholds,
+        signatures_json,
+        model_json,
+    })
+}
+
 /// What the run folder records about each input.
 #[derive(Debug, Default)]
 struct SourceRecord {
@@ -229,13 +315,13 @@ struct SourceRecord {
     error: Option<String>,
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-fn default_run_id(out: &std::path::Path) -> String {
+pub(crate) fn default_run_id(out: &std::path::Path) -> String {
     let base = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -278,59 +364,21 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Outcome> {
         );
     }
 
-    let post = PostProcess {
-        conf: config.detect.conf as f32,
-        iou: config.detect.iou as f32,
-        max_det: config.detect.max_det,
-    };
-    let onnx_config = OnnxConfig {
-        model: model_path.clone(),
-        labels: config.model.labels.clone(),
-        ort_lib: config.model.ort_lib.clone(),
-        threads: config.model.threads,
-        imgsz: config.model.imgsz,
-        post,
-        family: config.model.family,
-        preprocess: config.model.preprocess.clone(),
-        device: config.model.device()?,
-    };
-    let detector = OnnxDetector::load(&onnx_config)?;
-    let info = detector.info().clone();
+    let Loaded {
+        detector,
+        info,
+        signatures,
+        thresholds,
+        signatures_json,
+        model_json,
+    } = load(&config, &model_path)?;
     let model_sha256 = info.sha256.clone();
-    let signatures = config.build_signatures(detector.labels())?;
-    tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
 
     let run_id = args
         .run_id
         .clone()
         .unwrap_or_else(|| default_run_id(&args.out));
     let mut writer = RunWriter::create(&args.out, &run_id)?;
-    let thresholds = json!({
-        "conf": config.detect.conf,
-        "iou": config.detect.iou,
-        "max_det": config.detect.max_det,
-        "track": config.track,
-    });
-    let signatures_json: Vec<serde_json::Value> = signatures
-        .iter()
-        .map(|s| {
-            let (config, hash) = s.config.fingerprint();
-            json!({"name": s.signature.name(), "kind": s.signature.kind(), "config": config, "config_sha256": hash})
-        })
-        .collect();
-    let model_json = json!({
-        "path": model_path,
-        "sha256": model_sha256,
-        "family": info.family,
-        "family_reason": info.family_reason,
-        "inputs": info.inputs,
-        "outputs": info.outputs,
-        "metadata": info.metadata,
-        "device": info.device,
-        "labels": info.labels,
-        "labels_source": info.labels_source,
-        "preprocess": info.preprocess,
-    });
     let run_json = |status: &str,
                     sources: &[SourceRecord],
                     finished_at: Option<String>,

@@ -59,6 +59,43 @@ pub struct VideoSource {
     exact_frame_count: bool,
 }
 
+/// Lets another thread abort a live source's blocking I/O: FFmpeg polls it
+/// while connecting and reading, and gives up once the deadline passes or
+/// `stop` is set. Nothing then blocks for longer than the deadline.
+#[derive(Debug, Default)]
+pub struct Watchdog {
+    /// Milliseconds since `epoch` after which I/O is abandoned; 0 = none.
+    deadline_ms: std::sync::atomic::AtomicU64,
+    pub stop: std::sync::atomic::AtomicBool,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Watchdog {
+    fn now_ms(&self) -> u64 {
+        self.epoch
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    /// Allows the next I/O `within` from now.
+    pub fn arm(&self, within: std::time::Duration) {
+        let at = self.now_ms() + within.as_millis() as u64;
+        self.deadline_ms
+            .store(at.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether FFmpeg should abandon what it is doing.
+    pub fn expired(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.stop.load(Relaxed) {
+            return true;
+        }
+        let d = self.deadline_ms.load(Relaxed);
+        d != 0 && self.now_ms() > d
+    }
+}
+
 impl VideoSource {
     pub fn open(
         path: &Path,
@@ -66,6 +103,28 @@ impl VideoSource {
         options: &OpenOptions,
     ) -> Result<VideoSource, SourceError> {
         init();
+        Self::open_with(path, source_id, options, None)
+    }
+
+    /// Opens a live feed (`rtsp://`, `udp://`, `srt://`, `tcp://`, HLS, or
+    /// a file): FFmpeg's own socket timeouts are set, and `watchdog` aborts
+    /// any open or read that outlives its deadline.
+    pub fn open_live(
+        url: &str,
+        source_id: usize,
+        options: &OpenOptions,
+        watchdog: std::sync::Arc<Watchdog>,
+    ) -> Result<VideoSource, SourceError> {
+        init();
+        Self::open_with(Path::new(url), source_id, options, Some(watchdog))
+    }
+
+    fn open_with(
+        path: &Path,
+        source_id: usize,
+        options: &OpenOptions,
+        watchdog: Option<std::sync::Arc<Watchdog>>,
+    ) -> Result<VideoSource, SourceError> {
         // A file named like a video that FFmpeg cannot open is most likely
         // damaged; anything else is simply not media.
         let named_video =
@@ -87,7 +146,34 @@ impl VideoSource {
             path: path.to_owned(),
             message,
         };
-        let input = ff::format::input(&path).map_err(not_media)?;
+        let input = match watchdog {
+            None => ff::format::input(&path).map_err(not_media)?,
+            Some(dog) => {
+                let mut opts = ff::Dictionary::new();
+                let url = path.to_string_lossy();
+                // Socket timeouts in microseconds, as each protocol names
+                // them; the watchdog covers whatever they miss.
+                if url.starts_with("rtsp") {
+                    opts.set("rtsp_transport", "tcp");
+                    opts.set("timeout", "5000000");
+                } else if url.starts_with("udp") || url.starts_with("srt") {
+                    opts.set("timeout", "5000000");
+                } else if url.contains("://") {
+                    opts.set("rw_timeout", "5000000");
+                }
+                if url.contains("://") {
+                    // Live: probe for at most 2 s. (`fflags nobuffer` is
+                    // not set: it discards the packets read while probing,
+                    // and with them the keyframe decoding must start from.)
+                    opts.set("analyzeduration", "2000000");
+                }
+                ff::format::input_with_interrupt_and_dictionary(&path, move || dog.expired(), opts)
+                    .map_err(|e| SourceError::OpenVideo {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    })?
+            }
+        };
         let stream = input
             .streams()
             .best(ff::media::Type::Video)

@@ -1,0 +1,225 @@
+//! Prometheus metrics for `lookout watch --metrics ADDR`: `GET /metrics`
+//! (text exposition format) and `GET /healthz`, served by axum on its own
+//! small runtime thread, so a slow scraper never touches detection.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Feed, FeedState};
+
+/// A per-feed metric: name, help, and how to read it.
+type Family = (&'static str, &'static str, fn(&Feed) -> u64);
+
+/// Renders every feed's metrics in the Prometheus text format.
+pub fn render(feeds: &[Arc<Feed>], started: Instant) -> String {
+    let mut out = String::new();
+    let up = started.elapsed().as_secs_f64();
+    let _ = writeln!(
+        out,
+        "# HELP lookout_uptime_seconds Seconds since the watch started."
+    );
+    let _ = writeln!(out, "# TYPE lookout_uptime_seconds gauge");
+    let _ = writeln!(out, "lookout_uptime_seconds {up:.3}");
+    let label = |f: &Feed| format!("feed=\"{}\"", escape(&f.spec.name));
+    let counters: [Family; 6] = [
+        (
+            "lookout_feed_frames_in_total",
+            "Frames decoded from the feed.",
+            |f| f.frames_in.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_feed_frames_processed_total",
+            "Frames detected and applied to the signatures.",
+            |f| f.frames_processed.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_feed_frames_dropped_total",
+            "Frames replaced by a newer one before detection.",
+            |f| f.dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_feed_reconnects_total",
+            "Reconnection attempts after the feed was lost.",
+            |f| f.reconnects.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_feed_events_opened_total",
+            "Events opened on the feed.",
+            |f| f.events_opened.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_feed_queue_depth",
+            "Frames waiting for detection (0 or 1).",
+            |f| f.queue_depth(),
+        ),
+    ];
+    for (name, help, get) in counters {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for f in feeds {
+            let _ = writeln!(out, "{name}{{{}}} {}", label(f), get(f));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lookout_feed_fps_in Frames decoded per second since the watch started."
+    );
+    let _ = writeln!(out, "# TYPE lookout_feed_fps_in gauge");
+    for f in feeds {
+        let v = f.frames_in.load(Ordering::Relaxed) as f64 / up.max(1e-9);
+        let _ = writeln!(out, "lookout_feed_fps_in{{{}}} {v:.3}", label(f));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lookout_feed_fps_processed Frames detected per second since the watch started."
+    );
+    let _ = writeln!(out, "# TYPE lookout_feed_fps_processed gauge");
+    for f in feeds {
+        let v = f.frames_processed.load(Ordering::Relaxed) as f64 / up.max(1e-9);
+        let _ = writeln!(out, "lookout_feed_fps_processed{{{}}} {v:.3}", label(f));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lookout_feed_state 1 for the feed's current state."
+    );
+    let _ = writeln!(out, "# TYPE lookout_feed_state gauge");
+    for f in feeds {
+        let now = f.state();
+        for s in FeedState::ALL {
+            let _ = writeln!(
+                out,
+                "lookout_feed_state{{{},state=\"{}\"}} {}",
+                label(f),
+                s.name(),
+                u8::from(s == now)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lookout_feed_alert_latency_seconds From a frame's arrival to its alert."
+    );
+    let _ = writeln!(out, "# TYPE lookout_feed_alert_latency_seconds histogram");
+    for f in feeds {
+        let h = f.latency.lock().expect("latency lock").clone();
+        let mut cumulative = 0;
+        for (b, c) in h.bounds.iter().zip(&h.counts) {
+            cumulative += c;
+            let _ = writeln!(
+                out,
+                "lookout_feed_alert_latency_seconds_bucket{{{},le=\"{b}\"}} {cumulative}",
+                label(f)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "lookout_feed_alert_latency_seconds_bucket{{{},le=\"+Inf\"}} {}",
+            label(f),
+            h.count
+        );
+        let _ = writeln!(
+            out,
+            "lookout_feed_alert_latency_seconds_sum{{{}}} {:.6}",
+            label(f),
+            h.sum
+        );
+        let _ = writeln!(
+            out,
+            "lookout_feed_alert_latency_seconds_count{{{}}} {}",
+            label(f),
+            h.count
+        );
+    }
+    out
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Binds `addr` and serves the metrics from a thread of its own. Binding
+/// happens before this returns, so a taken port is an error here.
+pub fn serve(
+    addr: SocketAddr,
+    feeds: Vec<Arc<Feed>>,
+    started: Instant,
+) -> anyhow::Result<SocketAddr> {
+    use axum::routing::get;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    let feeds = Arc::new(feeds);
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let feeds = feeds.clone();
+                async move {
+                    (
+                        [("content-type", "text/plain; version=0.0.4")],
+                        render(&feeds, started),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }));
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            if let Err(e) = runtime.block_on(async { axum::serve(listener, app).await }) {
+                tracing::error!("metrics server stopped: {e}");
+            }
+        })?;
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::FeedSpec;
+
+    #[test]
+    fn renders_every_family_per_feed() {
+        let feed = Arc::new(Feed::new(
+            FeedSpec {
+                name: "quay \"north\"".into(),
+                url: "udp://@:5000".into(),
+                file: false,
+            },
+            0,
+        ));
+        feed.reconnects.store(3, Ordering::Relaxed);
+        feed.latency.lock().unwrap().observe(0.12);
+        let text = render(&[feed], Instant::now());
+        assert!(
+            text.contains("lookout_feed_reconnects_total{feed=\"quay \\\"north\\\"\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("state=\"connecting\"} 1"));
+        assert!(text.contains("state=\"live\"} 0"));
+        assert!(text.contains(
+            "lookout_feed_alert_latency_seconds_bucket{feed=\"quay \\\"north\\\"\",le=\"0.15\"} 1"
+        ));
+        assert!(text
+            .contains("lookout_feed_alert_latency_seconds_count{feed=\"quay \\\"north\\\"\"} 1"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! `lookout watch` against real feeds: the sample sortie played in real
+//! time, and MPEG-TS over UDP published by the `ffmpeg` command on loopback,
+//! killed and restarted while lookout watches.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::screen::assert_manifest_holds;
+use crate::util::*;
+
+fn watch(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .arg("watch")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running lookout watch")
+}
+
+fn finish(child: Child) -> (std::process::Output, String) {
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o, err)
+}
+
+/// A UDP port nobody listens on now.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `ffmpeg` sending the first `seconds` of the sortie, in real time, as
+/// MPEG-TS to `port`.
+fn publish(port: u16, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-i"])
+        .arg(data("sample-sortie.mp4"))
+        .args(["-t", &seconds.to_string(), "-c", "copy", "-f", "mpegts"])
+        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("running ffmpeg")
+}
+
+/// The body of `GET path` from a local HTTP server.
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
+
+/// The value of a metric line `name{feed="feed"...} value`.
+fn metric(text: &str, name: &str, feed: &str) -> f64 {
+    let prefix = format!("{name}{{feed=\"{feed}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// The run folder's `run.json`, once the watch has written it.
+fn wait_for_run_json(out: &Path) -> Value {
+    let t0 = Instant::now();
+    loop {
+        if let Some(dir) = std::fs::read_dir(out).ok().and_then(|mut d| d.next()) {
+            let p = dir.unwrap().path().join("run.json");
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                if let Ok(v) = serde_json::from_str(&text) {
+                    return v;
+                }
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no run.json in {}",
+            out.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn closed(run: &Path) -> Vec<(String, f64, f64, String)> {
+    jsonl(&run.join("events.jsonl"))
+        .into_iter()
+        .filter(|e| e["step"] == "close")
+        .map(|e| {
+            (
+                e["signature"].as_str().unwrap().to_owned(),
+                e["start_s"].as_f64().unwrap(),
+                e["end_s"].as_f64().unwrap(),
+                e["close_reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn realtime_file_without_dropping_matches_screen_while_a_dead_feed_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let sortie = data("sample-sortie.mp4");
+    let sortie = sortie.to_str().unwrap();
+    // What `screen` finds on the clip.
+    let screened = dir.path().join("screen");
+    let o = lookout(&[
+        "screen",
+        sortie,
+        "--out",
+        screened.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let want = closed(&run_dir(&screened));
+    assert_eq!(want.len(), 2, "{want:?}");
+
+    // The same clip watched in real time beside a feed that never answers.
+    let dead = format!("udp://127.0.0.1:{}", free_udp_port());
+    let out = dir.path().join("watch");
+    let alerts = dir.path().join("alerts.jsonl");
+    let child = watch(&[
+        &dead,
+        sortie,
+        "--no-drop",
+        "--timeout",
+        "1",
+        "--duration",
+        "33",
+        "--alerts",
+        alerts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let (o, err) = finish(child);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let run = run_dir(&out);
+    let got = closed(&run);
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.0, w.0);
+        assert!(
+            (g.1 - w.1).abs() < 0.05 && (g.2 - w.2).abs() < 0.05,
+            "{g:?} vs {w:?}"
+        );
+    }
+    let run_json = read_json(&run.join("run.json"));
+    let feeds = run_json["feeds"].as_array().unwrap();
+    assert_eq!(feeds[1]["frames_processed"], 265, "every frame of the clip");
+    assert_eq!(feeds[1]["dropped"], 0);
+    assert_eq!(feeds[1]["state"], "ended");
+    // The dead feed kept trying, and never held the other one up.
+    assert_eq!(feeds[0]["frames_in"], 0);
+    assert!(
+        feeds[0]["reconnects"].as_u64().unwrap() >= 3,
+        "{}",
+        feeds[0]
+    );
+    // An alert for each open and close, the opens with their latency.
+    let sent = jsonl(&alerts);
+    let opens: Vec<&Value> = sent.iter().filter(|a| a["alert"] == "open").collect();
+    assert_eq!(opens.len(), 2, "{sent:?}");
+    assert_eq!(sent.iter().filter(|a| a["alert"] == "close").count(), 2);
+    for a in opens {
+        let ms = a["latency_ms"].as_f64().unwrap();
+        assert!((0.0..1000.0).contains(&ms), "{a}");
+    }
+    assert_manifest_holds(&run);
+}
+
+#[test]
+fn udp_feed_comes_back_after_its_publisher_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let out = dir.path().join("runs");
+    let child = watch(&[
+        &format!("udp://127.0.0.1:{port}"),
+        "--timeout",
+        "2",
+        "--lost-grace",
+        "1",
+        "--duration",
+        "24",
+        "--metrics",
+        "127.0.0.1:0",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let addr = wait_for_run_json(&out)["metrics"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(http_get(&addr, "/healthz").trim(), "ok");
+    // Five seconds of the port scene (people in a container from 0 s to
+    // 6 s), then nothing, then the same again.
+    let mut first = publish(port, 5);
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let text = http_get(&addr, "/metrics");
+    let before = metric(&text, "lookout_feed_frames_in_total", "feed0");
+    assert!(before > 15.0, "{text}");
+    let mut second = publish(port, 5);
+    second.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let text = http_get(&addr, "/metrics");
+    assert!(
+        metric(&text, "lookout_feed_reconnects_total", "feed0") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "lookout_feed_frames_in_total", "feed0") > before + 20.0,
+        "{text}"
+    );
+    let (o, err) = finish(child);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let run = run_dir(&out);
+    // The event of the first session closed when the feed was lost; the
+    // second session's was recorded too.
+    let events = closed(&run);
+    assert!(events.len() >= 2, "{events:?}");
+    assert_eq!(events[0].0, "people-in-container");
+    assert_eq!(events[0].3, "feed lost", "{events:?}");
+    assert!(
+        events.iter().skip(1).any(|e| e.0 == "people-in-container"),
+        "{events:?}"
+    );
+    assert_manifest_holds(&run);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_in_the_middle_of_an_event_closes_it_and_seals_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let child = watch(&[
+        data("sample-sortie.mp4").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    // The containment event opens 1 s in and lasts until 6 s.
+    wait_for_run_json(&out);
+    let t0 = Instant::now();
+    loop {
+        let run = run_dir(&out);
+        let opened = std::fs::read_to_string(run.join("events.jsonl")).unwrap_or_default();
+        if opened.contains("\"open\"") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no event opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (o, err) = finish(child);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let run = run_dir(&out);
+    let events = closed(&run);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].3, "shutdown");
+    assert!(run
+        .join("events/people-in-container-s000-0001/frame.jpg")
+        .is_file());
+    let run_json = read_json(&run.join("run.json"));
+    assert_eq!(run_json["status"], "finished");
+    assert_manifest_holds(&run);
+}
