@@ -96,6 +96,58 @@ fn wait_for_run_json(out: &Path) -> Value {
     }
 }
 
+/// An HTTP receiver on loopback that answers 200 to every POST and keeps
+/// the bodies; or, when `hang`, accepts connections and never answers.
+fn receiver(hang: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let bodies = got.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            if hang {
+                held.push(stream);
+                continue;
+            }
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = stream.read(&mut chunk).unwrap();
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            if let Some(body) = body {
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
 fn closed(run: &Path) -> Vec<(String, f64, f64, String)> {
     jsonl(&run.join("events.jsonl"))
         .into_iter()
@@ -133,7 +185,13 @@ fn realtime_file_without_dropping_matches_screen_while_a_dead_feed_retries() {
     let dead = format!("udp://127.0.0.1:{}", free_udp_port());
     let out = dir.path().join("watch");
     let alerts = dir.path().join("alerts.jsonl");
+    let (good, posted) = receiver(false);
+    let (hung, _) = receiver(true);
     let child = watch(&[
+        "--webhook",
+        &good,
+        "--webhook",
+        &hung,
         &dead,
         sortie,
         "--no-drop",
@@ -180,6 +238,17 @@ fn realtime_file_without_dropping_matches_screen_while_a_dead_feed_retries() {
         let ms = a["latency_ms"].as_f64().unwrap();
         assert!((0.0..1000.0).contains(&ms), "{a}");
     }
+    // The webhook got the same four alerts; the one that never answers
+    // held nothing up (the opens' latency above) and delivered nothing.
+    let posted = posted.lock().unwrap().clone();
+    assert_eq!(posted.len(), 4, "{posted:?}");
+    assert_eq!(posted, sent);
+    let hooks = run_json["webhooks"].as_array().unwrap();
+    assert_eq!(
+        (hooks[0]["sent"].as_u64(), hooks[0]["failed"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(hooks[1]["sent"], 0);
     assert_manifest_holds(&run);
 }
 

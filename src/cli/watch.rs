@@ -8,7 +8,6 @@
 //! SIGINT or SIGTERM stops the watch cleanly: feeds disconnect, open events
 //! close with the reason `shutdown`, and the run folder is sealed.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use crate::detect::Detector;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::events::EventContext;
 use crate::evidence::{RunWriter, EVENT_SCHEMA};
+use crate::live::alerts::Alerts;
 use crate::live::{self, Bell, Feed, FeedOptions, FeedSpec, FeedState};
 use crate::source::raster::RasterOptions;
 use crate::source::{OpenOptions, Sampling};
@@ -47,6 +47,10 @@ pub struct WatchArgs {
     /// Repeat for several.
     #[arg(long, value_name = "DEST")]
     pub alerts: Vec<String>,
+    /// POST each alert as JSON to this URL (http:// or https://); a slow
+    /// or dead receiver never slows detection. Repeat for several.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Vec<String>,
     /// Also alert when an open event's count changes.
     #[arg(long)]
     pub alert_updates: bool,
@@ -68,41 +72,6 @@ pub struct WatchArgs {
     /// Stop after this many seconds (for drills and tests).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
-}
-
-/// Where alerts are written.
-struct Alerts {
-    sinks: Vec<(String, Box<dyn Write + Send>)>,
-}
-
-impl Alerts {
-    fn open(dests: &[String]) -> Result<Alerts> {
-        let mut sinks: Vec<(String, Box<dyn Write + Send>)> = Vec::new();
-        for d in dests {
-            if d == "-" {
-                sinks.push((d.clone(), Box::new(std::io::stdout())));
-            } else {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(d)
-                    .with_context(|| format!("cannot open the alerts file {d}"))?;
-                sinks.push((d.clone(), Box::new(f)));
-            }
-        }
-        Ok(Alerts { sinks })
-    }
-
-    /// Writes one line to every sink; a failing sink is logged, not fatal.
-    fn send(&mut self, alert: &serde_json::Value) {
-        let mut line = serde_json::to_vec(alert).expect("JSON values always serialise");
-        line.push(b'\n');
-        for (name, sink) in &mut self.sinks {
-            if let Err(e) = sink.write_all(&line).and_then(|_| sink.flush()) {
-                tracing::error!("cannot write an alert to {name}: {e}");
-            }
-        }
-    }
 }
 
 fn alert(feed: &Feed, update: &EventUpdate, latency_s: Option<f64>) -> serde_json::Value {
@@ -154,7 +123,8 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
         signatures_json,
         model_json,
     } = load(&config, &model_path)?;
-    let mut alerts = Alerts::open(&args.alerts)?;
+    let mut alerts = Alerts::open(&args.alerts, &args.webhook)?;
+    let webhooks = alerts.webhooks();
 
     let feeds: Vec<Arc<Feed>> = args
         .feeds
@@ -215,6 +185,12 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
                 "latency_p99_s": f.latency.lock().expect("lock").quantile(0.99),
             })).collect::<Vec<_>>(),
             "metrics": metrics_addr.map(|a| a.to_string()),
+            "webhooks": webhooks.iter().map(|(url, s)| json!({
+                "url": url,
+                "sent": s.sent.load(Ordering::Relaxed),
+                "failed": s.failed.load(Ordering::Relaxed),
+                "dropped": s.dropped.load(Ordering::Relaxed),
+            })).collect::<Vec<_>>(),
             "summary": summary,
         })
     };
@@ -380,6 +356,8 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
             tracing::error!("{e:#}");
         }
     }
+    // Give healthy webhooks a moment to deliver the last alerts.
+    alerts.flush(Duration::from_secs(5));
     let events: u64 = feeds
         .iter()
         .map(|f| f.events_opened.load(Ordering::Relaxed))

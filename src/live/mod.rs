@@ -26,6 +26,7 @@
 //! their arrival time since the watch started, which keeps time running
 //! forward across reconnects.
 
+pub mod alerts;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
