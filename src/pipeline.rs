@@ -512,17 +512,9 @@ fn inference_stage<D: Detector>(
                         error,
                     }
                 }
-                Item::Started {
-                    source_id,
-                    path,
-                    info,
-                    sha256,
-                } => Item::Started {
-                    source_id,
-                    path,
-                    info,
-                    sha256,
-                },
+                started @ Item::Started { .. } => {
+                    started.map(|_| unreachable!("frames are matched above"))
+                }
             };
             if tx.send(out).is_err() {
                 return Ok((detector, stats));
