@@ -29,15 +29,6 @@ use lookout::source::{self, Input, InputKind, OpenOptions, Sampling, Source};
 
 const CLIP: &str = "tests/data/sample-sortie.mp4";
 
-fn tiling(size: u32) -> Tiling {
-    Tiling {
-        size,
-        overlap: 0.2,
-        full_frame: false,
-        merge: Default::default(),
-    }
-}
-
 /// Frames 20 (a port) and 120 (a crowded vessel) of the sample sortie at
 /// half size.
 fn sortie_frames() -> Vec<RgbImage> {
@@ -50,7 +41,7 @@ fn sortie_frames() -> Vec<RgbImage> {
         decode_threads: 1,
         raster: RasterOptions {
             config: Default::default(),
-            tiling: tiling(640),
+            tiling: Tiling::with_size(640),
         },
     };
     let mut src = source::open(&input, 0, &options).expect("opening the sample sortie");
@@ -178,7 +169,7 @@ fn main() {
             let spec = detector.preprocess().clone();
             let options = RasterOptions {
                 config: Default::default(),
-                tiling: tiling(spec.input_w.max(spec.input_h)),
+                tiling: Tiling::with_size(spec.input_w.max(spec.input_h)),
             };
             // Reading and preprocessing alone, on this one thread: every
             // window of the scene, keeping the first 64 for the model.

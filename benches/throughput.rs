@@ -48,12 +48,7 @@ fn main() {
         decode_threads: 1,
         raster: RasterOptions {
             config: Default::default(),
-            tiling: lookout::detect::tile::Tiling {
-                size: 640,
-                overlap: 0.2,
-                full_frame: false,
-                merge: Default::default(),
-            },
+            tiling: lookout::detect::tile::Tiling::with_size(640),
         },
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");

@@ -243,11 +243,10 @@ fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
     dx.hypot(dy)
 }
 
-#[test]
-fn geotiff_in_utm_puts_detections_and_events_on_the_map() {
-    let dir = tempfile::tempdir().unwrap();
+/// The [`PASTES`] scene as an 8-bit RGB GeoTIFF in UTM 33N, in `dir`.
+fn utm_scene(dir: &Path) -> (Scene, std::path::PathBuf) {
     let s = scene(1600, 1200, PASTES);
-    let tif = dir.path().join("utm.tif");
+    let tif = dir.join("utm.tif");
     write_raster(
         &tif,
         "GTiff",
@@ -257,6 +256,13 @@ fn geotiff_in_utm_puts_detections_and_events_on_the_map() {
         "EPSG:32633",
         None,
     );
+    (s, tif)
+}
+
+#[test]
+fn geotiff_in_utm_puts_detections_and_events_on_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, tif) = utm_scene(dir.path());
     let run = screen(&tif, &dir.path().join("runs"), &[]);
 
     // Both scenes' signatures fire, once each, placed on the map.
@@ -369,17 +375,7 @@ fn geotiff_in_utm_puts_detections_and_events_on_the_map() {
 #[test]
 fn objects_cut_by_window_borders_come_out_once() {
     let dir = tempfile::tempdir().unwrap();
-    let s = scene(1600, 1200, PASTES);
-    let tif = dir.path().join("scene.tif");
-    write_raster(
-        &tif,
-        "GTiff",
-        (1600, 1200),
-        planes(&s.image),
-        UTM,
-        "EPSG:32633",
-        None,
-    );
+    let (s, tif) = utm_scene(dir.path());
     let run = screen(
         &tif,
         &dir.path().join("runs"),
@@ -578,12 +574,7 @@ fn sixteen_bit_four_band_raster_with_nodata_is_stretched_and_skipped() {
             bands: Some(vec![3, 2, 1]),
             ..Default::default()
         },
-        tiling: lookout::detect::tile::Tiling {
-            size: 640,
-            overlap: 0.2,
-            full_frame: false,
-            merge: Default::default(),
-        },
+        tiling: lookout::detect::tile::Tiling::with_size(640),
     };
     let mut src = RasterSource::open(&tif, 0, &options).unwrap();
     let mut checked = 0;
@@ -814,12 +805,7 @@ fn stretch_comes_from_overviews_when_the_file_has_them() {
     let stretch = || {
         let options = lookout::source::raster::RasterOptions {
             config: Default::default(),
-            tiling: lookout::detect::tile::Tiling {
-                size: 640,
-                overlap: 0.2,
-                full_frame: false,
-                merge: Default::default(),
-            },
+            tiling: lookout::detect::tile::Tiling::with_size(640),
         };
         let src = lookout::source::raster::RasterSource::open(&tif, 0, &options).unwrap();
         use lookout::source::Source;

@@ -91,6 +91,19 @@ pub struct Tiling {
     pub merge: MergeConfig,
 }
 
+impl Tiling {
+    /// Tiles of `size` pixels with the defaults: 20% overlap, no
+    /// whole-frame pass, NMM by IoS at 0.5.
+    pub fn with_size(size: u32) -> Tiling {
+        Tiling {
+            size,
+            overlap: 0.2,
+            full_frame: false,
+            merge: MergeConfig::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MergeMethod {
