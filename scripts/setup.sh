@@ -19,8 +19,9 @@ DEPS="$ROOT/.deps"
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
+# rtsp-server-perl is for the tests only: they start their own on loopback.
 PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv libgdal-dev gdal-bin
-          libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+          rtsp-server-perl libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,6 +33,11 @@ if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # The package also enables a system service (loopback, port 554) that
+    # nothing here uses; stop it where systemd runs.
+    if [[ " ${missing[*]} " == *" rtsp-server-perl "* && -d /run/systemd/system ]]; then
+        $SUDO systemctl disable --now rtsp-server-perl >/dev/null 2>&1 || true
+    fi
 else
     say "Debian packages present"
 fi

@@ -53,6 +53,8 @@ pub struct Config {
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
     pub signature: Option<Vec<SignatureConfig>>,
+    /// The `[[feed]]` tables: live feeds for `lookout watch`.
+    pub feed: Vec<crate::live::feeds::FeedConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,6 +300,7 @@ impl Config {
                 }
             }
         }
+        crate::live::feeds::validate(&self.feed)?;
         if self.sampling.stride == 0 {
             return Err(ConfigError::Invalid {
                 key: "sampling.stride".into(),
@@ -363,8 +366,22 @@ impl Config {
     /// warning, and a rule left without classes is skipped; if nothing is
     /// left, that is an error saying how to choose.
     pub fn build_signatures(&self, labels: &[String]) -> Result<Vec<BuiltSignature>, ConfigError> {
-        let default_min_score = self.detect.conf;
-        let configs: Vec<SignatureConfig> = match &self.signature {
+        let configs = self.signature_configs(labels)?;
+        let keyed = configs
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| (signature_key(i, &config), config))
+            .collect();
+        self.build_signature_list(keyed, labels)
+    }
+
+    /// The signature configs that apply: the `[[signature]]` tables, or the
+    /// built-in defaults trimmed to the model's classes.
+    pub fn signature_configs(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<SignatureConfig>, ConfigError> {
+        Ok(match &self.signature {
             Some(list) => list.clone(),
             None => {
                 let builtin = builtin_signatures();
@@ -406,12 +423,19 @@ impl Config {
                 }
                 kept
             }
-        };
+        })
+    }
+
+    /// Builds signature configs, each named in errors by its key.
+    pub fn build_signature_list(
+        &self,
+        configs: Vec<(String, SignatureConfig)>,
+        labels: &[String],
+    ) -> Result<Vec<BuiltSignature>, ConfigError> {
+        let default_min_score = self.detect.conf;
         configs
             .into_iter()
-            .enumerate()
-            .map(|(i, config)| {
-                let key = signature_key(i, &config);
+            .map(|(key, config)| {
                 let signature = config.build(&key, labels, default_min_score)?;
                 let (_, config_hash) = config.fingerprint();
                 Ok(BuiltSignature {

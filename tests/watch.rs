@@ -1,6 +1,8 @@
-//! `lookout watch` against real feeds: the sample sortie played in real
-//! time, and MPEG-TS over UDP published by the `ffmpeg` command on loopback,
-//! killed and restarted while lookout watches.
+//! `lookout watch` against real feeds on loopback: the sample sortie played
+//! in real time; MPEG-TS over UDP published by the `ffmpeg` command, killed
+//! and restarted while lookout watches; and RTSP from Debian's
+//! `rtsp-server-perl` (installed by `scripts/setup.sh`), with `ffmpeg`
+//! publishing to it, through a restart of the server itself.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -40,13 +42,17 @@ fn free_udp_port() -> u16 {
 }
 
 /// `ffmpeg` sending the first `seconds` of the sortie, in real time, as
-/// MPEG-TS to `port`.
-fn publish(port: u16, seconds: u32) -> Child {
+/// MPEG-TS: over UDP to `port`, or over TCP to whoever connects to `port`.
+fn publish(proto: &str, port: u16, seconds: u32) -> Child {
+    let to = match proto {
+        "udp" => format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        _ => format!("tcp://127.0.0.1:{port}?listen=1"),
+    };
     Command::new("ffmpeg")
         .args(["-v", "error", "-re", "-i"])
         .arg(data("sample-sortie.mp4"))
         .args(["-t", &seconds.to_string(), "-c", "copy", "-f", "mpegts"])
-        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
+        .arg(to)
         .stdin(Stdio::null())
         .spawn()
         .expect("running ffmpeg")
@@ -254,11 +260,19 @@ fn realtime_file_without_dropping_matches_screen_while_a_dead_feed_retries() {
 
 #[test]
 fn udp_feed_comes_back_after_its_publisher_restarts() {
+    feed_comes_back_after_its_publisher_restarts("udp", free_udp_port());
+}
+
+#[test]
+fn tcp_feed_comes_back_after_its_publisher_restarts() {
+    feed_comes_back_after_its_publisher_restarts("tcp", free_tcp_port());
+}
+
+fn feed_comes_back_after_its_publisher_restarts(proto: &str, port: u16) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
     let out = dir.path().join("runs");
     let child = watch(&[
-        &format!("udp://127.0.0.1:{port}"),
+        &format!("{proto}://127.0.0.1:{port}"),
         "--timeout",
         "2",
         "--lost-grace",
@@ -278,13 +292,13 @@ fn udp_feed_comes_back_after_its_publisher_restarts() {
     assert_eq!(http_get(&addr, "/healthz").trim(), "ok");
     // Five seconds of the port scene (people in a container from 0 s to
     // 6 s), then nothing, then the same again.
-    let mut first = publish(port, 5);
+    let mut first = publish(proto, port, 5);
     first.wait().unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let text = http_get(&addr, "/metrics");
     let before = metric(&text, "lookout_feed_frames_in_total", "feed0");
     assert!(before > 15.0, "{text}");
-    let mut second = publish(port, 5);
+    let mut second = publish(proto, port, 5);
     second.wait().unwrap();
     std::thread::sleep(Duration::from_secs(1));
     let text = http_get(&addr, "/metrics");
@@ -351,5 +365,199 @@ fn sigterm_in_the_middle_of_an_event_closes_it_and_seals_the_run() {
         .is_file());
     let run_json = read_json(&run.join("run.json"));
     assert_eq!(run_json["status"], "finished");
+    assert_manifest_holds(&run);
+}
+
+/// A TCP port nobody listens on now.
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian's `rtsp-server-perl`: clients on `client_port`, publishers
+/// (`ffmpeg -f rtsp`) on `source_port`. It sends RTP over UDP only.
+fn rtsp_server(client_port: u16, source_port: u16) -> Child {
+    let child = Command::new("rtsp-server-perl")
+        .args(["--clientport", &client_port.to_string()])
+        .args(["--serverport", &source_port.to_string()])
+        .args(["--client_listen_address", "127.0.0.1"])
+        .args(["--source_listen_address", "127.0.0.1"])
+        .args(["--loglevel", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rtsp-server-perl is not installed: run scripts/setup.sh");
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", source_port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the RTSP server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// `ffmpeg` publishing the sortie to the RTSP server, looped, in real time,
+/// re-encoded with a keyframe every second as live cameras send them (the
+/// file's own keyframes are seconds apart, and a viewer that joins late
+/// decodes only from the next one).
+fn publish_rtsp(source_port: u16) -> Child {
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+        .arg(data("sample-sortie.mp4"))
+        .args([
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-g", "10", "-bf", "0", "-f", "rtsp"])
+        .arg(format!("rtsp://127.0.0.1:{source_port}/live"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("running ffmpeg")
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until `events.jsonl` of the run in `out` satisfies `done`.
+fn wait_for_events(out: &Path, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let t0 = Instant::now();
+    loop {
+        let events = jsonl(&run_dir(out).join("events.jsonl"));
+        if done(&events) {
+            return events;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{what}: {events:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn rtsp_feed_from_the_config_comes_back_after_the_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client_port, source_port) = (free_tcp_port(), free_tcp_port());
+    let url = format!("rtsp://127.0.0.1:{client_port}/live");
+    // The feed comes from the config, with RTP over UDP (all this server
+    // offers) and its own setting for one of the default signatures.
+    let config = dir.path().join("ops.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[feed]]\nname = \"harbour\"\nurl = \"{url}\"\nrtsp_transport = \"udp\"\n\
+             [feed.override.people-in-container]\nmin_duration = 2.0\n"
+        ),
+    )
+    .unwrap();
+    let mut server = rtsp_server(client_port, source_port);
+    let out = dir.path().join("runs");
+    // Beside it, the same address on the command line, over TCP (the
+    // default), which this server refuses: it must not hold up the other.
+    let child = watch(&[
+        "--config",
+        config.to_str().unwrap(),
+        "harbour",
+        &url,
+        "--timeout",
+        "2",
+        "--lost-grace",
+        "1",
+        "--metrics",
+        "127.0.0.1:0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let addr = wait_for_run_json(&out)["metrics"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut publisher = publish_rtsp(source_port);
+    let opens = |n: usize| move |e: &[Value]| e.iter().filter(|e| e["step"] == "open").count() >= n;
+    wait_for_events(&out, "no event opened on the RTSP feed", opens(1));
+
+    // The camera restarts: server and publisher go away, then come back.
+    stop(publisher);
+    stop(server);
+    let lost = wait_for_events(&out, "the open event did not close as lost", |e| {
+        e.iter().any(|e| e["close_reason"] == "feed lost")
+    });
+    let text = http_get(&addr, "/metrics");
+    let frames_before = metric(&text, "lookout_feed_frames_in_total", "harbour");
+    assert!(frames_before > 20.0, "{text}");
+    server = rtsp_server(client_port, source_port);
+    publisher = publish_rtsp(source_port);
+    wait_for_events(&out, "no event after the restart", opens(2));
+    let text = http_get(&addr, "/metrics");
+    assert!(
+        metric(&text, "lookout_feed_reconnects_total", "harbour") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "lookout_feed_frames_in_total", "harbour") > frames_before,
+        "{text}"
+    );
+    assert!(
+        text.contains("lookout_feed_state{feed=\"harbour\",state=\"live\"} 1"),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "lookout_feed_frames_in_total", "feed1"),
+        0.0,
+        "{text}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (o, err) = finish(child);
+    stop(publisher);
+    stop(server);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // The TCP attempt failed with a hint at the fix.
+    assert!(err.contains("--rtsp-transport udp"), "{err}");
+
+    let run = run_dir(&out);
+    let events = closed(&run);
+    // The first event closed when the feed was lost; after the restart
+    // the looped sortie opened another (which one depends on when the
+    // backoff let lookout back in).
+    assert!(events.len() >= 2, "{events:?}");
+    assert_eq!(events[0].0, "people-in-container");
+    assert_eq!(events[0].3, "feed lost", "{lost:?}");
+    assert!(events[1].1 > events[0].2, "{events:?}");
+    // The feed's own setting is what the evidence records.
+    let first = jsonl(&run.join("events.jsonl"))
+        .into_iter()
+        .find(|e| e["step"] == "close")
+        .unwrap();
+    let event = read_json(
+        &run.join("events")
+            .join(first["event_id"].as_str().unwrap())
+            .join("event.json"),
+    );
+    assert_eq!(event["signature_config"]["min_duration"], 2.0, "{event}");
+    let run_json = read_json(&run.join("run.json"));
+    let feeds = run_json["feeds"].as_array().unwrap();
+    assert_eq!(feeds[0]["name"], "harbour");
+    assert_eq!(feeds[0]["rtsp_transport"], "udp");
+    assert_eq!(feeds[1]["rtsp_transport"], "tcp");
+    assert_ne!(
+        feeds[0]["signatures"][0]["config_sha256"],
+        feeds[1]["signatures"][0]["config_sha256"]
+    );
     assert_manifest_holds(&run);
 }

@@ -19,11 +19,13 @@ use serde_json::json;
 
 use super::screen::{load, Loaded, ModelArgs};
 use super::Outcome;
+use crate::config::{BuiltSignature, Config};
 use crate::detect::Detector;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::events::EventContext;
 use crate::evidence::{RunWriter, EVENT_SCHEMA};
 use crate::live::alerts::Alerts;
+use crate::live::feeds::{FeedConfig, RtspTransport};
 use crate::live::{self, Bell, Feed, FeedOptions, FeedSpec, FeedState};
 use crate::source::raster::RasterOptions;
 use crate::source::{OpenOptions, Sampling};
@@ -32,9 +34,15 @@ use crate::stream::Stream;
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Feeds: rtsp://, udp://@:PORT, tcp://, srt://, https://…/index.m3u8,
-    /// or video files (played at their native rate).
-    #[arg(required = true, value_name = "FEED")]
+    /// video files (played at their native rate), or names of the config's
+    /// [[feed]] tables. With none, every [[feed]] of the config.
+    #[arg(value_name = "FEED")]
     pub feeds: Vec<String>,
+    /// How RTSP feeds carry their media, unless their [[feed]] table says:
+    /// tcp (interleaved; no loss) or udp (RTP over UDP, for servers that
+    /// offer nothing else).
+    #[arg(long, value_enum, default_value_t = RtspTransport::Tcp, value_name = "HOW")]
+    pub rtsp_transport: RtspTransport,
     /// Folder that receives the run folder.
     #[arg(short, long, default_value = "runs", value_name = "DIR")]
     pub out: PathBuf,
@@ -103,6 +111,46 @@ fn feed_name(url: &str, i: usize) -> String {
     format!("feed{i}")
 }
 
+/// The feeds to watch, each with its index among the config's `[[feed]]`
+/// tables when it comes from one. A FEED argument that names a table
+/// selects it; any other is an address. With no argument, every table.
+fn resolve_feeds(args: &[String], config: &Config) -> Result<Vec<(FeedConfig, Option<usize>)>> {
+    let mut feeds: Vec<(FeedConfig, Option<usize>)> = if args.is_empty() {
+        if config.feed.is_empty() {
+            bail!(
+                "no feeds: name them on the command line (rtsp://…, udp://@:PORT, a file), \
+                 or as [[feed]] tables in the config (--config)"
+            );
+        }
+        config
+            .feed
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.clone(), Some(i)))
+            .collect()
+    } else {
+        args.iter()
+            .enumerate()
+            .map(
+                |(i, arg)| match config.feed.iter().position(|f| &f.name == arg) {
+                    Some(k) => (config.feed[k].clone(), Some(k)),
+                    None => (FeedConfig::from_url(feed_name(arg, i), arg.clone()), None),
+                },
+            )
+            .collect()
+    };
+    // Two files of the same name, or a file named like a configured feed,
+    // would be indistinguishable in alerts and metrics.
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (f, _)) in feeds.iter_mut().enumerate() {
+        if !seen.insert(f.name.clone()) {
+            f.name = format!("{}-{i}", f.name);
+            seen.insert(f.name.clone());
+        }
+    }
+    Ok(feeds)
+}
+
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
     let started_at = super::screen::now_rfc3339();
     let started = Instant::now();
@@ -123,20 +171,29 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
         signatures_json,
         model_json,
     } = load(&config, &model_path)?;
+    let configs = resolve_feeds(&args.feeds, &config)?;
+    // Each feed's signatures, built now so that a mistake in any feed
+    // stops the watch before it starts.
+    let feed_signatures: Vec<Vec<BuiltSignature>> = configs
+        .iter()
+        .map(|(f, index)| match index {
+            Some(i) => f.build_signatures(*i, &config, &info.labels),
+            None => Ok(signatures.clone()),
+        })
+        .collect::<Result<_, _>>()?;
     let mut alerts = Alerts::open(&args.alerts, &args.webhook)?;
     let webhooks = alerts.webhooks();
 
-    let feeds: Vec<Arc<Feed>> = args
-        .feeds
+    let feeds: Vec<Arc<Feed>> = configs
         .iter()
         .enumerate()
-        .map(|(i, url)| {
-            let file = std::path::Path::new(url).is_file();
+        .map(|(i, (f, _))| {
             Arc::new(Feed::new(
                 FeedSpec {
-                    name: feed_name(url, i),
-                    url: url.clone(),
-                    file,
+                    name: f.name.clone(),
+                    url: f.url.clone(),
+                    file: std::path::Path::new(&f.url).is_file(),
+                    rtsp_transport: f.rtsp_transport.unwrap_or(args.rtsp_transport),
                 },
                 i,
             ))
@@ -144,7 +201,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
         .collect();
     let metrics_addr = match args.metrics {
         Some(addr) => {
-            let bound = live::metrics::serve(addr, feeds.clone(), started)?;
+            let bound = live::metrics::serve(addr, feeds.clone(), webhooks.clone(), started)?;
             if !quiet {
                 eprintln!("metrics on http://{bound}/metrics");
             }
@@ -172,10 +229,15 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
             "signatures": signatures_json,
             "model": model_json,
             "event_schema": EVENT_SCHEMA,
-            "feeds": feeds.iter().map(|f| json!({
+            "feeds": feeds.iter().zip(&feed_signatures).map(|(f, sigs)| json!({
                 "name": f.spec.name,
                 "url": f.spec.url,
                 "file": f.spec.file,
+                "rtsp_transport": f.spec.rtsp_transport,
+                "signatures": sigs.iter().map(|s| json!({
+                    "name": s.signature.name(),
+                    "config_sha256": s.config_hash,
+                })).collect::<Vec<_>>(),
                 "state": f.state(),
                 "frames_in": f.frames_in.load(Ordering::Relaxed),
                 "frames_processed": f.frames_processed.load(Ordering::Relaxed),
@@ -241,20 +303,29 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
         })
         .collect();
 
-    let recorder = EventContext {
-        labels: info.labels.clone(),
-        model_path: model_path.clone(),
-        model_sha256: info.sha256.clone(),
-        thresholds: thresholds.clone(),
-        jpeg_quality: config.output.jpeg_quality,
-        signatures: EventContext::signature_table(&signatures),
-    };
-    let timed: Vec<_> = signatures
+    // One recorder and one stream per feed: feeds may differ in signatures.
+    let recorders: Vec<EventContext> = feed_signatures
         .iter()
-        .map(|s| (s.signature.clone(), s.timing))
+        .map(|sigs| EventContext {
+            labels: info.labels.clone(),
+            model_path: model_path.clone(),
+            model_sha256: info.sha256.clone(),
+            thresholds: thresholds.clone(),
+            jpeg_quality: config.output.jpeg_quality,
+            signatures: EventContext::signature_table(sigs),
+        })
         .collect();
-    let new_stream = |i: usize| Stream::new(i, &config.track, timed.clone());
-    let mut streams: Vec<Stream> = (0..feeds.len()).map(new_stream).collect();
+    let mut streams: Vec<Stream> = feed_signatures
+        .iter()
+        .enumerate()
+        .map(|(i, sigs)| {
+            let timed = sigs
+                .iter()
+                .map(|s| (s.signature.clone(), s.timing))
+                .collect();
+            Stream::new(i, &config.track, timed)
+        })
+        .collect();
     // Whether a feed's open events were closed because it was lost.
     let mut lost_closed = vec![false; feeds.len()];
     let spec = detector.preprocess().clone();
@@ -271,7 +342,11 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
             updates.iter().filter(|u| u.step == Step::Open).count() as u64,
             Ordering::Relaxed,
         );
-        recorder.record_all(writer, &updates, std::path::Path::new(&feed.spec.url))?;
+        recorders[feed.source_id].record_all(
+            writer,
+            &updates,
+            std::path::Path::new(&feed.spec.url),
+        )?;
         for u in &updates {
             if u.step == Step::Update && !args.alert_updates {
                 continue;

@@ -8,13 +8,32 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::alerts::WebhookStats;
 use super::{Feed, FeedState};
 
-/// A per-feed metric: name, help, and how to read it.
-type Family = (&'static str, &'static str, fn(&Feed) -> u64);
+/// Each webhook's address and delivery counters.
+pub type Webhooks = Vec<(String, Arc<WebhookStats>)>;
+
+/// A metric read from each of a set of things: name, help, and how to read
+/// it. Names ending in `_total` are counters, the rest gauges.
+type Family<T> = (&'static str, &'static str, fn(&T) -> u64);
+
+/// Writes one family with a line per labelled thing.
+fn write_family<T>(out: &mut String, (name, help, get): Family<T>, rows: &[(String, &T)]) {
+    let kind = if name.ends_with("_total") {
+        "counter"
+    } else {
+        "gauge"
+    };
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (label, t) in rows {
+        let _ = writeln!(out, "{name}{{{label}}} {}", get(t));
+    }
+}
 
 /// Renders every feed's metrics in the Prometheus text format.
-pub fn render(feeds: &[Arc<Feed>], started: Instant) -> String {
+pub fn render(feeds: &[Arc<Feed>], webhooks: &Webhooks, started: Instant) -> String {
     let mut out = String::new();
     let up = started.elapsed().as_secs_f64();
     let _ = writeln!(
@@ -24,7 +43,7 @@ pub fn render(feeds: &[Arc<Feed>], started: Instant) -> String {
     let _ = writeln!(out, "# TYPE lookout_uptime_seconds gauge");
     let _ = writeln!(out, "lookout_uptime_seconds {up:.3}");
     let label = |f: &Feed| format!("feed=\"{}\"", escape(&f.spec.name));
-    let counters: [Family; 6] = [
+    let counters: [Family<Feed>; 6] = [
         (
             "lookout_feed_frames_in_total",
             "Frames decoded from the feed.",
@@ -56,17 +75,9 @@ pub fn render(feeds: &[Arc<Feed>], started: Instant) -> String {
             |f| f.queue_depth(),
         ),
     ];
-    for (name, help, get) in counters {
-        let kind = if name.ends_with("_total") {
-            "counter"
-        } else {
-            "gauge"
-        };
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for f in feeds {
-            let _ = writeln!(out, "{name}{{{}}} {}", label(f), get(f));
-        }
+    let rows: Vec<(String, &Feed)> = feeds.iter().map(|f| (label(f), &**f)).collect();
+    for family in counters {
+        write_family(&mut out, family, &rows);
     }
     let _ = writeln!(
         out,
@@ -138,6 +149,37 @@ pub fn render(feeds: &[Arc<Feed>], started: Instant) -> String {
             h.count
         );
     }
+    let hooks: [Family<WebhookStats>; 4] = [
+        (
+            "lookout_webhook_sent_total",
+            "Alerts the receiver accepted (2xx).",
+            |s| s.sent.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_webhook_failed_total",
+            "Alerts given up after every retry.",
+            |s| s.failed.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_webhook_dropped_total",
+            "Alerts dropped because the webhook's queue was full.",
+            |s| s.dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_webhook_pending",
+            "Alerts queued or being sent.",
+            |s| s.pending.load(Ordering::Relaxed),
+        ),
+    ];
+    let rows: Vec<(String, &WebhookStats)> = webhooks
+        .iter()
+        .map(|(url, s)| (format!("url=\"{}\"", escape(url)), &**s))
+        .collect();
+    if !rows.is_empty() {
+        for family in hooks {
+            write_family(&mut out, family, &rows);
+        }
+    }
     out
 }
 
@@ -152,6 +194,7 @@ fn escape(v: &str) -> String {
 pub fn serve(
     addr: SocketAddr,
     feeds: Vec<Arc<Feed>>,
+    webhooks: Webhooks,
     started: Instant,
 ) -> anyhow::Result<SocketAddr> {
     use axum::routing::get;
@@ -163,16 +206,16 @@ pub fn serve(
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
     let bound = listener.local_addr()?;
-    let feeds = Arc::new(feeds);
+    let state = Arc::new((feeds, webhooks));
     let app = axum::Router::new()
         .route(
             "/metrics",
             get(move || {
-                let feeds = feeds.clone();
+                let state = state.clone();
                 async move {
                     (
                         [("content-type", "text/plain; version=0.0.4")],
-                        render(&feeds, started),
+                        render(&state.0, &state.1, started),
                     )
                 }
             }),
@@ -200,12 +243,20 @@ mod tests {
                 name: "quay \"north\"".into(),
                 url: "udp://@:5000".into(),
                 file: false,
+                rtsp_transport: Default::default(),
             },
             0,
         ));
         feed.reconnects.store(3, Ordering::Relaxed);
         feed.latency.lock().unwrap().observe(0.12);
-        let text = render(&[feed], Instant::now());
+        let stats = Arc::new(WebhookStats::default());
+        stats.sent.store(4, Ordering::Relaxed);
+        let hooks = vec![("http://127.0.0.1:9/hook".to_owned(), stats)];
+        let text = render(&[feed], &hooks, Instant::now());
+        assert!(
+            text.contains("lookout_webhook_sent_total{url=\"http://127.0.0.1:9/hook\"} 4"),
+            "{text}"
+        );
         assert!(
             text.contains("lookout_feed_reconnects_total{feed=\"quay \\\"north\\\"\"} 3"),
             "{text}"

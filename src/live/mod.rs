@@ -27,6 +27,7 @@
 //! forward across reconnects.
 
 pub mod alerts;
+pub mod feeds;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -48,6 +49,7 @@ pub struct FeedSpec {
     /// A file played at its native rate; it ends at its end instead of
     /// reconnecting.
     pub file: bool,
+    pub rtsp_transport: feeds::RtspTransport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -326,6 +328,7 @@ pub fn run_feed(
             feed.source_id,
             &options.open,
             feed.watchdog.clone(),
+            feed.spec.rtsp_transport.ffmpeg_name(),
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -428,6 +431,7 @@ mod tests {
                 name: "a".into(),
                 url: "x".into(),
                 file: false,
+                rtsp_transport: Default::default(),
             },
             0,
         );

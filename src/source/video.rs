@@ -108,22 +108,29 @@ impl VideoSource {
 
     /// Opens a live feed (`rtsp://`, `udp://`, `srt://`, `tcp://`, HLS, or
     /// a file): FFmpeg's own socket timeouts are set, and `watchdog` aborts
-    /// any open or read that outlives its deadline.
+    /// any open or read that outlives its deadline. `rtsp_transport` is
+    /// FFmpeg's name for how RTSP carries the media (`tcp` or `udp`).
     pub fn open_live(
         url: &str,
         source_id: usize,
         options: &OpenOptions,
         watchdog: std::sync::Arc<Watchdog>,
+        rtsp_transport: &str,
     ) -> Result<VideoSource, SourceError> {
         init();
-        Self::open_with(Path::new(url), source_id, options, Some(watchdog))
+        Self::open_with(
+            Path::new(url),
+            source_id,
+            options,
+            Some((watchdog, rtsp_transport)),
+        )
     }
 
     fn open_with(
         path: &Path,
         source_id: usize,
         options: &OpenOptions,
-        watchdog: Option<std::sync::Arc<Watchdog>>,
+        live: Option<(std::sync::Arc<Watchdog>, &str)>,
     ) -> Result<VideoSource, SourceError> {
         // A file named like a video that FFmpeg cannot open is most likely
         // damaged; anything else is simply not media.
@@ -146,15 +153,16 @@ impl VideoSource {
             path: path.to_owned(),
             message,
         };
-        let input = match watchdog {
+        let input = match live {
             None => ff::format::input(&path).map_err(not_media)?,
-            Some(dog) => {
+            Some((dog, rtsp_transport)) => {
                 let mut opts = ff::Dictionary::new();
                 let url = path.to_string_lossy();
                 // Socket timeouts in microseconds, as each protocol names
                 // them; the watchdog covers whatever they miss.
-                if url.starts_with("rtsp") {
-                    opts.set("rtsp_transport", "tcp");
+                let rtsp = url.starts_with("rtsp");
+                if rtsp {
+                    opts.set("rtsp_transport", rtsp_transport);
                     opts.set("timeout", "5000000");
                 } else if url.starts_with("udp") || url.starts_with("srt") {
                     opts.set("timeout", "5000000");
@@ -168,9 +176,23 @@ impl VideoSource {
                     opts.set("analyzeduration", "2000000");
                 }
                 ff::format::input_with_interrupt_and_dictionary(&path, move || dog.expired(), opts)
-                    .map_err(|e| SourceError::OpenVideo {
-                        path: path.to_owned(),
-                        message: e.to_string(),
+                    .map_err(|e| {
+                        let mut message = e.to_string();
+                        // Servers that only send RTP over UDP refuse an
+                        // interleaved SETUP with 400 or 461.
+                        if rtsp
+                            && rtsp_transport == "tcp"
+                            && (message.contains("400") || message.contains("461"))
+                        {
+                            message.push_str(
+                                " (if the server sends RTP over UDP only, use \
+                                 --rtsp-transport udp or rtsp_transport = \"udp\")",
+                            );
+                        }
+                        SourceError::OpenVideo {
+                            path: path.to_owned(),
+                            message,
+                        }
                     })?
             }
         };

@@ -1,0 +1,371 @@
+//! `[[feed]]` tables: the feeds an operations centre watches, each with its
+//! own name, address, zones and signature settings.
+//!
+//! ```toml
+//! [[feed]]
+//! name = "quay-east"                 # names the feed in alerts, metrics, events
+//! url = "rtsp://10.0.0.5/stream1"
+//! rtsp_transport = "udp"             # tcp (default) or udp, for rtsp:// only
+//! signatures = ["overcrowding"]      # only these [[signature]] tables (default: all)
+//!
+//! [[feed.zone]]                      # a zone signature for this feed only,
+//! name = "slipway"                   # in this feed's pixels
+//! polygon = [[0, 400], [1280, 400], [1280, 720], [0, 720]]
+//! classes = ["person"]
+//!
+//! [feed.override.overcrowding]       # this feed's values for a signature's settings
+//! max_persons = 6
+//! ```
+//!
+//! A feed's signatures are built once at start-up against the model's
+//! classes, so a mistake in any feed stops the watch before it starts, with
+//! the key that is wrong.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{BuiltSignature, Config, ConfigError};
+use crate::signature::zone::ZoneConfig;
+use crate::signature::SignatureConfig;
+
+/// How RTSP carries the media: interleaved in the TCP connection (the
+/// default: no loss, works through NAT) or as RTP over UDP, which some
+/// cameras and servers offer alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspTransport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl RtspTransport {
+    /// The value of FFmpeg's `rtsp_transport` option.
+    pub fn ffmpeg_name(self) -> &'static str {
+        match self {
+            RtspTransport::Tcp => "tcp",
+            RtspTransport::Udp => "udp",
+        }
+    }
+}
+
+/// One `[[feed]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Letters, digits, '-' and '_'; unique among the feeds.
+    pub name: String,
+    /// rtsp://, udp://@:PORT, tcp://, srt://, http(s)://…m3u8, or a file.
+    pub url: String,
+    /// For rtsp:// feeds; the command line's `--rtsp-transport` otherwise.
+    pub rtsp_transport: Option<RtspTransport>,
+    /// The `[[signature]]` tables that apply to this feed, by name
+    /// (default: all of them).
+    pub signatures: Option<Vec<String>>,
+    /// Zone signatures of this feed alone (`kind` is implied).
+    #[serde(default)]
+    pub zone: Vec<ZoneConfig>,
+    /// This feed's values for settings of the `[[signature]]` tables, by
+    /// signature name: `[feed.override.NAME]`.
+    #[serde(default, rename = "override")]
+    pub overrides: BTreeMap<String, toml::Table>,
+}
+
+impl FeedConfig {
+    /// A feed named on the command line: nothing but its address.
+    pub fn from_url(name: String, url: String) -> FeedConfig {
+        FeedConfig {
+            name,
+            url,
+            rtsp_transport: None,
+            signatures: None,
+            zone: Vec::new(),
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    fn key(&self, index: usize) -> String {
+        format!("feed[{index}] ({})", self.name)
+    }
+
+    /// The signature configs of this feed: the chosen `[[signature]]`
+    /// tables with this feed's overrides applied, then its zones. Each comes
+    /// with the key that names it in errors.
+    pub fn signature_configs(
+        &self,
+        index: usize,
+        global: &[SignatureConfig],
+    ) -> Result<Vec<(String, SignatureConfig)>, ConfigError> {
+        let key = self.key(index);
+        let invalid = |what: String, message: String| ConfigError::Invalid {
+            key: format!("{key}.{what}"),
+            message,
+        };
+        let names: Vec<String> = global.iter().map(|s| s.name()).collect();
+        if let Some(chosen) = &self.signatures {
+            for n in chosen {
+                if !names.contains(n) {
+                    return Err(invalid(
+                        "signatures".into(),
+                        format!(
+                            "no signature is named {n:?}; the signatures are: {}",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        for n in self.overrides.keys() {
+            if !names.contains(n) {
+                return Err(invalid(
+                    format!("override.{n}"),
+                    format!(
+                        "no signature is named {n:?}; the signatures are: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for sig in global {
+            let name = sig.name();
+            if self.signatures.as_ref().is_some_and(|c| !c.contains(&name)) {
+                continue;
+            }
+            let sig_key = format!("{key}.override.{name}");
+            let sig = match self.overrides.get(&name) {
+                Some(table) => {
+                    apply_override(sig, table).map_err(|message| ConfigError::Invalid {
+                        key: sig_key.clone(),
+                        message,
+                    })?
+                }
+                None => sig.clone(),
+            };
+            out.push((sig_key, sig));
+        }
+        for (i, z) in self.zone.iter().enumerate() {
+            let sig = SignatureConfig::Zone(z.clone());
+            out.push((format!("{key}.zone[{i}] ({})", sig.name()), sig));
+        }
+        let mut seen = BTreeSet::new();
+        for (k, sig) in &out {
+            sig.validate(k)?;
+            if !seen.insert(sig.name()) {
+                return Err(ConfigError::Invalid {
+                    key: k.clone(),
+                    message: format!(
+                        "two of this feed's signatures are named {:?}; give each zone a unique name",
+                        sig.name()
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds this feed's signatures against the model's classes.
+    pub fn build_signatures(
+        &self,
+        index: usize,
+        config: &Config,
+        labels: &[String],
+    ) -> Result<Vec<BuiltSignature>, ConfigError> {
+        let global = config.signature_configs(labels)?;
+        config.build_signature_list(self.signature_configs(index, &global)?, labels)
+    }
+}
+
+/// Replaces settings of `sig` with those of `table`. The kind and name
+/// cannot change; an unknown setting is an error, as it is in the table.
+fn apply_override(sig: &SignatureConfig, table: &toml::Table) -> Result<SignatureConfig, String> {
+    let mut value = serde_json::to_value(sig).map_err(|e| e.to_string())?;
+    let object = value
+        .as_object_mut()
+        .expect("a signature serialises to a map");
+    for (k, v) in table {
+        if k == "kind" || k == "name" {
+            return Err(format!(
+                "{k} cannot be overridden; write another [[signature]] table"
+            ));
+        }
+        let v = serde_json::to_value(v).map_err(|e| format!("{k}: {e}"))?;
+        object.insert(k.clone(), v);
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Checks what can be checked without the model: names and addresses.
+pub fn validate(feeds: &[FeedConfig]) -> Result<(), ConfigError> {
+    let mut names = BTreeSet::new();
+    for (i, f) in feeds.iter().enumerate() {
+        let key = f.key(i);
+        if f.name.is_empty()
+            || !f
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::Invalid {
+                key: format!("{key}.name"),
+                message: format!("{:?}: use letters, digits, '-' and '_'", f.name),
+            });
+        }
+        if !names.insert(f.name.as_str()) {
+            return Err(ConfigError::Invalid {
+                key,
+                message: format!("two feeds are named {:?}", f.name),
+            });
+        }
+        if f.url.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: format!("{key}.url"),
+                message: "is empty".into(),
+            });
+        }
+        for (j, z) in f.zone.iter().enumerate() {
+            SignatureConfig::Zone(z.clone()).validate(&format!("{key}.zone[{j}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookout.toml");
+        std::fs::write(&path, toml).unwrap();
+        let c = Config::load(&path)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    const SIGNATURES: &str = r#"
+[[signature]]
+kind = "overcrowding"
+persons = ["person"]
+vessels = ["vessel"]
+max_persons = 10
+
+[[signature]]
+kind = "presence"
+classes = ["person"]
+"#;
+
+    fn labels() -> Vec<String> {
+        ["person", "vessel"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn a_feed_chooses_overrides_and_adds_zones() {
+        let c = parse(&format!(
+            "{SIGNATURES}
+[[feed]]
+name = \"quay-east\"
+url = \"rtsp://10.0.0.5/s1\"
+rtsp_transport = \"udp\"
+signatures = [\"overcrowding\"]
+[[feed.zone]]
+name = \"slipway\"
+polygon = [[0, 0], [10, 0], [10, 10]]
+classes = [\"person\"]
+[feed.override.overcrowding]
+max_persons = 6
+min_duration = 0.5
+
+[[feed]]
+name = \"north\"
+url = \"udp://@:5000\"
+"
+        ))
+        .unwrap();
+        assert_eq!(c.feed[0].rtsp_transport, Some(RtspTransport::Udp));
+        let east = c.feed[0].build_signatures(0, &c, &labels()).unwrap();
+        let names: Vec<_> = east.iter().map(|s| s.signature.name().to_owned()).collect();
+        assert_eq!(names, ["overcrowding", "slipway"]);
+        match &east[0].config {
+            SignatureConfig::Overcrowding(o) => {
+                assert_eq!(o.max_persons, Some(6));
+                assert_eq!(o.min_duration, 0.5);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(east[0].timing.min_duration, 0.5);
+        // The other feed keeps every table as written.
+        let north = c.feed[1].build_signatures(1, &c, &labels()).unwrap();
+        assert_eq!(north.len(), 2);
+        assert_ne!(north[0].config_hash, east[0].config_hash);
+        match &north[0].config {
+            SignatureConfig::Overcrowding(o) => assert_eq!(o.max_persons, Some(10)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_commented_example_in_the_default_config_works() {
+        let toml = crate::config::DEFAULT_TOML;
+        let at = toml
+            .find("# [[feed]]")
+            .expect("the default config shows a feed");
+        let example: String = toml[at..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&format!("{}{example}", &toml[..at])).unwrap();
+        let labels: Vec<String> = ["person", "vessel", "container"].map(String::from).to_vec();
+        let sigs = c.feed[0].build_signatures(0, &c, &labels).unwrap();
+        let names: Vec<_> = sigs.iter().map(|s| s.signature.name().to_owned()).collect();
+        assert_eq!(names, ["overcrowded-vessel", "slipway"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_feed_and_the_key() {
+        let err = |extra: &str| {
+            let c = parse(&format!(
+                "{SIGNATURES}\n[[feed]]\nname = \"cam\"\nurl = \"udp://@:5000\"\n{extra}"
+            ));
+            match c {
+                Err(e) => e.to_string(),
+                Ok(c) => c.feed[0]
+                    .build_signatures(0, &c, &labels())
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            }
+        };
+        let e = err("signatures = [\"overcrowd\"]");
+        assert!(
+            e.contains("feed[0] (cam).signatures") && e.contains("overcrowd"),
+            "{e}"
+        );
+        let e = err("[feed.override.overcrowding]\nmax_person = 3");
+        assert!(
+            e.contains("feed[0] (cam).override.overcrowding") && e.contains("max_person"),
+            "{e}"
+        );
+        let e = err("[feed.override.presence]\nkind = \"zone\"");
+        assert!(e.contains("kind cannot be overridden"), "{e}");
+        let e = err("[feed.override.overcrowding]\nmin_duration = -1");
+        assert!(e.contains("min_duration"), "{e}");
+        let e = err("[[feed.zone]]\nname = \"presence\"\npolygon = [[0,0],[1,0],[1,1]]\nclasses = [\"person\"]");
+        assert!(e.contains("two of this feed's signatures"), "{e}");
+        let e = err("[[feed.zone]]\npolygon = [[0,0],[1,0]]\nclasses = [\"person\"]");
+        assert!(e.contains("feed[0] (cam).zone[0].polygon"), "{e}");
+        let e =
+            err("[[feed.zone]]\nname = \"z\"\npolygon = [[0,0],[1,0],[1,1]]\nclasses = [\"boat\"]");
+        assert!(e.contains("\"boat\"") && e.contains("zone[0]"), "{e}");
+        let e = err("[[feed]]\nname = \"cam\"\nurl = \"udp://@:5001\"");
+        assert!(e.contains("two feeds are named"), "{e}");
+        let e = err("rtsp_transport = \"http\"");
+        assert!(e.contains("http"), "{e}");
+        let c = parse("[[feed]]\nname = \"a b\"\nurl = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(c.contains("feed[0] (a b).name"), "{c}");
+    }
+}
