@@ -20,6 +20,13 @@
 #   raster_peak_rss_mb  peak resident memory of `lookout screen` on a generated
 #                    30,000 x 30,000 GeoTIFF, nodata but for a 3000 px block of
 #                    scene. Target < 1500.
+#   live_p99_latency_ms  `lookout watch` on a 720p 25 fps stream (the sortie,
+#                    looped, MPEG-TS over UDP on loopback): 99th percentile
+#                    from a frame's arrival to the end of its screening.
+#                    Target < 500.
+#   live_rss_growth_mb  resident memory of that watch after LIVE_SOAK_S
+#                    (default 600) seconds minus after 60. Target < 20.
+#                    See scripts/bench_live.py.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
@@ -116,3 +123,6 @@ source = json.load(open(f"{out}/sparse/run.json"))["sources"][0]
 print(f"sparse raster 30000 px, {os.path.getsize(f'{out}/sparse.tif') / 1e6:.1f} MB on disk, tiles {source['tiles']}, {wall:.1f} s")
 print(f"raster_peak_rss_mb {peak:.0f}")
 PYEOF
+
+# --- Live feeds ---------------------------------------------------------------
+python3 scripts/bench_live.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${LIVE_SOAK_S:-600}"

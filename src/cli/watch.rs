@@ -244,7 +244,9 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
                 "dropped": f.dropped.load(Ordering::Relaxed),
                 "reconnects": f.reconnects.load(Ordering::Relaxed),
                 "events": f.events_opened.load(Ordering::Relaxed),
-                "latency_p99_s": f.latency.lock().expect("lock").quantile(0.99),
+                "alert_latency_p99_s": f.latency.lock().expect("lock").quantile(0.99),
+                "frame_latency_p50_s": f.frame_latency.lock().expect("lock").quantile(0.5),
+                "frame_latency_p99_s": f.frame_latency.lock().expect("lock").quantile(0.99),
             })).collect::<Vec<_>>(),
             "metrics": metrics_addr.map(|a| a.to_string()),
             "webhooks": webhooks.iter().map(|(url, s)| json!({
@@ -380,6 +382,10 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
                     feed.frames_processed.fetch_add(1, Ordering::Relaxed);
                     lost_closed[i] = false;
                     handle(&mut writer, &mut alerts, feed, updates, Some(arrived.at))?;
+                    feed.frame_latency
+                        .lock()
+                        .expect("lock")
+                        .observe(arrived.at.elapsed().as_secs_f64());
                     worked = true;
                     next = i + 1;
                     break;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::alerts::WebhookStats;
-use super::{Feed, FeedState};
+use super::{Feed, FeedState, Histogram};
 
 /// Each webhook's address and delivery counters.
 pub type Webhooks = Vec<(String, Arc<WebhookStats>)>;
@@ -17,6 +17,29 @@ pub type Webhooks = Vec<(String, Arc<WebhookStats>)>;
 /// A metric read from each of a set of things: name, help, and how to read
 /// it. Names ending in `_total` are counters, the rest gauges.
 type Family<T> = (&'static str, &'static str, fn(&T) -> u64);
+
+/// Writes one histogram family with a set of lines per labelled thing.
+fn write_histogram<T>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    rows: &[(String, &T)],
+    get: impl Fn(&T) -> Histogram,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (label, t) in rows {
+        let h = get(t);
+        let mut cumulative = 0;
+        for (b, c) in h.bounds.iter().zip(&h.counts) {
+            cumulative += c;
+            let _ = writeln!(out, "{name}_bucket{{{label},le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{label},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{label}}} {:.6}", h.sum);
+        let _ = writeln!(out, "{name}_count{{{label}}} {}", h.count);
+    }
+}
 
 /// Writes one family with a line per labelled thing.
 fn write_family<T>(out: &mut String, (name, help, get): Family<T>, rows: &[(String, &T)]) {
@@ -114,41 +137,20 @@ pub fn render(feeds: &[Arc<Feed>], webhooks: &Webhooks, started: Instant) -> Str
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP lookout_feed_alert_latency_seconds From a frame's arrival to its alert."
+    write_histogram(
+        &mut out,
+        "lookout_feed_alert_latency_seconds",
+        "From a frame's arrival to the alert of the event it opened.",
+        &rows,
+        |f| f.latency.lock().expect("latency lock").clone(),
     );
-    let _ = writeln!(out, "# TYPE lookout_feed_alert_latency_seconds histogram");
-    for f in feeds {
-        let h = f.latency.lock().expect("latency lock").clone();
-        let mut cumulative = 0;
-        for (b, c) in h.bounds.iter().zip(&h.counts) {
-            cumulative += c;
-            let _ = writeln!(
-                out,
-                "lookout_feed_alert_latency_seconds_bucket{{{},le=\"{b}\"}} {cumulative}",
-                label(f)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "lookout_feed_alert_latency_seconds_bucket{{{},le=\"+Inf\"}} {}",
-            label(f),
-            h.count
-        );
-        let _ = writeln!(
-            out,
-            "lookout_feed_alert_latency_seconds_sum{{{}}} {:.6}",
-            label(f),
-            h.sum
-        );
-        let _ = writeln!(
-            out,
-            "lookout_feed_alert_latency_seconds_count{{{}}} {}",
-            label(f),
-            h.count
-        );
-    }
+    write_histogram(
+        &mut out,
+        "lookout_feed_frame_latency_seconds",
+        "From a frame's arrival to the end of its screening.",
+        &rows,
+        |f| f.frame_latency.lock().expect("latency lock").clone(),
+    );
     let hooks: [Family<WebhookStats>; 4] = [
         (
             "lookout_webhook_sent_total",

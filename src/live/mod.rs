@@ -96,7 +96,8 @@ pub struct Arrived {
     pub at: Instant,
 }
 
-/// Frame-to-alert latency, in Prometheus histogram buckets (seconds).
+/// A latency histogram in Prometheus buckets (seconds): bounded memory
+/// however long the watch runs.
 #[derive(Debug, Clone)]
 pub struct Histogram {
     pub bounds: &'static [f64],
@@ -106,7 +107,8 @@ pub struct Histogram {
 }
 
 const LATENCY_BOUNDS: &[f64] = &[
-    0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+    0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0,
+    3.0, 5.0, 10.0,
 ];
 
 impl Default for Histogram {
@@ -129,20 +131,23 @@ impl Histogram {
         self.count += 1;
     }
 
-    /// The upper bound of the bucket holding quantile `q` (an
-    /// overestimate by at most one bucket); `None` when empty or beyond the
-    /// last bucket.
+    /// Quantile `q`, interpolated linearly within its bucket as
+    /// Prometheus's `histogram_quantile` does (so its error is under one
+    /// bucket's width); `None` when empty or beyond the last bucket.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
         }
-        let want = (q * self.count as f64).ceil() as u64;
-        let mut seen = 0;
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            seen += c;
-            if seen >= want {
-                return Some(*b);
+        let rank = q * self.count as f64;
+        let mut seen = 0u64;
+        let mut lower = 0.0;
+        for (&upper, &c) in self.bounds.iter().zip(&self.counts) {
+            if c > 0 && (seen + c) as f64 >= rank {
+                let within = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
+                return Some(lower + (upper - lower) * within);
             }
+            seen += c;
+            lower = upper;
         }
         None
     }
@@ -158,7 +163,11 @@ pub struct Feed {
     pub dropped: AtomicU64,
     pub reconnects: AtomicU64,
     pub events_opened: AtomicU64,
+    /// From a frame's arrival to the alert it raised (event opens only).
     pub latency: Mutex<Histogram>,
+    /// From each frame's arrival to the end of its screening: the latency
+    /// an alert on that frame would have had.
+    pub frame_latency: Mutex<Histogram>,
     slot: Mutex<Option<Arrived>>,
     slot_emptied: Condvar,
     last_frame: Mutex<Option<Instant>>,
@@ -177,6 +186,7 @@ impl Feed {
             reconnects: AtomicU64::new(0),
             events_opened: AtomicU64::new(0),
             latency: Mutex::new(Histogram::default()),
+            frame_latency: Mutex::new(Histogram::default()),
             slot: Mutex::new(None),
             slot_emptied: Condvar::new(),
             last_frame: Mutex::new(None),
@@ -413,12 +423,20 @@ mod tests {
         let mut h = Histogram::default();
         assert_eq!(h.quantile(0.99), None);
         for _ in 0..98 {
-            h.observe(0.03);
+            h.observe(0.025);
         }
         h.observe(0.45);
         h.observe(0.45);
-        assert_eq!(h.quantile(0.5), Some(0.05));
-        assert_eq!(h.quantile(0.99), Some(0.5));
+        // Rank 50 of 98 in (0.02, 0.03]; rank 99 is the first of two in
+        // (0.4, 0.5].
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(
+            close(h.quantile(0.5), 0.02 + 0.01 * 50.0 / 98.0),
+            "{:?}",
+            h.quantile(0.5)
+        );
+        assert!(close(h.quantile(0.99), 0.45), "{:?}", h.quantile(0.99));
+        assert!(close(h.quantile(1.0), 0.5));
         h.observe(60.0);
         assert_eq!(h.count, 101);
         assert_eq!(h.quantile(1.0), None, "beyond the last bucket");
