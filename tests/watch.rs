@@ -339,21 +339,10 @@ fn sigterm_in_the_middle_of_an_event_closes_it_and_seals_the_run() {
     ]);
     // The containment event opens 1 s in and lasts until 6 s.
     wait_for_run_json(&out);
-    let t0 = Instant::now();
-    loop {
-        let run = run_dir(&out);
-        let opened = std::fs::read_to_string(run.join("events.jsonl")).unwrap_or_default();
-        if opened.contains("\"open\"") {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "no event opened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    wait_for_events(&out, "no event opened", |e| {
+        e.iter().any(|e| e["step"] == "open")
+    });
+    sigterm(&child);
     let (o, err) = finish(child);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let run = run_dir(&out);
@@ -424,6 +413,15 @@ fn publish_rtsp(source_port: u16) -> Child {
         .stdin(Stdio::null())
         .spawn()
         .expect("running ffmpeg")
+}
+
+#[cfg(unix)]
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 fn stop(mut child: Child) {
@@ -518,11 +516,7 @@ fn rtsp_feed_from_the_config_comes_back_after_the_server_restarts() {
         "{text}"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let (o, err) = finish(child);
     stop(publisher);
     stop(server);
