@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             cli::eval::run(args, cli.quiet).map(|()| (cli::Outcome::default(), false))
         }
         Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
+        Command::Verify(args) => cli::verify::run(args).map(|o| (o, true)),
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {

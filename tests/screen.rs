@@ -7,11 +7,15 @@ use crate::util::{
     closed_events, fixture, jsonl, lookout, read_json, run_dir, stderr, steps, write_png,
 };
 
-/// Every artefact in the manifest exists with the recorded sha256, and the
-/// hash chain holds.
+/// Every artefact in the manifest exists with the recorded sha256, the
+/// hash chain holds, nothing else is in the folder, and the seal is by the
+/// tests' key.
 pub(crate) fn assert_manifest_holds(run: &Path) {
-    let problems = lookout::evidence::manifest::verify(run);
-    assert!(problems.is_empty(), "{problems:?}");
+    let key = std::fs::read_to_string(crate::util::signing_key()).unwrap();
+    let seed: [u8; 32] = hex::decode(key.trim()).unwrap().try_into().unwrap();
+    let key = lookout::evidence::seal::RunSigner::from_seed(seed).verifying_key();
+    let report = lookout::evidence::verify::verify_run(run, &[key]);
+    assert!(report.holds(), "{:?}", report.problems);
     let entries = jsonl(&run.join("manifest.jsonl"));
     for e in &entries {
         let path = run.join(e["path"].as_str().unwrap());

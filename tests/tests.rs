@@ -10,6 +10,7 @@ mod detect;
 mod eval;
 mod inspect;
 mod raster;
+mod review;
 mod screen;
 mod sortie;
 mod watch;

@@ -15,11 +15,24 @@ pub fn data(name: &str) -> PathBuf {
     repo().join("tests/data").join(name)
 }
 
+/// Where the tests' runs keep their signing key, instead of the user's
+/// config folder.
+pub fn signing_key() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lookout-test-signing.key")
+}
+
+/// The real binary, with the tests' signing key.
+pub fn lookout_command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lookout"));
+    c.env_remove("RUST_LOG")
+        .env("LOOKOUT_SIGNING_KEY", signing_key());
+    c
+}
+
 /// Runs the real binary with `args`, returning its output.
 pub fn lookout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
+    lookout_command()
         .args(args)
-        .env_remove("RUST_LOG")
         .output()
         .expect("running lookout")
 }

@@ -16,10 +16,9 @@ use crate::screen::assert_manifest_holds;
 use crate::util::*;
 
 fn watch(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lookout"))
+    lookout_command()
         .arg("watch")
         .args(args)
-        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,6 +4,7 @@ pub mod config;
 pub mod eval;
 pub mod inspect;
 pub mod screen;
+pub mod verify;
 pub mod watch;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ pub enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Write a commented default lookout.toml (`lookout config init`).
     Config(config::ConfigArgs),
+    /// Check run folders: every file, the manifest's hash chain, and its signature.
+    Verify(verify::VerifyArgs),
 }
 
 /// What a command reports back to `main` for the exit code.

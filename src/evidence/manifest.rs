@@ -71,83 +71,12 @@ impl Manifest {
         Ok(())
     }
 
+    /// Entries so far and the last one's hash.
+    pub fn head(&self) -> (u64, &str) {
+        (self.seq, &self.head)
+    }
+
     pub fn sync(&mut self) -> Result<(), EvidenceError> {
         self.file.sync_all().map_err(io_err(&self.path))
-    }
-}
-
-/// Checks a manifest's chain and every file it lists against `run_dir`.
-/// Returns one message per problem; empty means it all holds.
-pub fn verify(run_dir: &Path) -> Vec<String> {
-    let path = run_dir.join("manifest.jsonl");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => return vec![format!("cannot read {}: {e}", path.display())],
-    };
-    let mut problems = Vec::new();
-    let mut head = GENESIS.to_owned();
-    for (i, line) in text.lines().enumerate() {
-        let e: ManifestEntry = match serde_json::from_str(line) {
-            Ok(e) => e,
-            Err(err) => {
-                problems.push(format!("manifest line {}: not an entry: {err}", i + 1));
-                continue;
-            }
-        };
-        if e.seq != i as u64
-            || e.prev_hash != head
-            || e.hash != chain_hash(e.seq, &e.path, &e.sha256, e.bytes, &e.prev_hash)
-        {
-            problems.push(format!(
-                "manifest line {}: chain broken at {}",
-                i + 1,
-                e.path
-            ));
-        }
-        head = e.hash.clone();
-        match super::sha256_file(&run_dir.join(&e.path)) {
-            Ok(sha) if sha == e.sha256 => {}
-            Ok(_) => problems.push(format!(
-                "{}: modified (sha256 differs from the manifest)",
-                e.path
-            )),
-            Err(err) => problems.push(format!("{}: missing or unreadable: {err}", e.path)),
-        }
-    }
-    problems
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_detects_changed_files_and_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut m = Manifest::create(&dir.path().join("manifest.jsonl")).unwrap();
-        for (name, body) in [("a.txt", "alpha"), ("b.txt", "beta")] {
-            std::fs::write(dir.path().join(name), body).unwrap();
-            m.append(name, &sha256_hex(body.as_bytes()), body.len() as u64)
-                .unwrap();
-        }
-        m.sync().unwrap();
-        assert!(verify(dir.path()).is_empty());
-
-        std::fs::write(dir.path().join("b.txt"), "BETA").unwrap();
-        let problems = verify(dir.path());
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("b.txt: modified"), "{problems:?}");
-
-        std::fs::write(dir.path().join("b.txt"), "beta").unwrap();
-        let text = std::fs::read_to_string(dir.path().join("manifest.jsonl")).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        std::fs::write(
-            dir.path().join("manifest.jsonl"),
-            format!("{}\n{}\n", lines[1], lines[0]),
-        )
-        .unwrap();
-        assert!(verify(dir.path())
-            .iter()
-            .any(|p| p.contains("chain broken")));
     }
 }

@@ -8,6 +8,7 @@
 //!   detections.geojson    georeferenced rasters only: every detection's footprint (RFC 7946, WGS84)
 //!   events.geojson        georeferenced rasters only: every event's footprint
 //!   manifest.jsonl        {seq, path, sha256, bytes, prev_hash, hash} per artefact: a hash chain
+//!   manifest.sig          the chain's head signed with this machine's Ed25519 key (see `seal`)
 //! ```
 //!
 //! Artefacts are written to a temporary name in their final folder and
@@ -19,6 +20,8 @@
 pub mod annotate;
 pub mod events;
 pub mod manifest;
+pub mod seal;
+pub mod verify;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -51,6 +54,8 @@ pub enum EvidenceError {
         what: String,
         source: crate::geo::GeoError,
     },
+    #[error("signing key {path}: {message}")]
+    Key { path: PathBuf, message: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
@@ -126,6 +131,7 @@ pub fn encode_jpeg(
 pub struct RunWriter {
     dir: PathBuf,
     manifest: Manifest,
+    signer: seal::RunSigner,
     events: File,
     /// Open GeoJSON collections by file name, created on first use.
     geojson: std::collections::BTreeMap<String, crate::geo::GeoJsonLog>,
@@ -133,7 +139,18 @@ pub struct RunWriter {
 
 impl RunWriter {
     /// Creates `<out>/<run_id>/`, which must not exist yet.
+    /// The run is sealed with this machine's key (see [`seal`]).
     pub fn create(out: &Path, run_id: &str) -> Result<RunWriter, EvidenceError> {
+        // The key first: without it the run could not be sealed.
+        Self::create_with_signer(out, run_id, seal::RunSigner::load_or_create()?)
+    }
+
+    /// Creates the run folder, to be sealed with `signer`.
+    pub fn create_with_signer(
+        out: &Path,
+        run_id: &str,
+        signer: seal::RunSigner,
+    ) -> Result<RunWriter, EvidenceError> {
         std::fs::create_dir_all(out).map_err(io_err(out))?;
         let dir = out.join(run_id);
         match std::fs::create_dir(&dir) {
@@ -153,6 +170,7 @@ impl RunWriter {
         Ok(RunWriter {
             dir,
             manifest,
+            signer,
             events,
             geojson: Default::default(),
         })
@@ -202,14 +220,27 @@ impl RunWriter {
     }
 
     /// Writes `run.json` without recording it; used at start so that an
-    /// interrupted run still says what it was.
+    /// interrupted run still says what it was. `signing` (the public key
+    /// that seals the run) is added to it.
     pub fn write_run_json(&self, run: &serde_json::Value) -> Result<(), EvidenceError> {
-        let bytes = serde_json::to_vec_pretty(run).expect("JSON values always serialise");
+        let mut run = run.clone();
+        if let Some(map) = run.as_object_mut() {
+            map.insert(
+                "signing".into(),
+                serde_json::json!({
+                    "algorithm": "ed25519",
+                    "public_key": self.signer.public_hex(),
+                    "seal": seal::SEAL_FILE,
+                }),
+            );
+        }
+        let bytes = serde_json::to_vec_pretty(&run).expect("JSON values always serialise");
         write_atomic(&self.dir.join("run.json"), &bytes)
     }
 
     /// Seals the run: writes the final `run.json`, then records it and
-    /// `events.jsonl` in the manifest, which ends the chain.
+    /// `events.jsonl` in the manifest, which ends the chain, and signs the
+    /// chain's head into `manifest.sig`.
     pub fn finish(mut self, run: &serde_json::Value) -> Result<PathBuf, EvidenceError> {
         self.write_run_json(run)?;
         let events_path = self.dir.join("events.jsonl");
@@ -228,6 +259,10 @@ impl RunWriter {
             self.manifest.append(rel, &sha, len)?;
         }
         self.manifest.sync()?;
+        let (entries, head) = self.manifest.head();
+        let sealed = self.signer.seal(entries, head);
+        let bytes = serde_json::to_vec_pretty(&sealed).expect("seals serialise");
+        write_atomic(&self.dir.join(seal::SEAL_FILE), &bytes)?;
         Ok(self.dir)
     }
 }

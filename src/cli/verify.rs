@@ -1,0 +1,62 @@
+//! `lookout verify`: checks run folders against their manifest and seal.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Outcome;
+use crate::evidence::seal;
+use crate::evidence::verify::verify_run;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Run folders to check.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Also trust seals by this public key: 64 hex digits, or a file holding
+    /// them (e.g. another machine's signing.pub). This machine's own key is
+    /// always trusted. Repeat for several.
+    #[arg(long, value_name = "KEY")]
+    pub trust: Vec<String>,
+}
+
+/// Prints every problem of every run, and a line per run. Exit status: 0
+/// when every run holds, 1 when any does not, 2 when a folder is not a run.
+pub fn run(args: &VerifyArgs) -> Result<Outcome> {
+    let mut trusted = Vec::new();
+    for t in &args.trust {
+        trusted.push(seal::parse_public_key(t).map_err(anyhow::Error::msg)?);
+    }
+    if let Some(own) = seal::own_public_key() {
+        trusted.push(own);
+    }
+    let mut outcome = Outcome::default();
+    for dir in &args.runs {
+        if !dir.join("manifest.jsonl").is_file() {
+            eprintln!("{}: not a run folder (no manifest.jsonl)", dir.display());
+            outcome.errors += 1;
+            continue;
+        }
+        let report = verify_run(dir, &trusted);
+        for p in &report.problems {
+            println!("{}: {p}", dir.display());
+        }
+        if report.holds() {
+            println!(
+                "{}: OK: {} manifest entries, every file as sealed, signed by {}",
+                dir.display(),
+                report.entries,
+                report.signed_by.as_deref().unwrap_or("?")
+            );
+        } else {
+            println!(
+                "{}: FAILED: {} problem(s)",
+                dir.display(),
+                report.problems.len()
+            );
+            outcome.flagged += 1;
+        }
+    }
+    Ok(outcome)
+}

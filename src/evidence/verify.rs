@@ -1,0 +1,358 @@
+//! `lookout verify`: does a run folder still hold exactly what was sealed?
+//!
+//! Every check runs, whatever fails first, so the report names every file
+//! that was modified, is missing or is extra, every manifest entry that was
+//! edited, removed or moved, and whether the seal holds and is by a key the
+//! caller trusts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+
+use super::manifest::{chain_hash, ManifestEntry, GENESIS};
+use super::seal::{self, Seal, SEAL_FILE};
+
+/// Files a run folder may hold beside those in the manifest: the manifest
+/// and its seal, and the review database, which has its own chain.
+pub const UNLISTED: &[&str] = &[
+    "manifest.jsonl",
+    SEAL_FILE,
+    "review.sqlite",
+    "review.sqlite-wal",
+    "review.sqlite-shm",
+];
+
+/// What [`verify_run`] found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One line per problem; empty when everything holds.
+    pub problems: Vec<String>,
+    /// Entries in the manifest.
+    pub entries: usize,
+    /// Hex of the key that signed the seal, when the signature is valid.
+    pub signed_by: Option<String>,
+}
+
+impl Report {
+    pub fn holds(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the run folder `dir`: its manifest chain, every file, files the
+/// manifest does not list, and the seal, which must be by one of `trusted`.
+pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
+    let mut report = Report::default();
+    let problems = &mut report.problems;
+    let manifest_path = dir.join("manifest.jsonl");
+    let text = match std::fs::read_to_string(&manifest_path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(format!("manifest.jsonl: cannot read it: {e}"));
+            return report;
+        }
+    };
+
+    // The chain. Each entry is checked against its own fields and against
+    // the entry numbered before it, wherever that one stands, so a moved
+    // line is reported as out of order rather than as a broken chain.
+    let mut entries: Vec<(usize, ManifestEntry)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match serde_json::from_str::<ManifestEntry>(line) {
+            Ok(e) => entries.push((i + 1, e)),
+            Err(err) => problems.push(format!(
+                "manifest.jsonl line {}: not an entry: {err}",
+                i + 1
+            )),
+        }
+    }
+    report.entries = entries.len();
+    let mut by_seq: BTreeMap<u64, &ManifestEntry> = BTreeMap::new();
+    for (line, e) in &entries {
+        if by_seq.insert(e.seq, e).is_some() {
+            problems.push(format!(
+                "manifest.jsonl line {line}: a second entry numbered {}",
+                e.seq
+            ));
+        }
+    }
+    for (index, (line, e)) in entries.iter().enumerate() {
+        let at = format!("manifest.jsonl line {line}: entry {} ({})", e.seq, e.path);
+        if e.seq != index as u64 {
+            problems.push(format!("{at} is out of order"));
+        }
+        if e.hash != chain_hash(e.seq, &e.path, &e.sha256, e.bytes, &e.prev_hash) {
+            problems.push(format!(
+                "{at} was edited: its hash does not match its fields"
+            ));
+        }
+        let expected_prev = match e.seq {
+            0 => Some(GENESIS.to_owned()),
+            n => by_seq.get(&(n - 1)).map(|p| p.hash.clone()),
+        };
+        match expected_prev {
+            Some(prev) if prev != e.prev_hash => problems.push(format!(
+                "{at} does not follow entry {}: the chain is broken",
+                e.seq.saturating_sub(1)
+            )),
+            Some(_) => {}
+            None => problems.push(format!(
+                "{at} follows entry {}, which is missing",
+                e.seq - 1
+            )),
+        }
+    }
+
+    // The files.
+    let mut listed: BTreeSet<&str> = BTreeSet::new();
+    for (_, e) in &entries {
+        if !listed.insert(&e.path) {
+            problems.push(format!("{}: listed twice in the manifest", e.path));
+            continue;
+        }
+        let rel = Path::new(&e.path);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            problems.push(format!("{}: a path outside the run folder", e.path));
+            continue;
+        }
+        let path = dir.join(rel);
+        match super::sha256_file(&path) {
+            Ok(sha) if sha == e.sha256 => {}
+            Ok(_) => problems.push(format!(
+                "{}: modified (its sha256 differs from the manifest's)",
+                e.path
+            )),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                problems.push(format!("{}: missing", e.path))
+            }
+            Err(err) => problems.push(format!("{}: unreadable: {err}", e.path)),
+        }
+    }
+    for f in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let Ok(f) = f else { continue };
+        if !f.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = f.path().strip_prefix(dir) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if !listed.contains(rel.as_str()) && !UNLISTED.contains(&rel.as_str()) {
+            problems.push(format!("{rel}: extra (not in the manifest)"));
+        }
+    }
+
+    // The seal.
+    let seal_text = match std::fs::read_to_string(dir.join(SEAL_FILE)) {
+        Ok(t) => t,
+        Err(_) => {
+            problems.push(format!(
+                "{SEAL_FILE}: missing: the run was never sealed (interrupted?) or the seal was removed"
+            ));
+            return report;
+        }
+    };
+    let sealed: Seal = match serde_json::from_str(&seal_text) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{SEAL_FILE}: not a seal: {e}"));
+            return report;
+        }
+    };
+    match seal::check(&sealed) {
+        Ok(key) => {
+            report.signed_by = Some(sealed.public_key.clone());
+            if !trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) {
+                report.problems.push(format!(
+                    "{SEAL_FILE}: signed by key {}, which is not trusted here \
+                     (this machine's key is trusted; add others with --trust KEY)",
+                    sealed.public_key
+                ));
+            }
+        }
+        Err(e) => report.problems.push(format!("{SEAL_FILE}: {e}")),
+    }
+    let head = entries.last().map_or(GENESIS, |(_, e)| e.hash.as_str());
+    if sealed.entries != entries.len() as u64 {
+        report.problems.push(format!(
+            "{SEAL_FILE}: it seals {} manifest entries, and the manifest has {}",
+            sealed.entries,
+            entries.len()
+        ));
+    } else if sealed.head != head {
+        report.problems.push(format!(
+            "{SEAL_FILE}: it seals a different chain head than the manifest's last entry"
+        ));
+    }
+    let named = std::fs::read_to_string(dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["signing"]["public_key"].as_str().map(str::to_owned));
+    if named.as_deref() != Some(sealed.public_key.as_str()) {
+        report.problems.push(format!(
+            "{SEAL_FILE}: signed by {}, but run.json names {}",
+            sealed.public_key,
+            named.as_deref().unwrap_or("no key")
+        ));
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::seal::RunSigner;
+    use crate::evidence::RunWriter;
+
+    /// A sealed run of three artefacts, and the key that sealed it.
+    fn sealed_run(out: &Path) -> (std::path::PathBuf, VerifyingKey) {
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let key = signer.verifying_key();
+        let mut w = RunWriter::create_with_signer(out, "r", signer).unwrap();
+        w.put("events/e1/frame.jpg", b"pixels of the first event")
+            .unwrap();
+        w.put("events/e1/event.json", b"{\"id\": 1}").unwrap();
+        w.put("events/e2/frame.jpg", b"pixels of the second event")
+            .unwrap();
+        let dir = w.finish(&serde_json::json!({"run_id": "r"})).unwrap();
+        (dir, key)
+    }
+
+    fn problems(dir: &Path, key: &VerifyingKey) -> Vec<String> {
+        verify_run(dir, std::slice::from_ref(key)).problems
+    }
+
+    #[test]
+    fn an_untouched_run_holds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, key) = sealed_run(tmp.path());
+        let r = verify_run(&dir, &[key]);
+        assert!(r.holds(), "{:?}", r.problems);
+        assert_eq!(r.entries, 5, "three artefacts, events.jsonl, run.json");
+        assert_eq!(r.signed_by.unwrap(), hex::encode(key.to_bytes()));
+    }
+
+    #[test]
+    fn a_flipped_byte_a_deleted_file_and_an_extra_one_are_each_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, key) = sealed_run(tmp.path());
+        let frame = dir.join("events/e1/frame.jpg");
+        let mut bytes = std::fs::read(&frame).unwrap();
+        bytes[3] ^= 0x01;
+        std::fs::write(&frame, bytes).unwrap();
+        std::fs::remove_file(dir.join("events/e2/frame.jpg")).unwrap();
+        std::fs::write(dir.join("events/e1/planted.jpg"), b"x").unwrap();
+        let p = problems(&dir, &key);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("events/e1/frame.jpg: modified")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("events/e2/frame.jpg: missing")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("events/e1/planted.jpg: extra")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn reordered_edited_and_removed_entries_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, key) = sealed_run(tmp.path());
+        let path = dir.join("manifest.jsonl");
+        let original = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = original.lines().collect();
+
+        // Two lines swapped: both out of order, nothing else.
+        let mut swapped = lines.clone();
+        swapped.swap(1, 2);
+        std::fs::write(&path, swapped.join("\n") + "\n").unwrap();
+        let p = problems(&dir, &key);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p.iter().all(|m| m.contains("is out of order")), "{p:?}");
+        assert!(
+            p[0].contains("line 2: entry 2 (events/e2/frame.jpg)"),
+            "{p:?}"
+        );
+
+        // An entry's recorded sha256 changed to match a changed file.
+        let mut e: ManifestEntry = serde_json::from_str(lines[0]).unwrap();
+        std::fs::write(dir.join(&e.path), b"other pixels").unwrap();
+        e.sha256 = crate::evidence::sha256_hex(b"other pixels");
+        let mut edited = lines.clone();
+        let edited_line = serde_json::to_string(&e).unwrap();
+        edited[0] = &edited_line;
+        std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+        let p = problems(&dir, &key);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("entry 0 (events/e1/frame.jpg) was edited"),
+            "{p:?}"
+        );
+
+        // An entry removed with its file: the gap and the seal say so.
+        std::fs::write(&path, original.clone()).unwrap();
+        std::fs::write(dir.join(&e.path), b"pixels of the first event").unwrap();
+        let mut removed = lines.clone();
+        removed.remove(1);
+        std::fs::remove_file(dir.join("events/e1/event.json")).unwrap();
+        std::fs::write(&path, removed.join("\n") + "\n").unwrap();
+        let p = problems(&dir, &key);
+        assert!(
+            p.iter()
+                .any(|m| m.contains("follows entry 1, which is missing")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.contains("it seals 5 manifest entries, and the manifest has 4")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_run_resealed_with_another_key_is_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, key) = sealed_run(tmp.path());
+        // Someone re-signs the same chain with their own key, and puts that
+        // key in run.json (then the chain must be rebuilt too, which anyone
+        // can do): only trust catches it.
+        let seal_path = dir.join(SEAL_FILE);
+        let old: Seal =
+            serde_json::from_str(&std::fs::read_to_string(&seal_path).unwrap()).unwrap();
+        let forger = RunSigner::from_seed([8u8; 32]);
+        let forged = forger.seal(old.entries, &old.head);
+        std::fs::write(&seal_path, serde_json::to_vec(&forged).unwrap()).unwrap();
+        let p = problems(&dir, &key);
+        assert!(
+            p.iter().any(|m| m.contains("which is not trusted here")),
+            "{p:?}"
+        );
+        // Trusting the forger's key instead leaves only the run.json mismatch.
+        let p = problems(&dir, &forger.verifying_key());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("but run.json names"), "{p:?}");
+        // A seal with a wrong signature.
+        let mut bad = old.clone();
+        bad.signature = forged.signature.clone();
+        std::fs::write(&seal_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let p = problems(&dir, &key);
+        assert!(p.iter().any(|m| m.contains("does not match")), "{p:?}");
+        // No seal at all.
+        std::fs::remove_file(&seal_path).unwrap();
+        let p = problems(&dir, &key);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("never sealed"), "{p:?}");
+    }
+}
