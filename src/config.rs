@@ -55,6 +55,7 @@ pub struct Config {
     pub signature: Option<Vec<SignatureConfig>>,
     /// The `[[feed]]` tables: live feeds for `lookout watch`.
     pub feed: Vec<crate::live::feeds::FeedConfig>,
+    pub serve: ServeConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,6 +231,26 @@ pub struct OutputConfig {
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig { jpeg_quality: 92 }
+    }
+}
+
+/// `[serve]`: the review server of `lookout serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address to listen on. Anything but loopback exposes the evidence to
+    /// the network: put TLS and the token in front of it.
+    pub listen: String,
+    /// The access token; a fresh one is made at each start when unset.
+    pub token: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8600".into(),
+            token: None,
+        }
     }
 }
 

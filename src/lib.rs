@@ -34,6 +34,7 @@ pub mod geo;
 pub mod geom;
 pub mod live;
 pub mod pipeline;
+pub mod review;
 pub mod signature;
 pub mod source;
 pub mod stream;

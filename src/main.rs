@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         }
         Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
         Command::Verify(args) => cli::verify::run(args).map(|o| (o, true)),
+        Command::Serve(args) => cli::serve::run(args).map(|()| (cli::Outcome::default(), false)),
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {

@@ -4,6 +4,7 @@ pub mod config;
 pub mod eval;
 pub mod inspect;
 pub mod screen;
+pub mod serve;
 pub mod verify;
 pub mod watch;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Check run folders: every file, the manifest's hash chain, and its signature.
     Verify(verify::VerifyArgs),
+    /// Review events in a local web UI: confirm, reject, escalate, with an audit log.
+    Serve(serve::ServeArgs),
 }
 
 /// What a command reports back to `main` for the exit code.

@@ -147,7 +147,17 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
         }
     }
 
-    // The seal.
+    // The review record, which has a chain and a seal of its own.
+    match crate::review::db::ReviewDb::open_existing(dir) {
+        Ok(Some(db)) => match db.verify(trusted) {
+            Ok(p) => problems.extend(p),
+            Err(e) => problems.push(e.to_string()),
+        },
+        Ok(None) => {}
+        Err(e) => problems.push(e.to_string()),
+    }
+
+    // The run's seal.
     let seal_text = match std::fs::read_to_string(dir.join(SEAL_FILE)) {
         Ok(t) => t,
         Err(_) => {

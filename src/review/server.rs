@@ -1,0 +1,621 @@
+//! The review server behind `lookout serve`: a static UI and a small JSON
+//! API over one or many run folders.
+//!
+//! Security, in the order a request meets it:
+//! - it listens on 127.0.0.1 unless told otherwise;
+//! - every request needs the access token: as the `lookout_token` cookie,
+//!   which `GET /?token=…` sets (HttpOnly, SameSite=Strict), or as
+//!   `Authorization: Bearer …`; without it, 401;
+//! - requests that change state are POSTs that must carry the CSRF token
+//!   (`X-CSRF-Token`, from `GET /api/session`) and, when the browser sends
+//!   an `Origin`, come from this server's own origin;
+//! - files are served only when the run's manifest lists them, so nothing
+//!   outside the run folders (nor the review database) can be read;
+//! - every response has a strict CSP, `nosniff`, `DENY` framing and no
+//!   referrer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::db::{ReviewDb, Verdict, STATUSES};
+use crate::evidence::seal::RunSigner;
+
+const INDEX_HTML: &str = include_str!("ui/index.html");
+const APP_JS: &str = include_str!("ui/app.js");
+const STYLE_CSS: &str = include_str!("ui/style.css");
+
+/// An event as the list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub run: String,
+    pub id: String,
+    pub signature: String,
+    pub kind: String,
+    pub count: u64,
+    pub peak_count: u64,
+    pub score: f64,
+    pub source: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    pub status: String,
+    pub reviewer: String,
+    /// The annotated frame, for the thumbnail.
+    pub thumb: String,
+}
+
+/// One run folder being reviewed.
+pub struct ReviewRun {
+    pub id: String,
+    pub dir: PathBuf,
+    /// The files its manifest lists: the only ones served.
+    files: std::collections::BTreeSet<String>,
+    db: Mutex<ReviewDb>,
+    run_json: Value,
+}
+
+pub struct AppState {
+    runs: BTreeMap<String, ReviewRun>,
+    events: RwLock<Vec<EventRow>>,
+    token: String,
+    csrf: String,
+    signer: RunSigner,
+}
+
+/// The run folders under `root`: `root` itself when it is one, else its
+/// subfolders that are.
+pub fn find_runs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if root.join("manifest.jsonl").is_file() {
+        return Ok(vec![root.to_owned()]);
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.jsonl").is_file())
+        .collect();
+    runs.sort();
+    Ok(runs)
+}
+
+fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let read = |name: &str| -> anyhow::Result<String> {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
+    };
+    let files = read("manifest.jsonl")?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["path"].as_str().map(str::to_owned))
+        .collect();
+    let run_json: Value = serde_json::from_str(&read("run.json")?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("run.json").display()))?;
+    let db = ReviewDb::open(dir)?;
+    let verdicts: BTreeMap<String, Verdict> = db.verdicts()?.into_iter().collect();
+    let mut rows = Vec::new();
+    for line in read("events.jsonl")?.lines() {
+        let Ok(e) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if e["step"] != "close" {
+            continue;
+        }
+        let event_id = e["event_id"].as_str().unwrap_or_default().to_owned();
+        // The score of the best frame is only in event.json.
+        let score = std::fs::read_to_string(dir.join("events").join(&event_id).join("event.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["best_frame"]["mean_score"].as_f64())
+            .unwrap_or(0.0);
+        let verdict = verdicts.get(&event_id);
+        let source = e["source"]["path"].as_str().unwrap_or_default();
+        rows.push(EventRow {
+            run: id.clone(),
+            signature: e["signature"].as_str().unwrap_or_default().to_owned(),
+            kind: e["kind"].as_str().unwrap_or_default().to_owned(),
+            count: e["count"].as_u64().unwrap_or(0),
+            peak_count: e["peak_count"].as_u64().unwrap_or(0),
+            score,
+            source: Path::new(source)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| source.to_owned()),
+            start_s: e["start_s"].as_f64(),
+            end_s: e["end_s"].as_f64(),
+            status: verdict.map_or("new", |v| &v.status).to_owned(),
+            reviewer: verdict.map(|v| v.reviewer.clone()).unwrap_or_default(),
+            thumb: e["artefacts"]["annotated"]
+                .as_str()
+                .map(|a| format!("/files/{id}/{a}"))
+                .unwrap_or_default(),
+            id: event_id,
+        });
+    }
+    Ok((
+        ReviewRun {
+            id,
+            dir: dir.to_owned(),
+            files,
+            db: Mutex::new(db),
+            run_json,
+        },
+        rows,
+    ))
+}
+
+/// Loads every run under `root`. A run that cannot be read is reported and
+/// left out; the others are served.
+pub fn load(root: &Path, token: String, signer: RunSigner) -> anyhow::Result<Arc<AppState>> {
+    let dirs =
+        find_runs(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
+    if dirs.is_empty() {
+        anyhow::bail!(
+            "{}: no run folders (folders with a manifest.jsonl)",
+            root.display()
+        );
+    }
+    let mut runs = BTreeMap::new();
+    let mut events = Vec::new();
+    for dir in dirs {
+        match load_run(&dir) {
+            Ok((run, rows)) => {
+                events.extend(rows);
+                runs.insert(run.id.clone(), run);
+            }
+            Err(e) => tracing::error!("{}: left out: {e:#}", dir.display()),
+        }
+    }
+    let csrf = crate::evidence::sha256_hex(format!("lookout csrf\n{token}").as_bytes());
+    Ok(Arc::new(AppState {
+        runs,
+        events: RwLock::new(events),
+        token,
+        csrf,
+        signer,
+    }))
+}
+
+/// A fresh random token.
+pub fn new_token() -> String {
+    let mut b = [0u8; 24];
+    getrandom::fill(&mut b).expect("the OS has randomness");
+    hex::encode(b)
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("lookout_token=").map(str::to_owned))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text.to_owned(),
+    )
+        .into_response()
+}
+
+/// Token, CSRF and origin checks, and the security headers.
+async fn guard(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let query_token = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+        .map(str::to_owned);
+    let mut response = if req.uri().path() == "/"
+        && query_token.as_deref().is_some_and(|t| same(t, &app.token))
+    {
+        // The address printed at start: set the cookie, and drop the token
+        // from the address bar and history.
+        let cookie = format!(
+            "lookout_token={}; HttpOnly; SameSite=Strict; Path=/",
+            app.token
+        );
+        Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::LOCATION, "/")
+            .header(header::SET_COOKIE, cookie)
+            .body(Body::empty())
+            .expect("a valid response")
+    } else if !cookie_token(headers)
+        .or_else(|| bearer(headers))
+        .is_some_and(|t| same(&t, &app.token))
+    {
+        plain(
+            StatusCode::UNAUTHORIZED,
+            "lookout: this review server needs its access token; open the address it printed at start (…/?token=…)\n",
+        )
+    } else if req.method() != Method::GET && req.method() != Method::HEAD {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let origin_ok = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_none_or(|o| o == format!("http://{host}") || o == format!("https://{host}"));
+        let csrf_ok = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| same(t, &app.csrf));
+        if origin_ok && csrf_ok {
+            next.run(req).await
+        } else {
+            plain(
+                StatusCode::FORBIDDEN,
+                "lookout: missing or wrong CSRF token, or a foreign origin\n",
+            )
+        }
+    } else {
+        next.run(req).await
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn session(State(app): State<Arc<AppState>>) -> Json<Value> {
+    let events = app.events.read().expect("events lock");
+    let distinct = |f: fn(&EventRow) -> &str| {
+        let set: std::collections::BTreeSet<&str> = events.iter().map(f).collect();
+        set.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    Json(json!({
+        "csrf": app.csrf,
+        "statuses": STATUSES,
+        "signatures": distinct(|e| &e.signature),
+        "sources": distinct(|e| &e.source),
+        "runs": app.runs.keys().collect::<Vec<_>>(),
+        "events": events.len(),
+    }))
+}
+
+/// The list's filters, sort and page, from the query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub signature: Option<String>,
+    pub source: Option<String>,
+    pub run: Option<String>,
+    pub kind: Option<String>,
+    pub min_count: Option<u64>,
+    pub min_score: Option<f64>,
+    pub sort: Option<String>,
+    pub desc: Option<bool>,
+    pub offset: Option<usize>,
+    pub limit: Option<usize>,
+}
+
+/// Filters, sorts and pages the event list.
+pub fn list(events: &[EventRow], q: &ListQuery) -> (usize, Vec<EventRow>) {
+    let eq =
+        |want: &Option<String>, v: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == v);
+    let mut hits: Vec<&EventRow> = events
+        .iter()
+        .filter(|e| {
+            eq(&q.status, &e.status)
+                && eq(&q.signature, &e.signature)
+                && eq(&q.source, &e.source)
+                && eq(&q.run, &e.run)
+                && eq(&q.kind, &e.kind)
+                && q.min_count.is_none_or(|m| e.peak_count >= m)
+                && q.min_score.is_none_or(|m| e.score >= m)
+        })
+        .collect();
+    let key = q.sort.as_deref().unwrap_or("time");
+    let f = |a: &f64, b: &f64| a.total_cmp(b);
+    hits.sort_by(|a, b| {
+        let o = match key {
+            "signature" => a.signature.cmp(&b.signature),
+            "count" => a.peak_count.cmp(&b.peak_count),
+            "score" => f(&a.score, &b.score),
+            "source" => a.source.cmp(&b.source),
+            "status" => a.status.cmp(&b.status),
+            "run" => a.run.cmp(&b.run),
+            _ => f(&a.start_s.unwrap_or(0.0), &b.start_s.unwrap_or(0.0)),
+        };
+        o.then_with(|| (&a.run, &a.id).cmp(&(&b.run, &b.id)))
+    });
+    if q.desc.unwrap_or(false) {
+        hits.reverse();
+    }
+    let total = hits.len();
+    let offset = q.offset.unwrap_or(0).min(total);
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    (
+        total,
+        hits[offset..(offset + limit).min(total)]
+            .iter()
+            .map(|e| (*e).clone())
+            .collect(),
+    )
+}
+
+async fn events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Json<Value> {
+    let all = app.events.read().expect("events lock");
+    let (total, page) = list(&all, &q);
+    Json(json!({"total": total, "events": page}))
+}
+
+fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+async fn event(
+    State(app): State<Arc<AppState>>,
+    UrlPath((run, id)): UrlPath<(String, String)>,
+) -> Response {
+    let Some(r) = app.runs.get(&run) else {
+        return not_found();
+    };
+    let rel = format!("events/{id}/event.json");
+    if !r.files.contains(&rel) {
+        return not_found();
+    }
+    let Some(detail) = std::fs::read_to_string(r.dir.join(&rel))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return not_found();
+    };
+    let row = app
+        .events
+        .read()
+        .expect("events lock")
+        .iter()
+        .find(|e| e.run == run && e.id == id)
+        .cloned();
+    let audit = r.db.lock().expect("db lock").audit(Some(&id));
+    match audit {
+        Ok(audit) => Json(json!({
+            "row": row,
+            "event": detail,
+            "audit": audit,
+            "run": {
+                "id": r.id,
+                "model": r.run_json["model"],
+                "thresholds": r.run_json["thresholds"],
+                "started_at": r.run_json["started_at"],
+                "signing": r.run_json["signing"],
+            },
+        }))
+        .into_response(),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct VerdictBody {
+    status: String,
+    reviewer: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn verdict(
+    State(app): State<Arc<AppState>>,
+    UrlPath((run, id)): UrlPath<(String, String)>,
+    Json(body): Json<VerdictBody>,
+) -> Response {
+    let Some(r) = app.runs.get(&run) else {
+        return not_found();
+    };
+    if !app
+        .events
+        .read()
+        .expect("events lock")
+        .iter()
+        .any(|e| e.run == run && e.id == id)
+    {
+        return not_found();
+    }
+    let at = crate::cli::screen::now_rfc3339();
+    let recorded = r.db.lock().expect("db lock").record(
+        &id,
+        &body.status,
+        &body.reviewer,
+        &body.note,
+        &at,
+        &app.signer,
+    );
+    match recorded {
+        Ok(entry) => {
+            if let Some(e) = app
+                .events
+                .write()
+                .expect("events lock")
+                .iter_mut()
+                .find(|e| e.run == run && e.id == id)
+            {
+                e.status = entry.to_status.clone();
+                e.reviewer = entry.reviewer.clone();
+            }
+            tracing::info!(run = %run, event = %id, reviewer = %entry.reviewer, "{} → {}", entry.from_status, entry.to_status);
+            Json(json!({"audit": entry})).into_response()
+        }
+        Err(super::db::ReviewError::Invalid(m)) => {
+            plain(StatusCode::BAD_REQUEST, &format!("{m}\n"))
+        }
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+    }
+}
+
+async fn file(
+    State(app): State<Arc<AppState>>,
+    UrlPath((run, rel)): UrlPath<(String, String)>,
+) -> Response {
+    // Only what the manifest lists: no traversal, no database, no key.
+    let Some(r) = app.runs.get(&run) else {
+        return not_found();
+    };
+    if !r.files.contains(&rel) {
+        return not_found();
+    }
+    let content_type = match rel.rsplit('.').next() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("json" | "geojson") => "application/json",
+        _ => "application/octet-stream",
+    };
+    match std::fs::read(r.dir.join(&rel)) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
+        .route("/api/session", get(session))
+        .route("/api/events", get(events))
+        .route("/api/events/{run}/{id}", get(event))
+        .route("/api/events/{run}/{id}/verdict", post(verdict))
+        .route("/files/{run}/{*rel}", get(file))
+        .fallback(|| async { not_found() })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// Binds `addr` and serves until the process ends. Returns the bound
+/// address through `bound` before serving.
+pub fn serve(
+    app: Arc<AppState>,
+    addr: SocketAddr,
+    bound: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        bound(listener.local_addr()?);
+        axum::serve(listener, router(app)).await?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, status: &str, score: f64, start: f64) -> EventRow {
+        EventRow {
+            run: "r".into(),
+            id: id.into(),
+            signature: "s".into(),
+            kind: "zone".into(),
+            count: 1,
+            peak_count: 1,
+            score,
+            source: "a.mp4".into(),
+            start_s: Some(start),
+            end_s: None,
+            status: status.into(),
+            reviewer: String::new(),
+            thumb: String::new(),
+        }
+    }
+
+    #[test]
+    fn listing_filters_sorts_and_pages_twenty_thousand_events() {
+        let events: Vec<EventRow> = (0..20_000)
+            .map(|i| {
+                row(
+                    &format!("e{i:05}"),
+                    if i % 4 == 0 { "confirmed" } else { "new" },
+                    (i % 97) as f64 / 97.0,
+                    i as f64,
+                )
+            })
+            .collect();
+        let q = |s: &str| -> ListQuery { serde_json::from_str(s).unwrap() };
+        let (total, page) = list(
+            &events,
+            &q(
+                r#"{"status": "confirmed", "sort": "score", "desc": true, "offset": 10, "limit": 20}"#,
+            ),
+        );
+        assert_eq!(total, 5000);
+        assert_eq!(page.len(), 20);
+        assert!(page.iter().all(|e| e.status == "confirmed"));
+        assert!(page.windows(2).all(|w| w[0].score >= w[1].score));
+        let (total, page) = list(&events, &q(r#"{"offset": 19990}"#));
+        assert_eq!((total, page.len()), (20_000, 10));
+        assert_eq!(page[0].id, "e19990", "time order");
+        let (_, page) = list(&events, &q(r#"{"limit": 100000}"#));
+        assert_eq!(page.len(), 500, "pages are capped");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+    }
+}
