@@ -94,3 +94,212 @@ fn verify_accepts_a_sealed_run_and_names_what_was_changed() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("not a run folder"), "{out}");
 }
+
+/// `lookout serve` on `runs`, on a free port, with `token`; returns the
+/// child and the base address.
+fn serve(runs: &Path, token: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = crate::util::lookout_command()
+        .args([
+            "serve",
+            runs.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            token,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().split("/?token=").next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    (child, base)
+}
+
+/// A raw HTTP request, so that paths reach the server exactly as written.
+fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    let out = String::from_utf8_lossy(&bytes).into_owned();
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}
+
+#[test]
+fn the_review_server_wants_its_token_serves_only_evidence_and_records_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let run = screen_sortie(&runs);
+    let token = "a-test-token-of-some-length";
+    let (mut child, base) = serve(&runs, token);
+    let auth = format!("Bearer {token}");
+    let ok = [("Authorization", auth.as_str())];
+
+    // No token, a wrong one, a wrong cookie: 401 everywhere.
+    for path in ["/", "/api/events", "/app.js", "/files/x/events.jsonl"] {
+        assert_eq!(http(&base, "GET", path, &[], "").0, 401, "{path}");
+    }
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            "/api/events",
+            &[("Authorization", "Bearer wrong-token-of-some-length")],
+            ""
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            "/api/events",
+            &[("Cookie", "lookout_token=nope")],
+            ""
+        )
+        .0,
+        401
+    );
+    // The printed address sets the cookie, which then works.
+    let (code, head) = http(&base, "GET", &format!("/?token={token}"), &[], "");
+    assert_eq!(code, 303);
+    assert!(head.contains("HttpOnly; SameSite=Strict"), "{head}");
+    let cookie = format!("lookout_token={token}");
+    let (code, page) = http(&base, "GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(code, 200);
+    for h in [
+        "content-security-policy: default-src 'none'",
+        "x-content-type-options: nosniff",
+        "x-frame-options: DENY",
+    ] {
+        assert!(page.to_lowercase().contains(&h.to_lowercase()), "{h}");
+    }
+
+    // Only files the manifest lists: traversal, the database and the key
+    // are all 404.
+    let run_id = run.file_name().unwrap().to_str().unwrap();
+    let frame = format!("/files/{run_id}/events/people-in-container-s000-0001/frame.jpg");
+    assert_eq!(http(&base, "GET", &frame, &ok, "").0, 200);
+    for path in [
+        format!("/files/{run_id}/../../etc/passwd"),
+        format!("/files/{run_id}/%2e%2e/%2e%2e/etc/passwd"),
+        format!("/files/{run_id}/..%2f..%2fetc%2fpasswd"),
+        format!("/files/{run_id}/review.sqlite"),
+        format!("/files/{run_id}/manifest.sig"),
+        "/files/../runs/x".to_owned(),
+        "/files/%2e%2e/etc/passwd".to_owned(),
+        format!("/files/{run_id}//etc/passwd"),
+    ] {
+        assert_eq!(http(&base, "GET", &path, &ok, "").0, 404, "{path}");
+    }
+
+    // A verdict needs the CSRF token; then it is stored with its audit row.
+    let (_, session) = http(&base, "GET", "/api/session", &ok, "");
+    let csrf = session
+        .split("\"csrf\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let target = format!("/api/events/{run_id}/overcrowded-vessel-s000-0002/verdict");
+    let body = r#"{"status": "rejected", "reviewer": "ana", "note": "fishing crew"}"#;
+    let json = ("Content-Type", "application/json");
+    assert_eq!(http(&base, "POST", &target, &[ok[0], json], body).0, 403);
+    assert_eq!(
+        http(
+            &base,
+            "POST",
+            &target,
+            &[
+                ok[0],
+                json,
+                ("X-CSRF-Token", &csrf),
+                ("Origin", "http://evil.example")
+            ],
+            body
+        )
+        .0,
+        403
+    );
+    let (code, reply) = http(
+        &base,
+        "POST",
+        &target,
+        &[ok[0], json, ("X-CSRF-Token", &csrf)],
+        body,
+    );
+    assert_eq!(code, 200, "{reply}");
+    let missing = format!("/api/events/{run_id}/no-such-event/verdict");
+    assert_eq!(
+        http(
+            &base,
+            "POST",
+            &missing,
+            &[ok[0], json, ("X-CSRF-Token", &csrf)],
+            body
+        )
+        .0,
+        404
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let db = rusqlite::Connection::open(run.join("review.sqlite")).unwrap();
+    let (status, reviewer, note): (String, String, String) = db
+        .query_row("SELECT status, reviewer, note FROM verdict WHERE event_id = 'overcrowded-vessel-s000-0002'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), reviewer.as_str(), note.as_str()),
+        ("rejected", "ana", "fishing crew")
+    );
+    let audit: i64 = db
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audit, 1);
+    let (code, out) = verify(&[run.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // A verdict edited behind the server's back is named by verify.
+    db.execute("UPDATE verdict SET status = 'confirmed'", [])
+        .unwrap();
+    drop(db);
+    let (code, out) = verify(&[run.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("the verdict on overcrowded-vessel-s000-0002 (confirmed) was edited"),
+        "{out}"
+    );
+}
