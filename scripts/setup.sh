@@ -19,9 +19,10 @@ DEPS="$ROOT/.deps"
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
-# rtsp-server-perl is for the tests only: they start their own on loopback.
+# For the tests only: rtsp-server-perl (they start their own on loopback),
+# and chromium with its WebDriver for the review UI's end-to-end test.
 PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv libgdal-dev gdal-bin
-          rtsp-server-perl libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+          rtsp-server-perl chromium chromium-driver libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -303,3 +303,151 @@ fn the_review_server_wants_its_token_serves_only_evidence_and_records_verdicts()
         "{out}"
     );
 }
+
+/// End to end in headless Chromium (Debian's `chromium` and
+/// `chromium-driver`, installed by `scripts/setup.sh`): open the review
+/// page with the printed address, open the first event with the keyboard,
+/// write a note, confirm with `c`, and find the verdict and its audit row
+/// in the run's review database.
+#[test]
+fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    use fantoccini::{ClientBuilder, Locator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let run = screen_sortie(&runs);
+    let token = "browser-test-token-0123456789";
+    let (mut server, base) = serve(&runs, token);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut driver = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromium-driver is not installed: run scripts/setup.sh");
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "chromedriver did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let profile = dir.path().join("chromium-profile");
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "goog:chromeOptions".into(),
+                serde_json::json!({"args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.display()),
+                ]}),
+            );
+            let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+                .expect("a Chromium session");
+            let steps = async {
+                let press = |k: char| {
+                    KeyActions::new("keyboard".into())
+                        .then(KeyAction::Down { value: k })
+                        .then(KeyAction::Up { value: k })
+                };
+                c.goto(&format!("{base}/?token={token}")).await?;
+                c.wait_for_find(Locator::Css("#event-list tbody tr"))
+                    .await?;
+                c.find(Locator::Id("reviewer"))
+                    .await?
+                    .send_keys("Ana Analyst")
+                    .await?;
+                c.perform_actions(press(Key::Escape.into())).await?;
+                c.perform_actions(press(Key::Enter.into())).await?;
+                let title = c.wait_for_find(Locator::Id("event-title")).await?;
+                let t0 = std::time::Instant::now();
+                while !title
+                    .text()
+                    .await?
+                    .contains("people-in-container-s000-0001")
+                {
+                    assert!(t0.elapsed().as_secs() < 20, "the event did not open");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                c.perform_actions(press('n')).await?;
+                c.find(Locator::Id("note"))
+                    .await?
+                    .send_keys("eleven people in the box")
+                    .await?;
+                c.perform_actions(press(Key::Escape.into())).await?;
+                c.perform_actions(press('c')).await?;
+                let message = c.find(Locator::Id("message")).await?;
+                let t0 = std::time::Instant::now();
+                while !message.text().await?.contains("new → confirmed") {
+                    assert!(
+                        t0.elapsed().as_secs() < 20,
+                        "no verdict: {:?}",
+                        message.text().await
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                // Triage moved on to the next event.
+                let t0 = std::time::Instant::now();
+                while !title.text().await?.contains("overcrowded-vessel-s000-0002") {
+                    assert!(t0.elapsed().as_secs() < 20, "did not move on");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Ok::<_, fantoccini::error::CmdError>(())
+            }
+            .await;
+            let _ = c.close().await;
+            steps
+        });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = driver.kill();
+    let _ = driver.wait();
+    result.unwrap();
+
+    let db = rusqlite::Connection::open(run.join("review.sqlite")).unwrap();
+    let verdict: (String, String, String) = db
+        .query_row(
+            "SELECT status, reviewer, note FROM verdict WHERE event_id = 'people-in-container-s000-0001'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        verdict,
+        (
+            "confirmed".into(),
+            "Ana Analyst".into(),
+            "eleven people in the box".into()
+        )
+    );
+    let audit: Vec<(String, String, String)> = db
+        .prepare("SELECT event_id, from_status, to_status FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        audit,
+        [(
+            "people-in-container-s000-0001".into(),
+            "new".into(),
+            "confirmed".into()
+        )]
+    );
+    let (code, out) = verify(&[run.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+}
