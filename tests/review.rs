@@ -364,7 +364,7 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
                         .then(KeyAction::Up { value: k })
                 };
                 c.goto(&format!("{base}/?token={token}")).await?;
-                c.wait_for_find(Locator::Css("#event-list tbody tr"))
+                c.wait().for_element(Locator::Css("#event-list tbody tr"))
                     .await?;
                 c.find(Locator::Id("reviewer"))
                     .await?
@@ -372,7 +372,7 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
                     .await?;
                 c.perform_actions(press(Key::Escape.into())).await?;
                 c.perform_actions(press(Key::Enter.into())).await?;
-                let title = c.wait_for_find(Locator::Id("event-title")).await?;
+                let title = c.wait().for_element(Locator::Id("event-title")).await?;
                 let t0 = std::time::Instant::now();
                 while !title
                     .text()
