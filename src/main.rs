@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
         Command::Verify(args) => cli::verify::run(args).map(|o| (o, true)),
         Command::Serve(args) => cli::serve::run(args).map(|()| (cli::Outcome::default(), false)),
+        Command::Export(args) => cli::export::run(args).map(|()| (cli::Outcome::default(), false)),
     };
     match result {
         Ok((outcome, _)) if outcome.errors > 0 => {

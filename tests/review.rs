@@ -364,7 +364,8 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
                         .then(KeyAction::Up { value: k })
                 };
                 c.goto(&format!("{base}/?token={token}")).await?;
-                c.wait().for_element(Locator::Css("#event-list tbody tr"))
+                c.wait()
+                    .for_element(Locator::Css("#event-list tbody tr"))
                     .await?;
                 c.find(Locator::Id("reviewer"))
                     .await?
@@ -450,4 +451,202 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
     );
     let (code, out) = verify(&[run.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
+}
+
+/// The tests' signing key, as the binary uses it.
+fn test_signer() -> lookout::evidence::seal::RunSigner {
+    let key = std::fs::read_to_string(signing_key()).unwrap();
+    let seed: [u8; 32] = hex::decode(key.trim()).unwrap().try_into().unwrap();
+    lookout::evidence::seal::RunSigner::from_seed(seed)
+}
+
+/// Rewrites a zip with `change` applied to each (name, bytes).
+fn rewrite_zip(path: &Path, change: impl Fn(&str, &mut Vec<u8>)) {
+    let mut files = Vec::new();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+        change(&name, &mut bytes);
+        files.push((name, bytes));
+    }
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in files {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, &bytes).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn exports_of_reviewed_events_verify_and_tampered_bundles_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = screen_sortie(&dir.path().join("runs"));
+    let run_s = run.to_str().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    // Nothing reviewed yet: the default (confirmed) selection is empty.
+    let o = lookout(&["export", run_s, "--format", "bundle", "-o", &out("b.zip")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no events are confirmed"));
+
+    let mut db = lookout::review::db::ReviewDb::open(&run).unwrap();
+    db.record(
+        "people-in-container-s000-0001",
+        "confirmed",
+        "ana",
+        "",
+        "2026-11-28T10:00:00Z",
+        &test_signer(),
+    )
+    .unwrap();
+    drop(db);
+
+    // The bundle carries the confirmed event only, and verifies.
+    let o = lookout(&["export", run_s, "--format", "bundle", "-o", &out("b.zip")]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let names: Vec<String> = zip::ZipArchive::new(std::fs::File::open(out("b.zip")).unwrap())
+        .unwrap()
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "events/people-in-container-s000-0001/frame.jpg"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("overcrowded-vessel") || n == "events.jsonl"),
+        "{names:?}"
+    );
+    let (code, text) = verify(&[&out("b.zip")]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // One flipped byte in the bundled frame.
+    std::fs::copy(out("b.zip"), out("flipped.zip")).unwrap();
+    rewrite_zip(Path::new(&out("flipped.zip")), |name, bytes| {
+        if name.ends_with("people-in-container-s000-0001/frame.jpg") {
+            bytes[1000] ^= 0x04;
+        }
+    });
+    let (code, text) = verify(&[&out("flipped.zip")]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("events/people-in-container-s000-0001/frame.jpg: modified"),
+        "{text}"
+    );
+
+    // An edited verdict in the bundle's review record.
+    std::fs::copy(out("b.zip"), out("verdict.zip")).unwrap();
+    rewrite_zip(Path::new(&out("verdict.zip")), |name, bytes| {
+        if name == "review.json" {
+            let t = String::from_utf8(bytes.clone()).unwrap();
+            *bytes = t
+                .replace("\"status\": \"confirmed\"", "\"status\": \"rejected\"")
+                .into_bytes();
+        }
+    });
+    let (code, text) = verify(&[&out("verdict.zip")]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("verdict on people-in-container-s000-0001 (rejected) was edited"),
+        "{text}"
+    );
+
+    // The same bundle re-signed with another key.
+    std::fs::copy(out("b.zip"), out("resigned.zip")).unwrap();
+    let forger = lookout::evidence::seal::RunSigner::from_seed([42u8; 32]);
+    rewrite_zip(Path::new(&out("resigned.zip")), |name, bytes| {
+        if name == "manifest.sig" || name == "bundle.sig" {
+            let s: lookout::evidence::seal::Seal = serde_json::from_slice(bytes).unwrap();
+            *bytes = serde_json::to_vec(&forger.seal(s.entries, &s.head)).unwrap();
+        }
+    });
+    let (code, text) = verify(&[&out("resigned.zip")]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("bundle.sig: signed by key") && text.contains("not trusted here"),
+        "{text}"
+    );
+
+    // Annotations for retraining, from every event.
+    for (format, file) in [
+        ("coco", "annotations.json"),
+        ("cvat", "annotations.xml"),
+        ("labelstudio", "tasks.json"),
+    ] {
+        let o = lookout(&[
+            "export",
+            run_s,
+            "--format",
+            format,
+            "--events",
+            "all",
+            "-o",
+            &out(format),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(dir.path().join(format).join(file).is_file());
+        assert!(dir
+            .path()
+            .join(format)
+            .join("images/overcrowded-vessel-s000-0002.jpg")
+            .is_file());
+    }
+    let coco = read_json(&dir.path().join("coco/annotations.json"));
+    assert_eq!(coco["images"].as_array().unwrap().len(), 2);
+    let event = read_json(&run.join("events/people-in-container-s000-0001/event.json"));
+    let boxes = event["best_frame"]["tracks"].as_array().unwrap();
+    let first: Vec<&serde_json::Value> = coco["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["image_id"] == 1)
+        .collect();
+    assert_eq!(first.len(), boxes.len());
+    let b = boxes[0]["box"].as_array().unwrap();
+    let a = first[0]["bbox"].as_array().unwrap();
+    assert!((a[0].as_f64().unwrap() - b[0].as_f64().unwrap()).abs() < 1e-6);
+    assert!(
+        (a[2].as_f64().unwrap() - (b[2].as_f64().unwrap() - b[0].as_f64().unwrap())).abs() < 1e-6
+    );
+    let ls = read_json(&dir.path().join("labelstudio/tasks.json"));
+    let x = ls[0]["predictions"][0]["result"][0]["value"]["x"]
+        .as_f64()
+        .unwrap();
+    assert!((x - b[0].as_f64().unwrap() / 1280.0 * 100.0).abs() < 1e-6);
+
+    // The sortie is video: no positions, so no GeoJSON, and a clear reason.
+    let o = lookout(&[
+        "export",
+        run_s,
+        "--format",
+        "geojson",
+        "--events",
+        "all",
+        "-o",
+        &out("e.geojson"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has a position"));
+
+    // The run itself is untouched by all this.
+    let (code, text) = verify(&[run_s]);
+    assert_eq!(code, Some(0), "{text}");
 }

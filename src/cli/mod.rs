@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod eval;
+pub mod export;
 pub mod inspect;
 pub mod screen;
 pub mod serve;
@@ -41,6 +42,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Review events in a local web UI: confirm, reject, escalate, with an audit log.
     Serve(serve::ServeArgs),
+    /// Export reviewed events: a verifiable bundle, COCO, CVAT, Label Studio or GeoJSON.
+    Export(export::ExportArgs),
 }
 
 /// What a command reports back to `main` for the exit code.

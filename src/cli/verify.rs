@@ -7,12 +7,12 @@ use clap::Args;
 
 use super::Outcome;
 use crate::evidence::seal;
-use crate::evidence::verify::verify_run;
+use crate::evidence::verify::{verify_bundle, verify_run};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Run folders to check.
-    #[arg(required = true, value_name = "RUN_DIR")]
+    /// Run folders, or bundles (.zip) made by `lookout export`, to check.
+    #[arg(required = true, value_name = "RUN_DIR_OR_BUNDLE")]
     pub runs: Vec<PathBuf>,
     /// Also trust seals by this public key: 64 hex digits, or a file holding
     /// them (e.g. another machine's signing.pub). This machine's own key is
@@ -33,12 +33,20 @@ pub fn run(args: &VerifyArgs) -> Result<Outcome> {
     }
     let mut outcome = Outcome::default();
     for dir in &args.runs {
-        if !dir.join("manifest.jsonl").is_file() {
-            eprintln!("{}: not a run folder (no manifest.jsonl)", dir.display());
+        let bundle = dir.is_file();
+        if !bundle && !dir.join("manifest.jsonl").is_file() {
+            eprintln!(
+                "{}: not a run folder (no manifest.jsonl) nor a bundle",
+                dir.display()
+            );
             outcome.errors += 1;
             continue;
         }
-        let report = verify_run(dir, &trusted);
+        let report = if bundle {
+            verify_bundle(dir, &trusted)
+        } else {
+            verify_run(dir, &trusted)
+        };
         for p in &report.problems {
             println!("{}: {p}", dir.display());
         }

@@ -18,6 +18,7 @@
 //! files are streamed and get their closing brackets at the end of the run.
 
 pub mod annotate;
+pub mod bundle;
 pub mod events;
 pub mod manifest;
 pub mod seal;

@@ -10,8 +10,89 @@ use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 
+use super::bundle::{
+    BundleInfo, ReviewExport, BUNDLE_FILE, BUNDLE_SIG, BUNDLE_UNLISTED, REVIEW_FILE,
+};
 use super::manifest::{chain_hash, ManifestEntry, GENESIS};
 use super::seal::{self, Seal, SEAL_FILE};
+
+/// Where a run's files are: its folder, or a bundle read into memory.
+pub enum Store {
+    Dir(std::path::PathBuf),
+    Zip(BTreeMap<String, Vec<u8>>),
+}
+
+impl Store {
+    /// Reads a bundle's files (a few events: it fits in memory).
+    pub fn open_zip(path: &Path) -> Result<Store, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+        let mut files = BTreeMap::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
+            if f.is_dir() {
+                continue;
+            }
+            let name = f.name().map_err(|e| e.to_string())?.into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| format!("{name}: {e}"))?;
+            files.insert(name, bytes);
+        }
+        Ok(Store::Zip(files))
+    }
+
+    fn is_zip(&self) -> bool {
+        matches!(self, Store::Zip(_))
+    }
+
+    fn read_string(&self, rel: &str) -> std::io::Result<String> {
+        match self {
+            Store::Dir(dir) => std::fs::read_to_string(dir.join(rel)),
+            Store::Zip(files) => files
+                .get(rel)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .ok_or_else(|| std::io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    fn sha256(&self, rel: &str) -> std::io::Result<String> {
+        match self {
+            Store::Dir(dir) => super::sha256_file(&dir.join(rel)),
+            Store::Zip(files) => files
+                .get(rel)
+                .map(|b| super::sha256_hex(b))
+                .ok_or_else(|| std::io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// Every file, as a '/'-separated path relative to the run.
+    fn files(&self) -> Vec<String> {
+        match self {
+            Store::Dir(dir) => walkdir::WalkDir::new(dir)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|f| f.file_type().is_file())
+                .filter_map(|f| {
+                    f.path()
+                        .strip_prefix(dir)
+                        .ok()
+                        .map(|r| r.to_string_lossy().replace('\\', "/"))
+                })
+                .collect(),
+            Store::Zip(files) => files.keys().cloned().collect(),
+        }
+    }
+}
+
+fn check_bundle(
+    store: &Store,
+    text: &str,
+    trusted: &[VerifyingKey],
+) -> Result<BundleInfo, Vec<String>> {
+    let sig = store.read_string(BUNDLE_SIG).ok();
+    super::bundle::check(text, sig.as_deref(), trusted)
+}
 
 /// Files a run folder may hold beside those in the manifest: the manifest
 /// and its seal, and the review database, which has its own chain.
@@ -43,10 +124,38 @@ impl Report {
 /// Checks the run folder `dir`: its manifest chain, every file, files the
 /// manifest does not list, and the seal, which must be by one of `trusted`.
 pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
+    verify_store(&Store::Dir(dir.to_owned()), trusted)
+}
+
+/// Checks a bundle made by `lookout export --format bundle`: the same
+/// checks as a run folder's, over the files it includes, plus the
+/// exporter's signature over `bundle.json`.
+pub fn verify_bundle(zip: &Path, trusted: &[VerifyingKey]) -> Report {
+    match Store::open_zip(zip) {
+        Ok(store) => verify_store(&store, trusted),
+        Err(e) => Report {
+            problems: vec![format!("cannot read the bundle: {e}")],
+            ..Report::default()
+        },
+    }
+}
+
+fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
     let mut report = Report::default();
     let problems = &mut report.problems;
-    let manifest_path = dir.join("manifest.jsonl");
-    let text = match std::fs::read_to_string(&manifest_path) {
+    // A bundle says which of the manifest's files it carries, under the
+    // exporter's signature.
+    let bundle = match store.read_string(BUNDLE_FILE) {
+        Ok(text) if store.is_zip() => match check_bundle(store, &text, trusted) {
+            Ok(b) => Some(b),
+            Err(p) => {
+                problems.extend(p);
+                return report;
+            }
+        },
+        _ => None,
+    };
+    let text = match store.read_string("manifest.jsonl") {
         Ok(t) => t,
         Err(e) => {
             problems.push(format!("manifest.jsonl: cannot read it: {e}"));
@@ -111,6 +220,12 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
             problems.push(format!("{}: listed twice in the manifest", e.path));
             continue;
         }
+        if bundle
+            .as_ref()
+            .is_some_and(|b| !b.included.contains(&e.path))
+        {
+            continue; // left out of the bundle on purpose
+        }
         let rel = Path::new(&e.path);
         if rel.is_absolute()
             || rel
@@ -120,8 +235,7 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
             problems.push(format!("{}: a path outside the run folder", e.path));
             continue;
         }
-        let path = dir.join(rel);
-        match super::sha256_file(&path) {
+        match store.sha256(&e.path) {
             Ok(sha) if sha == e.sha256 => {}
             Ok(_) => problems.push(format!(
                 "{}: modified (its sha256 differs from the manifest's)",
@@ -133,32 +247,44 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
             Err(err) => problems.push(format!("{}: unreadable: {err}", e.path)),
         }
     }
-    for f in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let Ok(f) = f else { continue };
-        if !f.file_type().is_file() {
-            continue;
-        }
-        let Ok(rel) = f.path().strip_prefix(dir) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        if !listed.contains(rel.as_str()) && !UNLISTED.contains(&rel.as_str()) {
+    let allowed: &[&str] = if bundle.is_some() {
+        BUNDLE_UNLISTED
+    } else {
+        UNLISTED
+    };
+    for rel in store.files() {
+        if !listed.contains(rel.as_str()) && !allowed.contains(&rel.as_str()) {
             problems.push(format!("{rel}: extra (not in the manifest)"));
         }
     }
 
     // The review record, which has a chain and a seal of its own.
-    match crate::review::db::ReviewDb::open_existing(dir) {
-        Ok(Some(db)) => match db.verify(trusted) {
-            Ok(p) => problems.extend(p),
+    match store {
+        Store::Dir(dir) => match crate::review::db::ReviewDb::open_existing(dir) {
+            Ok(Some(db)) => match db.verify(trusted) {
+                Ok(p) => problems.extend(p),
+                Err(e) => problems.push(e.to_string()),
+            },
+            Ok(None) => {}
             Err(e) => problems.push(e.to_string()),
         },
-        Ok(None) => {}
-        Err(e) => problems.push(e.to_string()),
+        Store::Zip { .. } => {
+            if let Ok(text) = store.read_string(REVIEW_FILE) {
+                match serde_json::from_str::<ReviewExport>(&text) {
+                    Ok(r) => problems.extend(crate::review::db::verify_record(
+                        &r.audit,
+                        &r.verdicts.into_iter().collect::<Vec<_>>(),
+                        r.seal.as_ref(),
+                        trusted,
+                    )),
+                    Err(e) => problems.push(format!("{REVIEW_FILE}: not a review record: {e}")),
+                }
+            }
+        }
     }
 
     // The run's seal.
-    let seal_text = match std::fs::read_to_string(dir.join(SEAL_FILE)) {
+    let seal_text = match store.read_string(SEAL_FILE) {
         Ok(t) => t,
         Err(_) => {
             problems.push(format!(
@@ -199,7 +325,8 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
             "{SEAL_FILE}: it seals a different chain head than the manifest's last entry"
         ));
     }
-    let named = std::fs::read_to_string(dir.join("run.json"))
+    let named = store
+        .read_string("run.json")
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["signing"]["public_key"].as_str().map(str::to_owned));

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::evidence::manifest::GENESIS;
 use crate::evidence::seal::{self, RunSigner, Seal};
@@ -43,7 +43,7 @@ pub enum ReviewError {
 }
 
 /// One row of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
     pub event_id: String,
@@ -76,7 +76,7 @@ impl AuditEntry {
 }
 
 /// An event's current verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub status: String,
     pub reviewer: String,
@@ -283,66 +283,9 @@ impl ReviewDb {
         Ok(entry)
     }
 
-    /// Checks the audit chain, that each verdict is its event's last audit
-    /// row, and the signed head. Returns one message per problem.
-    pub fn verify(&self, trusted: &[VerifyingKey]) -> Result<Vec<String>, ReviewError> {
-        let mut problems = Vec::new();
-        let log = self.audit(None)?;
-        let mut head = GENESIS.to_owned();
-        let mut last_of: std::collections::BTreeMap<&str, &AuditEntry> = Default::default();
-        for (i, e) in log.iter().enumerate() {
-            let at = format!(
-                "{DB_FILE}: audit entry {} ({} → {} by {})",
-                e.seq, e.event_id, e.to_status, e.reviewer
-            );
-            if e.seq != i as i64 {
-                problems.push(format!("{at}: out of sequence (expected {i})"));
-            }
-            if e.hash != e.chain_hash() {
-                problems.push(format!(
-                    "{at} was edited: its hash does not match its fields"
-                ));
-            } else if e.prev_hash != head {
-                problems.push(format!(
-                    "{at} does not follow the entry before it: the chain is broken"
-                ));
-            }
-            head = e.hash.clone();
-            last_of.insert(&e.event_id, e);
-        }
-        for (event_id, v) in self.verdicts()? {
-            match last_of.get(event_id.as_str()) {
-                Some(e)
-                    if e.to_status == v.status
-                        && e.reviewer == v.reviewer
-                        && e.at == v.at
-                        && e.note == v.note => {}
-                Some(_) => problems.push(format!(
-                    "{DB_FILE}: the verdict on {event_id} ({}) was edited: it differs from the audit log",
-                    v.status
-                )),
-                None => problems.push(format!(
-                    "{DB_FILE}: the verdict on {event_id} ({}) has no audit entry",
-                    v.status
-                )),
-            }
-        }
-        for (event_id, _) in last_of.iter() {
-            let has = self
-                .conn
-                .query_row(
-                    "SELECT 1 FROM verdict WHERE event_id = ?1",
-                    [event_id],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(self.err())?;
-            if has.is_none() {
-                problems.push(format!("{DB_FILE}: the verdict on {event_id} was deleted"));
-            }
-        }
-        let sealed: Option<Seal> = self
-            .conn
+    /// The audit log's signed head, once there is a verdict.
+    pub fn seal(&self) -> Result<Option<Seal>, ReviewError> {
+        self.conn
             .query_row(
                 "SELECT entries, head, public_key, signature FROM seal",
                 [],
@@ -357,35 +300,103 @@ impl ReviewDb {
                 },
             )
             .optional()
-            .map_err(self.err())?;
-        match sealed {
-            None if log.is_empty() => {}
-            None => problems.push(format!("{DB_FILE}: the audit log's signed head is missing")),
-            Some(s) => {
-                match seal::check(&s) {
-                    Ok(key) if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) => {}
-                    Ok(_) => problems.push(format!(
-                        "{DB_FILE}: the audit log is signed by key {}, which is not trusted here",
-                        s.public_key
-                    )),
-                    Err(e) => problems.push(format!("{DB_FILE}: audit log seal: {e}")),
-                }
-                if s.entries != log.len() as u64 || s.head != head {
-                    problems.push(format!(
-                        "{DB_FILE}: the signed head covers {} audit entries, and the log has {}{}",
-                        s.entries,
-                        log.len(),
-                        if s.entries == log.len() as u64 {
-                            " (a different chain)"
-                        } else {
-                            ""
-                        }
-                    ));
-                }
+            .map_err(self.err())
+    }
+
+    /// Checks the record: see [`verify_record`].
+    pub fn verify(&self, trusted: &[VerifyingKey]) -> Result<Vec<String>, ReviewError> {
+        Ok(verify_record(
+            &self.audit(None)?,
+            &self.verdicts()?,
+            self.seal()?.as_ref(),
+            trusted,
+        ))
+    }
+}
+
+/// Checks a review record: the audit chain, that each verdict is its
+/// event's last audit row (and none is missing), and the signed head,
+/// which must be by a `trusted` key. One message per problem.
+pub fn verify_record(
+    log: &[AuditEntry],
+    verdicts: &[(String, Verdict)],
+    sealed: Option<&Seal>,
+    trusted: &[VerifyingKey],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut head = GENESIS.to_owned();
+    let mut last_of: std::collections::BTreeMap<&str, &AuditEntry> = Default::default();
+    for (i, e) in log.iter().enumerate() {
+        let at = format!(
+            "{DB_FILE}: audit entry {} ({} → {} by {})",
+            e.seq, e.event_id, e.to_status, e.reviewer
+        );
+        if e.seq != i as i64 {
+            problems.push(format!("{at}: out of sequence (expected {i})"));
+        }
+        if e.hash != e.chain_hash() {
+            problems.push(format!(
+                "{at} was edited: its hash does not match its fields"
+            ));
+        } else if e.prev_hash != head {
+            problems.push(format!(
+                "{at} does not follow the entry before it: the chain is broken"
+            ));
+        }
+        head = e.hash.clone();
+        last_of.insert(&e.event_id, e);
+    }
+    let mut with_verdict = std::collections::BTreeSet::new();
+    for (event_id, v) in verdicts {
+        with_verdict.insert(event_id.as_str());
+        match last_of.get(event_id.as_str()) {
+            Some(e)
+                if e.to_status == v.status
+                    && e.reviewer == v.reviewer
+                    && e.at == v.at
+                    && e.note == v.note => {}
+            Some(_) => problems.push(format!(
+                "{DB_FILE}: the verdict on {event_id} ({}) was edited: it differs from the audit log",
+                v.status
+            )),
+            None => problems.push(format!(
+                "{DB_FILE}: the verdict on {event_id} ({}) has no audit entry",
+                v.status
+            )),
+        }
+    }
+    for event_id in last_of.keys() {
+        if !with_verdict.contains(event_id) {
+            problems.push(format!("{DB_FILE}: the verdict on {event_id} was deleted"));
+        }
+    }
+    match sealed {
+        None if log.is_empty() => {}
+        None => problems.push(format!("{DB_FILE}: the audit log's signed head is missing")),
+        Some(s) => {
+            match seal::check(s) {
+                Ok(key) if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) => {}
+                Ok(_) => problems.push(format!(
+                    "{DB_FILE}: the audit log is signed by key {}, which is not trusted here",
+                    s.public_key
+                )),
+                Err(e) => problems.push(format!("{DB_FILE}: audit log seal: {e}")),
+            }
+            if s.entries != log.len() as u64 || s.head != head {
+                problems.push(format!(
+                    "{DB_FILE}: the signed head covers {} audit entries, and the log has {}{}",
+                    s.entries,
+                    log.len(),
+                    if s.entries == log.len() as u64 {
+                        " (a different chain)"
+                    } else {
+                        ""
+                    }
+                ));
             }
         }
-        Ok(problems)
     }
+    problems
 }
 
 #[cfg(test)]
