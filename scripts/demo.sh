@@ -13,7 +13,7 @@ echo "Evidence for review is in $RUN/:"
 echo "  run.json        what ran: tool version, config, model sha256, inputs with sha256"
 echo "  events.jsonl    one line per event step: open, update, close"
 echo "  events/*/       the best frame of each event: frame.jpg (untouched), annotated.jpg, event.json"
-echo "  manifest.jsonl  sha256 of every artefact, hash-chained"
+echo "  manifest.jsonl  sha256 of every artefact, hash-chained; manifest.sig signs its head"
 python3 - "$RUN" <<'PYEOF'
 import json, sys
 run = sys.argv[1]
@@ -24,3 +24,7 @@ for e in closed:
     print(f"  {e['event_id']}  {e['start_s']:.1f}-{e['end_s']:.1f} s  peak {e['peak_count']}  {e['reason']}")
     print(f"      -> {run}/{e['artefacts']['annotated']}")
 PYEOF
+echo
+./target/release/lookout verify "$RUN"
+echo
+echo "Review the events in a browser: ./target/release/lookout serve $OUT"
