@@ -27,6 +27,10 @@
 #   live_rss_growth_mb  resident memory of that watch after LIVE_SOAK_S
 #                    (default 600) seconds minus after 60. Target < 20.
 #                    See scripts/bench_live.py.
+#   review_list_p99_ms  `lookout serve` on a synthetic run of 20,000 events:
+#                    99th percentile of GET /api/events (filtered, sorted page
+#                    of 50) over HTTP, beside review_startup_s.
+#                    See scripts/bench_review.py.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
@@ -126,3 +130,6 @@ PYEOF
 
 # --- Live feeds ---------------------------------------------------------------
 python3 scripts/bench_live.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${LIVE_SOAK_S:-600}"
+
+# --- Review server ---------------------------------------------------------------
+python3 scripts/bench_review.py ./target/release/lookout "$OUT" "${REVIEW_EVENTS:-20000}"
