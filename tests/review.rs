@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::util::{data, lookout, read_json, run_dir, signing_key};
+use crate::util::{data, lookout, read_json, run_dir, signing_key, test_signer};
 
 fn screen_sortie(out: &Path) -> std::path::PathBuf {
     let o = lookout(&[
@@ -451,13 +451,6 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
     );
     let (code, out) = verify(&[run.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
-}
-
-/// The tests' signing key, as the binary uses it.
-fn test_signer() -> lookout::evidence::seal::RunSigner {
-    let key = std::fs::read_to_string(signing_key()).unwrap();
-    let seed: [u8; 32] = hex::decode(key.trim()).unwrap().try_into().unwrap();
-    lookout::evidence::seal::RunSigner::from_seed(seed)
 }
 
 /// Rewrites a zip with `change` applied to each (name, bytes).

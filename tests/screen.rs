@@ -11,9 +11,7 @@ use crate::util::{
 /// hash chain holds, nothing else is in the folder, and the seal is by the
 /// tests' key.
 pub(crate) fn assert_manifest_holds(run: &Path) {
-    let key = std::fs::read_to_string(crate::util::signing_key()).unwrap();
-    let seed: [u8; 32] = hex::decode(key.trim()).unwrap().try_into().unwrap();
-    let key = lookout::evidence::seal::RunSigner::from_seed(seed).verifying_key();
+    let key = crate::util::test_signer().verifying_key();
     let report = lookout::evidence::verify::verify_run(run, &[key]);
     assert!(report.holds(), "{:?}", report.problems);
     let entries = jsonl(&run.join("manifest.jsonl"));

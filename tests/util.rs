@@ -21,6 +21,13 @@ pub fn signing_key() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lookout-test-signing.key")
 }
 
+/// The tests' signing key, as the binary uses it (made by the first run).
+pub fn test_signer() -> lookout::evidence::seal::RunSigner {
+    let key = std::fs::read_to_string(signing_key()).unwrap();
+    let seed: [u8; 32] = hex::decode(key.trim()).unwrap().try_into().unwrap();
+    lookout::evidence::seal::RunSigner::from_seed(seed)
+}
+
 /// The real binary, with the tests' signing key.
 pub fn lookout_command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lookout"));
