@@ -272,6 +272,27 @@ fn the_review_server_wants_its_token_serves_only_evidence_and_records_verdicts()
         .0,
         404
     );
+    // A run that finishes while the server runs shows up in the list.
+    let (_, before) = http(&base, "GET", "/api/events?limit=1", &ok, "");
+    assert!(before.contains("\"total\":2"), "{before}");
+    let o = lookout(&[
+        "screen",
+        data("sample-sortie.mp4").to_str().unwrap(),
+        "--out",
+        runs.to_str().unwrap(),
+        "--run-id",
+        "later",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_, after) = http(&base, "GET", "/api/events?run=later", &ok, "");
+    assert!(
+        after.contains("\"total\":2") && after.contains("\"run\":\"later\""),
+        "{after}"
+    );
+    let (_, all) = http(&base, "GET", "/api/events?limit=1", &ok, "");
+    assert!(all.contains("\"total\":4"), "{all}");
     let _ = child.kill();
     let _ = child.wait();
 

@@ -63,14 +63,71 @@ pub struct ReviewRun {
     files: std::collections::BTreeSet<String>,
     db: Mutex<ReviewDb>,
     run_json: Value,
+    /// Sizes of `events.jsonl` and `manifest.jsonl` when read.
+    stamp: (u64, u64),
 }
 
 pub struct AppState {
-    runs: BTreeMap<String, ReviewRun>,
+    root: PathBuf,
+    runs: RwLock<BTreeMap<String, Arc<ReviewRun>>>,
     events: RwLock<Vec<EventRow>>,
+    /// When the run folders were last looked at.
+    looked: Mutex<std::time::Instant>,
     token: String,
     csrf: String,
     signer: RunSigner,
+}
+
+/// The sizes that tell whether a run has grown since it was read.
+fn stamp(dir: &Path) -> (u64, u64) {
+    let len = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    (len("events.jsonl"), len("manifest.jsonl"))
+}
+
+impl AppState {
+    fn run(&self, id: &str) -> Option<Arc<ReviewRun>> {
+        self.runs.read().expect("runs lock").get(id).cloned()
+    }
+
+    /// Picks up runs that appeared or grew since they were read (a `screen`
+    /// that finished, a `watch` still running), at most once a second.
+    fn refresh(&self) {
+        {
+            let mut looked = self.looked.lock().expect("lock");
+            if looked.elapsed() < std::time::Duration::from_secs(1) {
+                return;
+            }
+            *looked = std::time::Instant::now();
+        }
+        let Ok(dirs) = find_runs(&self.root) else {
+            return;
+        };
+        for dir in dirs {
+            let id = run_id(&dir);
+            let known = self.run(&id).map(|r| r.stamp);
+            if known == Some(stamp(&dir)) {
+                continue;
+            }
+            match load_run(&dir) {
+                Ok((run, rows)) => {
+                    let mut events = self.events.write().expect("events lock");
+                    events.retain(|e| e.run != id);
+                    events.extend(rows);
+                    self.runs
+                        .write()
+                        .expect("runs lock")
+                        .insert(id, Arc::new(run));
+                }
+                Err(e) => tracing::warn!("{}: cannot read it yet: {e:#}", dir.display()),
+            }
+        }
+    }
+}
+
+fn run_id(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The run folders under `root`: `root` itself when it is one, else its
@@ -88,10 +145,8 @@ pub fn find_runs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
-    let id = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let id = run_id(dir);
+    let stamp = stamp(dir);
     let read = |name: &str| -> anyhow::Result<String> {
         std::fs::read_to_string(dir.join(name))
             .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
@@ -151,6 +206,7 @@ fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
             files,
             db: Mutex::new(db),
             run_json,
+            stamp,
         },
         rows,
     ))
@@ -173,15 +229,17 @@ pub fn load(root: &Path, token: String, signer: RunSigner) -> anyhow::Result<Arc
         match load_run(&dir) {
             Ok((run, rows)) => {
                 events.extend(rows);
-                runs.insert(run.id.clone(), run);
+                runs.insert(run.id.clone(), Arc::new(run));
             }
             Err(e) => tracing::error!("{}: left out: {e:#}", dir.display()),
         }
     }
     let csrf = crate::evidence::sha256_hex(format!("lookout csrf\n{token}").as_bytes());
     Ok(Arc::new(AppState {
-        runs,
+        root: root.to_owned(),
+        runs: RwLock::new(runs),
         events: RwLock::new(events),
+        looked: Mutex::new(std::time::Instant::now()),
         token,
         csrf,
         signer,
@@ -307,6 +365,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 async fn session(State(app): State<Arc<AppState>>) -> Json<Value> {
+    app.refresh();
     let events = app.events.read().expect("events lock");
     let distinct = |f: fn(&EventRow) -> &str| {
         let set: std::collections::BTreeSet<&str> = events.iter().map(f).collect();
@@ -317,7 +376,7 @@ async fn session(State(app): State<Arc<AppState>>) -> Json<Value> {
         "statuses": STATUSES,
         "signatures": distinct(|e| &e.signature),
         "sources": distinct(|e| &e.source),
-        "runs": app.runs.keys().collect::<Vec<_>>(),
+        "runs": app.runs.read().expect("runs lock").keys().cloned().collect::<Vec<_>>(),
         "events": events.len(),
     }))
 }
@@ -384,6 +443,7 @@ pub fn list(events: &[EventRow], q: &ListQuery) -> (usize, Vec<EventRow>) {
 }
 
 async fn events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Json<Value> {
+    app.refresh();
     let all = app.events.read().expect("events lock");
     let (total, page) = list(&all, &q);
     Json(json!({"total": total, "events": page}))
@@ -397,7 +457,7 @@ async fn event(
     State(app): State<Arc<AppState>>,
     UrlPath((run, id)): UrlPath<(String, String)>,
 ) -> Response {
-    let Some(r) = app.runs.get(&run) else {
+    let Some(r) = app.run(&run) else {
         return not_found();
     };
     let rel = format!("events/{id}/event.json");
@@ -449,7 +509,7 @@ async fn verdict(
     UrlPath((run, id)): UrlPath<(String, String)>,
     Json(body): Json<VerdictBody>,
 ) -> Response {
-    let Some(r) = app.runs.get(&run) else {
+    let Some(r) = app.run(&run) else {
         return not_found();
     };
     if !app
@@ -497,7 +557,7 @@ async fn file(
     UrlPath((run, rel)): UrlPath<(String, String)>,
 ) -> Response {
     // Only what the manifest lists: no traversal, no database, no key.
-    let Some(r) = app.runs.get(&run) else {
+    let Some(r) = app.run(&run) else {
         return not_found();
     };
     if !r.files.contains(&rel) {
