@@ -208,7 +208,39 @@ fn the_review_server_wants_its_token_serves_only_evidence_and_records_verdicts()
     // are all 404.
     let run_id = run.file_name().unwrap().to_str().unwrap();
     let frame = format!("/files/{run_id}/events/people-in-container-s000-0001/frame.jpg");
-    assert_eq!(http(&base, "GET", &frame, &ok, "").0, 200);
+    let (code, full) = http(&base, "GET", &frame, &ok, "");
+    assert_eq!(code, 200);
+    // The list's thumbnails are small copies, under the same rule.
+    let (code, small) = http(&base, "GET", &frame.replace("/files/", "/thumbs/"), &ok, "");
+    assert_eq!(code, 200);
+    assert!(
+        small.len() * 5 < full.len(),
+        "{} vs {}",
+        small.len(),
+        full.len()
+    );
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            &format!("/thumbs/{run_id}/review.sqlite"),
+            &ok,
+            ""
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            &format!("/thumbs/{run_id}/../../etc/passwd"),
+            &ok,
+            ""
+        )
+        .0,
+        404
+    );
     for path in [
         format!("/files/{run_id}/../../etc/passwd"),
         format!("/files/{run_id}/%2e%2e/%2e%2e/etc/passwd"),

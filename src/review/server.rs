@@ -51,7 +51,7 @@ pub struct EventRow {
     pub end_s: Option<f64>,
     pub status: String,
     pub reviewer: String,
-    /// The annotated frame, for the thumbnail.
+    /// A small copy of the annotated frame.
     pub thumb: String,
 }
 
@@ -73,6 +73,8 @@ pub struct AppState {
     events: RwLock<Vec<EventRow>>,
     /// When the run folders were last looked at.
     looked: Mutex<std::time::Instant>,
+    /// Thumbnails by `run/path`.
+    thumbs: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     token: String,
     csrf: String,
     signer: RunSigner,
@@ -194,7 +196,7 @@ fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
             reviewer: verdict.map(|v| v.reviewer.clone()).unwrap_or_default(),
             thumb: e["artefacts"]["annotated"]
                 .as_str()
-                .map(|a| format!("/files/{id}/{a}"))
+                .map(|a| format!("/thumbs/{id}/{a}"))
                 .unwrap_or_default(),
             id: event_id,
         });
@@ -240,6 +242,7 @@ pub fn load(root: &Path, token: String, signer: RunSigner) -> anyhow::Result<Arc
         runs: RwLock::new(runs),
         events: RwLock::new(events),
         looked: Mutex::new(std::time::Instant::now()),
+        thumbs: Mutex::new(Default::default()),
         token,
         csrf,
         signer,
@@ -575,6 +578,51 @@ async fn file(
     }
 }
 
+/// Width of the list's thumbnails, in pixels.
+const THUMB_WIDTH: u32 = 192;
+/// Thumbnails kept in memory (about 10 kB each) before the cache starts over.
+const THUMB_CACHE: usize = 4096;
+
+/// A small JPEG of a listed frame, for the event list: made on first
+/// request, off the server's thread, and kept in memory.
+async fn thumb(
+    State(app): State<Arc<AppState>>,
+    UrlPath((run, rel)): UrlPath<(String, String)>,
+) -> Response {
+    let Some(r) = app.run(&run) else {
+        return not_found();
+    };
+    if !r.files.contains(&rel) || !rel.ends_with(".jpg") {
+        return not_found();
+    }
+    let key = format!("{run}/{rel}");
+    if let Some(bytes) = app.thumbs.lock().expect("thumbs lock").get(&key).cloned() {
+        return ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response();
+    }
+    let path = r.dir.join(&rel);
+    let made = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
+        let img = image::open(&path).ok()?.to_rgb8();
+        let h = (u64::from(img.height()) * u64::from(THUMB_WIDTH) / u64::from(img.width().max(1)))
+            .max(1) as u32;
+        let small = image::imageops::thumbnail(&img, THUMB_WIDTH, h);
+        crate::evidence::encode_jpeg(&small, 80, &path).ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    match made {
+        Some(bytes) => {
+            let mut cache = app.thumbs.lock().expect("thumbs lock");
+            if cache.len() >= THUMB_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, bytes.clone());
+            ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response()
+        }
+        None => not_found(),
+    }
+}
+
 pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .route(
@@ -594,6 +642,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/api/events/{run}/{id}", get(event))
         .route("/api/events/{run}/{id}/verdict", post(verdict))
         .route("/files/{run}/{*rel}", get(file))
+        .route("/thumbs/{run}/{*rel}", get(thumb))
         .fallback(|| async { not_found() })
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
