@@ -81,13 +81,8 @@ pub fn check(
             if sig.head != expected {
                 problems.push(format!("{BUNDLE_FILE}: changed after it was signed"));
             }
-            match seal::check(&sig) {
-                Ok(key) if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) => {}
-                Ok(_) => problems.push(format!(
-                    "{BUNDLE_SIG}: signed by key {}, which is not trusted here (add it with --trust KEY)",
-                    sig.public_key
-                )),
-                Err(e) => problems.push(format!("{BUNDLE_SIG}: {e}")),
+            if let Err(e) = seal::check_trusted(&sig, trusted) {
+                problems.push(format!("{BUNDLE_SIG}: {e}"));
             }
         }
     }

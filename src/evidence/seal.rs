@@ -233,8 +233,23 @@ pub fn check(seal: &Seal) -> Result<VerifyingKey, String> {
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
         .ok_or("the signature is not 64 bytes of hex")?;
     key.verify_strict(&message(seal.entries, &seal.head), &sig)
-        .map_err(|_| "the signature does not match the manifest's head".to_owned())?;
+        .map_err(|_| "the signature does not match what it signs".to_owned())?;
     Ok(key)
+}
+
+/// Checks a seal's signature and that its key is one of `trusted`: the
+/// one trust rule for runs, review records and bundles.
+pub fn check_trusted(seal: &Seal, trusted: &[VerifyingKey]) -> Result<(), String> {
+    let key = check(seal)?;
+    if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "signed by key {}, which is not trusted here \
+             (this machine's key is trusted; add others with --trust KEY)",
+            seal.public_key
+        ))
+    }
 }
 
 #[cfg(test)]

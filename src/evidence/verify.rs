@@ -300,17 +300,8 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
             return report;
         }
     };
-    match seal::check(&sealed) {
-        Ok(key) => {
-            report.signed_by = Some(sealed.public_key.clone());
-            if !trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) {
-                report.problems.push(format!(
-                    "{SEAL_FILE}: signed by key {}, which is not trusted here \
-                     (this machine's key is trusted; add others with --trust KEY)",
-                    sealed.public_key
-                ));
-            }
-        }
+    match seal::check_trusted(&sealed, trusted) {
+        Ok(()) => report.signed_by = Some(sealed.public_key.clone()),
         Err(e) => report.problems.push(format!("{SEAL_FILE}: {e}")),
     }
     let head = entries.last().map_or(GENESIS, |(_, e)| e.hash.as_str());

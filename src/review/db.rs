@@ -374,13 +374,8 @@ pub fn verify_record(
         None if log.is_empty() => {}
         None => problems.push(format!("{DB_FILE}: the audit log's signed head is missing")),
         Some(s) => {
-            match seal::check(s) {
-                Ok(key) if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) => {}
-                Ok(_) => problems.push(format!(
-                    "{DB_FILE}: the audit log is signed by key {}, which is not trusted here",
-                    s.public_key
-                )),
-                Err(e) => problems.push(format!("{DB_FILE}: audit log seal: {e}")),
+            if let Err(e) = seal::check_trusted(s, trusted) {
+                problems.push(format!("{DB_FILE}: audit log seal: {e}"));
             }
             if s.entries != log.len() as u64 || s.head != head {
                 problems.push(format!(
