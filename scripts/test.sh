@@ -6,4 +6,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-cargo test --locked "$@"
+# One clean build: incremental state would only double target/'s size.
+CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}" cargo test --locked "$@"
