@@ -242,6 +242,9 @@ pub struct ServeConfig {
     /// the network: put TLS and the token in front of it.
     pub listen: String,
     /// The access token; a fresh one is made at each start when unset.
+    /// Never serialised: the effective config goes into every run.json,
+    /// and a run can be shared.
+    #[serde(skip_serializing)]
     pub token: Option<String>,
 }
 

@@ -696,3 +696,140 @@ fn exports_of_reviewed_events_verify_and_tampered_bundles_are_named() {
     let (code, text) = verify(&[run_s]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// Reads one file of a zip.
+fn zip_file(path: &Path, name: &str) -> Vec<u8> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut f = zip.by_name(name).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn a_redacted_export_differs_from_the_run_only_inside_its_regions() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = screen_sortie(&dir.path().join("runs"));
+    let run_s = run.to_str().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    // The sortie has no faces and no person outside an event, so containers
+    // stand in for bystanders: every container that is not an event's anchor
+    // is blurred, which gives many regions to check.
+    let o = lookout(&[
+        "export",
+        run_s,
+        "--format",
+        "bundle",
+        "--events",
+        "all",
+        "--redact",
+        "--redact-classes",
+        "person,container",
+        "-o",
+        &out("r.zip"),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("redacted: "), "{stderr}");
+    let zip_path = Path::new(&out("r.zip")).to_owned();
+    let (code, text) = verify(&[&out("r.zip")]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 redacted copies"), "{text}");
+
+    let names: Vec<String> = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap())
+        .unwrap()
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".jpg")),
+        "no untouched frame leaves with --redact: {names:?}"
+    );
+    let info: lookout::evidence::bundle::BundleInfo =
+        serde_json::from_slice(&zip_file(&zip_path, "bundle.json")).unwrap();
+    let redaction = info.redaction.expect("bundle.json records the redaction");
+    assert_eq!(redaction.classes, ["person", "container"]);
+    assert_eq!(redaction.files.len(), 4);
+
+    let mut regions_seen = 0;
+    for f in &redaction.files {
+        let copy = image::load_from_memory(&zip_file(&zip_path, &f.path))
+            .unwrap()
+            .to_rgb8();
+        let original = image::open(run.join(&f.from)).unwrap().to_rgb8();
+        assert_eq!(copy.dimensions(), original.dimensions());
+        let mut changed = vec![0usize; f.regions.len()];
+        for (x, y, p) in original.enumerate_pixels() {
+            let same = copy.get_pixel(x, y) == p;
+            let owners: Vec<usize> = (0..f.regions.len())
+                .filter(|&i| f.regions[i].contains(x, y))
+                .collect();
+            assert!(
+                !owners.is_empty() || same,
+                "{}: pixel ({x}, {y}) changed outside every region",
+                f.path
+            );
+            for i in owners {
+                changed[i] += usize::from(!same);
+            }
+        }
+        for (i, n) in changed.iter().enumerate() {
+            assert!(*n > 0, "{}: region {i} was not blurred", f.path);
+        }
+        regions_seen += f.regions.len();
+    }
+    assert!(regions_seen >= 4, "{regions_seen} regions");
+
+    // A blurred copy changed after export is named.
+    std::fs::copy(&zip_path, out("tampered.zip")).unwrap();
+    let target = redaction.files[0].path.clone();
+    rewrite_zip(Path::new(&out("tampered.zip")), |name, bytes| {
+        if name == target {
+            let n = bytes.len();
+            bytes[n / 2] ^= 0x01;
+        }
+    });
+    let (code, text) = verify(&[&out("tampered.zip")]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("{target}: modified")), "{text}");
+
+    // Training exports carry redacted PNGs and say so.
+    let o = lookout(&[
+        "export",
+        run_s,
+        "--format",
+        "coco",
+        "--events",
+        "all",
+        "--redact",
+        "-o",
+        &out("coco"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let coco = read_json(&dir.path().join("coco/annotations.json"));
+    for img in coco["images"].as_array().unwrap() {
+        let name = img["file_name"].as_str().unwrap();
+        assert!(name.ends_with(".png"), "{name}");
+        assert!(dir.path().join("coco").join(name).is_file());
+    }
+    let record = read_json(&dir.path().join("coco/redaction.json"));
+    assert_eq!(record["files"].as_array().unwrap().len(), 2);
+    assert_eq!(record["face_model"]["sha256"].as_str().unwrap().len(), 64);
+
+    // GeoJSON has no frames to redact.
+    let o = lookout(&[
+        "export", run_s, "--format", "geojson", "--events", "all", "--redact",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("GeoJSON has none"));
+
+    // The originals in the run stay as sealed.
+    let (code, text) = verify(&[run_s]);
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -51,8 +51,12 @@ pub fn run(args: &VerifyArgs) -> Result<Outcome> {
             println!("{}: {p}", dir.display());
         }
         if report.holds() {
+            let copies = match report.redacted {
+                0 => String::new(),
+                n => format!("; {n} redacted copies as the exporter signed them"),
+            };
             println!(
-                "{}: OK: {} manifest entries, every file as sealed, signed by {}",
+                "{}: OK: {} manifest entries, every file as sealed, signed by {}{copies}",
                 dir.display(),
                 report.entries,
                 report.signed_by.as_deref().unwrap_or("?")

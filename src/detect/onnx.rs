@@ -537,6 +537,78 @@ impl OnnxDetector {
     }
 }
 
+/// A model run as it is, with one f32 input and f32 outputs: for helper
+/// models whose decoding lives elsewhere, such as the face detector of
+/// `lookout export --redact` ([`super::face`]).
+pub struct RawModel {
+    session: Session,
+    path: PathBuf,
+    input: String,
+    /// sha256 of the model file.
+    pub sha256: String,
+}
+
+impl RawModel {
+    /// Loads `path` on the CPU with at most `threads` intra-op threads
+    /// (0: ONNX Runtime chooses).
+    pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize) -> Result<Self, DetectError> {
+        let bytes = std::fs::read(path).map_err(|source| DetectError::ModelIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        let env = environment(&find_runtime_library(ort_lib)?)?;
+        let load_err = |message: String| DetectError::ModelLoad {
+            path: path.to_owned(),
+            message,
+        };
+        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
+        if threads > 0 {
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| load_err(e.to_string()))?;
+        }
+        let session = builder
+            .commit_from_memory(&bytes)
+            .map_err(|e| load_err(e.to_string()))?;
+        let input = match session.inputs() {
+            [one] => one.name().to_owned(),
+            many => {
+                return Err(DetectError::Unsupported {
+                    path: path.to_owned(),
+                    reason: format!("expected one input, found {}", many.len()),
+                })
+            }
+        };
+        Ok(RawModel {
+            session,
+            path: path.to_owned(),
+            input,
+            sha256: crate::evidence::sha256_hex(&bytes),
+        })
+    }
+
+    /// Runs the model on one f32 tensor and returns every output as f32,
+    /// in the model's output order.
+    pub fn run(&mut self, shape: &[usize], data: Vec<f32>) -> Result<Vec<RawOutput>, DetectError> {
+        let fail = |message: String| DetectError::Inference {
+            path: self.path.clone(),
+            message,
+        };
+        let tensor = Tensor::from_array((shape.to_vec(), data))
+            .map_err(|e| fail(e.to_string()))?
+            .into_dyn();
+        let outputs = self
+            .session
+            .run(vec![(self.input.clone(), tensor)])
+            .map_err(|e| fail(e.to_string()))?;
+        let mut raw = Vec::new();
+        for (name, value) in outputs.iter() {
+            raw.push(to_f32(name, &value).map_err(fail)?);
+        }
+        Ok(raw)
+    }
+}
+
 /// Copies an output tensor of any numeric type into f32.
 fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, String> {
     macro_rules! try_as {

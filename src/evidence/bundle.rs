@@ -9,6 +9,8 @@
 //!   manifest.sig       the run's seal
 //!   run.json           config, model and its sha256, thresholds
 //!   events/<id>/...    the chosen events' frames and event.json, untouched
+//!   redacted/events/<id>/{frame,annotated}.png
+//!                      with --redact, blurred copies instead of the frames
 //!   review.json        the run's audit log, verdicts and their signed head
 //! ```
 //!
@@ -49,6 +51,10 @@ pub struct BundleInfo {
     pub selection: String,
     /// Manifest paths carried in the zip.
     pub included: Vec<String>,
+    /// For a redacted bundle: the blurred copies carried instead of the
+    /// frames, and how they were made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<super::redact::Redaction>,
 }
 
 /// `review.json`: the run's review record, whole.

@@ -21,6 +21,7 @@ pub mod annotate;
 pub mod bundle;
 pub mod events;
 pub mod manifest;
+pub mod redact;
 pub mod seal;
 pub mod verify;
 

@@ -113,6 +113,8 @@ pub struct Report {
     pub entries: usize,
     /// Hex of the key that signed the seal, when the signature is valid.
     pub signed_by: Option<String>,
+    /// Blurred copies in a redacted bundle, checked against `bundle.json`.
+    pub redacted: usize,
 }
 
 impl Report {
@@ -247,13 +249,49 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
             Err(err) => problems.push(format!("{}: unreadable: {err}", e.path)),
         }
     }
+    // A redacted bundle's blurred copies: each as bundle.json says, made
+    // from a file the manifest seals.
+    let mut copies: BTreeSet<&str> = BTreeSet::new();
+    if let Some(redaction) = bundle.as_ref().and_then(|b| b.redaction.as_ref()) {
+        report.redacted = redaction.files.len();
+        for f in &redaction.files {
+            if !f.path.starts_with("redacted/") || f.path.contains("..") {
+                problems.push(format!("{}: a redacted copy outside redacted/", f.path));
+                continue;
+            }
+            copies.insert(&f.path);
+            match store.sha256(&f.path) {
+                Ok(sha) if sha == f.sha256 => {}
+                Ok(_) => problems.push(format!(
+                    "{}: modified (its sha256 differs from {BUNDLE_FILE}'s)",
+                    f.path
+                )),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    problems.push(format!("{}: missing", f.path))
+                }
+                Err(err) => problems.push(format!("{}: unreadable: {err}", f.path)),
+            }
+            let sealed = entries
+                .iter()
+                .any(|(_, e)| e.path == f.from && e.sha256 == f.from_sha256);
+            if !sealed {
+                problems.push(format!(
+                    "{}: made from {}, which the manifest does not seal with sha256 {}",
+                    f.path, f.from, f.from_sha256
+                ));
+            }
+        }
+    }
     let allowed: &[&str] = if bundle.is_some() {
         BUNDLE_UNLISTED
     } else {
         UNLISTED
     };
     for rel in store.files() {
-        if !listed.contains(rel.as_str()) && !allowed.contains(&rel.as_str()) {
+        if !listed.contains(rel.as_str())
+            && !allowed.contains(&rel.as_str())
+            && !copies.contains(rel.as_str())
+        {
             problems.push(format!("{rel}: extra (not in the manifest)"));
         }
     }
