@@ -512,6 +512,21 @@ mod tests {
     }
 
     #[test]
+    fn the_review_token_never_reaches_a_recorded_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookout.toml");
+        std::fs::write(&path, "[serve]\ntoken = \"s3cret-token-value\"\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.serve.token.as_deref(), Some("s3cret-token-value"));
+        // What run.json records, and what export --redact reads back.
+        let recorded = serde_json::to_value(&c).unwrap();
+        assert!(!recorded.to_string().contains("s3cret"), "{recorded}");
+        let back: Config = serde_json::from_value(recorded).unwrap();
+        assert_eq!(back.serve.token, None);
+        assert_eq!(back.detect, c.detect);
+    }
+
+    #[test]
     fn partial_file_keeps_defaults_and_validates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lookout.toml");
