@@ -605,10 +605,16 @@ impl Redactor {
                 .with_context(|| format!("cannot read {}", run_json_path.display()))?,
         )
         .with_context(|| format!("{}: not JSON", run_json_path.display()))?;
-        let config: crate::config::Config = serde_json::from_value(run_json["config"].clone())
+        let mut config: crate::config::Config = serde_json::from_value(run_json["config"].clone())
             .with_context(|| {
                 format!("{}: cannot read the run's config", run_json_path.display())
             })?;
+        // One frame per event: the CPU does, wherever the run ran. A
+        // runtime library recorded on another machine may not exist here.
+        config.model.device = "cpu".into();
+        if config.model.ort_lib.as_ref().is_some_and(|p| !p.is_file()) {
+            config.model.ort_lib = None;
+        }
         let recorded = run_json["model"]["path"].as_str().map(PathBuf::from);
         let want_sha = run_json["model"]["sha256"]
             .as_str()
