@@ -31,6 +31,9 @@
 #                    99th percentile of GET /api/events (filtered, sorted page
 #                    of 50) over HTTP, beside review_startup_s.
 #                    See scripts/bench_review.py.
+#   redact_s_per_event  what `lookout export --redact` adds per event over the
+#                    same bundle without it, on the first round's run of the
+#                    clip. See scripts/bench_redact.py.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
@@ -133,3 +136,6 @@ python3 scripts/bench_live.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "
 
 # --- Review server ---------------------------------------------------------------
 python3 scripts/bench_review.py ./target/release/lookout "$OUT" "${REVIEW_EVENTS:-20000}"
+
+# --- Redacted export ---------------------------------------------------------
+python3 scripts/bench_redact.py ./target/release/lookout "$OUT/r1" "$OUT"
