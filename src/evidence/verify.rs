@@ -94,6 +94,19 @@ fn check_bundle(
     super::bundle::check(text, sig.as_deref(), trusted)
 }
 
+/// The problem with file `rel`, if its sha256 is not `expected`, as
+/// `record` (the manifest's, bundle.json's) gives it.
+fn check_file(store: &Store, rel: &str, expected: &str, record: &str) -> Option<String> {
+    match store.sha256(rel) {
+        Ok(sha) if sha == expected => None,
+        Ok(_) => Some(format!(
+            "{rel}: modified (its sha256 differs from {record})"
+        )),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Some(format!("{rel}: missing")),
+        Err(err) => Some(format!("{rel}: unreadable: {err}")),
+    }
+}
+
 /// Files a run folder may hold beside those in the manifest: the manifest
 /// and its seal, and the review database, which has its own chain.
 pub const UNLISTED: &[&str] = &[
@@ -237,17 +250,7 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
             problems.push(format!("{}: a path outside the run folder", e.path));
             continue;
         }
-        match store.sha256(&e.path) {
-            Ok(sha) if sha == e.sha256 => {}
-            Ok(_) => problems.push(format!(
-                "{}: modified (its sha256 differs from the manifest's)",
-                e.path
-            )),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                problems.push(format!("{}: missing", e.path))
-            }
-            Err(err) => problems.push(format!("{}: unreadable: {err}", e.path)),
-        }
+        problems.extend(check_file(store, &e.path, &e.sha256, "the manifest's"));
     }
     // A redacted bundle's blurred copies: each as bundle.json says, made
     // from a file the manifest seals.
@@ -260,17 +263,8 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
                 continue;
             }
             copies.insert(&f.path);
-            match store.sha256(&f.path) {
-                Ok(sha) if sha == f.sha256 => {}
-                Ok(_) => problems.push(format!(
-                    "{}: modified (its sha256 differs from {BUNDLE_FILE}'s)",
-                    f.path
-                )),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    problems.push(format!("{}: missing", f.path))
-                }
-                Err(err) => problems.push(format!("{}: unreadable: {err}", f.path)),
-            }
+            let record = format!("{BUNDLE_FILE}'s");
+            problems.extend(check_file(store, &f.path, &f.sha256, &record));
             let sealed = entries
                 .iter()
                 .any(|(_, e)| e.path == f.from && e.sha256 == f.from_sha256);
