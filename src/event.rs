@@ -24,14 +24,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::frame::{Frame, FrameMeta};
 use crate::signature::{Hit, Signature, Timing};
 use crate::track::Track;
 
 /// A lifecycle step, one line of `events.jsonl`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
     Open,

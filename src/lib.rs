@@ -24,6 +24,7 @@
 
 pub mod bundled;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod eval;
@@ -35,7 +36,9 @@ pub mod geom;
 pub mod live;
 pub mod pipeline;
 pub mod review;
+pub mod run;
 pub mod signature;
+pub mod sink;
 pub mod source;
 pub mod stream;
 pub mod track;

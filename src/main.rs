@@ -24,29 +24,26 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
+    let done = cli::Exit::default();
     let result = match &cli.command {
-        Command::Screen(args) => cli::screen::run(args, cli.quiet).map(|o| (o, args.fail_on_flag)),
-        Command::Watch(args) => cli::watch::run(args, cli.quiet).map(|o| (o, false)),
-        Command::Inspect(args) => {
-            cli::inspect::run(args).map(|()| (cli::Outcome::default(), false))
-        }
-        Command::Eval(args) => {
-            cli::eval::run(args, cli.quiet).map(|()| (cli::Outcome::default(), false))
-        }
-        Command::Config(args) => cli::config::run(args).map(|()| (cli::Outcome::default(), false)),
-        Command::Verify(args) => cli::verify::run(args).map(|o| (o, true)),
-        Command::Serve(args) => cli::serve::run(args).map(|()| (cli::Outcome::default(), false)),
-        Command::Export(args) => cli::export::run(args).map(|()| (cli::Outcome::default(), false)),
+        Command::Screen(args) => cli::screen::run(args, cli.quiet),
+        Command::Watch(args) => cli::watch::run(args, cli.quiet),
+        Command::Inspect(args) => cli::inspect::run(args).map(|()| done),
+        Command::Eval(args) => cli::eval::run(args, cli.quiet).map(|()| done),
+        Command::Config(args) => cli::config::run(args).map(|()| done),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Serve(args) => cli::serve::run(args).map(|()| done),
+        Command::Export(args) => cli::export::run(args).map(|()| done),
     };
     match result {
-        Ok((outcome, _)) if outcome.errors > 0 => {
+        Ok(exit) if exit.errors > 0 => {
             eprintln!(
                 "lookout: {} input(s) failed; see the messages above",
-                outcome.errors
+                exit.errors
             );
             ExitCode::from(2)
         }
-        Ok((outcome, true)) if outcome.flagged > 0 => ExitCode::from(1),
+        Ok(exit) if exit.one => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lookout: error: {e:#}");

@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 
+use crate::detect::step::{Infer, Prepare, Prepared};
 pub use crate::detect::tile::Tiling;
 use crate::detect::tile::{self, MergeConfig, Tile};
-use crate::detect::{DetectError, Detection, Detector, Preprocess, Tensorised};
+use crate::detect::{DetectError, Detection, Detector};
 use crate::evidence::sha256_file;
 use crate::frame::Frame;
 use crate::source::{self, Input, OpenOptions, SourceError, SourceInfo};
@@ -56,7 +57,8 @@ pub enum Item<T> {
 }
 
 impl<T> Item<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Item<U> {
+    /// The same message with its frame replaced by `f(frame)`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Item<U> {
         match self {
             Item::Started {
                 source_id,
@@ -104,29 +106,6 @@ pub struct PipelineOptions {
     pub tiling: Option<Tiling>,
 }
 
-/// The tiles of one frame, or `None` to detect on the whole frame. A
-/// raster's window is already tile-sized and is never cut again.
-fn tiles_of(frame: &Frame, tiling: Option<&Tiling>) -> Option<Vec<Tile>> {
-    let t = tiling?;
-    if frame.window.is_some() {
-        return None;
-    }
-    let (w, h) = (frame.meta.width, frame.meta.height);
-    if w <= t.size && h <= t.size {
-        return None;
-    }
-    let mut tiles = tile::grid(w, h, t.size, t.overlap);
-    if t.full_frame {
-        tiles.push(Tile {
-            x: 0,
-            y: 0,
-            width: w,
-            height: h,
-        });
-    }
-    Some(tiles)
-}
-
 /// Time spent per stage, for the summary and benchmarks.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineStats {
@@ -135,40 +114,44 @@ pub struct PipelineStats {
     /// Raster windows detected (those skipped as nodata are not counted).
     pub windows: u64,
     pub inference_calls: u64,
+    /// Tensors detected: frames, tiles and windows.
+    pub inference_tensors: u64,
     pub inference_time: Duration,
     pub wall_time: Duration,
 }
 
-/// Why the pipeline stopped before the end of its inputs.
+/// Why the pipeline stopped before the end of its inputs: the detector
+/// failed, or the consumer did (with its own error, `E`).
 #[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
+pub enum PipelineError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Detect(#[from] DetectError),
-    #[error("{0}")]
-    Consumer(anyhow::Error),
+    #[error(transparent)]
+    Consumer(E),
 }
 
 const CHANNEL_FRAMES: usize = 4;
 
 /// Screens `inputs` with `detector`, calling `consume` on this thread for
 /// every message in stream order.
-pub fn run<D: Detector + 'static>(
+pub fn run<D: Detector + 'static, E: std::error::Error + 'static>(
     inputs: &[Input],
     detector: D,
     options: &PipelineOptions,
-    mut consume: impl FnMut(Item<Detected>) -> anyhow::Result<()>,
-) -> Result<(D, PipelineStats), PipelineError> {
+    mut consume: impl FnMut(Item<Detected>) -> Result<(), E>,
+) -> Result<(D, PipelineStats), PipelineError<E>> {
     let started = Instant::now();
-    let batch = options.batch.clamp(1, detector.max_batch().max(1));
-    let preprocess = detector.preprocess().clone();
+    let prepare = Prepare::new(detector.preprocess().clone(), options.tiling.clone());
+    let infer = Infer::new(
+        detector,
+        options.batch,
+        options.tiling.as_ref().map(|t| t.merge),
+    );
+    let batch = infer.batch();
+    let windows_merge = options.open.raster.tiling.merge;
 
     let (decoded_tx, decoded_rx) = bounded::<Item<Frame>>(CHANNEL_FRAMES * batch);
     let (ready_tx, ready_rx) = bounded::<Item<Prepared>>(CHANNEL_FRAMES * batch);
-    let tiling = options.tiling.clone();
-    let merge = Merges {
-        frames: options.tiling.as_ref().map(|t| t.merge),
-        windows: options.open.raster.tiling.merge,
-    };
     let (out_tx, out_rx) = bounded::<Item<Detected>>(CHANNEL_FRAMES * batch);
 
     let inputs = Arc::new(inputs.to_vec());
@@ -191,13 +174,11 @@ pub fn run<D: Detector + 'static>(
 
     let pre = std::thread::Builder::new()
         .name("preprocess".into())
-        .spawn(move || {
-            preprocess_stage(&preprocess, tiling.as_ref(), batch, &decoded_rx, &ready_tx)
-        })
+        .spawn(move || preprocess_stage(&prepare, batch, &decoded_rx, &ready_tx))
         .expect("spawning a thread");
     let infer = std::thread::Builder::new()
         .name("inference".into())
-        .spawn(move || inference_stage(detector, batch, merge, &ready_rx, &out_tx))
+        .spawn(move || inference_stage(infer, windows_merge, &ready_rx, &out_tx))
         .expect("spawning a thread");
 
     let mut consumer_error = None;
@@ -289,25 +270,10 @@ fn decode_worker(
     }
 }
 
-/// A frame's tensors (one, or one per tile) and its tiles.
-type Tensors = (Vec<Tensorised>, Option<Vec<Tile>>);
-
-/// A frame waiting for its results: the frame, its tiles, its tensor count.
-type Waiting = (Frame, Option<Vec<Tile>>, usize);
-
-/// A frame ready for inference: one tensor, or one per tile.
-struct Prepared {
-    frame: Frame,
-    tensors: Vec<Tensorised>,
-    /// The tiles the tensors were cut from; `None` for the whole frame.
-    tiles: Option<Vec<Tile>>,
-}
-
 /// Tensorises frames in order. Frames already waiting are taken together
-/// and letterboxed in parallel on rayon's pool.
+/// and prepared in parallel on rayon's pool.
 fn preprocess_stage(
-    spec: &Preprocess,
-    tiling: Option<&Tiling>,
+    prepare: &Prepare,
     batch: usize,
     rx: &Receiver<Item<Frame>>,
     tx: &Sender<Item<Prepared>>,
@@ -322,54 +288,16 @@ fn preprocess_stage(
                 Err(_) => break,
             }
         }
-        let prepared: Vec<Option<Tensors>> = pending
-            .par_iter()
-            .map(|item| match item {
-                Item::Frame(f) => Some(match tiles_of(f, tiling) {
-                    None => (vec![spec.run(&f.image)], None),
-                    Some(tiles) => {
-                        let tensors = tiles
-                            .par_iter()
-                            .map(|t| {
-                                let crop = image::imageops::crop_imm(
-                                    f.image.as_ref(),
-                                    t.x,
-                                    t.y,
-                                    t.width,
-                                    t.height,
-                                )
-                                .to_image();
-                                spec.run(&crop)
-                            })
-                            .collect();
-                        (tensors, Some(tiles))
-                    }
-                }),
-                _ => None,
-            })
+        let prepared: Vec<Item<Prepared>> = pending
+            .par_drain(..)
+            .map(|item| item.map(|f| prepare.run(f)))
             .collect();
-        for (item, p) in pending.drain(..).zip(prepared) {
-            let out = item.map(|frame| {
-                let (tensors, tiles) = p.expect("every frame was tensorised");
-                Prepared {
-                    frame,
-                    tensors,
-                    tiles,
-                }
-            });
+        for out in prepared {
             if tx.send(out).is_err() {
                 return;
             }
         }
     }
-}
-
-/// How detections are merged: across the tiles of a sliced frame (`None`
-/// when frames are not sliced), and across a raster's windows.
-#[derive(Debug, Clone, Copy)]
-struct Merges {
-    frames: Option<MergeConfig>,
-    windows: MergeConfig,
 }
 
 /// A raster scene whose windows are being detected: its detections so far,
@@ -417,79 +345,61 @@ fn place_window(
 }
 
 fn inference_stage<D: Detector>(
-    mut detector: D,
-    batch: usize,
-    merge: Merges,
+    mut infer: Infer<D>,
+    windows_merge: MergeConfig,
     rx: &Receiver<Item<Prepared>>,
     tx: &Sender<Item<Detected>>,
 ) -> Result<(D, PipelineStats), DetectError> {
+    let batch = infer.batch();
     let mut stats = PipelineStats::default();
     let mut scenes: std::collections::HashMap<usize, SceneInProgress> = Default::default();
-    // Messages in arrival order; their tensors (one per frame, or one per
-    // tile) wait in `tensors` for a batch. Control messages do not close a
-    // batch, so frames of many small inputs (a folder of photos) still share
-    // inference calls; a tiled frame fills batches with its tiles.
-    let mut queue: Vec<Item<Waiting>> = Vec::with_capacity(batch * 2);
-    let mut tensors: Vec<Tensorised> = Vec::with_capacity(batch);
+    // Messages in arrival order, waiting until their frames hold a batch of
+    // tensors (one per frame, or one per tile). Control messages do not
+    // close a batch, so frames of many small inputs (a folder of photos)
+    // still share inference calls; a tiled frame fills batches with its
+    // tiles.
+    let mut queue: Vec<Item<()>> = Vec::with_capacity(batch * 2);
+    let mut frames: Vec<Prepared> = Vec::with_capacity(batch);
     let mut open = true;
     while open || !queue.is_empty() {
-        while open && tensors.len() < batch {
+        let mut waiting = 0;
+        while open && waiting < batch {
             match rx.recv() {
-                Ok(item) => queue.push(item.map(|p| {
-                    let n = p.tensors.len();
-                    tensors.extend(p.tensors);
-                    (p.frame, p.tiles, n)
-                })),
+                Ok(Item::Frame(p)) => {
+                    waiting += p.tensors.len();
+                    frames.push(p);
+                    queue.push(Item::Frame(()));
+                }
+                Ok(other) => queue.push(other.map(|_| ())),
                 Err(_) => open = false,
             }
         }
-        let mut results: Vec<Vec<Detection>> = Vec::with_capacity(tensors.len());
-        for chunk in tensors.chunks(batch) {
-            let t0 = Instant::now();
-            results.extend(detector.detect(chunk)?);
-            stats.inference_time += t0.elapsed();
-            stats.inference_calls += 1;
-        }
-        tensors.clear();
-        let mut results = results.into_iter();
+        let mut results = infer.run(std::mem::take(&mut frames))?.into_iter();
         for item in queue.drain(..) {
             let out = match item {
-                Item::Frame((frame, tiles, n)) => {
-                    let mut per_tensor: Vec<Vec<Detection>> = (0..n)
-                        .map(|_| results.next().expect("one result per tensor"))
-                        .collect();
-                    let (fw, fh) = (frame.meta.width, frame.meta.height);
+                Item::Frame(()) => {
+                    let (frame, detections) = results.next().expect("one result per frame");
                     if let Some(window) = frame.window {
                         // A raster window: keep its detections until the
                         // scene's last window has been detected.
+                        let (fw, fh) = (frame.meta.width, frame.meta.height);
                         let source_id = frame.meta.source_id;
                         let scene = scenes.entry(source_id).or_insert_with(|| SceneInProgress {
                             frame,
                             detections: Vec::new(),
                             windows: 0,
                         });
-                        let dets = per_tensor.pop().unwrap_or_default();
-                        scene
-                            .detections
-                            .extend(place_window(&window, scene.windows, dets, fw, fh));
+                        scene.detections.extend(place_window(
+                            &window,
+                            scene.windows,
+                            detections,
+                            fw,
+                            fh,
+                        ));
                         scene.windows += 1;
                         continue;
                     }
                     stats.frames += 1;
-                    let detections = match (tiles, merge.frames) {
-                        (Some(tiles), Some(cfg)) => tile::merge(
-                            tiles
-                                .iter()
-                                .enumerate()
-                                .zip(per_tensor)
-                                .flat_map(|((i, t), dets)| {
-                                    dets.into_iter().map(move |d| t.place(i, d, fw, fh))
-                                })
-                                .collect(),
-                            &cfg,
-                        ),
-                        _ => per_tensor.pop().unwrap_or_default(),
-                    };
                     Item::Frame(Detected { frame, detections })
                 }
                 Item::Finished {
@@ -502,8 +412,8 @@ fn inference_stage<D: Detector>(
                     if let Some(scene) = scenes.remove(&source_id) {
                         stats.frames += 1;
                         stats.windows += scene.windows as u64;
-                        if tx.send(Item::Frame(scene.finish(&merge.windows))).is_err() {
-                            return Ok((detector, stats));
+                        if tx.send(Item::Frame(scene.finish(&windows_merge))).is_err() {
+                            return Ok(finish(infer, stats));
                         }
                     }
                     Item::Finished {
@@ -513,13 +423,22 @@ fn inference_stage<D: Detector>(
                     }
                 }
                 started @ Item::Started { .. } => {
-                    started.map(|_| unreachable!("frames are matched above"))
+                    started.map(|()| unreachable!("frames are matched above"))
                 }
             };
             if tx.send(out).is_err() {
-                return Ok((detector, stats));
+                return Ok(finish(infer, stats));
             }
         }
     }
-    Ok((detector, stats))
+    Ok(finish(infer, stats))
+}
+
+/// The detector back, with the inference figures added to `stats`.
+fn finish<D: Detector>(infer: Infer<D>, mut stats: PipelineStats) -> (D, PipelineStats) {
+    let (detector, s) = infer.into_parts();
+    stats.inference_calls = s.calls;
+    stats.inference_tensors = s.tensors;
+    stats.inference_time = s.time;
+    (detector, stats)
 }

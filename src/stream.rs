@@ -10,6 +10,15 @@ use crate::frame::Frame;
 use crate::signature::{Signature, Timing};
 use crate::track::{Tracker, TrackerConfig};
 
+/// What one frame did to a stream.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Event steps the frame caused.
+    pub updates: Vec<EventUpdate>,
+    /// For each detection of the frame, the confirmed track it belongs to.
+    pub tracks: Vec<Option<u64>>,
+}
+
 pub struct Stream {
     tracker: Tracker,
     tracker_config: TrackerConfig,
@@ -31,12 +40,21 @@ impl Stream {
 
     /// Tracks one frame's detections and applies the signatures. Frames must
     /// come in presentation order.
-    pub fn observe(&mut self, frame: &Frame, detections: &[Detection]) -> Vec<EventUpdate> {
+    pub fn observe(&mut self, frame: &Frame, detections: &[Detection]) -> Observed {
         let meta = &frame.meta;
         self.tracker
             .update(meta.pts_s.unwrap_or(meta.frame_index as f64), detections);
         let visible: Vec<_> = self.tracker.visible().cloned().collect();
-        self.events.observe(frame, &visible)
+        let mut tracks = vec![None; detections.len()];
+        for t in &visible {
+            if let Some(slot) = t.detection.and_then(|i| tracks.get_mut(i)) {
+                *slot = Some(t.id);
+            }
+        }
+        Observed {
+            updates: self.events.observe(frame, &visible),
+            tracks,
+        }
     }
 
     /// Closes the events still open; `reason` is recorded on each.

@@ -190,7 +190,7 @@ fn run_case(path: &Path) -> Result<(), String> {
             scene: None,
             window: None,
         };
-        updates.extend(stream.observe(&frame, &detections));
+        updates.extend(stream.observe(&frame, &detections).updates);
     }
     updates.extend(stream.finish("end of input"));
 

@@ -4,23 +4,17 @@
 //! self-contained `report.html`.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
-use crate::detect::family::PostProcess;
-use crate::detect::onnx::{OnnxConfig, OnnxDetector};
-use crate::detect::Detector;
 use crate::eval::classes::{confusion, per_class};
 use crate::eval::coco::{evaluate, Params, Stats};
 use crate::eval::mapping::ClassMap;
 use crate::eval::{formats, plot, Dataset, Prediction};
-use crate::pipeline::{self, Detected, Item, PipelineOptions};
-use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
+use crate::run::eval::ImageKey;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -116,148 +110,33 @@ fn run_model(
     gt: &Dataset,
     quiet: bool,
 ) -> Result<(Vec<Prediction>, Vec<String>, Value)> {
-    let mut config = OnnxConfig::new(model);
-    config.labels = args.labels.clone();
-    config.ort_lib = args.ort_lib.clone();
-    config.imgsz = args.imgsz;
-    config.post = PostProcess {
-        conf: args.model_conf as f32,
-        iou: 0.7,
-        max_det: args.max_dets.max(100),
-    };
-    let detector = OnnxDetector::load(&config)?;
-    let info = detector.info().clone();
-    let labels = detector.labels().to_vec();
-    // Which ground-truth image each decoded frame is: by file for images,
-    // by frame index for a video.
-    let (paths, by_frame): (Vec<PathBuf>, Option<HashMap<u64, i64>>) = match &args.video {
-        Some(video) => (vec![video.clone()], Some(frame_index_map(args, gt)?)),
+    let mut config = crate::config::Config::default();
+    config.model.path = Some(model.to_owned());
+    config.model.labels = args.labels.clone();
+    config.model.ort_lib = args.ort_lib.clone();
+    config.model.imgsz = args.imgsz;
+    config.detect.conf = args.model_conf;
+    config.detect.iou = 0.7;
+    config.detect.max_det = args.max_dets.max(100);
+    config.tile.size = args.tile;
+    config.tile.overlap = args.overlap;
+    let session = crate::run::Session::load(config)?;
+    let labels = session.labels().to_vec();
+    let model_json = json!({"path": model, "sha256": session.info.sha256, "family": session.info.family, "labels": labels});
+    let key = match &args.video {
+        Some(_) => ImageKey::frames(gt, args.gt.as_deref().unwrap_or(Path::new("")))?,
         None => {
             let root = args
                 .images
                 .clone()
                 .or_else(|| gt.image_root.clone())
                 .context("the ground truth does not say where its images are; pass --images DIR")?;
-            (
-                gt.images.iter().map(|i| root.join(&i.file_name)).collect(),
-                None,
-            )
+            ImageKey::files(gt, &root)
         }
     };
-    let (inputs, errors) = source::discover(&paths);
-    if let Some(e) = errors.first() {
-        bail!(
-            "{e} ({} input(s) of the ground truth cannot be read)",
-            errors.len()
-        );
-    }
-    let by_path: HashMap<PathBuf, i64> = paths
-        .iter()
-        .zip(&gt.images)
-        .map(|(p, i)| (p.clone(), i.id))
-        .collect();
-    let bar = ProgressBar::with_draw_target(
-        Some(gt.images.len() as u64),
-        if !quiet && std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    )
-    .with_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} images {per_sec} ETA {eta}")
-            .expect("valid template"),
-    )
-    .with_prefix("eval");
-    let tile = crate::config::TileConfig {
-        size: args.tile,
-        overlap: args.overlap,
-        ..Default::default()
-    };
-    let options = PipelineOptions {
-        open: OpenOptions {
-            sampling: Sampling {
-                stride: 1,
-                max_fps: None,
-            },
-            decode_threads: 1,
-            raster: RasterOptions {
-                config: Default::default(),
-                tiling: tile.raster_tiling(&info.preprocess),
-            },
-        },
-        decode_workers: 1,
-        batch: 1,
-        hash_sources: false,
-        tiling: tile.tiling(&info.preprocess),
-    };
-    let mut preds = Vec::new();
-    let mut failures = Vec::new();
-    pipeline::run(&inputs, detector, &options, |item| {
-        match item {
-            Item::Frame(Detected { frame, detections }) => {
-                bar.inc(1);
-                let image_id = match &by_frame {
-                    Some(map) => match map.get(&frame.meta.frame_index) {
-                        Some(&id) => id,
-                        None => return Ok(()),
-                    },
-                    None => by_path[&inputs[frame.meta.source_id].path],
-                };
-                for d in detections {
-                    let b = d.bbox;
-                    preds.push(Prediction {
-                        image_id,
-                        category_id: d.class_id as i64,
-                        bbox: [
-                            f64::from(b.x1),
-                            f64::from(b.y1),
-                            f64::from(b.x2 - b.x1),
-                            f64::from(b.y2 - b.y1),
-                        ],
-                        score: f64::from(d.score),
-                    });
-                }
-            }
-            Item::Finished { error: Some(e), .. } => failures.push(e.to_string()),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    bar.finish_and_clear();
-    if let Some(e) = failures.first() {
-        bail!("{e} ({} image(s) failed)", failures.len());
-    }
-    let model_json =
-        json!({"path": model, "sha256": info.sha256, "family": info.family, "labels": labels});
+    let frames = crate::run::eval::detect(session, &key, args.video.as_deref(), !quiet)?;
+    let (preds, _) = crate::run::eval::predictions(&frames, &key);
     Ok((preds, labels, model_json))
-}
-
-/// Frame index to image id, from the COCO file's `frame_index` fields
-/// (as `scripts/make_sample_sortie.py` writes them), or the image ids.
-fn frame_index_map(args: &EvalArgs, gt: &Dataset) -> Result<HashMap<u64, i64>> {
-    let mut map = HashMap::new();
-    if let Some(path) = args
-        .gt
-        .as_ref()
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-    {
-        let raw: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-        for img in raw["images"].as_array().into_iter().flatten() {
-            if let (Some(f), Some(id)) = (img["frame_index"].as_u64(), img["id"].as_i64()) {
-                map.insert(f, id);
-            }
-        }
-    }
-    if map.is_empty() {
-        for img in &gt.images {
-            let f = u64::try_from(img.id).context(
-                "--video: images have no frame_index and their ids are not frame indices",
-            )?;
-            map.insert(f, img.id);
-        }
-    }
-    Ok(map)
 }
 
 fn fmt(v: f64) -> String {

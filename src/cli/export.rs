@@ -278,7 +278,7 @@ fn write_bundle(
         format: "lookout-bundle".into(),
         version: 1,
         run_id: run_id.to_owned(),
-        created_at: super::screen::now_rfc3339(),
+        created_at: crate::clock::now_rfc3339(),
         events: chosen.iter().map(|c| c.id.clone()).collect(),
         selection: which.to_owned(),
         included: included.clone(),
@@ -628,7 +628,8 @@ impl Redactor {
                 p.map_or("its model".into(), |p| p.display().to_string())
             ),
         };
-        let loaded = super::screen::load(&config, &detector_path).with_context(|| {
+        config.model.path = Some(detector_path.clone());
+        let mut loaded = crate::run::Session::load(config.clone()).with_context(|| {
             format!("cannot load the run's detector {}", detector_path.display())
         })?;
         if loaded.info.sha256 != want_sha {
@@ -638,7 +639,8 @@ impl Redactor {
                 loaded.info.sha256
             );
         }
-        let labels = loaded.detector.labels().to_vec();
+        let detector = loaded.take_detector();
+        let labels = detector.labels().to_vec();
         let mut classes = Vec::new();
         for name in args
             .redact_classes
@@ -660,7 +662,7 @@ impl Redactor {
         Ok(Redactor {
             faces,
             face_threshold: args.face_threshold,
-            detector: loaded.detector,
+            detector,
             detector_path,
             classes,
             faces_blurred: 0,

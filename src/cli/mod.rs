@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+pub mod args;
 pub mod config;
 pub mod eval;
 pub mod export;
@@ -46,11 +47,11 @@ pub enum Command {
     Export(export::ExportArgs),
 }
 
-/// What a command reports back to `main` for the exit code.
+/// What a command tells `main` for the exit code: inputs that failed
+/// (exit 2), and whether to exit 1 (events found with `--fail-on-flag`,
+/// runs that do not verify).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Outcome {
-    /// Inputs that failed (missing, unreadable, damaged).
+pub struct Exit {
     pub errors: usize,
-    /// Events opened.
-    pub flagged: u64,
+    pub one: bool,
 }

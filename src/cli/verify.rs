@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::Outcome;
+use super::Exit;
 use crate::evidence::seal;
 use crate::evidence::verify::{verify_bundle, verify_run};
 
@@ -23,7 +23,7 @@ pub struct VerifyArgs {
 
 /// Prints every problem of every run, and a line per run. Exit status: 0
 /// when every run holds, 1 when any does not, 2 when a folder is not a run.
-pub fn run(args: &VerifyArgs) -> Result<Outcome> {
+pub fn run(args: &VerifyArgs) -> Result<Exit> {
     let mut trusted = Vec::new();
     for t in &args.trust {
         trusted.push(seal::parse_public_key(t).map_err(anyhow::Error::msg)?);
@@ -31,7 +31,7 @@ pub fn run(args: &VerifyArgs) -> Result<Outcome> {
     if let Some(own) = seal::own_public_key() {
         trusted.push(own);
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = Exit::default();
     for dir in &args.runs {
         let bundle = dir.is_file();
         if !bundle && !dir.join("manifest.jsonl").is_file() {
@@ -67,7 +67,7 @@ pub fn run(args: &VerifyArgs) -> Result<Outcome> {
                 dir.display(),
                 report.problems.len()
             );
-            outcome.flagged += 1;
+            outcome.one = true;
         }
     }
     Ok(outcome)

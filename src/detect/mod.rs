@@ -13,6 +13,7 @@ pub mod family;
 pub mod labels;
 pub mod nms;
 pub mod onnx;
+pub mod step;
 pub mod tile;
 
 use std::path::PathBuf;

@@ -19,11 +19,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::annotate::annotate;
-use super::{encode_jpeg, EvidenceError, RunWriter, EVENT_SCHEMA};
-use crate::config::BuiltSignature;
+use super::record::{
+    round_s, AnchorRecord, Artefacts, BestFrameRecord, BestTrack, CropRecord, EventLine,
+    EventModel, EventRecord, EventSource, EventSummary, GeoRecord, SignatureRecord, StepAt,
+    Thresholds, TrackRecord, EVENT_SCHEMA,
+};
+use super::{encode_jpeg, EvidenceError, RunWriter};
 use crate::detect::{class_name, Detection};
 use crate::event::{Event, EventUpdate, Step};
 use crate::frame::Window;
@@ -84,7 +88,7 @@ fn union_of(boxes: impl Iterator<Item = BBox>) -> Option<BBox> {
 /// Where an event lies: the footprint of all its best frame's boxes, then
 /// one footprint per track, in the best frame's order. `None` unless the
 /// frame is a georeferenced raster.
-fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, EvidenceError> {
+pub fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, EvidenceError> {
     let Some(georef) = event
         .best
         .frame
@@ -115,53 +119,67 @@ pub struct EventContext {
     pub model_path: PathBuf,
     pub model_sha256: String,
     /// Detector and tracker thresholds.
-    pub thresholds: Value,
+    pub thresholds: Thresholds,
     pub jpeg_quality: u8,
     /// Signature configs and hashes, by signature name.
     pub signatures: HashMap<String, (Value, String)>,
 }
 
 impl EventContext {
-    pub fn signature_table(signatures: &[BuiltSignature]) -> HashMap<String, (Value, String)> {
+    pub fn signature_table(signatures: &[SignatureRecord]) -> HashMap<String, (Value, String)> {
         signatures
             .iter()
-            .map(|s| {
-                let (config, hash) = s.config.fingerprint();
-                (s.signature.name().to_owned(), (config, hash))
-            })
+            .map(|s| (s.name.clone(), (s.config.clone(), s.config_sha256.clone())))
             .collect()
     }
 }
 
-fn pts(v: Option<f64>) -> Value {
-    v.map_or(Value::Null, |t| json!((t * 1e6).round() / 1e6))
+/// A footprint as records store it: the centre to about 1 cm (RFC 7946
+/// recommends no more precision than the data has).
+pub fn footprint(f: &Footprint) -> GeoRecord {
+    let round7 = |v: f64| (v * 1e7).round() / 1e7;
+    GeoRecord {
+        lon: round7(f.lon),
+        lat: round7(f.lat),
+        footprint: f.polygon.clone(),
+    }
 }
 
 /// The fields common to the `events.jsonl` line and `event.json`.
-fn summary(event: &Event, source_path: &std::path::Path, labels: &[String]) -> Value {
-    let mut subjects: Vec<u64> = event.best.tracks.iter().map(|t| t.id).collect();
-    subjects.retain(|id| Some(*id) != event.anchor);
-    json!({
-        "schema": EVENT_SCHEMA,
-        "event_id": event.id,
-        "signature": event.signature,
-        "kind": event.kind,
-        "group": event.group,
-        "source": {"id": event.source_id, "path": source_path},
-        "anchor": event.anchor.map(|id| json!({
-            "track": id,
-            "class": event.tracks.get(&id).map(|t| class_name(labels, t.class_id)),
-        })),
-        "start_s": pts(event.start_s),
-        "start_frame": event.start_frame,
-        "last_s": pts(event.last_s),
-        "last_frame": event.last_frame,
-        "count": event.count,
-        "peak_count": event.peak_count,
-        "density_per_m2": event.density,
-        "peak_density_per_m2": event.peak_density,
-        "reason": event.reason,
-    })
+pub fn summary(
+    event: &Event,
+    source_path: &std::path::Path,
+    labels: &[String],
+    geo: Option<&Footprint>,
+) -> EventSummary {
+    EventSummary {
+        schema: EVENT_SCHEMA,
+        event_id: event.id.clone(),
+        signature: event.signature.clone(),
+        kind: event.kind.to_owned(),
+        group: event.group.clone(),
+        source: EventSource {
+            id: event.source_id,
+            path: source_path.to_owned(),
+        },
+        anchor: event.anchor.map(|id| AnchorRecord {
+            track: id,
+            class: event
+                .tracks
+                .get(&id)
+                .map(|t| class_name(labels, t.class_id).to_owned()),
+        }),
+        start_s: round_s(event.start_s),
+        start_frame: event.start_frame,
+        last_s: round_s(event.last_s),
+        last_frame: event.last_frame,
+        count: event.count as u64,
+        peak_count: event.peak_count as u64,
+        density_per_m2: event.density,
+        peak_density_per_m2: event.peak_density,
+        reason: event.reason.clone(),
+        geo: geo.map(footprint),
+    }
 }
 
 /// A closing event's evidence frames, encoded, before they are written.
@@ -213,26 +231,23 @@ impl EventContext {
         rendered: Option<Rendered>,
     ) -> Result<(), EvidenceError> {
         let event = &update.event;
-        let mut line = summary(event, source_path, &self.labels);
         let geo = event_geo(event)?;
-        if let Some((whole, _)) = &geo {
-            line["geo"] = whole.to_json();
-        }
-        line["step"] = json!(update.step);
-        line["at"] = json!({"frame_index": update.at.frame_index, "pts_s": pts(update.at.pts_s)});
+        let mut line = EventLine {
+            event: summary(event, source_path, &self.labels, geo.as_ref().map(|g| &g.0)),
+            step: update.step,
+            at: StepAt {
+                frame_index: update.at.frame_index,
+                pts_s: round_s(update.at.pts_s),
+            },
+            end_s: None,
+            close_reason: None,
+            artefacts: None,
+        };
         if let Some(rendered) = rendered {
-            line["end_s"] = pts(event.last_s);
-            line["close_reason"] = json!(event.close_reason);
-            line["artefacts"] =
-                self.write_artefacts(writer, event, source_path, geo.as_ref(), rendered)?;
-            if let Some((whole, _)) = &geo {
-                let mut props = summary(event, source_path, &self.labels);
-                props["end_s"] = pts(event.last_s);
-                props["lon"] = json!(whole.lon);
-                props["lat"] = json!(whole.lat);
-                props["event_json"] = line["artefacts"]["event"].clone();
-                writer.push_feature("events.geojson", whole.geometry(), props)?;
-            }
+            line.end_s = round_s(event.last_s);
+            line.close_reason = event.close_reason.clone();
+            line.artefacts =
+                Some(self.write_artefacts(writer, event, source_path, geo.as_ref(), rendered)?);
         }
         writer.append_event(&line)
     }
@@ -305,7 +320,7 @@ impl EventContext {
         source_path: &std::path::Path,
         geo: Option<&(Footprint, Vec<Footprint>)>,
         rendered: Rendered,
-    ) -> Result<Value, EvidenceError> {
+    ) -> Result<Artefacts, EvidenceError> {
         let dir = format!("events/{}", event.id);
         let frame_rel = format!("{dir}/frame.jpg");
         let annotated_rel = format!("{dir}/annotated.jpg");
@@ -321,63 +336,88 @@ impl EventContext {
             .cloned()
             .unwrap_or((Value::Null, String::new()));
         let meta = &best.frame.meta;
-        let mut record = summary(event, source_path, &self.labels);
         let density_note = (event.kind == "overcrowding" && best.density.is_none())
-            .then_some("density unknown: no ground sample distance; only the count applies");
-        record["end_s"] = pts(event.last_s);
-        record["close_reason"] = json!(event.close_reason);
-        record["best_frame"] = json!({
-            "rule": "most subjects, then highest mean score of the tracks involved, then earliest",
-            "frame_index": meta.frame_index,
-            "pts_s": pts(meta.pts_s),
-            "width": meta.width,
-            "height": meta.height,
-            "count": best.count,
-            "mean_score": best.mean_score,
-            "density_per_m2": best.density,
-            "area_m2": best.area_m2,
-            "gsd_m_per_px": meta.gsd_m_per_px,
-            "density_note": density_note,
-            "reason": best.reason,
-            "crop": crop,
-            "tracks": best.tracks.iter().enumerate().map(|(i, t)| json!({
-                "track": t.id,
-                "class": class_name(&self.labels, t.class_id),
-                "class_id": t.class_id,
-                "role": if Some(t.id) == event.anchor { "anchor" } else { "subject" },
-                "score": t.score,
-                "box": t.bbox.to_array(),
-                "geo": geo.and_then(|(_, each)| each.get(i)).map(Footprint::to_json),
-            })).collect::<Vec<_>>(),
-        });
-        if let Some((whole, _)) = geo {
-            record["geo"] = whole.to_json();
-            record["georef"] = best
-                .frame
-                .scene
-                .as_ref()
-                .and_then(|s| s.georef.as_ref())
-                .map_or(Value::Null, |g| g.describe());
-        }
-        record["tracks"] = json!(event
-            .tracks
-            .values()
-            .map(|t| json!({
-                "track": t.id,
-                "class": class_name(&self.labels, t.class_id),
-                "role": t.role,
-                "first_s": pts(t.first_s),
-                "last_s": pts(t.last_s),
-                "frames": t.frames,
-            }))
-            .collect::<Vec<_>>());
-        record["signature_config"] = config;
-        record["signature_config_sha256"] = json!(config_hash);
-        record["model"] = json!({"path": self.model_path, "sha256": self.model_sha256});
-        record["thresholds"] = self.thresholds.clone();
-        let artefacts = json!({"frame": frame_rel, "annotated": annotated_rel, "event": json_rel});
-        record["artefacts"] = artefacts.clone();
-        let bytes = serde_json::to_vec_pretty(&record).expect("JSON values always serialise");
+            .then(|| "density unknown: no ground sample distance; only the count applies".into());
+        let artefacts = Artefacts {
+            frame: frame_rel,
+            annotated: annotated_rel,
+            event: json_rel.clone(),
+        };
+        let record = EventRecord {
+            event: summary(event, source_path, &self.labels, geo.map(|g| &g.0)),
+            end_s: round_s(event.last_s),
+            close_reason: event.close_reason.clone(),
+            best_frame: BestFrameRecord {
+                rule:
+                    "most subjects, then highest mean score of the tracks involved, then earliest"
+                        .into(),
+                frame_index: meta.frame_index,
+                pts_s: round_s(meta.pts_s),
+                width: meta.width,
+                height: meta.height,
+                count: best.count as u64,
+                mean_score: best.mean_score,
+                density_per_m2: best.density,
+                area_m2: best.area_m2,
+                gsd_m_per_px: meta.gsd_m_per_px,
+                density_note,
+                reason: best.reason.clone(),
+                crop: crop.map(|w| CropRecord {
+                    x: w.x,
+                    y: w.y,
+                    width: w.width,
+                    height: w.height,
+                    scale: w.scale,
+                }),
+                tracks: best
+                    .tracks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| BestTrack {
+                        track: t.id,
+                        class: class_name(&self.labels, t.class_id).to_owned(),
+                        class_id: t.class_id,
+                        role: if Some(t.id) == event.anchor {
+                            "anchor"
+                        } else {
+                            "subject"
+                        }
+                        .into(),
+                        score: t.score,
+                        bbox: t.bbox.to_array(),
+                        geo: geo.and_then(|(_, each)| each.get(i)).map(footprint),
+                    })
+                    .collect(),
+            },
+            georef: geo.and_then(|_| {
+                best.frame
+                    .scene
+                    .as_ref()
+                    .and_then(|s| s.georef.as_ref())
+                    .map(|g| g.describe())
+            }),
+            tracks: event
+                .tracks
+                .values()
+                .map(|t| TrackRecord {
+                    track: t.id,
+                    class: class_name(&self.labels, t.class_id).to_owned(),
+                    role: t.role.into(),
+                    first_s: round_s(t.first_s),
+                    last_s: round_s(t.last_s),
+                    frames: t.frames,
+                })
+                .collect(),
+            signature_config: config,
+            signature_config_sha256: config_hash,
+            model: EventModel {
+                path: self.model_path.clone(),
+                sha256: self.model_sha256.clone(),
+            },
+            thresholds: self.thresholds.clone(),
+            artefacts: artefacts.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&record).expect("records always serialise");
         writer.put(&json_rel, &bytes)?;
         Ok(artefacts)
     }

@@ -21,6 +21,7 @@ pub mod annotate;
 pub mod bundle;
 pub mod events;
 pub mod manifest;
+pub mod record;
 pub mod redact;
 pub mod seal;
 pub mod verify;
@@ -34,9 +35,7 @@ use sha2::{Digest, Sha256};
 
 pub use manifest::Manifest;
 
-/// Version of the `events.jsonl` and `event.json` record layout.
-/// 3 added `geo` (position and footprint) and, for rasters, `best_frame.crop`.
-pub const EVENT_SCHEMA: u32 = 3;
+pub use record::EVENT_SCHEMA;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -137,6 +136,8 @@ pub struct RunWriter {
     events: File,
     /// Open GeoJSON collections by file name, created on first use.
     geojson: std::collections::BTreeMap<String, crate::geo::GeoJsonLog>,
+    /// Other append-only logs (`detections.jsonl`), created on first use.
+    logs: std::collections::BTreeMap<String, File>,
 }
 
 impl RunWriter {
@@ -175,6 +176,7 @@ impl RunWriter {
             signer,
             events,
             geojson: Default::default(),
+            logs: Default::default(),
         })
     }
 
@@ -194,13 +196,35 @@ impl RunWriter {
             .append(rel, &sha256_hex(bytes), bytes.len() as u64)
     }
 
-    /// Appends one record to `events.jsonl` and flushes it.
-    pub fn append_event(&mut self, record: &serde_json::Value) -> Result<(), EvidenceError> {
+    /// Appends one line to `events.jsonl` and flushes it.
+    pub fn append_event(&mut self, line: &record::EventLine) -> Result<(), EvidenceError> {
         let path = self.dir.join("events.jsonl");
-        let mut line = serde_json::to_vec(record).expect("JSON values always serialise");
+        let mut line = serde_json::to_vec(line).expect("records always serialise");
         line.push(b'\n');
         self.events.write_all(&line).map_err(io_err(&path))?;
         self.events.flush().map_err(io_err(&path))
+    }
+
+    /// Appends one line to the log `file` (relative to the run folder),
+    /// creating it on first use, and flushes it: a killed run keeps every
+    /// line it finished. Logs are recorded in the manifest when the run is
+    /// sealed.
+    pub fn append_line(&mut self, file: &str, line: &[u8]) -> Result<(), EvidenceError> {
+        let path = self.dir.join(file);
+        let log = match self.logs.entry(file.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                OpenOptions::new()
+                    .create_new(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_err(&path))?,
+            ),
+        };
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        log.write_all(&bytes).map_err(io_err(&path))
     }
 
     /// Appends a feature to the GeoJSON collection `file` (e.g.
@@ -221,29 +245,24 @@ impl RunWriter {
         log.push(geometry, properties).map_err(io_err(&path))
     }
 
-    /// Writes `run.json` without recording it; used at start so that an
-    /// interrupted run still says what it was. `signing` (the public key
-    /// that seals the run) is added to it.
-    pub fn write_run_json(&self, run: &serde_json::Value) -> Result<(), EvidenceError> {
+    /// Writes `run.json` without recording it; used at start and while
+    /// the run goes on, so that an interrupted run still says what it was.
+    /// `signing` (the public key that seals the run) is filled in.
+    pub fn write_run_json(&self, run: &record::RunRecord) -> Result<(), EvidenceError> {
         let mut run = run.clone();
-        if let Some(map) = run.as_object_mut() {
-            map.insert(
-                "signing".into(),
-                serde_json::json!({
-                    "algorithm": "ed25519",
-                    "public_key": self.signer.public_hex(),
-                    "seal": seal::SEAL_FILE,
-                }),
-            );
-        }
-        let bytes = serde_json::to_vec_pretty(&run).expect("JSON values always serialise");
+        run.signing = Some(record::SigningRecord {
+            algorithm: "ed25519".into(),
+            public_key: self.signer.public_hex(),
+            seal: seal::SEAL_FILE.into(),
+        });
+        let bytes = serde_json::to_vec_pretty(&run).expect("records always serialise");
         write_atomic(&self.dir.join("run.json"), &bytes)
     }
 
     /// Seals the run: writes the final `run.json`, then records it and
     /// `events.jsonl` in the manifest, which ends the chain, and signs the
     /// chain's head into `manifest.sig`.
-    pub fn finish(mut self, run: &serde_json::Value) -> Result<PathBuf, EvidenceError> {
+    pub fn finish(mut self, run: &record::RunRecord) -> Result<PathBuf, EvidenceError> {
         self.write_run_json(run)?;
         let events_path = self.dir.join("events.jsonl");
         self.events.sync_all().map_err(io_err(&events_path))?;
@@ -251,6 +270,11 @@ impl RunWriter {
         for (rel, log) in std::mem::take(&mut self.geojson) {
             let path = self.dir.join(&rel);
             log.finish().map_err(io_err(&path))?;
+            closing.push(rel);
+        }
+        for (rel, log) in std::mem::take(&mut self.logs) {
+            let path = self.dir.join(&rel);
+            log.sync_all().map_err(io_err(&path))?;
             closing.push(rel);
         }
         closing.extend(["events.jsonl".to_owned(), "run.json".to_owned()]);

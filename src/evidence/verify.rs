@@ -379,7 +379,9 @@ mod tests {
         w.put("events/e1/event.json", b"{\"id\": 1}").unwrap();
         w.put("events/e2/frame.jpg", b"pixels of the second event")
             .unwrap();
-        let dir = w.finish(&serde_json::json!({"run_id": "r"})).unwrap();
+        let dir = w
+            .finish(&crate::evidence::record::RunRecord::stub("r"))
+            .unwrap();
         (dir, key)
     }
 

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::alerts::WebhookStats;
-use super::{Feed, FeedState, Histogram};
+use super::{Feed, FeedState, Histogram, InferenceCounters};
+use crate::sink::alerts::WebhookStats;
 
 /// Each webhook's address and delivery counters.
 pub type Webhooks = Vec<(String, Arc<WebhookStats>)>;
@@ -51,12 +51,21 @@ fn write_family<T>(out: &mut String, (name, help, get): Family<T>, rows: &[(Stri
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
     for (label, t) in rows {
-        let _ = writeln!(out, "{name}{{{label}}} {}", get(t));
+        if label.is_empty() {
+            let _ = writeln!(out, "{name} {}", get(t));
+        } else {
+            let _ = writeln!(out, "{name}{{{label}}} {}", get(t));
+        }
     }
 }
 
 /// Renders every feed's metrics in the Prometheus text format.
-pub fn render(feeds: &[Arc<Feed>], webhooks: &Webhooks, started: Instant) -> String {
+pub fn render(
+    feeds: &[Arc<Feed>],
+    webhooks: &Webhooks,
+    inference: &InferenceCounters,
+    started: Instant,
+) -> String {
     let mut out = String::new();
     let up = started.elapsed().as_secs_f64();
     let _ = writeln!(
@@ -65,6 +74,21 @@ pub fn render(feeds: &[Arc<Feed>], webhooks: &Webhooks, started: Instant) -> Str
     );
     let _ = writeln!(out, "# TYPE lookout_uptime_seconds gauge");
     let _ = writeln!(out, "lookout_uptime_seconds {up:.3}");
+    let whole: [Family<InferenceCounters>; 2] = [
+        (
+            "lookout_inference_calls_total",
+            "Calls into the detection model.",
+            |c| c.calls.load(Ordering::Relaxed),
+        ),
+        (
+            "lookout_inference_frames_total",
+            "Feed frames detected; more than the calls when feeds share calls.",
+            |c| c.frames.load(Ordering::Relaxed),
+        ),
+    ];
+    for family in whole {
+        write_family(&mut out, family, &[(String::new(), inference)]);
+    }
     let label = |f: &Feed| format!("feed=\"{}\"", escape(&f.spec.name));
     let counters: [Family<Feed>; 6] = [
         (
@@ -197,6 +221,7 @@ pub fn serve(
     addr: SocketAddr,
     feeds: Vec<Arc<Feed>>,
     webhooks: Webhooks,
+    inference: Arc<InferenceCounters>,
     started: Instant,
 ) -> anyhow::Result<SocketAddr> {
     use axum::routing::get;
@@ -208,7 +233,7 @@ pub fn serve(
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
     let bound = listener.local_addr()?;
-    let state = Arc::new((feeds, webhooks));
+    let state = Arc::new((feeds, webhooks, inference));
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -217,7 +242,7 @@ pub fn serve(
                 async move {
                     (
                         [("content-type", "text/plain; version=0.0.4")],
-                        render(&state.0, &state.1, started),
+                        render(&state.0, &state.1, &state.2, started),
                     )
                 }
             }),
@@ -254,7 +279,12 @@ mod tests {
         let stats = Arc::new(WebhookStats::default());
         stats.sent.store(4, Ordering::Relaxed);
         let hooks = vec![("http://127.0.0.1:9/hook".to_owned(), stats)];
-        let text = render(&[feed], &hooks, Instant::now());
+        let text = render(
+            &[feed],
+            &hooks,
+            &InferenceCounters::default(),
+            Instant::now(),
+        );
         assert!(
             text.contains("lookout_webhook_sent_total{url=\"http://127.0.0.1:9/hook\"} 4"),
             "{text}"

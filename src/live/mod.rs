@@ -26,7 +26,6 @@
 //! their arrival time since the watch started, which keeps time running
 //! forward across reconnects.
 
-pub mod alerts;
 pub mod feeds;
 pub mod metrics;
 
@@ -88,6 +87,15 @@ impl FeedState {
             .copied()
             .unwrap_or(FeedState::Ended)
     }
+}
+
+/// What the detector did for the watch, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct InferenceCounters {
+    /// Calls into the model.
+    pub calls: AtomicU64,
+    /// Feed frames detected; above `calls` when feeds share calls.
+    pub frames: AtomicU64,
 }
 
 /// A frame as it arrived from its feed.

@@ -524,7 +524,7 @@ async fn verdict(
     {
         return not_found();
     }
-    let at = crate::cli::screen::now_rfc3339();
+    let at = crate::clock::now_rfc3339();
     let recorded = r.db.lock().expect("db lock").record(
         &id,
         &body.status,

@@ -1,5 +1,10 @@
-//! Where `lookout watch` sends alerts: JSON lines to stdout or files, and
-//! JSON POSTs to webhooks.
+//! The alerts sink: where `lookout watch` sends alerts as events open and
+//! close, as JSON lines to stdout or files, and as JSON POSTs to webhooks.
+//!
+//! An alert: `{"alert": "open", "time": RFC 3339, "feed", "url",
+//! "event_id", "signature", "kind", "count", "reason", "start_s", "at_s",
+//! "close_reason", "latency_ms"}`; `latency_ms` runs from the frame's
+//! arrival to the alert.
 //!
 //! A webhook never slows detection: alerts wait in a bounded queue (256)
 //! served by a thread of its own. When the queue is full, the alert is
@@ -11,8 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Sender, TrySendError};
+use serde_json::json;
+
+use super::{Screened, Sink, SinkError};
+use crate::event::{EventUpdate, Step};
 
 const QUEUE: usize = 256;
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +50,7 @@ pub struct Alerts {
 
 impl Alerts {
     /// `lines`: `-` for stdout, or files to append to; `webhooks`: URLs.
-    pub fn open(lines: &[String], webhooks: &[String]) -> Result<Alerts> {
+    pub fn open(lines: &[String], webhooks: &[String]) -> Result<Alerts, SinkError> {
         let mut out: Vec<(String, Box<dyn Write + Send>)> = Vec::new();
         for d in lines {
             if d == "-" {
@@ -52,14 +60,17 @@ impl Alerts {
                     .create(true)
                     .append(true)
                     .open(d)
-                    .with_context(|| format!("cannot open the alerts file {d}"))?;
+                    .map_err(|source| SinkError::AlertsFile {
+                        path: d.clone(),
+                        source,
+                    })?;
                 out.push((d.clone(), Box::new(f)));
             }
         }
         let hooks = webhooks
             .iter()
             .map(|u| start_webhook(u))
-            .collect::<Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(Alerts { lines: out, hooks })
     }
 
@@ -115,9 +126,15 @@ impl Alerts {
     }
 }
 
-fn start_webhook(url: &str) -> Result<Webhook> {
+fn start_webhook(url: &str) -> Result<Webhook, SinkError> {
+    let webhook_error = |message: String| SinkError::Webhook {
+        url: url.to_owned(),
+        message,
+    };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        anyhow::bail!("webhook {url}: only http:// and https:// URLs are supported");
+        return Err(webhook_error(
+            "only http:// and https:// URLs are supported".into(),
+        ));
     }
     let (tx, rx) = bounded::<Vec<u8>>(QUEUE);
     let stats = Arc::new(WebhookStats::default());
@@ -155,10 +172,83 @@ fn start_webhook(url: &str) -> Result<Webhook> {
                 };
                 thread_stats.pending.fetch_sub(1, Ordering::Relaxed);
             }
-        })?;
+        })
+        .map_err(|e| webhook_error(format!("cannot start its thread: {e}")))?;
     Ok(Webhook {
         url: url.to_owned(),
         queue: tx,
         stats,
     })
+}
+
+/// The alert for one event step.
+pub fn alert(
+    feed: &str,
+    url: &std::path::Path,
+    update: &EventUpdate,
+    latency_s: Option<f64>,
+) -> serde_json::Value {
+    let e = &update.event;
+    json!({
+        "alert": update.step,
+        "time": crate::clock::now_rfc3339(),
+        "feed": feed,
+        "url": url,
+        "event_id": e.id,
+        "signature": e.signature,
+        "kind": e.kind,
+        "count": e.count,
+        "reason": e.reason,
+        "start_s": e.start_s,
+        "at_s": update.at.pts_s,
+        "close_reason": e.close_reason,
+        "latency_ms": latency_s.map(|s| (s * 1000.0).round()),
+    })
+}
+
+/// Alerts on opens and closes (and count changes, with `updates`).
+pub struct AlertSink {
+    alerts: Alerts,
+    updates: bool,
+}
+
+impl AlertSink {
+    /// `updates`: also alert when an open event's count changes.
+    pub fn new(alerts: Alerts, updates: bool) -> AlertSink {
+        AlertSink { alerts, updates }
+    }
+
+    /// Each webhook's URL and counters.
+    pub fn webhooks(&self) -> Vec<(String, Arc<WebhookStats>)> {
+        self.alerts.webhooks()
+    }
+}
+
+impl Sink<Screened<'_>> for AlertSink {
+    fn accept(&mut self, item: &Screened<'_>) -> Result<(), SinkError> {
+        let Screened::Events {
+            stream,
+            updates,
+            arrived,
+        } = item
+        else {
+            return Ok(());
+        };
+        for u in updates.iter() {
+            if u.step == Step::Update && !self.updates {
+                continue;
+            }
+            let latency = arrived.map(|t| t.elapsed().as_secs_f64());
+            self.alerts
+                .send(&alert(&stream.name, &stream.path, u, latency));
+        }
+        Ok(())
+    }
+
+    /// Gives healthy webhooks a moment (5 s at most) to deliver the last
+    /// alerts.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.alerts.flush(Duration::from_secs(5));
+        Ok(())
+    }
 }
