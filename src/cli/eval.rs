@@ -120,7 +120,7 @@ fn run_model(
     config.detect.max_det = args.max_dets.max(100);
     config.tile.size = args.tile;
     config.tile.overlap = args.overlap;
-    let session = crate::run::Session::load(config)?;
+    let session = crate::run::Session::load_model(config)?;
     let labels = session.labels().to_vec();
     let model_json = json!({"path": model, "sha256": session.info.sha256, "family": session.info.family, "labels": labels});
     let key = match &args.video {

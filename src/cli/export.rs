@@ -629,7 +629,7 @@ impl Redactor {
             ),
         };
         config.model.path = Some(detector_path.clone());
-        let mut loaded = crate::run::Session::load(config.clone()).with_context(|| {
+        let mut loaded = crate::run::Session::load_model(config.clone()).with_context(|| {
             format!("cannot load the run's detector {}", detector_path.display())
         })?;
         if loaded.info.sha256 != want_sha {

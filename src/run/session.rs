@@ -56,7 +56,15 @@ pub struct RunFolder {
 impl Session {
     /// Validates `config`, loads its model (the bundled demo model when it
     /// names none) and builds its signatures.
-    pub fn load(mut config: Config) -> Result<Session, RunError> {
+    pub fn load(config: Config) -> Result<Session, RunError> {
+        let mut session = Self::load_model(config)?;
+        session.signatures = session.config.build_signatures(session.info.labels.as_slice())?;
+        Ok(session)
+    }
+
+    /// As [`Session::load`], without signatures: for drivers that only
+    /// detect (`eval --model`, the bystander detector of `export --redact`).
+    pub fn load_model(mut config: Config) -> Result<Session, RunError> {
         let started_at = crate::clock::now_rfc3339();
         let started = Instant::now();
         config.validate()?;
@@ -81,14 +89,13 @@ impl Session {
         };
         let detector = OnnxDetector::load(&onnx)?;
         let info = detector.info().clone();
-        let signatures = config.build_signatures(detector.labels())?;
         tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
         Ok(Session {
             config,
             model_path,
             detector: Some(detector),
             info,
-            signatures,
+            signatures: Vec::new(),
             started_at,
             started,
         })
