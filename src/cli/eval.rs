@@ -18,7 +18,7 @@ use crate::detect::Detector;
 use crate::eval::classes::{confusion, per_class};
 use crate::eval::coco::{evaluate, Params, Stats};
 use crate::eval::mapping::ClassMap;
-use crate::eval::{formats, plot, Dataset, Prediction};
+use crate::eval::{gt, plot, Dataset, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
 
@@ -369,7 +369,7 @@ fn detector_report(
     quiet: bool,
 ) -> Result<(Value, String, String)> {
     let t0 = std::time::Instant::now();
-    let gt = formats::load(gt_path, args.gt_format.as_deref())?;
+    let gt = gt::load(gt_path, args.gt_format.as_deref())?;
     let map = args.map.as_deref().map(ClassMap::parse).transpose()?;
     let (gt, preds, mapping, model_json) = match (&args.predictions, &args.model) {
         (Some(p), None) => {
