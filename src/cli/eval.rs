@@ -18,6 +18,7 @@ use crate::detect::Detector;
 use crate::eval::classes::{confusion, per_class};
 use crate::eval::coco::{evaluate, Params, Stats};
 use crate::eval::mapping::ClassMap;
+use crate::eval::report::{self, fmt, DetectorReport, EventsReport, GroundTruthSummary, Report};
 use crate::eval::{gt, plot, Dataset, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineOptions};
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
@@ -260,14 +261,6 @@ fn frame_index_map(args: &EvalArgs, gt: &Dataset) -> Result<HashMap<u64, i64>> {
     Ok(map)
 }
 
-fn fmt(v: f64) -> String {
-    if v < 0.0 {
-        "-".into()
-    } else {
-        format!("{v:.4}")
-    }
-}
-
 pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Some(pair) = &args.compare {
         return compare(&pair[0], &pair[1]);
@@ -279,43 +272,22 @@ pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
         bail!("--max-dets must be at least 1");
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut report = json!({"tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")}});
-    let mut md = String::from("# lookout eval report\n\n");
+    let mut report = Report::default();
     let mut svg = String::new();
     if let Some(gt_path) = &args.gt {
-        let (detector, detector_md, chart) = detector_report(args, gt_path, out, quiet)?;
-        report["detector"] = detector;
-        md.push_str(&detector_md);
+        let (detector, chart) = detector_report(args, gt_path, out, quiet)?;
+        report.detector = Some(detector);
         svg = chart;
     }
     if let (Some(run_dir), Some(truth)) = (&args.events, &args.events_gt) {
-        let (events, events_md) = event_report(run_dir, truth, quiet)?;
-        report["events"] = events;
-        md.push_str(&events_md);
+        report.events = Some(event_report(run_dir, truth, quiet)?);
     }
-    // The detector's figures also sit at the top level, where scripts look.
-    if let Some(d) = report.get("detector").cloned() {
-        for key in [
-            "coco",
-            "per_class",
-            "confusion",
-            "max_dets",
-            "ap_at_max_dets",
-        ] {
-            report[key] = d[key].clone();
-        }
-    }
-    crate::evidence::write_atomic(
-        &out.join("report.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
-    crate::evidence::write_atomic(&out.join("report.md"), md.as_bytes())?;
-    crate::evidence::write_atomic(&out.join("report.html"), html(&md, &svg).as_bytes())?;
+    report::write(out, &report, &svg)?;
     println!("{}", out.display());
     Ok(())
 }
 
-fn event_report(run_dir: &Path, truth_path: &Path, quiet: bool) -> Result<(Value, String)> {
+fn event_report(run_dir: &Path, truth_path: &Path, quiet: bool) -> Result<EventsReport> {
     use crate::eval::events::{load_run, load_truth, score};
     let (truth, video) = load_truth(truth_path)?;
     let (found, video_s) = load_run(run_dir, video.as_deref())?;
@@ -331,35 +303,11 @@ fn event_report(run_dir: &Path, truth_path: &Path, quiet: bool) -> Result<(Value
             s.precision, s.recall, s.matched, s.truth, s.found, s.false_events_per_hour
         );
     }
-    let mut md = format!(
-        "\n## Signature events\n\nRun `{}` against `{}`.\n\n| figure | value |\n|---|---|\n",
-        run_dir.display(),
-        truth_path.display()
-    );
-    for (k, v) in [
-        ("true events", s.truth.to_string()),
-        ("found events", s.found.to_string()),
-        ("matched", s.matched.to_string()),
-        ("precision", format!("{:.4}", s.precision)),
-        ("recall", format!("{:.4}", s.recall)),
-        ("F1", format!("{:.4}", s.f1)),
-        (
-            "mean time to first flag (s)",
-            s.mean_time_to_first_flag_s
-                .map_or("-".into(), |t| format!("{t:.2}")),
-        ),
-        (
-            "false events per hour",
-            format!("{:.2}", s.false_events_per_hour),
-        ),
-        ("video hours", format!("{:.4}", s.video_hours)),
-    ] {
-        md.push_str(&format!("| {k} | {v} |\n"));
-    }
-    Ok((
-        json!({"run": run_dir, "ground_truth": truth_path, "score": s}),
-        md,
-    ))
+    Ok(EventsReport {
+        run: run_dir.to_owned(),
+        ground_truth: truth_path.to_owned(),
+        score: s,
+    })
 }
 
 fn detector_report(
@@ -367,7 +315,7 @@ fn detector_report(
     gt_path: &Path,
     out: &Path,
     quiet: bool,
-) -> Result<(Value, String, String)> {
+) -> Result<(DetectorReport, String)> {
     let t0 = std::time::Instant::now();
     let gt = gt::load(gt_path, args.gt_format.as_deref())?;
     let map = args.map.as_deref().map(ClassMap::parse).transpose()?;
@@ -425,28 +373,26 @@ fn detector_report(
     )?;
     let svg = plot::pr_chart_svg(title, &curves)?;
 
-    let report = json!({
-        "ground_truth": {
-            "path": gt_path,
-            "images": gt.images.len(),
-            "annotations": gt.annotations.len(),
-            "categories": gt.categories.len(),
-            "notes": gt.notes,
+    let report = DetectorReport {
+        ground_truth: GroundTruthSummary {
+            path: gt_path.to_owned(),
+            images: gt.images.len(),
+            annotations: gt.annotations.len(),
+            categories: gt.categories.len(),
+            notes: gt.notes.clone(),
         },
-        "source": model_json,
-        "predictions": preds.len(),
-        "class_mapping": mapping,
-        "max_dets": params.max_dets,
-        "coco": stats,
-        "coco_note": if args.max_dets == 100 { json!(null) } else {
-            json!(format!("AP is -1 as in pycocotools, whose summarize() asks for a cap of 100; AP at the cap of {} is ap_at_max_dets", args.max_dets))
-        },
-        "ap_at_max_dets": ev.ap_at_cap(),
-        "per_class": classes,
-        "confusion": matrix,
-        "score_threshold": args.conf,
-        "seconds": eval_s,
-    });
+        source: model_json,
+        predictions: preds.len(),
+        class_mapping: mapping,
+        max_dets: params.max_dets,
+        coco: stats,
+        coco_note: (args.max_dets != 100).then(|| format!("AP is -1 as in pycocotools, whose summarize() asks for a cap of 100; AP at the cap of {} is ap_at_max_dets", args.max_dets)),
+        ap_at_max_dets: ev.ap_at_cap(),
+        per_class: classes,
+        confusion: matrix,
+        score_threshold: args.conf,
+        seconds: eval_s,
+    };
     if !quiet {
         eprintln!(
             "AP {} AP50 {} AP75 {} AR{} {} ({} images, {} predictions, {:.2} s)",
@@ -460,140 +406,7 @@ fn detector_report(
             eval_s
         );
     }
-    let md = markdown(&report, &stats);
-    Ok((report, md, svg))
-}
-
-fn markdown(report: &Value, stats: &Stats) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "Ground truth: `{}` ({} images, {} annotations). Predictions: {}. Detection cap per image: {}.\n\n",
-        report["ground_truth"]["path"].as_str().unwrap_or(""),
-        report["ground_truth"]["images"],
-        report["ground_truth"]["annotations"],
-        report["predictions"],
-        report["max_dets"][2],
-    ));
-    for note in report["ground_truth"]["notes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        s.push_str(&format!("- {}\n", note.as_str().unwrap_or("")));
-    }
-    if let Some(note) = report["coco_note"].as_str() {
-        s.push_str(&format!("- {note}\n"));
-    }
-    s.push_str("\n## COCO (equal to pycocotools)\n\n| stat | value |\n|---|---|\n");
-    for (name, v) in Stats::NAMES.iter().zip(stats.values()) {
-        s.push_str(&format!("| {name} | {} |\n", fmt(v)));
-    }
-    s.push_str(&format!(
-        "\n## Per class (precision, recall, F1 at score {})\n\n| class | objects | AP | AP50 | P | R | F1 | best F1 (at score) |\n|---|---|---|---|---|---|---|---|\n",
-        report["score_threshold"]
-    ));
-    for c in report["per_class"].as_array().into_iter().flatten() {
-        let at = &c["at_threshold"];
-        let best = if c["best_f1"].is_null() {
-            "-".to_string()
-        } else {
-            format!(
-                "{} ({:.3})",
-                fmt(c["best_f1"]["f1"].as_f64().unwrap_or(-1.0)),
-                c["best_f1"]["threshold"].as_f64().unwrap_or(0.0)
-            )
-        };
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            c["name"].as_str().unwrap_or(""),
-            c["objects"],
-            fmt(c["ap"].as_f64().unwrap_or(-1.0)),
-            fmt(c["ap50"].as_f64().unwrap_or(-1.0)),
-            fmt(at["precision"].as_f64().unwrap_or(0.0)),
-            fmt(at["recall"].as_f64().unwrap_or(0.0)),
-            fmt(at["f1"].as_f64().unwrap_or(0.0)),
-            best
-        ));
-    }
-    let labels: Vec<&str> = report["confusion"]["labels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .collect();
-    s.push_str("\n## Confusion matrix (rows: predicted, columns: true; IoU 0.5)\n\n| |");
-    for l in &labels {
-        s.push_str(&format!(" {l} |"));
-    }
-    s.push_str("\n|---|");
-    s.push_str(&"---|".repeat(labels.len()));
-    s.push('\n');
-    for (row, l) in report["confusion"]["matrix"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(&labels)
-    {
-        s.push_str(&format!("| **{l}** |"));
-        for v in row.as_array().into_iter().flatten() {
-            s.push_str(&format!(" {v} |"));
-        }
-        s.push('\n');
-    }
-    s.push_str("\n![Precision-recall curves](pr_curves.png)\n");
-    s
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A self-contained HTML page: the markdown's tables rendered, the plot
-/// inlined as SVG, no outside assets.
-fn html(md: &str, svg: &str) -> String {
-    let mut body = String::new();
-    let mut in_table = false;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            if line.starts_with("|---") {
-                continue;
-            }
-            if !in_table {
-                body.push_str("<table>\n");
-                in_table = true;
-            }
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            body.push_str("<tr>");
-            for c in cells {
-                body.push_str(&format!("<td>{}</td>", escape(&c.replace("**", ""))));
-            }
-            body.push_str("</tr>\n");
-            continue;
-        }
-        if in_table {
-            body.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(h) = line.strip_prefix("## ") {
-            body.push_str(&format!("<h2>{}</h2>\n", escape(h)));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            body.push_str(&format!("<h1>{}</h1>\n", escape(h)));
-        } else if line.starts_with("![") {
-            body.push_str(svg);
-        } else if let Some(item) = line.strip_prefix("- ") {
-            body.push_str(&format!("<p>• {}</p>\n", escape(item)));
-        } else if !line.is_empty() {
-            body.push_str(&format!("<p>{}</p>\n", escape(line)));
-        }
-    }
-    if in_table {
-        body.push_str("</table>\n");
-    }
-    format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lookout eval report</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}td{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head><body>\n{body}</body></html>\n"
-    )
+    Ok((report, svg))
 }
 
 fn load_report(path: &Path) -> Result<Value> {

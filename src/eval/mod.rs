@@ -5,7 +5,8 @@
 //! predictions are COCO results ([`Prediction`]). [`coco`] computes the
 //! twelve COCO stats exactly as pycocotools does; [`classes`] adds per-class
 //! precision, recall, F1 and a confusion matrix; [`events`] scores signature
-//! events against event ground truth.
+//! events against event ground truth; [`report`] renders and writes the
+//! report.
 
 pub mod classes;
 pub mod coco;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod gt;
 pub mod mapping;
 pub mod plot;
+pub mod report;
 
 use std::path::PathBuf;
 
