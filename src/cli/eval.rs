@@ -1,20 +1,16 @@
-//! `lookout eval`: score a detector against a labelled set, with COCO
-//! metrics equal to pycocotools', per-class figures, a confusion matrix and
-//! precision–recall curves, written as `report.json`, `report.md` and a
-//! self-contained `report.html`.
+//! `lookout eval`: score a detector against a labelled set (COCO metrics
+//! equal to pycocotools'), or a screen run's events against event ground
+//! truth, into `report.json`, `report.md` and `report.html` (see
+//! [`crate::run::eval`]).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use serde_json::{json, Value};
 
-use crate::eval::classes::{confusion, per_class};
-use crate::eval::coco::{evaluate, Params, Stats};
-use crate::eval::mapping::ClassMap;
-use crate::eval::{formats, plot, Dataset, Prediction};
-use crate::run::eval::ImageKey;
+use super::args::ModelArgs;
+use crate::run::eval::{self, Detections, EvalOptions};
+use crate::run::Session;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -25,37 +21,24 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FORMAT")]
     pub gt_format: Option<String>,
     /// Predictions as a COCO results JSON (category ids of the ground truth).
-    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "detections"])]
     pub predictions: Option<PathBuf>,
-    /// Run this ONNX model over the images instead of reading predictions.
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<PathBuf>,
-    /// Image folder for --model [default: the ground truth's image folder].
+    /// Score the detections a `screen --save-detections` run saved
+    /// (its detections.jsonl), without running the model again.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "model")]
+    pub detections: Option<PathBuf>,
+    /// The model (-m/--model) and detection flags are screen's: with
+    /// --model, the model runs over the images with them. The detection
+    /// threshold --conf defaults to 0.001 here unless a config file is given.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Image folder [default: the ground truth's image folder].
     #[arg(long, value_name = "DIR")]
     pub images: Option<PathBuf>,
-    /// With --model: take the frames of this video as the images, matched by
-    /// the ground truth images' `frame_index` (COCO) or else their id.
-    #[arg(long, value_name = "FILE", requires = "model")]
+    /// The images are this video's frames, matched by the ground truth
+    /// images' `frame_index` (COCO) or else their id.
+    #[arg(long, value_name = "FILE")]
     pub video: Option<PathBuf>,
-    /// Class names for --model (one per line, or a YOLO data.yaml).
-    #[arg(long, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-    /// ONNX Runtime library (libonnxruntime.so).
-    #[arg(long, value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
-    /// Input size for models with dynamic height and width [default: 640].
-    #[arg(long, value_name = "PX")]
-    pub imgsz: Option<u32>,
-    /// With --model: sliced inference, tiles of PX pixels [default when given
-    /// without a value: the model's input size]; see `lookout screen --tile`.
-    #[arg(long, value_name = "PX", num_args = 0..=1, default_missing_value = "0", requires = "model")]
-    pub tile: Option<u32>,
-    /// Share of a tile that overlaps its neighbour.
-    #[arg(long, default_value_t = 0.2, value_name = "F")]
-    pub overlap: f32,
-    /// Least detection score kept when running --model.
-    #[arg(long, default_value_t = 0.001, value_name = "SCORE")]
-    pub model_conf: f64,
     /// Class mapping MODEL=DATASET, comma-separated; several dataset
     /// classes may map to one model class; `NAME=` drops a model class and
     /// `=NAME` a dataset class. E.g. "person=pedestrian,person=people,vessel=boat".
@@ -64,462 +47,59 @@ pub struct EvalArgs {
     /// Detections per image per class that count (pycocotools: 100).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_dets: usize,
-    /// Score threshold for per-class precision, recall, F1 and the confusion matrix.
+    /// Operating point of the per-class precision, recall, F1 and confusion
+    /// matrix: detections scoring below it count as not found. (Not the
+    /// detection threshold, which is --conf.)
     #[arg(long, default_value_t = 0.3, value_name = "SCORE")]
-    pub conf: f64,
+    pub pr_threshold: f64,
     /// Score the events of this `lookout screen` run folder...
     #[arg(long, value_name = "RUN_DIR", requires = "events_gt")]
     pub events: Option<PathBuf>,
     /// ...against this event ground truth (as the scene generator writes it).
     #[arg(long, value_name = "FILE", requires = "events")]
     pub events_gt: Option<PathBuf>,
-    /// Folder for report.json, report.md, report.html and the plots.
-    #[arg(long, value_name = "DIR", required_unless_present = "compare")]
+    /// Folder for report.json, report.md, report.html and the plots
+    /// [default: runs/eval-<UTC start time>].
+    #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Compare two report folders (or report.json files) side by side.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub compare: Option<Vec<PathBuf>>,
 }
 
-fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let preds: Vec<Prediction> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: not a COCO results list ([{{image_id, category_id, bbox, score}}, ...])",
-            path.display()
-        )
-    })?;
-    if let Some(bad) = preds
-        .iter()
-        .position(|p| p.bbox.iter().any(|v| !v.is_finite()) || !p.score.is_finite())
-    {
-        bail!(
-            "{}: prediction {bad} has a non-finite number",
-            path.display()
-        );
-    }
-    Ok(preds)
-}
-
-/// Runs `model` over the ground truth's images. Returns predictions with
-/// the model's class ids as category ids, and the model's class names.
-fn run_model(
-    args: &EvalArgs,
-    model: &Path,
-    gt: &Dataset,
-    quiet: bool,
-) -> Result<(Vec<Prediction>, Vec<String>, Value)> {
-    let mut config = crate::config::Config::default();
-    config.model.path = Some(model.to_owned());
-    config.model.labels = args.labels.clone();
-    config.model.ort_lib = args.ort_lib.clone();
-    config.model.imgsz = args.imgsz;
-    config.detect.conf = args.model_conf;
-    config.detect.iou = 0.7;
-    config.detect.max_det = args.max_dets.max(100);
-    config.tile.size = args.tile;
-    config.tile.overlap = args.overlap;
-    let session = crate::run::Session::load_model(config)?;
-    let labels = session.labels().to_vec();
-    let model_json = json!({"path": model, "sha256": session.info.sha256, "family": session.info.family, "labels": labels});
-    let key = match &args.video {
-        Some(_) => ImageKey::frames(gt, args.gt.as_deref().unwrap_or(Path::new("")))?,
-        None => {
-            let root = args
-                .images
-                .clone()
-                .or_else(|| gt.image_root.clone())
-                .context("the ground truth does not say where its images are; pass --images DIR")?;
-            ImageKey::files(gt, &root)
-        }
-    };
-    let frames = crate::run::eval::detect(session, &key, args.video.as_deref(), !quiet)?;
-    let (preds, _) = crate::run::eval::predictions(&frames, &key);
-    Ok((preds, labels, model_json))
-}
-
-fn fmt(v: f64) -> String {
-    if v < 0.0 {
-        "-".into()
-    } else {
-        format!("{v:.4}")
-    }
-}
-
 pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
     if let Some(pair) = &args.compare {
-        return compare(&pair[0], &pair[1]);
+        print!("{}", eval::compare(&pair[0], &pair[1])?);
+        return Ok(());
     }
-    let Some(out) = &args.out else {
-        bail!("--out DIR is needed (or --compare A B)");
-    };
-    if args.max_dets == 0 {
-        bail!("--max-dets must be at least 1");
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut report = json!({"tool": {"name": "lookout", "version": env!("CARGO_PKG_VERSION")}});
-    let mut md = String::from("# lookout eval report\n\n");
-    let mut svg = String::new();
-    if let Some(gt_path) = &args.gt {
-        let (detector, detector_md, chart) = detector_report(args, gt_path, out, quiet)?;
-        report["detector"] = detector;
-        md.push_str(&detector_md);
-        svg = chart;
-    }
-    if let (Some(run_dir), Some(truth)) = (&args.events, &args.events_gt) {
-        let (events, events_md) = event_report(run_dir, truth, quiet)?;
-        report["events"] = events;
-        md.push_str(&events_md);
-    }
-    // The detector's figures also sit at the top level, where scripts look.
-    if let Some(d) = report.get("detector").cloned() {
-        for key in [
-            "coco",
-            "per_class",
-            "confusion",
-            "max_dets",
-            "ap_at_max_dets",
-        ] {
-            report[key] = d[key].clone();
-        }
-    }
-    crate::evidence::write_atomic(
-        &out.join("report.json"),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
-    crate::evidence::write_atomic(&out.join("report.md"), md.as_bytes())?;
-    crate::evidence::write_atomic(&out.join("report.html"), html(&md, &svg).as_bytes())?;
-    println!("{}", out.display());
-    Ok(())
-}
-
-fn event_report(run_dir: &Path, truth_path: &Path, quiet: bool) -> Result<(Value, String)> {
-    use crate::eval::events::{load_run, load_truth, score};
-    let (truth, video) = load_truth(truth_path)?;
-    let (found, video_s) = load_run(run_dir, video.as_deref())?;
-    let video_s = if video_s > 0.0 {
-        video_s
-    } else {
-        truth.iter().map(|t| t.end_s).fold(0.0, f64::max)
-    };
-    let s = score(&truth, &found, video_s);
-    if !quiet {
-        eprintln!(
-            "events: precision {:.3} recall {:.3} ({} of {} true, {} found), {:.1} false events per hour",
-            s.precision, s.recall, s.matched, s.truth, s.found, s.false_events_per_hour
-        );
-    }
-    let mut md = format!(
-        "\n## Signature events\n\nRun `{}` against `{}`.\n\n| figure | value |\n|---|---|\n",
-        run_dir.display(),
-        truth_path.display()
-    );
-    for (k, v) in [
-        ("true events", s.truth.to_string()),
-        ("found events", s.found.to_string()),
-        ("matched", s.matched.to_string()),
-        ("precision", format!("{:.4}", s.precision)),
-        ("recall", format!("{:.4}", s.recall)),
-        ("F1", format!("{:.4}", s.f1)),
-        (
-            "mean time to first flag (s)",
-            s.mean_time_to_first_flag_s
-                .map_or("-".into(), |t| format!("{t:.2}")),
-        ),
-        (
-            "false events per hour",
-            format!("{:.2}", s.false_events_per_hour),
-        ),
-        ("video hours", format!("{:.4}", s.video_hours)),
-    ] {
-        md.push_str(&format!("| {k} | {v} |\n"));
-    }
-    Ok((
-        json!({"run": run_dir, "ground_truth": truth_path, "score": s}),
-        md,
-    ))
-}
-
-fn detector_report(
-    args: &EvalArgs,
-    gt_path: &Path,
-    out: &Path,
-    quiet: bool,
-) -> Result<(Value, String, String)> {
-    let t0 = std::time::Instant::now();
-    let gt = formats::load(gt_path, args.gt_format.as_deref())?;
-    let map = args.map.as_deref().map(ClassMap::parse).transpose()?;
-    let (gt, preds, mapping, model_json) = match (&args.predictions, &args.model) {
-        (Some(p), None) => {
-            let preds = read_predictions(p)?;
-            let names: Vec<(i64, String)> = gt
-                .categories
-                .iter()
-                .map(|c| (c.id, c.name.clone()))
-                .collect();
-            let (gt, preds, mapping) = match &map {
-                Some(m) => m.apply(&gt, &names, preds)?,
-                None => (gt, preds, json!(null)),
-            };
-            (gt, preds, mapping, json!({"predictions": p}))
-        }
-        (None, Some(model)) => {
-            let (preds, labels, model_json) = run_model(args, model, &gt, quiet)?;
-            let names: Vec<(i64, String)> = labels
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (i as i64, n.clone()))
-                .collect();
-            let m = map.unwrap_or_default();
-            let (gt, preds, mapping) = m.apply(&gt, &names, preds)?;
-            (gt, preds, mapping, model_json)
-        }
-        _ => bail!("with --gt, pass either --predictions RESULTS.json or --model MODEL.onnx"),
-    };
-    let params = Params::new(args.max_dets);
-    let ev = evaluate(&gt, &preds, &params)?;
-    let stats = ev.stats();
-    let eval_s = t0.elapsed().as_secs_f64();
-    let classes = per_class(&ev, &gt, args.conf);
-    let matrix = confusion(&gt, &preds, args.conf, 0.5);
-
-    let curves: Vec<plot::Curve> = (0..ev.cat_ids.len())
-        .filter(|&k| ev.sweeps[k].1 > 0)
-        .map(|k| {
-            let (recall, precision) = ev.pr_curve(k, 0);
-            plot::Curve {
-                label: classes[k].name.clone(),
-                recall,
-                precision,
+    let detections = match (&args.predictions, &args.detections, &args.model.model) {
+        (Some(p), _, _) => Some(Detections::Results(p.clone())),
+        (None, Some(run), _) => Some(Detections::Saved(run.clone())),
+        (None, None, Some(_)) => {
+            let mut config = args.model.config()?;
+            if args.model.conf.is_none() && args.model.config.is_none() {
+                config.detect.conf = 0.001;
             }
-        })
-        .collect();
-    let title = "Precision-recall at IoU 0.5";
-    plot::pr_chart(
-        title,
-        &curves,
-        &out.join("pr_curves.png"),
-        &out.join("pr_curves.svg"),
-    )?;
-    let svg = plot::pr_chart_svg(title, &curves)?;
-
-    let report = json!({
-        "ground_truth": {
-            "path": gt_path,
-            "images": gt.images.len(),
-            "annotations": gt.annotations.len(),
-            "categories": gt.categories.len(),
-            "notes": gt.notes,
-        },
-        "source": model_json,
-        "predictions": preds.len(),
-        "class_mapping": mapping,
-        "max_dets": params.max_dets,
-        "coco": stats,
-        "coco_note": if args.max_dets == 100 { json!(null) } else {
-            json!(format!("AP is -1 as in pycocotools, whose summarize() asks for a cap of 100; AP at the cap of {} is ap_at_max_dets", args.max_dets))
-        },
-        "ap_at_max_dets": ev.ap_at_cap(),
-        "per_class": classes,
-        "confusion": matrix,
-        "score_threshold": args.conf,
-        "seconds": eval_s,
+            Some(Detections::Model(Box::new(Session::load_model(config)?)))
+        }
+        (None, None, None) => None,
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let runs = PathBuf::from("runs");
+        runs.join(format!("eval-{}", crate::clock::run_id_now(&runs)))
     });
-    if !quiet {
-        eprintln!(
-            "AP {} AP50 {} AP75 {} AR{} {} ({} images, {} predictions, {:.2} s)",
-            fmt(stats.ap),
-            fmt(stats.ap50),
-            fmt(stats.ap75),
-            params.max_dets[2],
-            fmt(stats.ar100),
-            gt.images.len(),
-            preds.len(),
-            eval_s
-        );
-    }
-    let md = markdown(&report, &stats);
-    Ok((report, md, svg))
-}
-
-fn markdown(report: &Value, stats: &Stats) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "Ground truth: `{}` ({} images, {} annotations). Predictions: {}. Detection cap per image: {}.\n\n",
-        report["ground_truth"]["path"].as_str().unwrap_or(""),
-        report["ground_truth"]["images"],
-        report["ground_truth"]["annotations"],
-        report["predictions"],
-        report["max_dets"][2],
-    ));
-    for note in report["ground_truth"]["notes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        s.push_str(&format!("- {}\n", note.as_str().unwrap_or("")));
-    }
-    if let Some(note) = report["coco_note"].as_str() {
-        s.push_str(&format!("- {note}\n"));
-    }
-    s.push_str("\n## COCO (equal to pycocotools)\n\n| stat | value |\n|---|---|\n");
-    for (name, v) in Stats::NAMES.iter().zip(stats.values()) {
-        s.push_str(&format!("| {name} | {} |\n", fmt(v)));
-    }
-    s.push_str(&format!(
-        "\n## Per class (precision, recall, F1 at score {})\n\n| class | objects | AP | AP50 | P | R | F1 | best F1 (at score) |\n|---|---|---|---|---|---|---|---|\n",
-        report["score_threshold"]
-    ));
-    for c in report["per_class"].as_array().into_iter().flatten() {
-        let at = &c["at_threshold"];
-        let best = if c["best_f1"].is_null() {
-            "-".to_string()
-        } else {
-            format!(
-                "{} ({:.3})",
-                fmt(c["best_f1"]["f1"].as_f64().unwrap_or(-1.0)),
-                c["best_f1"]["threshold"].as_f64().unwrap_or(0.0)
-            )
-        };
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            c["name"].as_str().unwrap_or(""),
-            c["objects"],
-            fmt(c["ap"].as_f64().unwrap_or(-1.0)),
-            fmt(c["ap50"].as_f64().unwrap_or(-1.0)),
-            fmt(at["precision"].as_f64().unwrap_or(0.0)),
-            fmt(at["recall"].as_f64().unwrap_or(0.0)),
-            fmt(at["f1"].as_f64().unwrap_or(0.0)),
-            best
-        ));
-    }
-    let labels: Vec<&str> = report["confusion"]["labels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .collect();
-    s.push_str("\n## Confusion matrix (rows: predicted, columns: true; IoU 0.5)\n\n| |");
-    for l in &labels {
-        s.push_str(&format!(" {l} |"));
-    }
-    s.push_str("\n|---|");
-    s.push_str(&"---|".repeat(labels.len()));
-    s.push('\n');
-    for (row, l) in report["confusion"]["matrix"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(&labels)
-    {
-        s.push_str(&format!("| **{l}** |"));
-        for v in row.as_array().into_iter().flatten() {
-            s.push_str(&format!(" {v} |"));
-        }
-        s.push('\n');
-    }
-    s.push_str("\n![Precision-recall curves](pr_curves.png)\n");
-    s
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A self-contained HTML page: the markdown's tables rendered, the plot
-/// inlined as SVG, no outside assets.
-fn html(md: &str, svg: &str) -> String {
-    let mut body = String::new();
-    let mut in_table = false;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            if line.starts_with("|---") {
-                continue;
-            }
-            if !in_table {
-                body.push_str("<table>\n");
-                in_table = true;
-            }
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            body.push_str("<tr>");
-            for c in cells {
-                body.push_str(&format!("<td>{}</td>", escape(&c.replace("**", ""))));
-            }
-            body.push_str("</tr>\n");
-            continue;
-        }
-        if in_table {
-            body.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(h) = line.strip_prefix("## ") {
-            body.push_str(&format!("<h2>{}</h2>\n", escape(h)));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            body.push_str(&format!("<h1>{}</h1>\n", escape(h)));
-        } else if line.starts_with("![") {
-            body.push_str(svg);
-        } else if let Some(item) = line.strip_prefix("- ") {
-            body.push_str(&format!("<p>• {}</p>\n", escape(item)));
-        } else if !line.is_empty() {
-            body.push_str(&format!("<p>{}</p>\n", escape(line)));
-        }
-    }
-    if in_table {
-        body.push_str("</table>\n");
-    }
-    format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lookout eval report</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}td{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head><body>\n{body}</body></html>\n"
-    )
-}
-
-fn load_report(path: &Path) -> Result<Value> {
-    let file = if path.is_dir() {
-        path.join("report.json")
-    } else {
-        path.to_owned()
-    };
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a report.json", file.display()))
-}
-
-/// Prints two reports' COCO stats and per-class AP side by side with deltas.
-fn compare(a: &Path, b: &Path) -> Result<()> {
-    let (ra, rb) = (load_report(a)?, load_report(b)?);
-    println!("{:<10} {:>10} {:>10} {:>10}", "stat", "A", "B", "B-A");
-    let row = |name: &str, x: f64, y: f64| {
-        let delta = if x < 0.0 || y < 0.0 {
-            "-".to_string()
-        } else {
-            format!("{:+.4}", y - x)
-        };
-        println!("{name:<10} {:>10} {:>10} {delta:>10}", fmt(x), fmt(y));
-    };
-    for name in Stats::NAMES {
-        let x = ra["coco"][name].as_f64().unwrap_or(-1.0);
-        let y = rb["coco"][name].as_f64().unwrap_or(-1.0);
-        row(name, x, y);
-    }
-    println!("\nper-class AP50");
-    let classes_b: HashMap<String, f64> = rb["per_class"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or("").to_owned(),
-                c["ap50"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect();
-    for c in ra["per_class"].as_array().into_iter().flatten() {
-        let name = c["name"].as_str().unwrap_or("");
-        let x = c["ap50"].as_f64().unwrap_or(-1.0);
-        let y = classes_b.get(name).copied().unwrap_or(-1.0);
-        row(name, x, y);
-    }
+    let out = eval::run(EvalOptions {
+        gt: args.gt.clone().map(|g| (g, args.gt_format.clone())),
+        detections,
+        images: args.images.clone(),
+        video: args.video.clone(),
+        map: args.map.clone(),
+        max_dets: args.max_dets,
+        pr_threshold: args.pr_threshold,
+        events: args.events.clone().zip(args.events_gt.clone()),
+        out,
+        progress: !quiet,
+    })?;
+    println!("{}", out.display());
     Ok(())
 }

@@ -187,7 +187,7 @@ pub fn load_truth(path: &Path) -> Result<(Vec<Span>, Option<String>), EvalError>
                 id: None,
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, EvalError>>()?;
     Ok((spans, v["video"].as_str().map(str::to_owned)))
 }
 

@@ -1,18 +1,20 @@
 //! Evaluation: score detectors and signatures against labelled sets.
 //!
 //! Ground truth in any supported format (COCO JSON, YOLO txt folders,
-//! VisDrone txt) is read into one COCO-shaped [`Dataset`]; predictions are
-//! COCO results ([`Prediction`]). [`coco`] computes the twelve COCO stats
-//! exactly as pycocotools does; [`classes`] adds per-class precision, recall,
-//! F1 and a confusion matrix; [`events`] scores signature events against
-//! event ground truth.
+//! VisDrone txt) is read by [`gt`] into one COCO-shaped [`Dataset`];
+//! predictions are COCO results ([`Prediction`]). [`coco`] computes the
+//! twelve COCO stats exactly as pycocotools does; [`classes`] adds per-class
+//! precision, recall, F1 and a confusion matrix; [`events`] scores signature
+//! events against event ground truth; [`report`] renders and writes the
+//! report.
 
 pub mod classes;
 pub mod coco;
 pub mod events;
-pub mod formats;
+pub mod gt;
 pub mod mapping;
 pub mod plot;
+pub mod report;
 
 use std::path::PathBuf;
 
@@ -85,4 +87,17 @@ pub enum EvalError {
     Format { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<crate::detect::labels::DataYamlError> for EvalError {
+    fn from(e: crate::detect::labels::DataYamlError) -> Self {
+        use crate::detect::labels::DataYamlError;
+        match e {
+            DataYamlError::Read { path, source } => EvalError::Io { path, source },
+            DataYamlError::Invalid { path, problem } => EvalError::Format {
+                path,
+                message: problem.to_string(),
+            },
+        }
+    }
 }

@@ -1,7 +1,12 @@
-//! The evaluation driver's detection half: the session's model over a
-//! labelled set (`lookout eval --model`), through the same pipeline,
-//! detection step and settings as `screen`, or a screen run's saved
-//! detections read back (`lookout eval --detections RUN`). Both give
+//! The evaluation driver (`lookout eval`): detections against a labelled
+//! set, scored as pycocotools scores them, and a screen run's events
+//! against event ground truth, into `report.json`, `report.md` and
+//! `report.html` (see [`crate::eval::report`]).
+//!
+//! The detections come from one of three places: a COCO results file; the
+//! session's model run over the labelled images (`--model`), through the
+//! same pipeline, detection step and settings as `screen`; or a screen
+//! run's saved detections (`--detections RUN`). The last two both give
 //! [`FrameDetections`], the lines of `detections.jsonl`, so a run screened
 //! with `--save-detections` scores exactly as the model run here would.
 //!
@@ -13,8 +18,14 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use serde_json::{json, Value};
+
 use super::Session;
-use crate::eval::{Dataset, Prediction};
+use crate::eval::classes::{confusion, per_class};
+use crate::eval::coco::{evaluate, Params, Stats};
+use crate::eval::mapping::ClassMap;
+use crate::eval::report::{self, fmt, DetectorReport, EventsReport, GroundTruthSummary, Report};
+use crate::eval::{gt, plot, Dataset, EvalError, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::detections::{FrameDetections, SavedDetection};
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
@@ -36,6 +47,37 @@ pub enum EvalRunError {
     Detect(#[from] crate::detect::DetectError),
     #[error(transparent)]
     Saved(#[from] crate::sink::detections::ReadError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error(transparent)]
+    Run(#[from] Box<super::RunError>),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: not a COCO results list ([{{image_id, category_id, bbox, score}}, ...]): {source}"
+    )]
+    NotResults {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: prediction {index} has a non-finite number")]
+    NonFinite { path: PathBuf, index: usize },
+    #[error("{path}: not a report.json: {source}")]
+    NotReport {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("--max-dets must be at least 1")]
+    MaxDets,
+    #[error("nothing to score: pass --gt with --predictions, --model or --detections, or --events with --events-gt")]
+    Nothing,
 }
 
 /// How frames are matched to ground-truth images.
@@ -234,4 +276,327 @@ pub fn predictions(frames: &[FrameDetections], key: &ImageKey) -> (Vec<Predictio
         }
     }
     (preds, unmatched)
+}
+
+/// Where the scored detections come from.
+pub enum Detections {
+    /// A COCO results file (category ids of the ground truth).
+    Results(PathBuf),
+    /// The session's model over the labelled images.
+    Model(Box<Session>),
+    /// The `detections.jsonl` of a screen run.
+    Saved(PathBuf),
+}
+
+/// What `lookout eval` scores, and where the report goes.
+pub struct EvalOptions {
+    /// Detection ground truth, with its format when the guess is wrong.
+    pub gt: Option<(PathBuf, Option<String>)>,
+    pub detections: Option<Detections>,
+    /// The images' folder [default: the ground truth's].
+    pub images: Option<PathBuf>,
+    /// The labelled images are this video's frames.
+    pub video: Option<PathBuf>,
+    /// Class mapping `MODEL=DATASET,...` (see [`ClassMap::parse`]).
+    pub map: Option<String>,
+    /// Detections per image per class that count.
+    pub max_dets: usize,
+    /// The operating point of per-class precision, recall, F1 and the
+    /// confusion matrix.
+    pub pr_threshold: f64,
+    /// A screen run folder and its event ground truth.
+    pub events: Option<(PathBuf, PathBuf)>,
+    pub out: PathBuf,
+    /// Progress bar and one-line results on stderr.
+    pub progress: bool,
+}
+
+/// Scores what `options` names and writes the report into `options.out`.
+pub fn run(options: EvalOptions) -> Result<PathBuf, EvalRunError> {
+    if options.max_dets == 0 {
+        return Err(EvalRunError::MaxDets);
+    }
+    let mut report = Report::default();
+    let mut svg = String::new();
+    let mut options = options;
+    let source = options.detections.take();
+    match (&options.gt, source) {
+        (Some(_), Some(source)) => {
+            std::fs::create_dir_all(&options.out).map_err(|e| EvalRunError::Read {
+                path: options.out.clone(),
+                source: e,
+            })?;
+            let (detector, chart) = detector_report(&options, source)?;
+            report.detector = Some(detector);
+            svg = chart;
+        }
+        (None, None) if options.events.is_some() => {}
+        _ => return Err(EvalRunError::Nothing),
+    }
+    if let Some((run_dir, truth)) = &options.events {
+        report.events = Some(event_report(run_dir, truth, options.progress)?);
+    }
+    report::write(&options.out, &report, &svg)?;
+    Ok(options.out)
+}
+
+fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalRunError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalRunError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let preds: Vec<Prediction> =
+        serde_json::from_str(&text).map_err(|source| EvalRunError::NotResults {
+            path: path.to_owned(),
+            source,
+        })?;
+    if let Some(index) = preds
+        .iter()
+        .position(|p| p.bbox.iter().any(|v| !v.is_finite()) || !p.score.is_finite())
+    {
+        return Err(EvalRunError::NonFinite {
+            path: path.to_owned(),
+            index,
+        });
+    }
+    Ok(preds)
+}
+
+fn event_report(
+    run_dir: &Path,
+    truth_path: &Path,
+    progress: bool,
+) -> Result<EventsReport, EvalRunError> {
+    use crate::eval::events::{load_run, load_truth, score};
+    let (truth, video) = load_truth(truth_path)?;
+    let (found, video_s) = load_run(run_dir, video.as_deref())?;
+    let video_s = if video_s > 0.0 {
+        video_s
+    } else {
+        truth.iter().map(|t| t.end_s).fold(0.0, f64::max)
+    };
+    let s = score(&truth, &found, video_s);
+    if progress {
+        eprintln!(
+            "events: precision {:.3} recall {:.3} ({} of {} true, {} found), {:.1} false events per hour",
+            s.precision, s.recall, s.matched, s.truth, s.found, s.false_events_per_hour
+        );
+    }
+    Ok(EventsReport {
+        run: run_dir.to_owned(),
+        ground_truth: truth_path.to_owned(),
+        score: s,
+    })
+}
+
+/// How the frames of `options` map to its ground truth's images.
+fn image_key(
+    options: &EvalOptions,
+    gt_path: &Path,
+    gt: &Dataset,
+) -> Result<ImageKey, EvalRunError> {
+    match &options.video {
+        Some(_) => ImageKey::frames(gt, gt_path),
+        None => {
+            let root = options
+                .images
+                .clone()
+                .or_else(|| gt.image_root.clone())
+                .ok_or(EvalRunError::NoImageRoot)?;
+            Ok(ImageKey::files(gt, &root))
+        }
+    }
+}
+
+/// Class names as `(id, name)` for the class mapping.
+fn numbered(labels: &[String]) -> Vec<(i64, String)> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i as i64, n.clone()))
+        .collect()
+}
+
+fn detector_report(
+    options: &EvalOptions,
+    source: Detections,
+) -> Result<(DetectorReport, String), EvalRunError> {
+    let t0 = std::time::Instant::now();
+    let (gt_path, gt_format) = options.gt.as_ref().expect("checked by run()");
+    let gt = gt::load(gt_path, gt_format.as_deref())?;
+    let map = options.map.as_deref().map(ClassMap::parse).transpose()?;
+    let (gt, preds, mapping, model_json) = match source {
+        Detections::Results(p) => {
+            let preds = read_predictions(&p)?;
+            let names: Vec<(i64, String)> = gt
+                .categories
+                .iter()
+                .map(|c| (c.id, c.name.clone()))
+                .collect();
+            let (gt, preds, mapping) = match &map {
+                Some(m) => m.apply(&gt, &names, preds)?,
+                None => (gt, preds, json!(null)),
+            };
+            (gt, preds, mapping, json!({"predictions": p}))
+        }
+        Detections::Model(session) => {
+            let key = image_key(options, gt_path, &gt)?;
+            let labels = session.labels().to_vec();
+            let model_json = json!({
+                "path": session.model_path,
+                "sha256": session.info.sha256,
+                "family": session.info.family,
+                "labels": labels,
+                "thresholds": session.thresholds(),
+            });
+            let frames = detect(*session, &key, options.video.as_deref(), options.progress)?;
+            let (preds, _) = predictions(&frames, &key);
+            let (gt, preds, mapping) =
+                map.unwrap_or_default()
+                    .apply(&gt, &numbered(&labels), preds)?;
+            (gt, preds, mapping, model_json)
+        }
+        Detections::Saved(run_dir) => {
+            let key = image_key(options, gt_path, &gt)?;
+            let frames = crate::sink::detections::read(&run_dir)?;
+            let run = crate::evidence::record::RunRecord::read(&run_dir).ok();
+            let labels = run
+                .as_ref()
+                .map(|r| r.model.labels.clone())
+                .unwrap_or_default();
+            let (preds, unmatched) = predictions(&frames, &key);
+            if unmatched > 0 {
+                tracing::warn!(run = %run_dir.display(), unmatched, "saved frames that are no image of the ground truth were left out");
+            }
+            let model_json = json!({
+                "detections": run_dir,
+                "model": run.as_ref().map(|r| json!({"path": r.model.path, "sha256": r.model.sha256})),
+                "thresholds": run.as_ref().map(|r| &r.thresholds),
+                "labels": labels,
+            });
+            let (gt, preds, mapping) =
+                map.unwrap_or_default()
+                    .apply(&gt, &numbered(&labels), preds)?;
+            (gt, preds, mapping, model_json)
+        }
+    };
+    let params = Params::new(options.max_dets);
+    let ev = evaluate(&gt, &preds, &params)?;
+    let stats = ev.stats();
+    let eval_s = t0.elapsed().as_secs_f64();
+    let classes = per_class(&ev, &gt, options.pr_threshold);
+    let matrix = confusion(&gt, &preds, options.pr_threshold, 0.5);
+
+    let curves: Vec<plot::Curve> = (0..ev.cat_ids.len())
+        .filter(|&k| ev.sweeps[k].1 > 0)
+        .map(|k| {
+            let (recall, precision) = ev.pr_curve(k, 0);
+            plot::Curve {
+                label: classes[k].name.clone(),
+                recall,
+                precision,
+            }
+        })
+        .collect();
+    let title = "Precision-recall at IoU 0.5";
+    let out = &options.out;
+    plot::pr_chart(
+        title,
+        &curves,
+        &out.join("pr_curves.png"),
+        &out.join("pr_curves.svg"),
+    )?;
+    let svg = plot::pr_chart_svg(title, &curves)?;
+    let max_dets = options.max_dets;
+    let report = DetectorReport {
+        ground_truth: GroundTruthSummary {
+            path: gt_path.to_owned(),
+            images: gt.images.len(),
+            annotations: gt.annotations.len(),
+            categories: gt.categories.len(),
+            notes: gt.notes.clone(),
+        },
+        source: model_json,
+        predictions: preds.len(),
+        class_mapping: mapping,
+        max_dets: params.max_dets,
+        coco: stats,
+        coco_note: (max_dets != 100).then(|| format!("AP is -1 as in pycocotools, whose summarize() asks for a cap of 100; AP at the cap of {max_dets} is ap_at_max_dets")),
+        ap_at_max_dets: ev.ap_at_cap(),
+        per_class: classes,
+        confusion: matrix,
+        score_threshold: options.pr_threshold,
+        seconds: eval_s,
+    };
+    if options.progress {
+        eprintln!(
+            "AP {} AP50 {} AP75 {} AR{} {} ({} images, {} predictions, {:.2} s)",
+            fmt(stats.ap),
+            fmt(stats.ap50),
+            fmt(stats.ap75),
+            params.max_dets[2],
+            fmt(stats.ar100),
+            gt.images.len(),
+            preds.len(),
+            eval_s
+        );
+    }
+    Ok((report, svg))
+}
+
+fn load_report(path: &Path) -> Result<Value, EvalRunError> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_owned()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| EvalRunError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| EvalRunError::NotReport { path: file, source })
+}
+
+/// Two reports' COCO stats and per-class AP50 side by side, with deltas,
+/// as a table of text.
+pub fn compare(a: &Path, b: &Path) -> Result<String, EvalRunError> {
+    use std::fmt::Write as _;
+    let (ra, rb) = (load_report(a)?, load_report(b)?);
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<10} {:>10} {:>10} {:>10}", "stat", "A", "B", "B-A");
+    for name in Stats::NAMES {
+        let x = ra["coco"][name].as_f64().unwrap_or(-1.0);
+        let y = rb["coco"][name].as_f64().unwrap_or(-1.0);
+        row(&mut out, name, x, y);
+    }
+    let classes_b: HashMap<String, f64> = rb["per_class"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["ap50"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "\nper-class AP50");
+    for c in ra["per_class"].as_array().into_iter().flatten() {
+        let name = c["name"].as_str().unwrap_or("");
+        let x = c["ap50"].as_f64().unwrap_or(-1.0);
+        let y = classes_b.get(name).copied().unwrap_or(-1.0);
+        row(&mut out, name, x, y);
+    }
+    Ok(out)
+}
+
+/// One line of [`compare`]'s table.
+fn row(out: &mut String, name: &str, x: f64, y: f64) {
+    use std::fmt::Write as _;
+    let delta = if x < 0.0 || y < 0.0 {
+        "-".to_string()
+    } else {
+        format!("{:+.4}", y - x)
+    };
+    let _ = writeln!(out, "{name:<10} {:>10} {:>10} {delta:>10}", fmt(x), fmt(y));
 }

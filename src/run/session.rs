@@ -58,7 +58,9 @@ impl Session {
     /// names none) and builds its signatures.
     pub fn load(config: Config) -> Result<Session, RunError> {
         let mut session = Self::load_model(config)?;
-        session.signatures = session.config.build_signatures(session.info.labels.as_slice())?;
+        session.signatures = session
+            .config
+            .build_signatures(session.info.labels.as_slice())?;
         Ok(session)
     }
 
