@@ -11,6 +11,7 @@ mod eval;
 mod inspect;
 mod raster;
 mod review;
+mod run;
 mod screen;
 mod sortie;
 mod watch;

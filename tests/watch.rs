@@ -58,7 +58,7 @@ fn publish(proto: &str, port: u16, seconds: u32) -> Child {
 }
 
 /// The body of `GET path` from a local HTTP server.
-fn http_get(addr: &str, path: &str) -> String {
+pub(crate) fn http_get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -357,7 +357,7 @@ fn sigterm_in_the_middle_of_an_event_closes_it_and_seals_the_run() {
 }
 
 /// A TCP port nobody listens on now.
-fn free_tcp_port() -> u16 {
+pub(crate) fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
