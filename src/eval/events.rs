@@ -195,45 +195,43 @@ pub fn load_truth(path: &Path) -> Result<(Vec<Span>, Option<String>), EvalError>
 /// of the source whose file name is `video` when given. Returns the spans
 /// and the seconds of video screened.
 pub fn load_run(run: &Path, video: Option<&str>) -> Result<(Vec<Span>, f64), EvalError> {
-    let run_json = read(&run.join("run.json"))?;
-    let sources = run_json["sources"].as_array().cloned().unwrap_or_default();
-    let keep =
-        |path: &str| video.is_none_or(|v| Path::new(path).file_name().is_some_and(|n| n == v));
-    let video_s: f64 = sources
+    use crate::evidence::record::{EventLine, RecordError, RunRecord, Step};
+    let record_error = |e: RecordError| match e {
+        RecordError::Io { path, source } => EvalError::Io { path, source },
+        other => EvalError::Format {
+            path: run.to_owned(),
+            message: other.to_string(),
+        },
+    };
+    let run_json = RunRecord::read(run).map_err(record_error)?;
+    let keep = |path: &Path| video.is_none_or(|v| path.file_name().is_some_and(|n| n == v));
+    let video_s: f64 = run_json
+        .sources
         .iter()
-        .filter(|s| keep(s["path"].as_str().unwrap_or("")))
-        .filter_map(|s| s["info"]["duration_s"].as_f64())
+        .filter(|s| keep(&s.path))
+        .filter_map(|s| s.duration_s())
         .sum();
-    let events_path = run.join("events.jsonl");
-    let text = std::fs::read_to_string(&events_path).map_err(|source| EvalError::Io {
-        path: events_path.clone(),
-        source,
-    })?;
     let mut opened: std::collections::HashMap<String, f64> = Default::default();
     let mut spans = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let e: serde_json::Value = serde_json::from_str(line).map_err(|err| EvalError::Format {
-            path: events_path.clone(),
-            message: format!("line {}: {err}", n + 1),
-        })?;
-        if !keep(e["source"]["path"].as_str().unwrap_or("")) {
+    for line in EventLine::read_all(run).map_err(record_error)? {
+        let e = &line.event;
+        if !keep(&e.source.path) {
             continue;
         }
-        let id = e["event_id"].as_str().unwrap_or("").to_owned();
-        match e["step"].as_str() {
-            Some("open") => {
-                if let Some(t) = e["at"]["pts_s"].as_f64() {
-                    opened.insert(id, t);
+        match line.step {
+            Step::Open => {
+                if let Some(t) = line.at.pts_s {
+                    opened.insert(e.event_id.clone(), t);
                 }
             }
-            Some("close") => spans.push(Span {
-                signature: e["kind"].as_str().unwrap_or("").to_owned(),
-                start_s: e["start_s"].as_f64().unwrap_or(0.0),
-                end_s: e["end_s"].as_f64().unwrap_or(0.0),
-                opened_s: opened.get(&id).copied(),
-                id: Some(id),
+            Step::Close => spans.push(Span {
+                signature: e.kind.clone(),
+                start_s: e.start_s.unwrap_or(0.0),
+                end_s: line.end_s.unwrap_or(0.0),
+                opened_s: opened.get(&e.event_id).copied(),
+                id: Some(e.event_id.clone()),
             }),
-            _ => {}
+            Step::Update => {}
         }
     }
     Ok((spans, video_s))
