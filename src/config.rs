@@ -175,13 +175,16 @@ impl TileConfig {
     pub fn tiling(
         &self,
         preprocess: &crate::detect::Preprocess,
-    ) -> Option<crate::pipeline::Tiling> {
+    ) -> Option<crate::detect::tile::Tiling> {
         self.size.map(|size| self.with_size(size, preprocess))
     }
 
     /// How rasters are cut into windows: always, at the configured tile
     /// size or else the model's input size.
-    pub fn raster_tiling(&self, preprocess: &crate::detect::Preprocess) -> crate::pipeline::Tiling {
+    pub fn raster_tiling(
+        &self,
+        preprocess: &crate::detect::Preprocess,
+    ) -> crate::detect::tile::Tiling {
         self.with_size(self.size.unwrap_or(0), preprocess)
     }
 
@@ -189,8 +192,8 @@ impl TileConfig {
         &self,
         size: u32,
         preprocess: &crate::detect::Preprocess,
-    ) -> crate::pipeline::Tiling {
-        crate::pipeline::Tiling {
+    ) -> crate::detect::tile::Tiling {
+        crate::detect::tile::Tiling {
             size: if size == 0 {
                 preprocess.input_w.max(preprocess.input_h)
             } else {

@@ -26,6 +26,7 @@ pub mod bundled;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod digest;
 pub mod eval;
 pub mod event;
 pub mod evidence;

@@ -439,7 +439,7 @@ impl OnnxDetector {
         };
         let info = ModelInfo {
             path: path.clone(),
-            sha256: crate::evidence::sha256_hex(&bytes),
+            sha256: crate::digest::sha256_hex(&bytes),
             family: m.family,
             family_reason: m.reason,
             inputs,
@@ -562,7 +562,7 @@ impl RawModel {
             session,
             path: path.to_owned(),
             input,
-            sha256: crate::evidence::sha256_hex(&bytes),
+            sha256: crate::digest::sha256_hex(&bytes),
         })
     }
 

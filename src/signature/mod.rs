@@ -148,7 +148,7 @@ impl SignatureConfig {
         // serde_json's map is sorted (no `preserve_order` feature), so this
         // serialisation is canonical.
         let value = serde_json::to_value(self).expect("configs serialise");
-        let hash = crate::evidence::sha256_hex(value.to_string().as_bytes());
+        let hash = crate::digest::sha256_hex(value.to_string().as_bytes());
         (value, hash)
     }
 

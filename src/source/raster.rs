@@ -30,7 +30,7 @@
 //! crs`. Rasters placed only by ground control points or RPCs (common in
 //! raw NITF) are screened in pixels; their positions are not computed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
@@ -42,7 +42,7 @@ use serde_json::json;
 
 use super::{InputKind, Source, SourceError, SourceInfo};
 use crate::detect::tile::{self, Tiling};
-use crate::frame::{Frame, FrameMeta, Window};
+use crate::frame::{BandPlan, Frame, FrameMeta, Scene, Window};
 use crate::geo::Georef;
 
 /// Painted over invalid (nodata) pixels inside a window that has data.
@@ -105,47 +105,9 @@ pub struct RasterOptions {
     pub tiling: Tiling,
 }
 
-/// How one output channel is made from a band.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BandPlan {
-    /// 1-based band number.
-    pub band: usize,
-    pub data_type: String,
-    pub nodata: Option<f64>,
-    /// The values mapped to 0 and 255; `None` for 8-bit bands used as
-    /// they are.
-    pub stretch: Option<(f64, f64)>,
-}
-
-/// A raster scene: what the pipeline and the evidence writer need to read
-/// and place its pixels. `Send + Sync`; reads open the file anew.
-#[derive(Debug)]
-pub struct Scene {
-    pub path: PathBuf,
-    pub width: u32,
-    pub height: u32,
-    pub georef: Option<Georef>,
-    /// One plan per distinct band read; channels index into it.
-    pub bands: Vec<BandPlan>,
-    /// Which entry of `bands` feeds red, green and blue.
-    channels: [usize; 3],
-    /// The mask is not all-valid (nodata, alpha or an internal mask).
-    masked: bool,
-    pub tiles_planned: u64,
-    pub tiles_read: AtomicU64,
-    pub tiles_nodata: AtomicU64,
-}
-
+/// Reading a scene's pixels needs GDAL, so it lives here beside the
+/// source; the scene itself is plain data in [`crate::frame`].
 impl Scene {
-    /// Counts of the windows: planned, read, skipped as nodata.
-    pub fn tile_counts(&self) -> serde_json::Value {
-        json!({
-            "planned": self.tiles_planned,
-            "read": self.tiles_read.load(Ordering::Relaxed),
-            "nodata": self.tiles_nodata.load(Ordering::Relaxed),
-        })
-    }
-
     /// Reads scene pixels `x, y, width, height` into an image of `out`
     /// pixels (smaller than the region to read it reduced). Nodata pixels
     /// come back grey.
