@@ -234,7 +234,7 @@ fn place_detections(
 pub(crate) struct Loaded {
     pub detector: OnnxDetector,
     pub info: crate::detect::onnx::ModelInfo,
-    pub signatures: Vec<crate::config::BuiltSignature>,
+    pub signatures: Vec<crate::signature::BuiltSignature>,
     /// Detector and tracker thresholds, as recorded with every event.
     pub thresholds: serde_json::Value,
     pub signatures_json: Vec<serde_json::Value>,
@@ -261,7 +261,11 @@ pub(crate) fn load(config: &Config, model_path: &std::path::Path) -> Result<Load
     };
     let detector = OnnxDetector::load(&onnx_config)?;
     let info = detector.info().clone();
-    let signatures = config.build_signatures(detector.labels())?;
+    let signatures = crate::signature::build(
+        config.signature.as_deref(),
+        detector.labels(),
+        config.detect.conf,
+    )?;
     tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
     let thresholds = json!({
         "conf": config.detect.conf,

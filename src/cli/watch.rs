@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::screen::{load, Loaded, ModelArgs};
 use super::Outcome;
-use crate::config::{BuiltSignature, Config};
+use crate::config::Config;
 use crate::detect::Detector;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::events::EventContext;
@@ -27,6 +27,7 @@ use crate::evidence::{RunWriter, EVENT_SCHEMA};
 use crate::live::alerts::Alerts;
 use crate::live::feeds::{FeedConfig, RtspTransport};
 use crate::live::{self, Bell, Feed, FeedOptions, FeedSpec, FeedState};
+use crate::signature::BuiltSignature;
 use crate::source::raster::RasterOptions;
 use crate::source::{OpenOptions, Sampling};
 use crate::stream::Stream;
@@ -177,7 +178,12 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Outcome> {
     let feed_signatures: Vec<Vec<BuiltSignature>> = configs
         .iter()
         .map(|(f, index)| match index {
-            Some(i) => f.build_signatures(*i, &config, &info.labels),
+            Some(i) => f.build_signatures(
+                *i,
+                config.signature.as_deref(),
+                config.detect.conf,
+                &info.labels,
+            ),
             None => Ok(signatures.clone()),
         })
         .collect::<Result<_, _>>()?;
