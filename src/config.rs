@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::family::Family;
-use crate::detect::onnx::{Device, PreprocessOverride};
+use crate::detect::onnx::{Device, DeviceError, PreprocessOverride};
 use crate::live::feeds::{FeedConfig, FeedError};
 use crate::signature::{SignatureConfig, SignatureError};
+use crate::source::raster::{RasterConfig, RasterConfigError};
 use crate::track::TrackerConfig;
 
 /// Built signatures now come from [`crate::signature::build`]; kept here so
@@ -35,6 +36,10 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {key}: {message}")]
     Invalid { key: String, message: String },
+    #[error("invalid setting model.device: {0}")]
+    Device(DeviceError),
+    #[error("invalid setting raster: {0}")]
+    Raster(RasterConfigError),
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error(transparent)]
@@ -49,7 +54,7 @@ pub struct Config {
     pub sampling: SamplingConfig,
     pub track: TrackerConfig,
     pub tile: TileConfig,
-    pub raster: crate::source::raster::RasterConfig,
+    pub raster: RasterConfig,
     pub output: OutputConfig,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
@@ -87,10 +92,7 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     pub fn device(&self) -> Result<Device, ConfigError> {
-        self.device.parse().map_err(|message| ConfigError::Invalid {
-            key: "model.device".into(),
-            message,
-        })
+        self.device.parse().map_err(ConfigError::Device)
     }
 }
 
@@ -306,12 +308,7 @@ impl Config {
             });
         }
         unit("tile.threshold", f64::from(self.tile.threshold))?;
-        self.raster
-            .validate()
-            .map_err(|message| ConfigError::Invalid {
-                key: "raster".into(),
-                message,
-            })?;
+        self.raster.validate().map_err(ConfigError::Raster)?;
         if let Some(list) = &self.signature {
             crate::signature::validate_all(list)?;
         }

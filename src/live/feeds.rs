@@ -288,12 +288,12 @@ mod tests {
         }
     }
 
-    fn parse(toml: &str) -> Result<Doc, String> {
-        let c: Doc = toml::from_str(toml).map_err(|e| e.to_string())?;
+    fn parse(toml: &str) -> Result<Doc, Box<dyn std::error::Error>> {
+        let c: Doc = toml::from_str(toml)?;
         if let Some(list) = &c.signature {
-            crate::signature::validate_all(list).map_err(|e| e.to_string())?;
+            crate::signature::validate_all(list)?;
         }
-        validate(&c.feed).map_err(|e| e.to_string())?;
+        validate(&c.feed)?;
         Ok(c)
     }
 
@@ -383,7 +383,7 @@ url = \"udp://@:5000\"
                 "{SIGNATURES}\n[[feed]]\nname = \"cam\"\nurl = \"udp://@:5000\"\n{extra}"
             ));
             match c {
-                Err(e) => e,
+                Err(e) => e.to_string(),
                 Ok(c) => c
                     .build(0, &labels())
                     .err()
@@ -416,7 +416,9 @@ url = \"udp://@:5000\"
         assert!(e.contains("two feeds are named"), "{e}");
         let e = err("rtsp_transport = \"http\"");
         assert!(e.contains("http"), "{e}");
-        let c = parse("[[feed]]\nname = \"a b\"\nurl = \"x\"").unwrap_err();
+        let c = parse("[[feed]]\nname = \"a b\"\nurl = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(c.contains("feed[0] (a b).name"), "{c}");
     }
 }

@@ -76,21 +76,28 @@ impl Default for RasterConfig {
     }
 }
 
+/// A `[raster]` setting out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RasterConfigError {
+    #[error("raster.bands must be one or three 1-based band numbers, got {0:?}")]
+    Bands(Vec<usize>),
+    #[error(
+        "raster.stretch must be two percentiles with 0 <= low < high <= 100, got [{low}, {high}]"
+    )]
+    Stretch { low: f64, high: f64 },
+}
+
 impl RasterConfig {
     /// Checks what can be checked without a file.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RasterConfigError> {
         if let Some(b) = &self.bands {
             if !(b.len() == 1 || b.len() == 3) || b.contains(&0) {
-                return Err(format!(
-                    "raster.bands must be one or three 1-based band numbers, got {b:?}"
-                ));
+                return Err(RasterConfigError::Bands(b.clone()));
             }
         }
-        let [lo, hi] = self.stretch;
-        if !((0.0..100.0).contains(&lo) && lo < hi && hi <= 100.0) {
-            return Err(format!(
-                "raster.stretch must be two percentiles with 0 <= low < high <= 100, got [{lo}, {hi}]"
-            ));
+        let [low, high] = self.stretch;
+        if !((0.0..100.0).contains(&low) && low < high && high <= 100.0) {
+            return Err(RasterConfigError::Stretch { low, high });
         }
         Ok(())
     }
@@ -663,12 +670,20 @@ mod tests {
         let mut c = RasterConfig::default();
         assert!(c.validate().is_ok());
         c.bands = Some(vec![3, 2]);
-        assert!(c.validate().unwrap_err().contains("one or three"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("one or three"));
         c.bands = Some(vec![0]);
         assert!(c.validate().is_err());
         c.bands = Some(vec![4, 3, 2]);
         c.stretch = [98.0, 2.0];
-        assert!(c.validate().unwrap_err().contains("percentiles"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("percentiles"));
     }
 
     #[test]
