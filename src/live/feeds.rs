@@ -34,8 +34,8 @@ use crate::signature::{BuiltSignature, SignatureConfig, SignatureError};
 pub enum FeedError {
     #[error("invalid setting {key}: {message}")]
     Invalid { key: String, message: String },
-    #[error("invalid setting {key}: {source}")]
-    Override { key: String, source: OverrideError },
+    #[error("invalid setting {key}: {problem}")]
+    Override { key: String, problem: OverrideError },
     #[error(transparent)]
     Signature(#[from] SignatureError),
 }
@@ -45,10 +45,10 @@ pub enum FeedError {
 pub enum OverrideError {
     #[error("{0} cannot be overridden; write another [[signature]] table")]
     Fixed(String),
-    #[error("{key}: {source}")]
+    #[error("{key}: {error}")]
     Value {
         key: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error(transparent)]
     Settings(serde_json::Error),
@@ -161,9 +161,9 @@ impl FeedConfig {
             let sig_key = format!("{key}.override.{name}");
             let sig = match self.overrides.get(&name) {
                 Some(table) => {
-                    apply_override(sig, table).map_err(|source| FeedError::Override {
+                    apply_override(sig, table).map_err(|problem| FeedError::Override {
                         key: sig_key.clone(),
-                        source,
+                        problem,
                     })?
                 }
                 None => sig.clone(),
@@ -225,9 +225,9 @@ fn apply_override(
         if k == "kind" || k == "name" {
             return Err(OverrideError::Fixed(k.clone()));
         }
-        let v = serde_json::to_value(v).map_err(|source| OverrideError::Value {
+        let v = serde_json::to_value(v).map_err(|error| OverrideError::Value {
             key: k.clone(),
-            source,
+            error,
         })?;
         object.insert(k.clone(), v);
     }
