@@ -5,6 +5,23 @@
 
 use std::path::{Path, PathBuf};
 
+/// Why [`locate`] found no file. Every message ends with the caller's hint.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LocateError {
+    /// The flag or variable names something that is not a file; `given`
+    /// says which, e.g. `--ort-lib /opt/ort.so`.
+    #[error("{given} is not a file; {hint}")]
+    NotAFile { given: String, hint: String },
+    #[error("not found in {flag}, {env_var} or {bundled}; {hint}")]
+    NotFound {
+        flag: String,
+        env_var: String,
+        /// The bundled paths looked at, comma-separated.
+        bundled: String,
+        hint: String,
+    },
+}
+
 /// The first existing file at `rel` under any of the bundle roots.
 pub fn find(rel: &str) -> Option<PathBuf> {
     let mut roots = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
@@ -24,7 +41,7 @@ pub fn locate(
     env_var: &str,
     bundled: &[&str],
     hint: &str,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, LocateError> {
     let given = explicit.map(|p| (p.to_owned(), format!("{flag} {}", p.display())));
     let from_env = || {
         std::env::var_os(env_var)
@@ -39,13 +56,54 @@ pub fn locate(
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("{said} is not a file; {hint}"))
+            Err(LocateError::NotAFile {
+                given: said,
+                hint: hint.to_owned(),
+            })
         };
     }
-    bundled.iter().find_map(|rel| find(rel)).ok_or_else(|| {
-        format!(
-            "not found in {flag}, {env_var} or {}; {hint}",
-            bundled.join(", ")
+    bundled
+        .iter()
+        .find_map(|rel| find(rel))
+        .ok_or_else(|| LocateError::NotFound {
+            flag: flag.to_owned(),
+            env_var: env_var.to_owned(),
+            bundled: bundled.join(", "),
+            hint: hint.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_path_that_is_no_file_is_an_error_naming_the_flag() {
+        let err = locate(
+            Some(Path::new("/no/such/lib.so")),
+            "--ort-lib",
+            "LOOKOUT_TEST_UNSET_VARIABLE",
+            &[],
+            "see the README",
         )
-    })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "--ort-lib /no/such/lib.so is not a file; see the README"
+        );
+        let err = locate(
+            None,
+            "--face-model",
+            "LOOKOUT_TEST_UNSET_VARIABLE",
+            &["no/such/a.onnx", "no/such/b.onnx"],
+            "run setup",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "not found in --face-model, LOOKOUT_TEST_UNSET_VARIABLE or no/such/a.onnx, no/such/b.onnx; run setup"
+        );
+    }
 }

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use std::sync::Arc;
-
 use crate::detect::family::Family;
-use crate::detect::onnx::{Device, PreprocessOverride};
-use crate::signature::{Signature, SignatureConfig, Timing};
+use crate::detect::onnx::{Device, DeviceError, PreprocessOverride};
+use crate::live::feeds::{FeedConfig, FeedError};
+use crate::signature::{SignatureConfig, SignatureError};
+use crate::source::raster::{RasterConfig, RasterConfigError};
 use crate::track::TrackerConfig;
 
 /// The commented default `lookout.toml` (`lookout config init` writes it).
@@ -32,12 +32,14 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {key}: {message}")]
     Invalid { key: String, message: String },
-    #[error("unknown class {name:?} in {key}; the model's classes are: {known}")]
-    UnknownClass {
-        key: String,
-        name: String,
-        known: String,
-    },
+    #[error("invalid setting model.device: {0}")]
+    Device(DeviceError),
+    #[error("invalid setting raster: {0}")]
+    Raster(RasterConfigError),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Feed(#[from] FeedError),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,13 +50,13 @@ pub struct Config {
     pub sampling: SamplingConfig,
     pub track: TrackerConfig,
     pub tile: TileConfig,
-    pub raster: crate::source::raster::RasterConfig,
+    pub raster: RasterConfig,
     pub output: OutputConfig,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
     pub signature: Option<Vec<SignatureConfig>>,
     /// The `[[feed]]` tables: live feeds for `lookout watch`.
-    pub feed: Vec<crate::live::feeds::FeedConfig>,
+    pub feed: Vec<FeedConfig>,
     pub serve: ServeConfig,
 }
 
@@ -86,10 +88,7 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     pub fn device(&self) -> Result<Device, ConfigError> {
-        self.device.parse().map_err(|message| ConfigError::Invalid {
-            key: "model.device".into(),
-            message,
-        })
+        self.device.parse().map_err(ConfigError::Device)
     }
 }
 
@@ -167,45 +166,6 @@ pub struct TileConfig {
     pub metric: crate::detect::tile::MatchMetric,
     /// Overlap at which two boxes are one object.
     pub threshold: f32,
-}
-
-impl TileConfig {
-    /// The pipeline's tiling for a model with this preprocessing, or `None`
-    /// when tiling is off.
-    pub fn tiling(
-        &self,
-        preprocess: &crate::detect::Preprocess,
-    ) -> Option<crate::pipeline::Tiling> {
-        self.size.map(|size| self.with_size(size, preprocess))
-    }
-
-    /// How rasters are cut into windows: always, at the configured tile
-    /// size or else the model's input size.
-    pub fn raster_tiling(&self, preprocess: &crate::detect::Preprocess) -> crate::pipeline::Tiling {
-        self.with_size(self.size.unwrap_or(0), preprocess)
-    }
-
-    fn with_size(
-        &self,
-        size: u32,
-        preprocess: &crate::detect::Preprocess,
-    ) -> crate::pipeline::Tiling {
-        crate::pipeline::Tiling {
-            size: if size == 0 {
-                preprocess.input_w.max(preprocess.input_h)
-            } else {
-                size
-            },
-            overlap: self.overlap,
-            full_frame: self.full_frame,
-            merge: crate::detect::tile::MergeConfig {
-                method: self.merge,
-                metric: self.metric,
-                threshold: self.threshold,
-                class_agnostic: false,
-            },
-        }
-    }
 }
 
 impl Default for TileConfig {
@@ -302,27 +262,9 @@ impl Config {
             });
         }
         unit("tile.threshold", f64::from(self.tile.threshold))?;
-        self.raster
-            .validate()
-            .map_err(|message| ConfigError::Invalid {
-                key: "raster".into(),
-                message,
-            })?;
+        self.raster.validate().map_err(ConfigError::Raster)?;
         if let Some(list) = &self.signature {
-            let mut names = std::collections::BTreeSet::new();
-            for (i, sig) in list.iter().enumerate() {
-                let key = signature_key(i, sig);
-                sig.validate(&key)?;
-                if !names.insert(sig.name()) {
-                    return Err(ConfigError::Invalid {
-                        key,
-                        message: format!(
-                            "two signatures are named {:?}; give each a unique name",
-                            sig.name()
-                        ),
-                    });
-                }
-            }
+            crate::signature::validate_all(list)?;
         }
         crate::live::feeds::validate(&self.feed)?;
         if self.sampling.stride == 0 {
@@ -360,139 +302,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// How errors name a signature table: `signature[0] (people-in-container)`.
-fn signature_key(index: usize, sig: &SignatureConfig) -> String {
-    format!("signature[{index}] ({})", sig.name())
-}
-
-/// The `[[signature]]` tables of [`DEFAULT_TOML`].
-pub fn builtin_signatures() -> Vec<SignatureConfig> {
-    let c: Config = toml::from_str(DEFAULT_TOML).expect("the default config parses");
-    c.signature.expect("the default config has signatures")
-}
-
-/// A built signature with its timing and the config it came from.
-#[derive(Clone)]
-pub struct BuiltSignature {
-    pub signature: Arc<dyn Signature>,
-    pub timing: Timing,
-    pub config: SignatureConfig,
-    /// sha256 of the config's canonical JSON.
-    pub config_hash: String,
-}
-
-impl Config {
-    /// Builds the signatures against the model's class names. Configured
-    /// signatures must name only classes the model has. The built-in
-    /// defaults are lenient: names the model lacks are dropped with a
-    /// warning, and a rule left without classes is skipped; if nothing is
-    /// left, that is an error saying how to choose.
-    pub fn build_signatures(&self, labels: &[String]) -> Result<Vec<BuiltSignature>, ConfigError> {
-        let configs = self.signature_configs(labels)?;
-        let keyed = configs
-            .into_iter()
-            .enumerate()
-            .map(|(i, config)| (signature_key(i, &config), config))
-            .collect();
-        self.build_signature_list(keyed, labels)
-    }
-
-    /// The signature configs that apply: the `[[signature]]` tables, or the
-    /// built-in defaults trimmed to the model's classes.
-    pub fn signature_configs(
-        &self,
-        labels: &[String],
-    ) -> Result<Vec<SignatureConfig>, ConfigError> {
-        Ok(match &self.signature {
-            Some(list) => list.clone(),
-            None => {
-                let builtin = builtin_signatures();
-                let kept: Vec<SignatureConfig> = builtin
-                    .iter()
-                    .filter_map(|s| {
-                        let kept = s.keep_known_classes(labels);
-                        if kept.as_ref() != Some(s) {
-                            let missing: Vec<&String> = s
-                                .class_names()
-                                .into_iter()
-                                .map(|(_, n)| n)
-                                .filter(|n| !labels.contains(n))
-                                .collect();
-                            tracing::warn!(
-                                signature = %s.name(),
-                                ?missing,
-                                "{}",
-                                if kept.is_some() {
-                                    "default signature: classes not in the model are left out"
-                                } else {
-                                    "default signature skipped: the model lacks its classes"
-                                }
-                            );
-                        }
-                        kept
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    return Err(ConfigError::Invalid {
-                        key: "signature".into(),
-                        message: format!(
-                            "the model has none of the classes the default signatures use; \
-                             choose classes with --classes, or write signatures for this model \
-                             (`lookout config init` writes a commented example). The model's classes are: {}",
-                            labels.join(", ")
-                        ),
-                    });
-                }
-                kept
-            }
-        })
-    }
-
-    /// Builds signature configs, each named in errors by its key.
-    pub fn build_signature_list(
-        &self,
-        configs: Vec<(String, SignatureConfig)>,
-        labels: &[String],
-    ) -> Result<Vec<BuiltSignature>, ConfigError> {
-        let default_min_score = self.detect.conf;
-        configs
-            .into_iter()
-            .map(|(key, config)| {
-                let signature = config.build(&key, labels, default_min_score)?;
-                let (_, config_hash) = config.fingerprint();
-                Ok(BuiltSignature {
-                    signature,
-                    timing: config.timing(),
-                    config,
-                    config_hash,
-                })
-            })
-            .collect()
-    }
-}
-
-/// Resolves class names to model class ids, naming the config key and the
-/// model's classes when a name is unknown.
-pub fn resolve_classes(
-    key: &str,
-    names: &[String],
-    labels: &[String],
-) -> Result<Vec<usize>, ConfigError> {
-    names
-        .iter()
-        .map(|name| {
-            labels
-                .iter()
-                .position(|l| l == name)
-                .ok_or_else(|| ConfigError::UnknownClass {
-                    key: key.to_owned(),
-                    name: name.clone(),
-                    known: labels.join(", "),
-                })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -545,22 +354,6 @@ mod tests {
             .contains("detect.conf"));
     }
 
-    #[test]
-    fn resolving_unknown_class_lists_known_ones() {
-        let labels = vec!["person".to_string(), "boat".to_string()];
-        assert_eq!(
-            resolve_classes("k", &["boat".into()], &labels).unwrap(),
-            vec![1]
-        );
-        let err = resolve_classes("flag.classes", &["vessel".into()], &labels)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("vessel") && err.contains("person, boat"),
-            "{err}"
-        );
-    }
-
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -569,12 +362,15 @@ mod tests {
     fn the_commented_default_file_is_the_builtin_default() {
         let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
         let expected = Config {
-            signature: Some(builtin_signatures()),
+            signature: Some(crate::signature::builtin_configs()),
             ..Config::default()
         };
         assert_eq!(parsed, expected);
         parsed.validate().unwrap();
-        let kinds: Vec<&str> = builtin_signatures().iter().map(|s| s.kind()).collect();
+        let kinds: Vec<&str> = crate::signature::builtin_configs()
+            .iter()
+            .map(|s| s.kind())
+            .collect();
         assert_eq!(kinds, vec!["containment", "overcrowding"]);
     }
 
@@ -588,8 +384,10 @@ mod tests {
         )
         .unwrap();
         let c = Config::load(&path).unwrap();
-        let err = c
-            .build_signatures(&names(&["person", "vessel", "container", "vehicle"]))
+        let build = |labels: &[String]| {
+            crate::signature::build(c.signature.as_deref(), labels, c.detect.conf)
+        };
+        let err = build(&names(&["person", "vessel", "container", "vehicle"]))
             .err()
             .unwrap()
             .to_string();
@@ -597,7 +395,7 @@ mod tests {
             err.contains("signature[0] (beds).containers") && err.contains("\"truck\""),
             "{err}"
         );
-        let ok = c.build_signatures(&names(&["person", "truck"])).unwrap();
+        let ok = build(&names(&["person", "truck"])).unwrap();
         assert_eq!(ok[0].signature.name(), "beds");
     }
 
@@ -628,33 +426,18 @@ mod tests {
     }
 
     #[test]
-    fn builtin_signatures_adapt_to_the_model_or_say_what_to_do() {
-        let c = Config::default();
-        let built = c.build_signatures(&names(&["person", "vessel"])).unwrap();
-        let kinds: Vec<&str> = built.iter().map(|b| b.signature.kind()).collect();
-        assert_eq!(kinds, vec!["overcrowding"], "containment needs containers");
-        let built = c
-            .build_signatures(&names(&["person", "car", "vehicle"]))
-            .unwrap();
-        assert_eq!(built[0].signature.kind(), "containment");
-        assert_eq!(
-            built[0]
-                .config
-                .class_names()
-                .iter()
-                .filter(|(k, _)| k == "containers")
-                .count(),
-            1,
-            "container dropped, vehicle kept"
-        );
-        let err = c
-            .build_signatures(&names(&["cat", "dog"]))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            err.contains("--classes") && err.contains("cat, dog"),
-            "{err}"
-        );
+    fn feed_mistakes_surface_when_the_config_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookout.toml");
+        std::fs::write(&path, "[[feed]]\nname = \"a b\"\nurl = \"x\"").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("feed[0] (a b).name"), "{err}");
+        std::fs::write(
+            &path,
+            "[[feed]]\nname = \"cam\"\nurl = \"x\"\n[[feed.zone]]\npolygon = [[0,0],[1,0]]\nclasses = [\"person\"]",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("feed[0] (cam).zone[0].polygon"), "{err}");
     }
 }

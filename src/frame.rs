@@ -1,11 +1,14 @@
 //! Frames: decoded pixels plus where and when they came from.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use image::RgbImage;
 use serde::Serialize;
+use serde_json::json;
 
-pub use crate::source::raster::Scene;
+use crate::geo::Georef;
 
 /// Facts about a frame that later stages need without its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,4 +71,46 @@ pub struct Window {
     pub width: u32,
     pub height: u32,
     pub scale: f64,
+}
+
+/// How one output channel is made from a band.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BandPlan {
+    /// 1-based band number.
+    pub band: usize,
+    pub data_type: String,
+    pub nodata: Option<f64>,
+    /// The values mapped to 0 and 255; `None` for 8-bit bands used as
+    /// they are.
+    pub stretch: Option<(f64, f64)>,
+}
+
+/// A raster scene: what the pipeline and the evidence writer need to read
+/// and place its pixels. `Send + Sync`; reads open the file anew.
+#[derive(Debug)]
+pub struct Scene {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub georef: Option<Georef>,
+    /// One plan per distinct band read; channels index into it.
+    pub bands: Vec<BandPlan>,
+    /// Which entry of `bands` feeds red, green and blue.
+    pub(crate) channels: [usize; 3],
+    /// The mask is not all-valid (nodata, alpha or an internal mask).
+    pub(crate) masked: bool,
+    pub tiles_planned: u64,
+    pub tiles_read: AtomicU64,
+    pub tiles_nodata: AtomicU64,
+}
+
+impl Scene {
+    /// Counts of the windows: planned, read, skipped as nodata.
+    pub fn tile_counts(&self) -> serde_json::Value {
+        json!({
+            "planned": self.tiles_planned,
+            "read": self.tiles_read.load(Ordering::Relaxed),
+            "nodata": self.tiles_nodata.load(Ordering::Relaxed),
+        })
+    }
 }

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod detect;
+pub mod digest;
 pub mod eval;
 pub mod event;
 pub mod evidence;

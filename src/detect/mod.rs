@@ -45,22 +45,40 @@ pub fn class_name(labels: &[String], id: usize) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
     #[error("cannot find the ONNX Runtime library: {0}")]
-    RuntimeMissing(String),
-    #[error("cannot load the ONNX Runtime library {path}: {message}")]
-    RuntimeLoad { path: PathBuf, message: String },
+    RuntimeMissing(crate::bundled::LocateError),
+    #[error("cannot load the ONNX Runtime library {path}: {problem}")]
+    RuntimeLoad {
+        path: PathBuf,
+        problem: onnx::RuntimeLoadError,
+    },
     #[error("cannot read model {path}: {source}")]
     ModelIo {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot load model {path}: {message}")]
-    ModelLoad { path: PathBuf, message: String },
+    #[error("cannot load model {path}: {error}")]
+    ModelLoad { path: PathBuf, error: ort::Error },
+    #[error("cannot load model {path}: {problem}")]
+    Device {
+        path: PathBuf,
+        problem: onnx::DeviceStartError,
+    },
     #[error("model {path} is not a supported detector: {reason}")]
     Unsupported { path: PathBuf, reason: String },
+    #[error("model {path} is not a supported detector: {problem}")]
+    Family {
+        path: PathBuf,
+        problem: family::FamilyError,
+    },
     #[error("cannot read labels {path}: {message}")]
     Labels { path: PathBuf, message: String },
-    #[error("inference failed on model {path}: {message}")]
-    Inference { path: PathBuf, message: String },
+    #[error("inference failed on model {path}: {problem}")]
+    Inference {
+        path: PathBuf,
+        problem: onnx::InferenceError,
+    },
+    #[error("face model {0}")]
+    FaceModelMissing(crate::bundled::LocateError),
 }
 
 /// Channel order of the model input.

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
@@ -37,23 +37,35 @@ pub fn find_runtime_library(explicit: Option<&Path>) -> Result<PathBuf, DetectEr
     .map_err(DetectError::RuntimeMissing)
 }
 
-static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+/// Why ONNX Runtime would not load. Cloned, because the first attempt's
+/// result answers every later one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeLoadError {
+    #[error("{0}")]
+    Library(Arc<ort::LoadDynamicError>),
+    #[error("{0}")]
+    Environment(Arc<ort::Error>),
+}
+
+static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, RuntimeLoadError>> =
+    OnceLock::new();
 
 /// Loads ONNX Runtime once per process. Later calls reuse the first result,
 /// whatever path they pass.
 fn environment(library: &Path) -> Result<ort::environment::Environment, DetectError> {
     ENVIRONMENT
         .get_or_init(|| {
-            let builder = ort::init_from(library).map_err(|e| e.to_string())?;
+            let builder =
+                ort::init_from(library).map_err(|e| RuntimeLoadError::Library(Arc::new(e)))?;
             builder
                 .with_name("lookout")
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(|e| RuntimeLoadError::Environment(Arc::new(e)))
         })
         .clone()
-        .map_err(|message| DetectError::RuntimeLoad {
+        .map_err(|problem| DetectError::RuntimeLoad {
             path: library.to_owned(),
-            message,
+            problem,
         })
 }
 
@@ -92,23 +104,52 @@ pub enum Device {
     TensorRt(i32),
 }
 
+/// A device name that does not parse; holds the name as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    #[error("bad device index in {0:?}")]
+    BadIndex(String),
+    #[error("unknown device {0:?}; use cpu, cuda[:N] or tensorrt[:N]")]
+    Unknown(String),
+}
+
 impl std::str::FromStr for Device {
-    type Err = String;
+    type Err = DeviceError;
     /// `cpu`, `cuda`, `cuda:1`, `tensorrt`, `tensorrt:0`.
-    fn from_str(s: &str) -> Result<Device, String> {
+    fn from_str(s: &str) -> Result<Device, DeviceError> {
         let (kind, id) = s.split_once(':').unwrap_or((s, "0"));
         let id: i32 = id
             .parse()
-            .map_err(|_| format!("bad device index in {s:?}"))?;
+            .map_err(|_| DeviceError::BadIndex(s.to_owned()))?;
         match kind.to_ascii_lowercase().as_str() {
             "cpu" => Ok(Device::Cpu),
             "cuda" => Ok(Device::Cuda(id)),
             "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
-            _ => Err(format!(
-                "unknown device {s:?}; use cpu, cuda[:N] or tensorrt[:N]"
-            )),
+            _ => Err(DeviceError::Unknown(s.to_owned())),
         }
     }
+}
+
+/// Why the configured device cannot run the model.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceStartError {
+    #[error("the ONNX Runtime library has no CUDA execution provider; install the onnxruntime-gpu wheel's library (scripts/gpu-check.sh shows how)")]
+    NoCuda,
+    #[error("the ONNX Runtime library has no TensorRT execution provider; install the onnxruntime-gpu wheel's library and TensorRT")]
+    NoTensorRt,
+    /// `provider` is `CUDA` or `TensorRT`.
+    #[error("cannot start {provider} device {id}: {error}")]
+    Start {
+        provider: &'static str,
+        id: i32,
+        error: ort::Error,
+    },
+    /// `feature` is the cargo feature that adds the device.
+    #[error("this build of lookout has no support for {device:?}; rebuild with `cargo build --release --features {feature}`")]
+    NotBuilt {
+        device: Device,
+        feature: &'static str,
+    },
 }
 
 /// Config overrides of a family's preprocessing; unset parts keep the
@@ -236,34 +277,52 @@ fn tensor_type(vt: &ValueType) -> Option<TensorElementType> {
 fn register_device(
     builder: ort::session::builder::SessionBuilder,
     device: Device,
-) -> Result<ort::session::builder::SessionBuilder, String> {
+) -> Result<ort::session::builder::SessionBuilder, DeviceStartError> {
     match device {
         Device::Cpu => Ok(builder),
         #[cfg(feature = "cuda")]
         Device::Cuda(id) => {
             use ort::ep::ExecutionProvider;
             if !ort::ep::CUDA::is_available().unwrap_or(false) {
-                return Err("the ONNX Runtime library has no CUDA execution provider; install the onnxruntime-gpu wheel's library (scripts/gpu-check.sh shows how)".into());
+                return Err(DeviceStartError::NoCuda);
             }
             builder
-                .with_execution_providers([ort::ep::CUDA::default().with_device_id(id).build().error_on_failure()])
-                .map_err(|e| format!("cannot start CUDA device {id}: {e}"))
+                .with_execution_providers([ort::ep::CUDA::default()
+                    .with_device_id(id)
+                    .build()
+                    .error_on_failure()])
+                .map_err(|error| DeviceStartError::Start {
+                    provider: "CUDA",
+                    id,
+                    error: error.into(),
+                })
         }
         #[cfg(feature = "tensorrt")]
         Device::TensorRt(id) => {
             use ort::ep::ExecutionProvider;
             if !ort::ep::TensorRT::is_available().unwrap_or(false) {
-                return Err("the ONNX Runtime library has no TensorRT execution provider; install the onnxruntime-gpu wheel's library and TensorRT".into());
+                return Err(DeviceStartError::NoTensorRt);
             }
             builder
-                .with_execution_providers([ort::ep::TensorRT::default().with_device_id(id).build().error_on_failure()])
-                .map_err(|e| format!("cannot start TensorRT device {id}: {e}"))
+                .with_execution_providers([ort::ep::TensorRT::default()
+                    .with_device_id(id)
+                    .build()
+                    .error_on_failure()])
+                .map_err(|error| DeviceStartError::Start {
+                    provider: "TensorRT",
+                    id,
+                    error: error.into(),
+                })
         }
         #[allow(unreachable_patterns)]
-        other => Err(format!(
-            "this build of lookout has no support for {other:?}; rebuild with `cargo build --release --features {}`",
-            if matches!(other, Device::Cuda(_)) { "cuda" } else { "tensorrt" }
-        )),
+        other => Err(DeviceStartError::NotBuilt {
+            device: other,
+            feature: if matches!(other, Device::Cuda(_)) {
+                "cuda"
+            } else {
+                "tensorrt"
+            },
+        }),
     }
 }
 
@@ -277,32 +336,34 @@ impl OnnxDetector {
             source,
         })?;
         let env = environment(&find_runtime_library(config.ort_lib.as_deref())?)?;
-        let load_err = |message: String| DetectError::ModelLoad {
+        let load_err = |error: ort::Error| DetectError::ModelLoad {
             path: path.clone(),
-            message,
+            error,
         };
         let unsupported = |reason: String| DetectError::Unsupported {
             path: path.clone(),
             reason,
         };
 
-        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
+        let mut builder = Session::builder(&env).map_err(load_err)?;
         if config.threads > 0 {
             builder = builder
                 .with_intra_threads(config.threads)
-                .map_err(|e| load_err(e.to_string()))?;
+                .map_err(|e| load_err(e.into()))?;
         }
         // Spinning pool threads would steal the cores that decoding and the
         // evidence writer need between inference calls.
         builder = builder
             .with_inter_threads(1)
-            .map_err(|e| load_err(e.to_string()))?
+            .map_err(|e| load_err(e.into()))?
             .with_intra_op_spinning(false)
-            .map_err(|e| load_err(e.to_string()))?;
-        builder = register_device(builder, config.device).map_err(load_err)?;
-        let session = builder
-            .commit_from_memory(&bytes)
-            .map_err(|e| load_err(e.to_string()))?;
+            .map_err(|e| load_err(e.into()))?;
+        builder =
+            register_device(builder, config.device).map_err(|problem| DetectError::Device {
+                path: path.clone(),
+                problem,
+            })?;
+        let session = builder.commit_from_memory(&bytes).map_err(load_err)?;
 
         let inputs: Vec<TensorDecl> = session
             .inputs()
@@ -390,7 +451,12 @@ impl OnnxDetector {
             metadata_classes: metadata_names.as_ref().map(Vec::len),
         };
         let m =
-            family::detect_family(&sig, input_w, input_h, config.family).map_err(unsupported)?;
+            family::detect_family(&sig, input_w, input_h, config.family).map_err(|problem| {
+                DetectError::Family {
+                    path: path.clone(),
+                    problem,
+                }
+            })?;
 
         let (labels, labels_source) = match (&config.labels, metadata_names) {
             (Some(file), _) => (labels::read_labels_file(file)?, file.display().to_string()),
@@ -439,7 +505,7 @@ impl OnnxDetector {
         };
         let info = ModelInfo {
             path: path.clone(),
-            sha256: crate::evidence::sha256_hex(&bytes),
+            sha256: crate::digest::sha256_hex(&bytes),
             family: m.family,
             family_reason: m.reason,
             inputs,
@@ -466,7 +532,7 @@ impl OnnxDetector {
     }
 
     /// Runs the model on a batch and returns every output as f32.
-    fn run_raw(&mut self, batch: &[Tensorised]) -> Result<Vec<RawOutput>, String> {
+    fn run_raw(&mut self, batch: &[Tensorised]) -> Result<Vec<RawOutput>, InferenceError> {
         let p = &self.info.preprocess;
         let (h, w) = (p.input_h as usize, p.input_w as usize);
         let shape = match p.layout {
@@ -475,23 +541,17 @@ impl OnnxDetector {
         };
         let data: Vec<f32> = batch.iter().flat_map(|t| t.data.iter().copied()).collect();
         let image: DynValue = match self.input_type {
-            InputType::F32 => Tensor::from_array((shape, data))
-                .map_err(|e| e.to_string())?
-                .into_dyn(),
+            InputType::F32 => Tensor::from_array((shape, data))?.into_dyn(),
             InputType::F16 => {
                 let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
-                Tensor::from_array((shape, halves))
-                    .map_err(|e| e.to_string())?
-                    .into_dyn()
+                Tensor::from_array((shape, halves))?.into_dyn()
             }
             InputType::U8 => {
                 let bytes: Vec<u8> = data
                     .iter()
                     .map(|&v| v.round().clamp(0.0, 255.0) as u8)
                     .collect();
-                Tensor::from_array((shape, bytes))
-                    .map_err(|e| e.to_string())?
-                    .into_dyn()
+                Tensor::from_array((shape, bytes))?.into_dyn()
             }
         };
         let mut inputs: Vec<(String, DynValue)> = vec![(self.image_input.clone(), image)];
@@ -502,12 +562,10 @@ impl OnnxDetector {
                 .collect();
             inputs.push((
                 name.clone(),
-                Tensor::from_array(([batch.len(), 2], sizes))
-                    .map_err(|e| e.to_string())?
-                    .into_dyn(),
+                Tensor::from_array(([batch.len(), 2], sizes))?.into_dyn(),
             ));
         }
-        let outputs = self.session.run(inputs).map_err(|e| e.to_string())?;
+        let outputs = self.session.run(inputs)?;
         let mut raw = Vec::new();
         for (name, value) in outputs.iter() {
             raw.push(to_f32(name, &value)?);
@@ -536,19 +594,17 @@ impl RawModel {
             source,
         })?;
         let env = environment(&find_runtime_library(ort_lib)?)?;
-        let load_err = |message: String| DetectError::ModelLoad {
+        let load_err = |error: ort::Error| DetectError::ModelLoad {
             path: path.to_owned(),
-            message,
+            error,
         };
-        let mut builder = Session::builder(&env).map_err(|e| load_err(e.to_string()))?;
+        let mut builder = Session::builder(&env).map_err(load_err)?;
         if threads > 0 {
             builder = builder
                 .with_intra_threads(threads)
-                .map_err(|e| load_err(e.to_string()))?;
+                .map_err(|e| load_err(e.into()))?;
         }
-        let session = builder
-            .commit_from_memory(&bytes)
-            .map_err(|e| load_err(e.to_string()))?;
+        let session = builder.commit_from_memory(&bytes).map_err(load_err)?;
         let input = match session.inputs() {
             [one] => one.name().to_owned(),
             many => {
@@ -562,24 +618,24 @@ impl RawModel {
             session,
             path: path.to_owned(),
             input,
-            sha256: crate::evidence::sha256_hex(&bytes),
+            sha256: crate::digest::sha256_hex(&bytes),
         })
     }
 
     /// Runs the model on one f32 tensor and returns every output as f32,
     /// in the model's output order.
     pub fn run(&mut self, shape: &[usize], data: Vec<f32>) -> Result<Vec<RawOutput>, DetectError> {
-        let fail = |message: String| DetectError::Inference {
+        let fail = |problem: InferenceError| DetectError::Inference {
             path: self.path.clone(),
-            message,
+            problem,
         };
         let tensor = Tensor::from_array((shape.to_vec(), data))
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.into()))?
             .into_dyn();
         let outputs = self
             .session
             .run(vec![(self.input.clone(), tensor)])
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.into()))?;
         let mut raw = Vec::new();
         for (name, value) in outputs.iter() {
             raw.push(to_f32(name, &value).map_err(fail)?);
@@ -588,8 +644,26 @@ impl RawModel {
     }
 }
 
+/// Why a batch did not run through the model, or did not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error("{0}")]
+    Runtime(ort::Error),
+    /// `dtype` is ONNX Runtime's name of the type.
+    #[error("output {name} has a type lookout cannot read ({dtype})")]
+    OutputType { name: String, dtype: String },
+    #[error(transparent)]
+    Decode(#[from] family::DecodeError),
+}
+
+impl From<ort::Error> for InferenceError {
+    fn from(e: ort::Error) -> InferenceError {
+        InferenceError::Runtime(e)
+    }
+}
+
 /// Copies an output tensor of any numeric type into f32.
-fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, String> {
+fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, InferenceError> {
     macro_rules! try_as {
         ($t:ty, $conv:expr) => {
             if let Ok((shape, data)) = value.try_extract_tensor::<$t>() {
@@ -608,10 +682,10 @@ fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, 
     try_as!(f64, |&v| v as f32);
     try_as!(u8, |&v| f32::from(v));
     try_as!(i8, |&v| f32::from(v));
-    Err(format!(
-        "output {name} has a type lookout cannot read ({:?})",
-        value.dtype()
-    ))
+    Err(InferenceError::OutputType {
+        name: name.to_owned(),
+        dtype: format!("{:?}", value.dtype()),
+    })
 }
 
 impl Detector for OnnxDetector {
@@ -633,9 +707,9 @@ impl Detector for OnnxDetector {
         }
         let outs = self
             .run_raw(batch)
-            .map_err(|message| DetectError::Inference {
+            .map_err(|problem| DetectError::Inference {
                 path: self.info.path.clone(),
-                message,
+                problem,
             })?;
         family::decode_outputs(
             self.info.family,
@@ -644,9 +718,9 @@ impl Detector for OnnxDetector {
             &self.post,
             self.sizes_input.is_some(),
         )
-        .map_err(|message| DetectError::Inference {
+        .map_err(|e| DetectError::Inference {
             path: self.info.path.clone(),
-            message,
+            problem: e.into(),
         })
     }
 }

@@ -31,8 +31,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
-use sha2::{Digest, Sha256};
 
+pub use crate::digest::{sha256_file, sha256_hex};
 pub use manifest::Manifest;
 
 pub use record::EVENT_SCHEMA;
@@ -63,25 +63,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
     move |source| EvidenceError::Io {
         path: path.to_owned(),
         source,
-    }
-}
-
-/// Hex sha256 of a byte string.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Hex sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut file, &mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
     }
 }
 

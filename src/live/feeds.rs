@@ -25,9 +25,34 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BuiltSignature, Config, ConfigError};
 use crate::signature::zone::ZoneConfig;
-use crate::signature::SignatureConfig;
+use crate::signature::{BuiltSignature, SignatureConfig, SignatureError};
+
+/// A `[[feed]]` table that is wrong, or whose signatures do not fit the
+/// model.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: String, message: String },
+    #[error("invalid setting {key}: {problem}")]
+    Override { key: String, problem: OverrideError },
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+}
+
+/// Why a `[feed.override.NAME]` table cannot apply to its signature.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    #[error("{0} cannot be overridden; write another [[signature]] table")]
+    Fixed(String),
+    #[error("{key}: {error}")]
+    Value {
+        key: String,
+        error: serde_json::Error,
+    },
+    #[error(transparent)]
+    Settings(serde_json::Error),
+}
 
 /// How RTSP carries the media: interleaved in the TCP connection (the
 /// default: no loss, works through NAT) or as RTP over UDP, which some
@@ -96,9 +121,9 @@ impl FeedConfig {
         &self,
         index: usize,
         global: &[SignatureConfig],
-    ) -> Result<Vec<(String, SignatureConfig)>, ConfigError> {
+    ) -> Result<Vec<(String, SignatureConfig)>, FeedError> {
         let key = self.key(index);
-        let invalid = |what: String, message: String| ConfigError::Invalid {
+        let invalid = |what: String, message: String| FeedError::Invalid {
             key: format!("{key}.{what}"),
             message,
         };
@@ -136,9 +161,9 @@ impl FeedConfig {
             let sig_key = format!("{key}.override.{name}");
             let sig = match self.overrides.get(&name) {
                 Some(table) => {
-                    apply_override(sig, table).map_err(|message| ConfigError::Invalid {
+                    apply_override(sig, table).map_err(|problem| FeedError::Override {
                         key: sig_key.clone(),
-                        message,
+                        problem,
                     })?
                 }
                 None => sig.clone(),
@@ -153,7 +178,7 @@ impl FeedConfig {
         for (k, sig) in &out {
             sig.validate(k)?;
             if !seen.insert(sig.name()) {
-                return Err(ConfigError::Invalid {
+                return Err(FeedError::Invalid {
                     key: k.clone(),
                     message: format!(
                         "two of this feed's signatures are named {:?}; give each zone a unique name",
@@ -166,38 +191,51 @@ impl FeedConfig {
     }
 
     /// Builds this feed's signatures against the model's classes.
+    /// `configured` is the config's `[[signature]]` tables (`None`: the
+    /// built-in defaults, see [`crate::signature::applicable_configs`]) and
+    /// `default_min_score` the score a table without its own applies.
     pub fn build_signatures(
         &self,
         index: usize,
-        config: &Config,
+        configured: Option<&[SignatureConfig]>,
+        default_min_score: f64,
         labels: &[String],
-    ) -> Result<Vec<BuiltSignature>, ConfigError> {
-        let global = config.signature_configs(labels)?;
-        config.build_signature_list(self.signature_configs(index, &global)?, labels)
+    ) -> Result<Vec<BuiltSignature>, FeedError> {
+        let global = crate::signature::applicable_configs(configured, labels)?;
+        let configs = self.signature_configs(index, &global)?;
+        Ok(crate::signature::build_list(
+            configs,
+            labels,
+            default_min_score,
+        )?)
     }
 }
 
 /// Replaces settings of `sig` with those of `table`. The kind and name
 /// cannot change; an unknown setting is an error, as it is in the table.
-fn apply_override(sig: &SignatureConfig, table: &toml::Table) -> Result<SignatureConfig, String> {
-    let mut value = serde_json::to_value(sig).map_err(|e| e.to_string())?;
+fn apply_override(
+    sig: &SignatureConfig,
+    table: &toml::Table,
+) -> Result<SignatureConfig, OverrideError> {
+    let mut value = serde_json::to_value(sig).expect("configs serialise");
     let object = value
         .as_object_mut()
         .expect("a signature serialises to a map");
     for (k, v) in table {
         if k == "kind" || k == "name" {
-            return Err(format!(
-                "{k} cannot be overridden; write another [[signature]] table"
-            ));
+            return Err(OverrideError::Fixed(k.clone()));
         }
-        let v = serde_json::to_value(v).map_err(|e| format!("{k}: {e}"))?;
+        let v = serde_json::to_value(v).map_err(|error| OverrideError::Value {
+            key: k.clone(),
+            error,
+        })?;
         object.insert(k.clone(), v);
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    serde_json::from_value(value).map_err(OverrideError::Settings)
 }
 
 /// Checks what can be checked without the model: names and addresses.
-pub fn validate(feeds: &[FeedConfig]) -> Result<(), ConfigError> {
+pub fn validate(feeds: &[FeedConfig]) -> Result<(), FeedError> {
     let mut names = BTreeSet::new();
     for (i, f) in feeds.iter().enumerate() {
         let key = f.key(i);
@@ -207,19 +245,19 @@ pub fn validate(feeds: &[FeedConfig]) -> Result<(), ConfigError> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(ConfigError::Invalid {
+            return Err(FeedError::Invalid {
                 key: format!("{key}.name"),
                 message: format!("{:?}: use letters, digits, '-' and '_'", f.name),
             });
         }
         if !names.insert(f.name.as_str()) {
-            return Err(ConfigError::Invalid {
+            return Err(FeedError::Invalid {
                 key,
                 message: format!("two feeds are named {:?}", f.name),
             });
         }
         if f.url.trim().is_empty() {
-            return Err(ConfigError::Invalid {
+            return Err(FeedError::Invalid {
                 key: format!("{key}.url"),
                 message: "is empty".into(),
             });
@@ -235,12 +273,27 @@ pub fn validate(feeds: &[FeedConfig]) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
-    fn parse(toml: &str) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lookout.toml");
-        std::fs::write(&path, toml).unwrap();
-        let c = Config::load(&path)?;
-        c.validate()?;
+    /// The parts of `lookout.toml` that feeds read, checked as the config
+    /// checks them.
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(default)]
+    struct Doc {
+        signature: Option<Vec<SignatureConfig>>,
+        feed: Vec<FeedConfig>,
+    }
+
+    impl Doc {
+        fn build(&self, index: usize, labels: &[String]) -> Result<Vec<BuiltSignature>, FeedError> {
+            self.feed[index].build_signatures(index, self.signature.as_deref(), 0.3, labels)
+        }
+    }
+
+    fn parse(toml: &str) -> Result<Doc, Box<dyn std::error::Error>> {
+        let c: Doc = toml::from_str(toml)?;
+        if let Some(list) = &c.signature {
+            crate::signature::validate_all(list)?;
+        }
+        validate(&c.feed)?;
         Ok(c)
     }
 
@@ -284,7 +337,7 @@ url = \"udp://@:5000\"
         ))
         .unwrap();
         assert_eq!(c.feed[0].rtsp_transport, Some(RtspTransport::Udp));
-        let east = c.feed[0].build_signatures(0, &c, &labels()).unwrap();
+        let east = c.build(0, &labels()).unwrap();
         let names: Vec<_> = east.iter().map(|s| s.signature.name().to_owned()).collect();
         assert_eq!(names, ["overcrowding", "slipway"]);
         match &east[0].config {
@@ -296,7 +349,7 @@ url = \"udp://@:5000\"
         }
         assert_eq!(east[0].timing.min_duration, 0.5);
         // The other feed keeps every table as written.
-        let north = c.feed[1].build_signatures(1, &c, &labels()).unwrap();
+        let north = c.build(1, &labels()).unwrap();
         assert_eq!(north.len(), 2);
         assert_ne!(north[0].config_hash, east[0].config_hash);
         match &north[0].config {
@@ -307,7 +360,7 @@ url = \"udp://@:5000\"
 
     #[test]
     fn the_commented_example_in_the_default_config_works() {
-        let toml = crate::config::DEFAULT_TOML;
+        let toml = include_str!("../lookout.default.toml");
         let at = toml
             .find("# [[feed]]")
             .expect("the default config shows a feed");
@@ -318,7 +371,7 @@ url = \"udp://@:5000\"
             .join("\n");
         let c = parse(&format!("{}{example}", &toml[..at])).unwrap();
         let labels: Vec<String> = ["person", "vessel", "container"].map(String::from).to_vec();
-        let sigs = c.feed[0].build_signatures(0, &c, &labels).unwrap();
+        let sigs = c.build(0, &labels).unwrap();
         let names: Vec<_> = sigs.iter().map(|s| s.signature.name().to_owned()).collect();
         assert_eq!(names, ["overcrowded-vessel", "slipway"]);
     }
@@ -331,8 +384,8 @@ url = \"udp://@:5000\"
             ));
             match c {
                 Err(e) => e.to_string(),
-                Ok(c) => c.feed[0]
-                    .build_signatures(0, &c, &labels())
+                Ok(c) => c
+                    .build(0, &labels())
                     .err()
                     .map(|e| e.to_string())
                     .unwrap_or_default(),

@@ -215,6 +215,15 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The metrics endpoint could not start: its runtime, its port or its
+/// thread.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve metrics on {addr}: {error}")]
+pub struct MetricsError {
+    pub addr: SocketAddr,
+    pub error: std::io::Error,
+}
+
 /// Binds `addr` and serves the metrics from a thread of its own. Binding
 /// happens before this returns, so a taken port is an error here.
 pub fn serve(
@@ -223,16 +232,18 @@ pub fn serve(
     webhooks: Webhooks,
     inference: Arc<InferenceCounters>,
     started: Instant,
-) -> anyhow::Result<SocketAddr> {
+) -> Result<SocketAddr, MetricsError> {
     use axum::routing::get;
+    let fail = |error| MetricsError { addr, error };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
-        .build()?;
+        .build()
+        .map_err(fail)?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
-    let bound = listener.local_addr()?;
+        .map_err(fail)?;
+    let bound = listener.local_addr().map_err(fail)?;
     let state = Arc::new((feeds, webhooks, inference));
     let app = axum::Router::new()
         .route(
@@ -254,7 +265,8 @@ pub fn serve(
             if let Err(e) = runtime.block_on(async { axum::serve(listener, app).await }) {
                 tracing::error!("metrics server stopped: {e}");
             }
-        })?;
+        })
+        .map_err(fail)?;
     Ok(bound)
 }
 
@@ -304,5 +316,24 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    #[test]
+    fn a_taken_port_is_an_error_naming_the_address() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = serve(
+            addr,
+            Vec::new(),
+            Vec::new(),
+            Default::default(),
+            Instant::now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(&format!("cannot serve metrics on {addr}: ")),
+            "{err}"
+        );
     }
 }

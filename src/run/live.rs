@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::session::{checkpoint, seal};
 use super::{Outcome, RunError, RunFolder, Session};
-use crate::config::{BuiltSignature, Config};
+use crate::config::Config;
 use crate::detect::step::DetectStep;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::record::{
@@ -26,6 +26,7 @@ use crate::evidence::record::{
 };
 use crate::live::feeds::{FeedConfig, RtspTransport};
 use crate::live::{self, Bell, Feed, FeedOptions, FeedSpec, FeedState, InferenceCounters};
+use crate::signature::BuiltSignature;
 use crate::sink::alerts::{AlertSink, Alerts, WebhookStats};
 use crate::sink::evidence::EvidenceSink;
 use crate::sink::{ScreenSink, Screened, SinkError, StreamRef};
@@ -218,7 +219,12 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
     let feed_signatures: Vec<Vec<BuiltSignature>> = configs
         .iter()
         .map(|(f, index)| match index {
-            Some(i) => f.build_signatures(*i, &session.config, session.labels()),
+            Some(i) => f.build_signatures(
+                *i,
+                session.config.signature.as_deref(),
+                session.config.detect.conf,
+                session.labels(),
+            ),
             None => Ok(session.signatures.clone()),
         })
         .collect::<Result<_, _>>()?;
@@ -252,8 +258,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 webhooks.clone(),
                 inference.clone(),
                 started,
-            )
-            .map_err(|e| RunError::Metrics(format!("{e:#}")))?;
+            )?;
             if options.verbose {
                 eprintln!("metrics on http://{bound}/metrics");
             }

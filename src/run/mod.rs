@@ -49,8 +49,12 @@ pub enum RunError {
     NoFeeds,
     #[error("invalid option {flag}: {message}")]
     Option { flag: &'static str, message: String },
-    #[error("cannot serve metrics: {0}")]
-    Metrics(String),
+    #[error(transparent)]
+    Signature(#[from] crate::signature::SignatureError),
+    #[error(transparent)]
+    Feed(#[from] crate::live::feeds::FeedError),
+    #[error(transparent)]
+    Metrics(#[from] crate::live::metrics::MetricsError),
     #[error("cannot install the signal handler: {0}")]
     Signal(#[from] ctrlc::Error),
     #[error(transparent)]

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{BuiltSignature, Config, TileConfig};
+use crate::config::{Config, TileConfig};
 use crate::detect::family::PostProcess;
 use crate::detect::onnx::{ModelInfo, OnnxConfig, OnnxDetector};
 use crate::detect::step::{Infer, Prepare};
@@ -19,6 +19,7 @@ use crate::evidence::record::{
     EVENT_SCHEMA, RUN_SCHEMA,
 };
 use crate::evidence::RunWriter;
+use crate::signature::BuiltSignature;
 use crate::sink::detections::DetectionsSink;
 use crate::sink::evidence::EvidenceSink;
 use crate::sink::geojson::GeoJsonSink;
@@ -58,9 +59,11 @@ impl Session {
     /// names none) and builds its signatures.
     pub fn load(config: Config) -> Result<Session, RunError> {
         let mut session = Self::load_model(config)?;
-        session.signatures = session
-            .config
-            .build_signatures(session.info.labels.as_slice())?;
+        session.signatures = crate::signature::build(
+            session.config.signature.as_deref(),
+            &session.info.labels,
+            session.config.detect.conf,
+        )?;
         Ok(session)
     }
 

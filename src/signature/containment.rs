@@ -9,11 +9,14 @@
 //! containers give two events.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{contents, defaults, Hit, ScoreGate, Signature};
-use crate::config::{resolve_classes, ConfigError};
+use super::{
+    contents, defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate,
+    Signature, SignatureError, SignatureKind,
+};
 use crate::frame::FrameMeta;
 use crate::track::Track;
 
@@ -40,12 +43,20 @@ pub struct ContainmentConfig {
     pub scores: BTreeMap<String, f64>,
 }
 
-impl ContainmentConfig {
-    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        let invalid = |what: &str, message: &str| ConfigError::Invalid {
-            key: format!("{key}.{what}"),
-            message: message.to_owned(),
-        };
+impl SignatureKind for ContainmentConfig {
+    fn common(&self) -> Common<'_> {
+        Common {
+            name: &self.name,
+            min_duration: self.min_duration,
+            grace: self.grace,
+            min_score: self.min_score,
+            scores: &self.scores,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), SignatureError> {
+        let invalid =
+            |what: &str, message: &str| SignatureError::invalid(format!("{key}.{what}"), message);
         if self.subjects.is_empty() {
             return Err(invalid("subjects", "name at least one class"));
         }
@@ -61,14 +72,14 @@ impl ContainmentConfig {
         Ok(())
     }
 
-    pub(super) fn build(
+    fn build(
         &self,
         key: &str,
         name: String,
         labels: &[String],
         gate: ScoreGate,
-    ) -> Result<Containment, ConfigError> {
-        Ok(Containment {
+    ) -> Result<Arc<dyn Signature>, SignatureError> {
+        Ok(Arc::new(Containment {
             name,
             subjects: resolve_classes(&format!("{key}.subjects"), &self.subjects, labels)?,
             containers: resolve_classes(&format!("{key}.containers"), &self.containers, labels)?,
@@ -76,7 +87,22 @@ impl ContainmentConfig {
             min_overlap: self.min_overlap as f32,
             min_count: self.min_count,
             gate,
-        })
+        }))
+    }
+
+    fn class_names(&self) -> Vec<(&'static str, &String)> {
+        self.subjects
+            .iter()
+            .map(|n| ("subjects", n))
+            .chain(self.containers.iter().map(|n| ("containers", n)))
+            .collect()
+    }
+
+    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
+        keep_known_scores(&mut self.scores, labels);
+        let subjects = keep_known(&mut self.subjects, labels);
+        let containers = keep_known(&mut self.containers, labels);
+        subjects && containers
     }
 }
 

@@ -1,15 +1,31 @@
-//! Signatures: the rules that decide what a reviewer should see.
+//! Signatures: the rules that decide what a reviewer should see, from the
+//! `[[signature]]` tables that describe them to the rules a run holds.
 //!
 //! A signature looks at one frame's confirmed tracks and answers with the
 //! groups that meet its condition in that frame: a container holding people,
 //! a vessel over its limit, a zone with enough objects in it. Rules are pure
 //! per-frame functions; time (how long a condition must hold before an event
 //! opens, and how long a gap it survives) lives in [`crate::event`], so every
-//! kind gets the same hysteresis. A new kind is one file here plus one
-//! variant of [`SignatureConfig`]; the pipeline does not change.
+//! kind gets the same hysteresis.
 //!
-//! Configured in `lookout.toml` as `[[signature]]` tables; see
-//! `src/lookout.default.toml` for every key with comments.
+//! This module owns building: [`build`] turns the configured tables (or the
+//! built-in defaults of `src/lookout.default.toml`, trimmed to the model's
+//! classes) into [`BuiltSignature`]s, resolving class names once, at
+//! start-up, and failing with a [`SignatureError`] that names the table.
+//!
+//! **Adding a kind** takes one file and one line:
+//!
+//! 1. `src/signature/KIND.rs` with a `KindConfig` serde struct
+//!    (`#[serde(deny_unknown_fields)]`, holding the common settings `name`,
+//!    `min_duration`, `grace`, `min_score` and `scores` next to its own),
+//!    an `impl SignatureKind for KindConfig`, and the rule, an
+//!    `impl Signature` whose `kind()` is the tag below;
+//! 2. `pub mod KIND;` and one line `"KIND" => Kind(KIND::KindConfig),` in
+//!    the [`signature_kinds!`] list below, which generates the `kind`-tagged
+//!    [`SignatureConfig`] enum and its dispatch.
+//!
+//! The pipeline, the config and the feeds do not change. Describe the
+//! kind's keys in `src/lookout.default.toml`.
 
 pub mod containment;
 pub mod overcrowding;
@@ -21,10 +37,36 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{resolve_classes, ConfigError};
 use crate::frame::FrameMeta;
 use crate::geom::BBox;
 use crate::track::Track;
+
+/// The commented default config, whose `[[signature]]` tables are the
+/// built-in signatures.
+const DEFAULT_TOML: &str = include_str!("../lookout.default.toml");
+
+/// A signature table that is wrong, or that does not fit the model.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: String, message: String },
+    #[error("unknown class {name:?} in {key}; the model's classes are: {known}")]
+    UnknownClass {
+        key: String,
+        name: String,
+        known: String,
+    },
+}
+
+impl SignatureError {
+    /// An [`SignatureError::Invalid`] for the setting `key`.
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> SignatureError {
+        SignatureError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
 
 /// One group that meets a signature's condition in one frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,14 +117,87 @@ pub struct Timing {
     pub grace: f64,
 }
 
-/// A `[[signature]]` table of `lookout.toml`, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum SignatureConfig {
-    Containment(containment::ContainmentConfig),
-    Overcrowding(overcrowding::OvercrowdingConfig),
-    Zone(zone::ZoneConfig),
-    Presence(presence::PresenceConfig),
+/// What each kind's `*Config` provides, so that [`SignatureConfig`] can
+/// dispatch to it. `key` names the table in errors, e.g.
+/// `signature[0] (beds)`; a kind appends its setting: `{key}.containers`.
+pub trait SignatureKind {
+    /// The settings every kind has.
+    fn common(&self) -> Common<'_>;
+    /// Checks this kind's own settings; the common ones are checked by
+    /// [`SignatureConfig::validate`].
+    fn validate(&self, key: &str) -> Result<(), SignatureError>;
+    /// Resolves this kind's class names against the model's `labels` (see
+    /// [`resolve_classes`]) and builds the rule, named `name`, with the
+    /// score gate already built from the common settings.
+    fn build(
+        &self,
+        key: &str,
+        name: String,
+        labels: &[String],
+        gate: ScoreGate,
+    ) -> Result<Arc<dyn Signature>, SignatureError>;
+    /// The class names of this kind's own lists, each with the list's key
+    /// (`scores` is added by [`SignatureConfig::class_names`]).
+    fn class_names(&self) -> Vec<(&'static str, &String)>;
+    /// Drops class names the model lacks from this kind's lists (see
+    /// [`keep_known`]); false when a list the rule needs is left empty.
+    fn keep_known_classes(&mut self, labels: &[String]) -> bool;
+}
+
+/// The registry of kinds: generates [`SignatureConfig`], tagged by `kind`,
+/// with one variant per `"tag" => Variant(Config)` line, and its dispatch to
+/// each config's [`SignatureKind`].
+macro_rules! signature_kinds {
+    ($($tag:tt => $variant:ident($config:ty)),+ $(,)?) => {
+        /// A `[[signature]]` table of `lookout.toml`, tagged by `kind`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum SignatureConfig {
+            $(
+                #[serde(rename = $tag)]
+                $variant($config),
+            )+
+        }
+
+        impl SignatureConfig {
+            /// Every kind's `kind` tag, in registry order.
+            pub const KINDS: &'static [&'static str] = &[$($tag),+];
+
+            /// The kind: `containment`, `overcrowding`, `zone`, ...
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(SignatureConfig::$variant(_) => $tag,)+
+                }
+            }
+
+            fn as_kind(&self) -> &dyn SignatureKind {
+                match self {
+                    $(SignatureConfig::$variant(c) => c,)+
+                }
+            }
+
+            fn as_kind_mut(&mut self) -> &mut dyn SignatureKind {
+                match self {
+                    $(SignatureConfig::$variant(c) => c,)+
+                }
+            }
+        }
+
+        $(
+            impl From<$config> for SignatureConfig {
+                fn from(c: $config) -> SignatureConfig {
+                    SignatureConfig::$variant(c)
+                }
+            }
+        )+
+    };
+}
+
+signature_kinds! {
+    "containment" => Containment(containment::ContainmentConfig),
+    "overcrowding" => Overcrowding(overcrowding::OvercrowdingConfig),
+    "zone" => Zone(zone::ZoneConfig),
+    "presence" => Presence(presence::PresenceConfig),
 }
 
 /// Settings every kind has. They are spelled out in each kind's struct
@@ -97,33 +212,9 @@ pub struct Common<'a> {
 }
 
 impl SignatureConfig {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SignatureConfig::Containment(_) => "containment",
-            SignatureConfig::Overcrowding(_) => "overcrowding",
-            SignatureConfig::Zone(_) => "zone",
-            SignatureConfig::Presence(_) => "presence",
-        }
-    }
-
+    /// The settings every kind has.
     pub fn common(&self) -> Common<'_> {
-        macro_rules! common {
-            ($c:expr) => {
-                Common {
-                    name: &$c.name,
-                    min_duration: $c.min_duration,
-                    grace: $c.grace,
-                    min_score: $c.min_score,
-                    scores: &$c.scores,
-                }
-            };
-        }
-        match self {
-            SignatureConfig::Containment(c) => common!(c),
-            SignatureConfig::Overcrowding(c) => common!(c),
-            SignatureConfig::Zone(c) => common!(c),
-            SignatureConfig::Presence(c) => common!(c),
-        }
+        self.as_kind().common()
     }
 
     /// The name events carry: `name`, or the kind when unnamed.
@@ -132,6 +223,12 @@ impl SignatureConfig {
             .name
             .clone()
             .unwrap_or_else(|| self.kind().to_owned())
+    }
+
+    /// How errors name the `index`th `[[signature]]` table:
+    /// `signature[0] (people-in-container)`.
+    pub fn table_key(&self, index: usize) -> String {
+        format!("signature[{index}] ({})", self.name())
     }
 
     pub fn timing(&self) -> Timing {
@@ -148,17 +245,15 @@ impl SignatureConfig {
         // serde_json's map is sorted (no `preserve_order` feature), so this
         // serialisation is canonical.
         let value = serde_json::to_value(self).expect("configs serialise");
-        let hash = crate::evidence::sha256_hex(value.to_string().as_bytes());
+        let hash = crate::digest::sha256_hex(value.to_string().as_bytes());
         (value, hash)
     }
 
-    /// Checks ranges that serde cannot express.
-    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    /// Checks ranges that serde cannot express, naming the table `key`.
+    pub fn validate(&self, key: &str) -> Result<(), SignatureError> {
         let c = self.common();
-        let invalid = |what: &str, message: String| ConfigError::Invalid {
-            key: format!("{key}.{what}"),
-            message,
-        };
+        let invalid =
+            |what: &str, message: String| SignatureError::invalid(format!("{key}.{what}"), message);
         for (what, v) in [("min_duration", c.min_duration), ("grace", c.grace)] {
             if !(v >= 0.0 && v.is_finite()) {
                 return Err(invalid(what, format!("{v} is not a duration in seconds")));
@@ -189,12 +284,7 @@ impl SignatureConfig {
                 ));
             }
         }
-        match self {
-            SignatureConfig::Containment(c) => c.validate(key),
-            SignatureConfig::Overcrowding(c) => c.validate(key),
-            SignatureConfig::Zone(c) => c.validate(key),
-            SignatureConfig::Presence(c) => c.validate(key),
-        }
+        self.as_kind().validate(key)
     }
 
     /// Resolves class names against the model's labels and builds the rule.
@@ -205,37 +295,20 @@ impl SignatureConfig {
         key: &str,
         labels: &[String],
         default_min_score: f64,
-    ) -> Result<Arc<dyn Signature>, ConfigError> {
+    ) -> Result<Arc<dyn Signature>, SignatureError> {
         self.validate(key)?;
-        let name = self.name();
         let gate = ScoreGate::build(key, &self.common(), labels, default_min_score)?;
-        Ok(match self {
-            SignatureConfig::Containment(c) => Arc::new(c.build(key, name, labels, gate)?),
-            SignatureConfig::Overcrowding(c) => Arc::new(c.build(key, name, labels, gate)?),
-            SignatureConfig::Zone(c) => Arc::new(c.build(key, name, labels, gate)?),
-            SignatureConfig::Presence(c) => Arc::new(c.build(key, name, labels, gate)?),
-        })
+        self.as_kind().build(key, self.name(), labels, gate)
     }
 
     /// Every class name the config mentions, with the key it sits under.
     pub fn class_names(&self) -> Vec<(String, &String)> {
-        let mut out: Vec<(String, &String)> = Vec::new();
-        match self {
-            SignatureConfig::Containment(c) => {
-                out.extend(c.subjects.iter().map(|n| ("subjects".to_owned(), n)));
-                out.extend(c.containers.iter().map(|n| ("containers".to_owned(), n)));
-            }
-            SignatureConfig::Overcrowding(c) => {
-                out.extend(c.persons.iter().map(|n| ("persons".to_owned(), n)));
-                out.extend(c.vessels.iter().map(|n| ("vessels".to_owned(), n)));
-            }
-            SignatureConfig::Zone(c) => {
-                out.extend(c.classes.iter().map(|n| ("classes".to_owned(), n)))
-            }
-            SignatureConfig::Presence(c) => {
-                out.extend(c.classes.iter().map(|n| ("classes".to_owned(), n)))
-            }
-        }
+        let mut out: Vec<(String, &String)> = self
+            .as_kind()
+            .class_names()
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect();
         out.extend(
             self.common()
                 .scores
@@ -249,36 +322,173 @@ impl SignatureConfig {
     /// (a COCO model has no `vessel`). Returns `None` when a list the rule
     /// needs is left empty, so the whole rule is skipped.
     pub fn keep_known_classes(&self, labels: &[String]) -> Option<SignatureConfig> {
-        let keep = |v: &[String]| -> Vec<String> {
-            v.iter().filter(|n| labels.contains(n)).cloned().collect()
-        };
         let mut c = self.clone();
-        let non_empty = match &mut c {
-            SignatureConfig::Containment(c) => {
-                c.subjects = keep(&c.subjects);
-                c.containers = keep(&c.containers);
-                c.scores.retain(|k, _| labels.contains(k));
-                !c.subjects.is_empty() && !c.containers.is_empty()
-            }
-            SignatureConfig::Overcrowding(c) => {
-                c.persons = keep(&c.persons);
-                c.vessels = keep(&c.vessels);
-                c.scores.retain(|k, _| labels.contains(k));
-                !c.persons.is_empty() && !c.vessels.is_empty()
-            }
-            SignatureConfig::Zone(c) => {
-                c.classes = keep(&c.classes);
-                c.scores.retain(|k, _| labels.contains(k));
-                !c.classes.is_empty()
-            }
-            SignatureConfig::Presence(c) => {
-                c.classes = keep(&c.classes);
-                c.scores.retain(|k, _| labels.contains(k));
-                !c.classes.is_empty()
-            }
-        };
-        non_empty.then_some(c)
+        c.as_kind_mut().keep_known_classes(labels).then_some(c)
     }
+}
+
+/// Keeps the names of `list` that are among `labels`; true when any is left.
+pub fn keep_known(list: &mut Vec<String>, labels: &[String]) -> bool {
+    list.retain(|n| labels.contains(n));
+    !list.is_empty()
+}
+
+/// Keeps the `scores` entries of classes among `labels`.
+pub fn keep_known_scores(scores: &mut BTreeMap<String, f64>, labels: &[String]) {
+    scores.retain(|k, _| labels.contains(k));
+}
+
+/// Checks every configured table and that their names are unique.
+pub fn validate_all(configs: &[SignatureConfig]) -> Result<(), SignatureError> {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, sig) in configs.iter().enumerate() {
+        let key = sig.table_key(i);
+        sig.validate(&key)?;
+        if !names.insert(sig.name()) {
+            return Err(SignatureError::invalid(
+                key,
+                format!(
+                    "two signatures are named {:?}; give each a unique name",
+                    sig.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The built-in signatures: the `[[signature]]` tables of
+/// `src/lookout.default.toml`.
+pub fn builtin_configs() -> Vec<SignatureConfig> {
+    #[derive(Deserialize)]
+    struct Tables {
+        signature: Vec<SignatureConfig>,
+    }
+    let tables: Tables = toml::from_str(DEFAULT_TOML).expect("the default config parses");
+    tables.signature
+}
+
+/// A built signature with its timing and the config it came from.
+#[derive(Clone)]
+pub struct BuiltSignature {
+    pub signature: Arc<dyn Signature>,
+    pub timing: Timing,
+    pub config: SignatureConfig,
+    /// sha256 of the config's canonical JSON.
+    pub config_hash: String,
+}
+
+/// Builds a run's signatures against the model's class names.
+///
+/// `configured` is the `[[signature]]` tables, `None` when the config has
+/// none (see [`applicable_configs`]); `default_min_score` applies where a
+/// table sets neither `scores` nor `min_score`. Configured signatures must
+/// name only classes the model has; each error names its table.
+pub fn build(
+    configured: Option<&[SignatureConfig]>,
+    labels: &[String],
+    default_min_score: f64,
+) -> Result<Vec<BuiltSignature>, SignatureError> {
+    let keyed = applicable_configs(configured, labels)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, config)| (config.table_key(i), config))
+        .collect();
+    build_list(keyed, labels, default_min_score)
+}
+
+/// The signature configs that apply: the `configured` tables, or (for
+/// `None`) the built-in defaults trimmed to the model's classes. The
+/// defaults are lenient: names the model lacks are dropped with a warning,
+/// and a rule left without classes is skipped; if nothing is left, that is
+/// an error saying how to choose.
+pub fn applicable_configs(
+    configured: Option<&[SignatureConfig]>,
+    labels: &[String],
+) -> Result<Vec<SignatureConfig>, SignatureError> {
+    if let Some(list) = configured {
+        return Ok(list.to_vec());
+    }
+    let kept: Vec<SignatureConfig> = builtin_configs()
+        .iter()
+        .filter_map(|s| {
+            let kept = s.keep_known_classes(labels);
+            if kept.as_ref() != Some(s) {
+                let missing: Vec<&String> = s
+                    .class_names()
+                    .into_iter()
+                    .map(|(_, n)| n)
+                    .filter(|n| !labels.contains(n))
+                    .collect();
+                tracing::warn!(
+                    signature = %s.name(),
+                    ?missing,
+                    "{}",
+                    if kept.is_some() {
+                        "default signature: classes not in the model are left out"
+                    } else {
+                        "default signature skipped: the model lacks its classes"
+                    }
+                );
+            }
+            kept
+        })
+        .collect();
+    if kept.is_empty() {
+        return Err(SignatureError::invalid(
+            "signature",
+            format!(
+                "the model has none of the classes the default signatures use; \
+                 choose classes with --classes, or write signatures for this model \
+                 (`lookout config init` writes a commented example). The model's classes are: {}",
+                labels.join(", ")
+            ),
+        ));
+    }
+    Ok(kept)
+}
+
+/// Builds signature configs, each named in errors by its key.
+pub fn build_list(
+    configs: Vec<(String, SignatureConfig)>,
+    labels: &[String],
+    default_min_score: f64,
+) -> Result<Vec<BuiltSignature>, SignatureError> {
+    configs
+        .into_iter()
+        .map(|(key, config)| {
+            let signature = config.build(&key, labels, default_min_score)?;
+            let (_, config_hash) = config.fingerprint();
+            Ok(BuiltSignature {
+                signature,
+                timing: config.timing(),
+                config,
+                config_hash,
+            })
+        })
+        .collect()
+}
+
+/// Resolves class names to model class ids, naming the config key and the
+/// model's classes when a name is unknown.
+pub fn resolve_classes(
+    key: &str,
+    names: &[String],
+    labels: &[String],
+) -> Result<Vec<usize>, SignatureError> {
+    names
+        .iter()
+        .map(|name| {
+            labels
+                .iter()
+                .position(|l| l == name)
+                .ok_or_else(|| SignatureError::UnknownClass {
+                    key: key.to_owned(),
+                    name: name.clone(),
+                    known: labels.join(", "),
+                })
+        })
+        .collect()
 }
 
 /// Per-class minimum scores of one signature, resolved to class ids.
@@ -294,7 +504,7 @@ impl ScoreGate {
         common: &Common<'_>,
         labels: &[String],
         default_min_score: f64,
-    ) -> Result<ScoreGate, ConfigError> {
+    ) -> Result<ScoreGate, SignatureError> {
         let names: Vec<String> = common.scores.keys().cloned().collect();
         let ids = resolve_classes(&format!("{key}.scores"), &names, labels)?;
         Ok(ScoreGate {
@@ -408,5 +618,114 @@ mod tests {
         let container = BBox::new(5.0, 0.0, 100.0, 100.0);
         assert!((overlap_share(&person, &container) - 0.5).abs() < 1e-6);
         assert!(overlap_share(&container, &person) < 0.06);
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn resolving_unknown_class_lists_known_ones() {
+        let labels = vec!["person".to_string(), "boat".to_string()];
+        assert_eq!(
+            resolve_classes("k", &["boat".into()], &labels).unwrap(),
+            vec![1]
+        );
+        let err = resolve_classes("flag.classes", &["vessel".into()], &labels)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("vessel") && err.contains("person, boat"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn builtin_signatures_adapt_to_the_model_or_say_what_to_do() {
+        let built = build(None, &names(&["person", "vessel"]), 0.3).unwrap();
+        let kinds: Vec<&str> = built.iter().map(|b| b.signature.kind()).collect();
+        assert_eq!(kinds, vec!["overcrowding"], "containment needs containers");
+        let built = build(None, &names(&["person", "car", "vehicle"]), 0.3).unwrap();
+        assert_eq!(built[0].signature.kind(), "containment");
+        assert_eq!(
+            built[0]
+                .config
+                .class_names()
+                .iter()
+                .filter(|(k, _)| k == "containers")
+                .count(),
+            1,
+            "container dropped, vehicle kept"
+        );
+        let err = build(None, &names(&["cat", "dog"]), 0.3)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--classes") && err.contains("cat, dog"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_registered_kind_is_its_serde_tag() {
+        for kind in SignatureConfig::KINDS {
+            match serde_json::from_value::<SignatureConfig>(serde_json::json!({ "kind": kind })) {
+                Ok(config) => assert_eq!(config.kind(), *kind),
+                Err(e) => assert!(!e.to_string().contains("unknown variant"), "{kind}: {e}"),
+            }
+        }
+        for config in builtin_configs() {
+            let (value, _) = config.fingerprint();
+            assert_eq!(value["kind"], config.kind());
+            let built = config.build(
+                "k",
+                &names(&["person", "vessel", "container", "vehicle"]),
+                0.3,
+            );
+            assert_eq!(built.unwrap().kind(), config.kind());
+        }
+        let presence = SignatureConfig::from(presence::PresenceConfig::of(names(&["person"])));
+        assert_eq!(presence.kind(), "presence");
+    }
+
+    /// The first built-in signature as events recorded it before the
+    /// registry existed, and its hash.
+    const GOLDEN_JSON: &str = "{\"containers\":[\"container\",\"vehicle\"],\"grace\":1.0,\"kind\":\"containment\",\"min_count\":1,\"min_duration\":1.0,\"min_overlap\":0.6,\"min_score\":null,\"name\":\"people-in-container\",\"scores\":{},\"subjects\":[\"person\"]}";
+    const GOLDEN_HASH: &str = "a43e04c90a797877c80e66dc679889882dc47a5b590cface883f493b2d1e3648";
+
+    #[test]
+    fn config_hashes_are_those_events_recorded_before() {
+        let (value, hash) = builtin_configs()[0].fingerprint();
+        assert_eq!(value.to_string(), GOLDEN_JSON);
+        assert_eq!(hash, GOLDEN_HASH);
+    }
+
+    #[test]
+    fn trimming_to_the_model_keeps_or_skips_whole_rules() {
+        let containment = &builtin_configs()[0];
+        let kept = containment
+            .keep_known_classes(&names(&["person", "vehicle"]))
+            .unwrap();
+        let classes: Vec<(String, &String)> = kept.class_names();
+        assert!(
+            classes
+                .iter()
+                .all(|(_, n)| *n == "person" || *n == "vehicle"),
+            "{classes:?}"
+        );
+        assert!(containment
+            .keep_known_classes(&names(&["person"]))
+            .is_none());
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected_with_the_table_key() {
+        let p = SignatureConfig::from(presence::PresenceConfig::of(names(&["person"])));
+        let err = validate_all(&[p.clone(), p]).unwrap_err().to_string();
+        assert!(
+            err.contains("signature[1] (presence)") && err.contains("unique"),
+            "{err}"
+        );
     }
 }

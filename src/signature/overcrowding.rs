@@ -13,11 +13,14 @@
 //! bound.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{contents, defaults, Hit, ScoreGate, Signature};
-use crate::config::{resolve_classes, ConfigError};
+use super::{
+    contents, defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate,
+    Signature, SignatureError, SignatureKind,
+};
 use crate::frame::FrameMeta;
 use crate::track::Track;
 
@@ -57,12 +60,20 @@ fn default_vessels() -> Vec<String> {
     vec!["vessel".into()]
 }
 
-impl OvercrowdingConfig {
-    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        let invalid = |what: &str, message: &str| ConfigError::Invalid {
-            key: format!("{key}.{what}"),
-            message: message.to_owned(),
-        };
+impl SignatureKind for OvercrowdingConfig {
+    fn common(&self) -> Common<'_> {
+        Common {
+            name: &self.name,
+            min_duration: self.min_duration,
+            grace: self.grace,
+            min_score: self.min_score,
+            scores: &self.scores,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), SignatureError> {
+        let invalid =
+            |what: &str, message: &str| SignatureError::invalid(format!("{key}.{what}"), message);
         if self.persons.is_empty() {
             return Err(invalid("persons", "name at least one class"));
         }
@@ -93,14 +104,14 @@ impl OvercrowdingConfig {
         Ok(())
     }
 
-    pub(super) fn build(
+    fn build(
         &self,
         key: &str,
         name: String,
         labels: &[String],
         gate: ScoreGate,
-    ) -> Result<Overcrowding, ConfigError> {
-        Ok(Overcrowding {
+    ) -> Result<Arc<dyn Signature>, SignatureError> {
+        Ok(Arc::new(Overcrowding {
             name,
             persons: resolve_classes(&format!("{key}.persons"), &self.persons, labels)?,
             vessels: resolve_classes(&format!("{key}.vessels"), &self.vessels, labels)?,
@@ -110,7 +121,22 @@ impl OvercrowdingConfig {
             gsd_m_per_px: self.gsd_m_per_px,
             min_overlap: self.min_overlap as f32,
             gate,
-        })
+        }))
+    }
+
+    fn class_names(&self) -> Vec<(&'static str, &String)> {
+        self.persons
+            .iter()
+            .map(|n| ("persons", n))
+            .chain(self.vessels.iter().map(|n| ("vessels", n)))
+            .collect()
+    }
+
+    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
+        keep_known_scores(&mut self.scores, labels);
+        let persons = keep_known(&mut self.persons, labels);
+        let vessels = keep_known(&mut self.vessels, labels);
+        persons && vessels
     }
 }
 

@@ -4,11 +4,14 @@
 //! is one event, not a frame per detection.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{defaults, Hit, ScoreGate, Signature};
-use crate::config::{resolve_classes, ConfigError};
+use super::{
+    defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate, Signature,
+    SignatureError, SignatureKind,
+};
 use crate::frame::FrameMeta;
 use crate::track::Track;
 
@@ -39,30 +42,51 @@ impl PresenceConfig {
             scores: BTreeMap::new(),
         }
     }
+}
 
-    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+impl SignatureKind for PresenceConfig {
+    fn common(&self) -> Common<'_> {
+        Common {
+            name: &self.name,
+            min_duration: self.min_duration,
+            grace: self.grace,
+            min_score: self.min_score,
+            scores: &self.scores,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), SignatureError> {
         if self.classes.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: format!("{key}.classes"),
-                message: "name at least one class".into(),
-            });
+            return Err(SignatureError::invalid(
+                format!("{key}.classes"),
+                "name at least one class",
+            ));
         }
         Ok(())
     }
 
-    pub(super) fn build(
+    fn build(
         &self,
         key: &str,
         name: String,
         labels: &[String],
         gate: ScoreGate,
-    ) -> Result<Presence, ConfigError> {
-        Ok(Presence {
+    ) -> Result<Arc<dyn Signature>, SignatureError> {
+        Ok(Arc::new(Presence {
             name,
             classes: resolve_classes(&format!("{key}.classes"), &self.classes, labels)?,
             labels: labels.to_vec(),
             gate,
-        })
+        }))
+    }
+
+    fn class_names(&self) -> Vec<(&'static str, &String)> {
+        self.classes.iter().map(|n| ("classes", n)).collect()
+    }
+
+    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
+        keep_known_scores(&mut self.scores, labels);
+        keep_known(&mut self.classes, labels)
     }
 }
 

@@ -7,11 +7,14 @@
 //! time is the shared `min_duration`. One zone is one group.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{defaults, Hit, ScoreGate, Signature};
-use crate::config::{resolve_classes, ConfigError};
+use super::{
+    defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate, Signature,
+    SignatureError, SignatureKind,
+};
 use crate::frame::FrameMeta;
 use crate::track::Track;
 
@@ -34,12 +37,20 @@ pub struct ZoneConfig {
     pub scores: BTreeMap<String, f64>,
 }
 
-impl ZoneConfig {
-    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        let invalid = |what: &str, message: &str| ConfigError::Invalid {
-            key: format!("{key}.{what}"),
-            message: message.to_owned(),
-        };
+impl SignatureKind for ZoneConfig {
+    fn common(&self) -> Common<'_> {
+        Common {
+            name: &self.name,
+            min_duration: self.min_duration,
+            grace: self.grace,
+            min_score: self.min_score,
+            scores: &self.scores,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), SignatureError> {
+        let invalid =
+            |what: &str, message: &str| SignatureError::invalid(format!("{key}.{what}"), message);
         if self.polygon.len() < 3 {
             return Err(invalid("polygon", "needs at least three [x, y] vertices"));
         }
@@ -55,21 +66,30 @@ impl ZoneConfig {
         Ok(())
     }
 
-    pub(super) fn build(
+    fn build(
         &self,
         key: &str,
         name: String,
         labels: &[String],
         gate: ScoreGate,
-    ) -> Result<Zone, ConfigError> {
-        Ok(Zone {
+    ) -> Result<Arc<dyn Signature>, SignatureError> {
+        Ok(Arc::new(Zone {
             group: format!("zone:{name}"),
             name,
             polygon: self.polygon.clone(),
             classes: resolve_classes(&format!("{key}.classes"), &self.classes, labels)?,
             min_count: self.min_count,
             gate,
-        })
+        }))
+    }
+
+    fn class_names(&self) -> Vec<(&'static str, &String)> {
+        self.classes.iter().map(|n| ("classes", n)).collect()
+    }
+
+    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
+        keep_known_scores(&mut self.scores, labels);
+        keep_known(&mut self.classes, labels)
     }
 }
 

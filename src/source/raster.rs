@@ -30,7 +30,7 @@
 //! crs`. Rasters placed only by ground control points or RPCs (common in
 //! raw NITF) are screened in pixels; their positions are not computed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
@@ -42,7 +42,7 @@ use serde_json::json;
 
 use super::{InputKind, Source, SourceError, SourceInfo};
 use crate::detect::tile::{self, Tiling};
-use crate::frame::{Frame, FrameMeta, Window};
+use crate::frame::{BandPlan, Frame, FrameMeta, Scene, Window};
 use crate::geo::Georef;
 
 /// Painted over invalid (nodata) pixels inside a window that has data.
@@ -76,21 +76,28 @@ impl Default for RasterConfig {
     }
 }
 
+/// A `[raster]` setting out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RasterConfigError {
+    #[error("raster.bands must be one or three 1-based band numbers, got {0:?}")]
+    Bands(Vec<usize>),
+    #[error(
+        "raster.stretch must be two percentiles with 0 <= low < high <= 100, got [{low}, {high}]"
+    )]
+    Stretch { low: f64, high: f64 },
+}
+
 impl RasterConfig {
     /// Checks what can be checked without a file.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RasterConfigError> {
         if let Some(b) = &self.bands {
             if !(b.len() == 1 || b.len() == 3) || b.contains(&0) {
-                return Err(format!(
-                    "raster.bands must be one or three 1-based band numbers, got {b:?}"
-                ));
+                return Err(RasterConfigError::Bands(b.clone()));
             }
         }
-        let [lo, hi] = self.stretch;
-        if !((0.0..100.0).contains(&lo) && lo < hi && hi <= 100.0) {
-            return Err(format!(
-                "raster.stretch must be two percentiles with 0 <= low < high <= 100, got [{lo}, {hi}]"
-            ));
+        let [low, high] = self.stretch;
+        if !((0.0..100.0).contains(&low) && low < high && high <= 100.0) {
+            return Err(RasterConfigError::Stretch { low, high });
         }
         Ok(())
     }
@@ -105,47 +112,9 @@ pub struct RasterOptions {
     pub tiling: Tiling,
 }
 
-/// How one output channel is made from a band.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BandPlan {
-    /// 1-based band number.
-    pub band: usize,
-    pub data_type: String,
-    pub nodata: Option<f64>,
-    /// The values mapped to 0 and 255; `None` for 8-bit bands used as
-    /// they are.
-    pub stretch: Option<(f64, f64)>,
-}
-
-/// A raster scene: what the pipeline and the evidence writer need to read
-/// and place its pixels. `Send + Sync`; reads open the file anew.
-#[derive(Debug)]
-pub struct Scene {
-    pub path: PathBuf,
-    pub width: u32,
-    pub height: u32,
-    pub georef: Option<Georef>,
-    /// One plan per distinct band read; channels index into it.
-    pub bands: Vec<BandPlan>,
-    /// Which entry of `bands` feeds red, green and blue.
-    channels: [usize; 3],
-    /// The mask is not all-valid (nodata, alpha or an internal mask).
-    masked: bool,
-    pub tiles_planned: u64,
-    pub tiles_read: AtomicU64,
-    pub tiles_nodata: AtomicU64,
-}
-
+/// Reading a scene's pixels needs GDAL, so it lives here beside the
+/// source; the scene itself is plain data in [`crate::frame`].
 impl Scene {
-    /// Counts of the windows: planned, read, skipped as nodata.
-    pub fn tile_counts(&self) -> serde_json::Value {
-        json!({
-            "planned": self.tiles_planned,
-            "read": self.tiles_read.load(Ordering::Relaxed),
-            "nodata": self.tiles_nodata.load(Ordering::Relaxed),
-        })
-    }
-
     /// Reads scene pixels `x, y, width, height` into an image of `out`
     /// pixels (smaller than the region to read it reduced). Nodata pixels
     /// come back grey.
@@ -701,12 +670,20 @@ mod tests {
         let mut c = RasterConfig::default();
         assert!(c.validate().is_ok());
         c.bands = Some(vec![3, 2]);
-        assert!(c.validate().unwrap_err().contains("one or three"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("one or three"));
         c.bands = Some(vec![0]);
         assert!(c.validate().is_err());
         c.bands = Some(vec![4, 3, 2]);
         c.stretch = [98.0, 2.0];
-        assert!(c.validate().unwrap_err().contains("percentiles"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("percentiles"));
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //!   (which is what tells it from a YOLOv5 head, `5 + nc` wide).
 
 use super::{
-    argmax, output, sigmoid, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput,
-    Space,
+    argmax, output, sigmoid, Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature,
+    RawOutput, Space,
 };
 use crate::geom::BBox;
 
@@ -87,7 +87,7 @@ pub fn decode_labels_boxes_scores(
     b: usize,
     conf: f32,
     source_sized: bool,
-) -> Result<Decoded, String> {
+) -> Result<Decoded, DecodeError> {
     let labels = output(outs, "labels", 0)?.image(b, 1)?;
     let boxes = output(outs, "boxes", 1)?.image(b, 2)?;
     let scores = output(outs, "scores", 2)?.image(b, 1)?;
@@ -112,7 +112,7 @@ pub fn decode_labels_boxes_scores(
     })
 }
 
-pub fn decode_logits(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode_logits(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let (bi, li) = if outs[0].shape.last() == Some(&4) && outs[1].shape.last() != Some(&4) {
         (0, 1)
     } else {
@@ -151,7 +151,7 @@ pub fn matches_ultralytics(sig: &ModelSignature) -> Option<FamilyMatch> {
     })
 }
 
-pub fn decode_ultralytics(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode_ultralytics(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let v = outs[0].image(b, 2)?;
     let rows = v.data.chunks_exact(v.dims[1]).map(|r| (&r[4..], &r[..4]));
     Ok(best_class_per_query(rows, |score| score, conf))

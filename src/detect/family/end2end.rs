@@ -4,7 +4,8 @@
 //! the score threshold applies.
 
 use super::{
-    grid_cells, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+    grid_cells, Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature, RawOutput,
+    Space,
 };
 use crate::geom::BBox;
 
@@ -33,7 +34,7 @@ pub fn matches(sig: &ModelSignature, input_w: u32, input_h: u32) -> Option<Famil
     })
 }
 
-pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let v = outs[0].image(b, 2)?;
     let candidates = v
         .data

@@ -101,6 +101,45 @@ impl ModelSignature {
     }
 }
 
+/// Why a model's outputs fit no family. Each holds the outputs as
+/// `name [shape]` pairs, comma-separated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FamilyError {
+    #[error("its metadata says task `{task}`, not `detect` (outputs: {outputs}); lookout needs an object detector")]
+    NotADetector { task: String, outputs: String },
+    #[error(
+        "the config forces family {family:?}, but its outputs ({outputs}) do not fit that family"
+    )]
+    ForcedMismatch { family: Family, outputs: String },
+    #[error(
+        "its outputs ({outputs}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors]; YOLOv5/YOLOX [batch, anchors, 5+nc]; \
+         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; NanoDet per-stride heads). \
+         If it is a detector, set `family` in the config"
+    )]
+    Unknown { outputs: String },
+}
+
+/// Why a batch's outputs do not decode as their family.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("missing output {0}")]
+    MissingOutput(String),
+    #[error("output {name} {shape:?} has no image {image}")]
+    NoImage {
+        name: String,
+        shape: Vec<usize>,
+        image: usize,
+    },
+    #[error("output {name} has shape {shape:?}; expected {rank} dimensions per image")]
+    Rank {
+        name: String,
+        shape: Vec<usize>,
+        rank: usize,
+    },
+    #[error("outputs do not pair up by stride")]
+    Unpaired,
+}
+
 /// A detected family and the evidence for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct FamilyMatch {
@@ -118,12 +157,12 @@ pub fn detect_family(
     input_w: u32,
     input_h: u32,
     forced: Option<Family>,
-) -> Result<FamilyMatch, String> {
+) -> Result<FamilyMatch, FamilyError> {
     if let Some(task) = sig.meta("task").filter(|t| *t != "detect") {
-        return Err(format!(
-            "its metadata says task `{task}`, not `detect` (outputs: {}); lookout needs an object detector",
-            sig.describe_outputs()
-        ));
+        return Err(FamilyError::NotADetector {
+            task: task.to_owned(),
+            outputs: sig.describe_outputs(),
+        });
     }
     let try_one = |f: Family| -> Option<FamilyMatch> {
         match f {
@@ -144,11 +183,9 @@ pub fn detect_family(
                 m.reason = format!("forced by config (family = {f:?}); {}", m.reason);
                 m
             })
-            .ok_or_else(|| {
-                format!(
-                    "the config forces family {f:?}, but its outputs ({}) do not fit that family",
-                    sig.describe_outputs()
-                )
+            .ok_or_else(|| FamilyError::ForcedMismatch {
+                family: f,
+                outputs: sig.describe_outputs(),
             });
     }
     // Order matters only where layouts overlap: metadata-confirmed and
@@ -168,12 +205,9 @@ pub fn detect_family(
             return Ok(m);
         }
     }
-    Err(format!(
-        "its outputs ({}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors]; YOLOv5/YOLOX [batch, anchors, 5+nc]; \
-         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; NanoDet per-stride heads). \
-         If it is a detector, set `family` in the config",
-        sig.describe_outputs()
-    ))
+    Err(FamilyError::Unknown {
+        outputs: sig.describe_outputs(),
+    })
 }
 
 impl Family {
@@ -246,7 +280,7 @@ impl Family {
         input_h: u32,
         conf: f32,
         source_sized: bool,
-    ) -> Result<Decoded, String> {
+    ) -> Result<Decoded, DecodeError> {
         match self {
             Family::Yolov8 => yolov8::decode(outs, b, conf),
             Family::Yolov5 => yolov5::decode(outs, b, conf),
@@ -280,13 +314,17 @@ impl RawOutput {
     /// The slice of image `b` when the output has `rank` dimensions per
     /// image: a leading batch axis is sliced, and a squeezed one (exactly
     /// `rank` dimensions) is accepted for image 0 only.
-    pub fn image(&self, b: usize, rank: usize) -> Result<ImageView<'_>, String> {
+    pub fn image(&self, b: usize, rank: usize) -> Result<ImageView<'_>, DecodeError> {
         if self.shape.len() == rank + 1 {
             let per: usize = self.shape[1..].iter().product();
-            let data = self
-                .data
-                .get(b * per..(b + 1) * per)
-                .ok_or_else(|| format!("output {} {:?} has no image {b}", self.name, self.shape))?;
+            let data =
+                self.data
+                    .get(b * per..(b + 1) * per)
+                    .ok_or_else(|| DecodeError::NoImage {
+                        name: self.name.clone(),
+                        shape: self.shape.clone(),
+                        image: b,
+                    })?;
             Ok(ImageView {
                 dims: &self.shape[1..],
                 data,
@@ -297,10 +335,11 @@ impl RawOutput {
                 data: &self.data,
             })
         } else {
-            Err(format!(
-                "output {} has shape {:?}; expected {rank} dimensions per image",
-                self.name, self.shape
-            ))
+            Err(DecodeError::Rank {
+                name: self.name.clone(),
+                shape: self.shape.clone(),
+                rank,
+            })
         }
     }
 }
@@ -310,11 +349,11 @@ pub fn output<'a>(
     outs: &'a [RawOutput],
     name: &str,
     index: usize,
-) -> Result<&'a RawOutput, String> {
+) -> Result<&'a RawOutput, DecodeError> {
     outs.iter()
         .find(|o| o.name == name)
         .or_else(|| outs.get(index))
-        .ok_or_else(|| format!("missing output {name}"))
+        .ok_or_else(|| DecodeError::MissingOutput(name.to_owned()))
 }
 
 /// Candidate box before NMS.
@@ -394,7 +433,7 @@ pub fn decode_outputs(
     batch: &[Tensorised],
     post: &PostProcess,
     source_sized: bool,
-) -> Result<Vec<Vec<Detection>>, String> {
+) -> Result<Vec<Vec<Detection>>, DecodeError> {
     batch
         .iter()
         .enumerate()

@@ -14,7 +14,8 @@
 //! expectation of the softmax over its bins.
 
 use super::{
-    argmax, grid_cells, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+    argmax, grid_cells, Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature,
+    RawOutput, Space,
 };
 use crate::geom::BBox;
 
@@ -118,7 +119,7 @@ pub fn decode(
     input_w: u32,
     input_h: u32,
     conf: f32,
-) -> Result<Decoded, String> {
+) -> Result<Decoded, DecodeError> {
     let shapes: Vec<Vec<i64>> = outs
         .iter()
         .map(|o| o.shape.iter().map(|&d| d as i64).collect())
@@ -128,7 +129,7 @@ pub fn decode(
         .zip(&shapes)
         .map(|(o, s)| (o.name.as_str(), s.as_slice()))
         .collect();
-    let pairs = pairs(&named, input_w, input_h).ok_or("outputs do not pair up by stride")?;
+    let pairs = pairs(&named, input_w, input_h).ok_or(DecodeError::Unpaired)?;
     let mut candidates = Vec::new();
     for (stride, ci, bi) in pairs {
         let cls = outs[ci].image(b, 2)?;

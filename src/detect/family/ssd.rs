@@ -8,15 +8,17 @@
 //! names in id order. Output names may carry converter suffixes
 //! (`detection_boxes:0`); they are matched by what they contain.
 
-use super::{Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space};
+use super::{
+    Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+};
 use crate::geom::BBox;
 
 const OUTPUTS: [&str; 3] = ["detection_boxes", "detection_scores", "detection_classes"];
 
-fn find<'a>(outs: &'a [RawOutput], name: &str) -> Result<&'a RawOutput, String> {
+fn find<'a>(outs: &'a [RawOutput], name: &str) -> Result<&'a RawOutput, DecodeError> {
     outs.iter()
         .find(|o| o.name.contains(name))
-        .ok_or_else(|| format!("missing output {name}"))
+        .ok_or_else(|| DecodeError::MissingOutput(name.to_owned()))
 }
 
 pub fn matches(sig: &ModelSignature) -> Option<FamilyMatch> {
@@ -42,7 +44,7 @@ pub fn matches(sig: &ModelSignature) -> Option<FamilyMatch> {
     })
 }
 
-pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let boxes = find(outs, "detection_boxes")?.image(b, 2)?;
     let scores = find(outs, "detection_scores")?.image(b, 1)?;
     let classes = find(outs, "detection_classes")?.image(b, 1)?;

@@ -8,7 +8,8 @@
 //! offsets).
 
 use super::{
-    argmax, grid_cells, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+    argmax, grid_cells, Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature,
+    RawOutput, Space,
 };
 use crate::geom::BBox;
 
@@ -44,7 +45,7 @@ pub fn matches(sig: &ModelSignature, input_w: u32, input_h: u32) -> Option<Famil
     })
 }
 
-pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let v = outs[0].image(b, 2)?;
     let cols = v.dims[1];
     let candidates = v

@@ -6,7 +6,9 @@
 //! objectness row. Ultralytics writes the class names into the `names`
 //! metadata entry.
 
-use super::{Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space};
+use super::{
+    Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+};
 use crate::geom::BBox;
 
 /// Recognises the layout: one rank-3 output whose middle axis is `4 + nc`
@@ -40,7 +42,7 @@ pub fn matches(sig: &ModelSignature) -> Option<FamilyMatch> {
 }
 
 /// Decodes image `b`, keeping anchors whose best class scores at least `conf`.
-pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, String> {
+pub fn decode(outs: &[RawOutput], b: usize, conf: f32) -> Result<Decoded, DecodeError> {
     let v = outs[0].image(b, 2)?;
     let (rows, anchors) = (v.dims[0], v.dims[1]);
     let data = v.data;

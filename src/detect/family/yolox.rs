@@ -9,7 +9,8 @@
 //! supplies them.
 
 use super::{
-    argmax, grid_cells, Candidate, Decoded, Family, FamilyMatch, ModelSignature, RawOutput, Space,
+    argmax, grid_cells, Candidate, DecodeError, Decoded, Family, FamilyMatch, ModelSignature,
+    RawOutput, Space,
 };
 use crate::geom::BBox;
 
@@ -50,7 +51,7 @@ pub fn decode(
     input_w: u32,
     input_h: u32,
     conf: f32,
-) -> Result<Decoded, String> {
+) -> Result<Decoded, DecodeError> {
     let v = outs[0].image(b, 2)?;
     let cols = v.dims[1];
     let mut candidates = Vec::new();
