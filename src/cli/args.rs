@@ -77,7 +77,7 @@ impl ModelArgs {
         m.threads = self.threads.unwrap_or(m.threads);
         m.batch = self.batch.unwrap_or(m.batch);
         if let Some(v) = &self.family {
-            m.family = Some(super::inspect::parse_family(v)?);
+            m.family = Some(crate::detect::family::Family::parse(v)?);
         }
         if let Some(v) = &self.device {
             m.device = v.clone();

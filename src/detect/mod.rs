@@ -8,6 +8,7 @@
 //! - [`family`] holds one file per model family that turns raw output tensors
 //!   into [`Detection`]s in source pixels, followed by [`nms`].
 
+pub mod describe;
 pub mod face;
 pub mod family;
 pub mod labels;

@@ -9,7 +9,7 @@
 //! additions do not break an older reader. Blobs that only describe (the
 //! effective config, the model's tensors, a source's codec details) stay
 //! JSON values: they are recorded for people, and typed where they are
-//! used (for example [`RunRecord::config`]).
+//! used (the layers above parse `RunRecord::config` as a `Config`).
 
 use std::path::{Path, PathBuf};
 
@@ -270,7 +270,7 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub command: Vec<String>,
-    /// The effective config (see [`RunRecord::config`]).
+    /// The effective config, as `crate::config::Config` serialises it.
     pub config: Value,
     pub thresholds: Thresholds,
     #[serde(default)]
@@ -358,11 +358,6 @@ impl RunRecord {
             summary: None,
             signing: None,
         }
-    }
-
-    /// The effective config the run used.
-    pub fn config(&self) -> Result<crate::config::Config, serde_json::Error> {
-        serde_json::from_value(self.config.clone())
     }
 }
 
@@ -642,7 +637,7 @@ mod tests {
         assert_eq!(run.model.sha256.len(), 64);
         assert_eq!(run.signing.as_ref().unwrap().algorithm, "ed25519");
         assert_eq!(run.summary.as_ref().unwrap().events, Some(2));
-        let config = run.config().unwrap();
+        let config: crate::config::Config = serde_json::from_value(run.config.clone()).unwrap();
         assert_eq!(config.detect.conf, run.thresholds.conf);
         round_trips(&run);
 

@@ -101,6 +101,40 @@ impl ModelSignature {
     }
 }
 
+/// A family name that is none of lookout's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown family {name:?}; choose from {known}")]
+pub struct UnknownFamily {
+    pub name: String,
+    pub known: String,
+}
+
+impl Family {
+    /// Parses a family name as the config writes it (`yolov8`,
+    /// `detrlogits`, ...), in any case.
+    pub fn parse(name: &str) -> Result<Family, UnknownFamily> {
+        let as_written = |f: &Family| {
+            serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let lower = name.to_ascii_lowercase();
+        Family::ALL
+            .iter()
+            .copied()
+            .find(|f| as_written(f) == lower)
+            .ok_or_else(|| UnknownFamily {
+                name: name.to_owned(),
+                known: Family::ALL
+                    .iter()
+                    .map(as_written)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
 /// Why a model's outputs fit no family. Each holds the outputs as
 /// `name [shape]` pairs, comma-separated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
