@@ -17,6 +17,11 @@
 //! Files of the run that are not chosen (other events, `events.jsonl`,
 //! detections) stay out: a bundle shares only what it must. Their entries
 //! remain in the manifest so that the chain and the seal still verify.
+//!
+//! This module owns the layout and `bundle.json` ([`BundleRecord`]); the
+//! writer is `crate::sink::export::bundle`, and `review.json` is the
+//! review layer's (`crate::review::db::ReviewExport`, checked by
+//! `crate::review::verify`).
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};

@@ -328,4 +328,27 @@ mod tests {
         );
         assert!(parse_public_key("abc").is_err());
     }
+
+    #[test]
+    fn key_and_trust_errors_name_the_key_and_the_problem() {
+        let e = parse_public_key("abc").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "abc: not a public key (64 hex digits) nor a file holding one"
+        );
+        let e = parse_public_key("abcd").unwrap_err().to_string();
+        assert_eq!(e, "abcd: a public key is 32 bytes (64 hex digits)");
+        let signer = RunSigner::from_seed([4u8; 32]);
+        let other = RunSigner::from_seed([6u8; 32]).verifying_key();
+        let e = check_trusted(&signer.seal(1, "ab"), &[other])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "signed by key {}, which is not trusted here (this machine's key is trusted; add others with --trust KEY)",
+                signer.public_hex()
+            )
+        );
+    }
 }

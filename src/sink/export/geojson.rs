@@ -76,3 +76,65 @@ impl Sink<ReviewedEvent> for GeoJsonSink {
         Ok(write(&self.out, &bytes)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::record::EventRecord;
+
+    /// The events of a run written before records were typed.
+    fn events_of(run: &str) -> Vec<ReviewedEvent> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/records-v0")
+            .join(run);
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir.join("events")).unwrap() {
+            out.push(ReviewedEvent {
+                run: dir.clone(),
+                event: EventRecord::read(&e.unwrap().path().join("event.json")).unwrap(),
+                verdict: None,
+                redacted: Vec::new(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_placed_event_is_a_polygon_feature_of_its_footprint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("x/events.geojson");
+        let mut sink = GeoJsonSink::new(&out);
+        let events = events_of("raster");
+        for e in &events {
+            sink.accept(e).unwrap();
+        }
+        sink.finish().unwrap();
+        let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let features = doc["features"].as_array().unwrap();
+        assert_eq!(features.len(), events.len());
+        let geo = events[0].event.event.geo.as_ref().unwrap();
+        let f = &features[0];
+        assert_eq!(f["geometry"]["type"], "Polygon");
+        assert_eq!(f["geometry"]["coordinates"][0], json!(geo.footprint));
+        assert_eq!(f["properties"]["event_id"], events[0].id());
+        assert_eq!(f["properties"]["lon"], geo.lon);
+    }
+
+    #[test]
+    fn events_without_positions_are_an_error_that_says_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut sink = GeoJsonSink::new(&tmp.path().join("e.geojson"));
+        let events = events_of("screen");
+        for e in &events {
+            sink.accept(e).unwrap();
+        }
+        let err = sink.finish().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "none of the {} chosen events has a position (only georeferenced rasters place events)",
+                events.len()
+            )
+        );
+    }
+}
