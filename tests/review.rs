@@ -746,7 +746,7 @@ fn a_redacted_export_differs_from_the_run_only_inside_its_regions() {
         !names.iter().any(|n| n.ends_with(".jpg")),
         "no untouched frame leaves with --redact: {names:?}"
     );
-    let info: lookout::evidence::bundle::BundleInfo =
+    let info: lookout::evidence::bundle::BundleRecord =
         serde_json::from_slice(&zip_file(&zip_path, "bundle.json")).unwrap();
     let redaction = info.redaction.expect("bundle.json records the redaction");
     assert_eq!(redaction.classes, ["person", "container"]);

@@ -57,11 +57,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     // Verdicts are sealed with this machine's key, like runs.
     let signer = RunSigner::load_or_create()?;
     let app = server::load(&args.runs, token.clone(), signer)?;
-    server::serve(app, listen, |bound| {
+    Ok(server::serve(app, listen, |bound| {
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = writeln!(out, "http://{bound}/?token={token}");
         let _ = out.flush();
         eprintln!("review server on http://{bound}/ (open the address above; Ctrl-C stops it)");
-    })
+    })?)
 }

@@ -1,4 +1,5 @@
-//! `lookout verify`: checks run folders against their manifest and seal.
+//! `lookout verify`: checks run folders and bundles against their manifest
+//! and seal, with their review record.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use clap::Args;
 
 use super::Exit;
 use crate::evidence::seal;
-use crate::evidence::verify::{verify_bundle, verify_run};
+use crate::review::verify::{verify_bundle, verify_run};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -26,7 +27,7 @@ pub struct VerifyArgs {
 pub fn run(args: &VerifyArgs) -> Result<Exit> {
     let mut trusted = Vec::new();
     for t in &args.trust {
-        trusted.push(seal::parse_public_key(t).map_err(anyhow::Error::msg)?);
+        trusted.push(seal::parse_public_key(t)?);
     }
     if let Some(own) = seal::own_public_key() {
         trusted.push(own);

@@ -17,18 +17,29 @@
 //! Files of the run that are not chosen (other events, `events.jsonl`,
 //! detections) stay out: a bundle shares only what it must. Their entries
 //! remain in the manifest so that the chain and the seal still verify.
-
-use std::collections::BTreeMap;
+//!
+//! This module owns the layout and `bundle.json` ([`BundleRecord`]); the
+//! writer is `crate::sink::export::bundle`, and `review.json` is the
+//! review layer's (`crate::review::db::ReviewExport`, checked by
+//! `crate::review::verify`).
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
+use super::redact::Redaction;
 use super::seal::{self, Seal};
-use crate::review::db::{AuditEntry, Verdict};
 
 pub const BUNDLE_FILE: &str = "bundle.json";
 pub const BUNDLE_SIG: &str = "bundle.sig";
+/// The run's review record, as the review layer writes it.
 pub const REVIEW_FILE: &str = "review.json";
+
+/// What `bundle.json`'s `format` says.
+pub const BUNDLE_FORMAT: &str = "lookout-bundle";
+
+/// Layout of `bundle.json`. 1: the first numbered layout (adds `schema`;
+/// bundles written before it read as schema 0, and are otherwise the same).
+pub const BUNDLE_SCHEMA: u32 = 1;
 
 /// Files a bundle holds beside the manifest's.
 pub const BUNDLE_UNLISTED: &[&str] = &[
@@ -39,10 +50,16 @@ pub const BUNDLE_UNLISTED: &[&str] = &[
     REVIEW_FILE,
 ];
 
-/// `bundle.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BundleInfo {
+/// `bundle.json`: what a bundle holds, under the exporter's signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleRecord {
+    /// 0 for bundles written before the layout was numbered.
+    #[serde(default)]
+    pub schema: u32,
+    /// Always [`BUNDLE_FORMAT`].
     pub format: String,
+    /// The zip's layout, as the signed message names it (`lookout bundle
+    /// v1`); always 1.
     pub version: u32,
     pub run_id: String,
     pub created_at: String,
@@ -54,15 +71,14 @@ pub struct BundleInfo {
     /// For a redacted bundle: the blurred copies carried instead of the
     /// frames, and how they were made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redaction: Option<super::redact::Redaction>,
+    pub redaction: Option<Redaction>,
 }
 
-/// `review.json`: the run's review record, whole.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReviewExport {
-    pub audit: Vec<AuditEntry>,
-    pub verdicts: BTreeMap<String, Verdict>,
-    pub seal: Option<Seal>,
+impl BundleRecord {
+    /// `bundle.json`'s bytes, as they are signed.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("records always serialise")
+    }
 }
 
 /// The bytes the exporter signs: the sha256 of `bundle.json`.
@@ -70,14 +86,20 @@ pub fn message(bundle_json: &[u8]) -> Vec<u8> {
     format!("lookout bundle v1\n{}", super::sha256_hex(bundle_json)).into_bytes()
 }
 
+/// The exporter's seal over `bundle.json` (`bundle.sig`).
+pub fn sign(bundle_json: &[u8], signer: &seal::RunSigner) -> Seal {
+    let message = String::from_utf8(message(bundle_json)).expect("ASCII");
+    signer.seal(0, &message)
+}
+
 /// Checks `bundle.json` and its signature; returns it, or the problems.
 pub fn check(
     bundle_json: &str,
     signature: Option<&str>,
     trusted: &[VerifyingKey],
-) -> Result<BundleInfo, Vec<String>> {
+) -> Result<BundleRecord, Vec<String>> {
     let mut problems = Vec::new();
-    let info: BundleInfo = serde_json::from_str(bundle_json)
+    let info: BundleRecord = serde_json::from_str(bundle_json)
         .map_err(|e| vec![format!("{BUNDLE_FILE}: not a bundle description: {e}")])?;
     match signature.map(serde_json::from_str::<Seal>) {
         None => problems.push(format!("{BUNDLE_SIG}: missing")),
@@ -96,5 +118,45 @@ pub fn check(
         Ok(info)
     } else {
         Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bundle.json` as lookout wrote it before the layout was numbered.
+    const WRITTEN_BEFORE: &str = r#"{
+  "format": "lookout-bundle",
+  "version": 1,
+  "run_id": "20261128T100000Z",
+  "created_at": "2026-11-28T10:05:00.123456789Z",
+  "events": ["people-in-container-s000-0001"],
+  "selection": "confirmed",
+  "included": ["events/people-in-container-s000-0001/event.json", "run.json"]
+}"#;
+
+    #[test]
+    fn a_bundle_written_before_schemas_reads_and_verifies() {
+        let signer = seal::RunSigner::from_seed([5u8; 32]);
+        let sig = serde_json::to_string(&sign(WRITTEN_BEFORE.as_bytes(), &signer)).unwrap();
+        let record = check(WRITTEN_BEFORE, Some(&sig), &[signer.verifying_key()]).unwrap();
+        assert_eq!(record.schema, 0);
+        assert_eq!(record.version, 1);
+        assert_eq!(record.events, ["people-in-container-s000-0001"]);
+        assert!(record.redaction.is_none());
+        let back: BundleRecord = serde_json::from_slice(&record.to_json()).unwrap();
+        assert_eq!(back, record);
+    }
+
+    #[test]
+    fn an_edited_or_unsigned_bundle_is_named() {
+        let signer = seal::RunSigner::from_seed([5u8; 32]);
+        let sig = serde_json::to_string(&sign(WRITTEN_BEFORE.as_bytes(), &signer)).unwrap();
+        let edited = WRITTEN_BEFORE.replace("confirmed", "all");
+        let p = check(&edited, Some(&sig), &[signer.verifying_key()]).unwrap_err();
+        assert_eq!(p, ["bundle.json: changed after it was signed"]);
+        let p = check(WRITTEN_BEFORE, None, &[signer.verifying_key()]).unwrap_err();
+        assert_eq!(p, ["bundle.sig: missing"]);
     }
 }

@@ -200,19 +200,56 @@ fn warn_if_readable_by_others(path: &Path) {
     let _ = path;
 }
 
+/// Why a public key or a seal does not check.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("{given}: {source}")]
+    KeyFile {
+        given: String,
+        source: std::io::Error,
+    },
+    #[error("{given}: not a public key (64 hex digits) nor a file holding one")]
+    NotHex { given: String },
+    #[error("{given}: a public key is 32 bytes (64 hex digits)")]
+    KeyLength { given: String },
+    #[error("{given}: {source}")]
+    BadKey {
+        given: String,
+        source: ed25519_dalek::SignatureError,
+    },
+    #[error("unknown signature algorithm {0:?}")]
+    Algorithm(String),
+    #[error("the signature is not 64 bytes of hex")]
+    SignatureHex,
+    #[error("the signature does not match what it signs")]
+    Mismatch,
+    #[error(
+        "signed by key {0}, which is not trusted here \
+         (this machine's key is trusted; add others with --trust KEY)"
+    )]
+    Untrusted(String),
+}
+
 /// Parses a public key given as 64 hex digits, or as a file holding them.
-pub fn parse_public_key(given: &str) -> Result<VerifyingKey, String> {
+pub fn parse_public_key(given: &str) -> Result<VerifyingKey, SealError> {
     let text = if Path::new(given).is_file() {
-        std::fs::read_to_string(given).map_err(|e| format!("{given}: {e}"))?
+        std::fs::read_to_string(given).map_err(|source| SealError::KeyFile {
+            given: given.to_owned(),
+            source,
+        })?
     } else {
         given.to_owned()
     };
-    let bytes = hex::decode(text.trim())
-        .map_err(|_| format!("{given}: not a public key (64 hex digits) nor a file holding one"))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| format!("{given}: a public key is 32 bytes (64 hex digits)"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|e| format!("{given}: {e}"))
+    let bytes = hex::decode(text.trim()).map_err(|_| SealError::NotHex {
+        given: given.to_owned(),
+    })?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength {
+        given: given.to_owned(),
+    })?;
+    VerifyingKey::from_bytes(&bytes).map_err(|source| SealError::BadKey {
+        given: given.to_owned(),
+        source,
+    })
 }
 
 /// The public key of this machine's signing key, when it has one.
@@ -223,32 +260,28 @@ pub fn own_public_key() -> Option<VerifyingKey> {
 }
 
 /// Checks a seal's signature. Trust in its key is the caller's business.
-pub fn check(seal: &Seal) -> Result<VerifyingKey, String> {
+pub fn check(seal: &Seal) -> Result<VerifyingKey, SealError> {
     if seal.algorithm != "ed25519" {
-        return Err(format!("unknown signature algorithm {:?}", seal.algorithm));
+        return Err(SealError::Algorithm(seal.algorithm.clone()));
     }
     let key = parse_public_key(&seal.public_key)?;
     let sig = hex::decode(&seal.signature)
         .ok()
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-        .ok_or("the signature is not 64 bytes of hex")?;
+        .ok_or(SealError::SignatureHex)?;
     key.verify_strict(&message(seal.entries, &seal.head), &sig)
-        .map_err(|_| "the signature does not match what it signs".to_owned())?;
+        .map_err(|_| SealError::Mismatch)?;
     Ok(key)
 }
 
 /// Checks a seal's signature and that its key is one of `trusted`: the
 /// one trust rule for runs, review records and bundles.
-pub fn check_trusted(seal: &Seal, trusted: &[VerifyingKey]) -> Result<(), String> {
+pub fn check_trusted(seal: &Seal, trusted: &[VerifyingKey]) -> Result<(), SealError> {
     let key = check(seal)?;
     if trusted.iter().any(|t| t.to_bytes() == key.to_bytes()) {
         Ok(())
     } else {
-        Err(format!(
-            "signed by key {}, which is not trusted here \
-             (this machine's key is trusted; add others with --trust KEY)",
-            seal.public_key
-        ))
+        Err(SealError::Untrusted(seal.public_key.clone()))
     }
 }
 
@@ -294,5 +327,28 @@ mod tests {
             signer.key.verifying_key().to_bytes()
         );
         assert!(parse_public_key("abc").is_err());
+    }
+
+    #[test]
+    fn key_and_trust_errors_name_the_key_and_the_problem() {
+        let e = parse_public_key("abc").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "abc: not a public key (64 hex digits) nor a file holding one"
+        );
+        let e = parse_public_key("abcd").unwrap_err().to_string();
+        assert_eq!(e, "abcd: a public key is 32 bytes (64 hex digits)");
+        let signer = RunSigner::from_seed([4u8; 32]);
+        let other = RunSigner::from_seed([6u8; 32]).verifying_key();
+        let e = check_trusted(&signer.seal(1, "ab"), &[other])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "signed by key {}, which is not trusted here (this machine's key is trusted; add others with --trust KEY)",
+                signer.public_hex()
+            )
+        );
     }
 }

@@ -4,17 +4,33 @@
 //! that was modified, is missing or is extra, every manifest entry that was
 //! edited, removed or moved, and whether the seal holds and is by a key the
 //! caller trusts.
+//!
+//! The review record beside the evidence has a chain and a seal of its
+//! own; `crate::review::verify` checks it on top of this.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 
-use super::bundle::{
-    BundleInfo, ReviewExport, BUNDLE_FILE, BUNDLE_SIG, BUNDLE_UNLISTED, REVIEW_FILE,
-};
+use super::bundle::{BundleRecord, BUNDLE_FILE, BUNDLE_SIG, BUNDLE_UNLISTED};
 use super::manifest::{chain_hash, ManifestEntry, GENESIS};
+use super::record::RunRecord;
 use super::seal::{self, Seal, SEAL_FILE};
+
+/// Why a bundle could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error("{name}: {source}")]
+    Entry {
+        name: String,
+        source: std::io::Error,
+    },
+}
 
 /// Where a run's files are: its folder, or a bundle read into memory.
 pub enum Store {
@@ -24,28 +40,32 @@ pub enum Store {
 
 impl Store {
     /// Reads a bundle's files (a few events: it fits in memory).
-    pub fn open_zip(path: &Path) -> Result<Store, String> {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+    pub fn open_zip(path: &Path) -> Result<Store, StoreError> {
+        let file = std::fs::File::open(path)?;
+        let mut zip = zip::ZipArchive::new(file)?;
         let mut files = BTreeMap::new();
         for i in 0..zip.len() {
-            let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
+            let mut f = zip.by_index(i)?;
             if f.is_dir() {
                 continue;
             }
-            let name = f.name().map_err(|e| e.to_string())?.into_owned();
+            let name = f.name()?.into_owned();
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| format!("{name}: {e}"))?;
+            std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|source| StoreError::Entry {
+                name: name.clone(),
+                source,
+            })?;
             files.insert(name, bytes);
         }
         Ok(Store::Zip(files))
     }
 
-    fn is_zip(&self) -> bool {
+    pub fn is_zip(&self) -> bool {
         matches!(self, Store::Zip(_))
     }
 
-    fn read_string(&self, rel: &str) -> std::io::Result<String> {
+    /// The file `rel` (a '/'-separated path relative to the run), as text.
+    pub fn read_string(&self, rel: &str) -> std::io::Result<String> {
         match self {
             Store::Dir(dir) => std::fs::read_to_string(dir.join(rel)),
             Store::Zip(files) => files
@@ -89,7 +109,7 @@ fn check_bundle(
     store: &Store,
     text: &str,
     trusted: &[VerifyingKey],
-) -> Result<BundleInfo, Vec<String>> {
+) -> Result<BundleRecord, Vec<String>> {
     let sig = store.read_string(BUNDLE_SIG).ok();
     super::bundle::check(text, sig.as_deref(), trusted)
 }
@@ -108,7 +128,8 @@ fn check_file(store: &Store, rel: &str, expected: &str, record: &str) -> Option<
 }
 
 /// Files a run folder may hold beside those in the manifest: the manifest
-/// and its seal, and the review database, which has its own chain.
+/// and its seal, and the review database, which has its own chain
+/// (checked by `crate::review::verify`).
 pub const UNLISTED: &[&str] = &[
     "manifest.jsonl",
     SEAL_FILE,
@@ -117,7 +138,7 @@ pub const UNLISTED: &[&str] = &[
     "review.sqlite-shm",
 ];
 
-/// What [`verify_run`] found.
+/// What [`verify_run`] and [`verify_bundle`] found.
 #[derive(Debug, Default)]
 pub struct Report {
     /// One line per problem; empty when everything holds.
@@ -155,7 +176,8 @@ pub fn verify_bundle(zip: &Path, trusted: &[VerifyingKey]) -> Report {
     }
 }
 
-fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
+/// The checks of [`verify_run`] and [`verify_bundle`], over `store`.
+pub fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
     let mut report = Report::default();
     let problems = &mut report.problems;
     // A bundle says which of the manifest's files it carries, under the
@@ -290,31 +312,6 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
         }
     }
 
-    // The review record, which has a chain and a seal of its own.
-    match store {
-        Store::Dir(dir) => match crate::review::db::ReviewDb::open_existing(dir) {
-            Ok(Some(db)) => match db.verify(trusted) {
-                Ok(p) => problems.extend(p),
-                Err(e) => problems.push(e.to_string()),
-            },
-            Ok(None) => {}
-            Err(e) => problems.push(e.to_string()),
-        },
-        Store::Zip { .. } => {
-            if let Ok(text) = store.read_string(REVIEW_FILE) {
-                match serde_json::from_str::<ReviewExport>(&text) {
-                    Ok(r) => problems.extend(crate::review::db::verify_record(
-                        &r.audit,
-                        &r.verdicts.into_iter().collect::<Vec<_>>(),
-                        r.seal.as_ref(),
-                        trusted,
-                    )),
-                    Err(e) => problems.push(format!("{REVIEW_FILE}: not a review record: {e}")),
-                }
-            }
-        }
-    }
-
     // The run's seal.
     let seal_text = match store.read_string(SEAL_FILE) {
         Ok(t) => t,
@@ -351,8 +348,9 @@ fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
     let named = store
         .read_string("run.json")
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["signing"]["public_key"].as_str().map(str::to_owned));
+        .and_then(|t| RunRecord::parse(Path::new("run.json"), t.as_bytes()).ok())
+        .and_then(|r| r.signing)
+        .map(|s| s.public_key);
     if named.as_deref() != Some(sealed.public_key.as_str()) {
         report.problems.push(format!(
             "{SEAL_FILE}: signed by {}, but run.json names {}",

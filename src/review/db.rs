@@ -314,6 +314,45 @@ impl ReviewDb {
     }
 }
 
+/// `review.json`: a run's review record, whole, as bundles carry it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReviewExport {
+    pub audit: Vec<AuditEntry>,
+    pub verdicts: std::collections::BTreeMap<String, Verdict>,
+    pub seal: Option<Seal>,
+}
+
+impl ReviewExport {
+    /// The review record of `run_dir`; empty when nobody reviewed it yet.
+    pub fn read(run_dir: &Path) -> Result<ReviewExport, ReviewError> {
+        Ok(match ReviewDb::open_existing(run_dir)? {
+            Some(db) => ReviewExport {
+                audit: db.audit(None)?,
+                verdicts: db.verdicts()?.into_iter().collect(),
+                seal: db.seal()?,
+            },
+            None => ReviewExport::default(),
+        })
+    }
+
+    /// The status of `event_id`: its verdict's, else `new`.
+    pub fn status(&self, event_id: &str) -> &str {
+        self.verdicts
+            .get(event_id)
+            .map_or("new", |v| v.status.as_str())
+    }
+
+    /// Checks the record: see [`verify_record`].
+    pub fn verify(&self, trusted: &[VerifyingKey]) -> Vec<String> {
+        let verdicts: Vec<(String, Verdict)> = self
+            .verdicts
+            .iter()
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        verify_record(&self.audit, &verdicts, self.seal.as_ref(), trusted)
+    }
+}
+
 /// Checks a review record: the audit chain, that each verdict is its
 /// event's last audit row (and none is missing), and the signed head,
 /// which must be by a `trusted` key. One message per problem.

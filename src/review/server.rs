@@ -29,8 +29,35 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::db::{ReviewDb, Verdict, STATUSES};
+use super::db::{ReviewDb, ReviewError, Verdict, STATUSES};
+use crate::evidence::manifest::ManifestEntry;
+use crate::evidence::record::{EventLine, EventRecord, RecordError, RunRecord, Step};
 use crate::evidence::seal::RunSigner;
+
+/// Why the server could not start, or a run folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{root}: no run folders (folders with a manifest.jsonl)")]
+    NoRuns { root: PathBuf },
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Review(#[from] ReviewError),
+    #[error("cannot start the server: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
 
 const INDEX_HTML: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
@@ -62,7 +89,7 @@ pub struct ReviewRun {
     /// The files its manifest lists: the only ones served.
     files: std::collections::BTreeSet<String>,
     db: Mutex<ReviewDb>,
-    run_json: Value,
+    record: RunRecord,
     /// Sizes of `events.jsonl` and `manifest.jsonl` when read.
     stamp: (u64, u64),
 }
@@ -146,68 +173,65 @@ pub fn find_runs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(runs)
 }
 
-fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
+/// The event list's row of a close step.
+fn row(run: &str, dir: &Path, e: &EventLine, verdict: Option<&Verdict>) -> EventRow {
+    let s = &e.event;
+    // The score of the best frame is only in event.json.
+    let score = EventRecord::read(&dir.join("events").join(&s.event_id).join("event.json"))
+        .map_or(0.0, |r| f64::from(r.best_frame.mean_score));
+    let source = &s.source.path;
+    EventRow {
+        run: run.to_owned(),
+        id: s.event_id.clone(),
+        signature: s.signature.clone(),
+        kind: s.kind.clone(),
+        count: s.count,
+        peak_count: s.peak_count,
+        score,
+        source: source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| source.display().to_string()),
+        start_s: s.start_s,
+        end_s: e.end_s,
+        status: verdict.map_or("new", |v| &v.status).to_owned(),
+        reviewer: verdict.map(|v| v.reviewer.clone()).unwrap_or_default(),
+        thumb: e
+            .artefacts
+            .as_ref()
+            .map(|a| format!("/thumbs/{run}/{}", a.annotated))
+            .unwrap_or_default(),
+    }
+}
+
+fn load_run(dir: &Path) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
     let id = run_id(dir);
     let stamp = stamp(dir);
-    let read = |name: &str| -> anyhow::Result<String> {
-        std::fs::read_to_string(dir.join(name))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(name).display()))
-    };
-    let files = read("manifest.jsonl")?
+    let manifest = dir.join("manifest.jsonl");
+    let files = std::fs::read_to_string(&manifest)
+        .map_err(|source| ServerError::Read {
+            path: manifest,
+            source,
+        })?
         .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["path"].as_str().map(str::to_owned))
+        .filter_map(|l| serde_json::from_str::<ManifestEntry>(l).ok())
+        .map(|e| e.path)
         .collect();
-    let run_json: Value = serde_json::from_str(&read("run.json")?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("run.json").display()))?;
+    let record = RunRecord::read(dir)?;
     let db = ReviewDb::open(dir)?;
     let verdicts: BTreeMap<String, Verdict> = db.verdicts()?.into_iter().collect();
-    let mut rows = Vec::new();
-    for line in read("events.jsonl")?.lines() {
-        let Ok(e) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if e["step"] != "close" {
-            continue;
-        }
-        let event_id = e["event_id"].as_str().unwrap_or_default().to_owned();
-        // The score of the best frame is only in event.json.
-        let score = std::fs::read_to_string(dir.join("events").join(&event_id).join("event.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["best_frame"]["mean_score"].as_f64())
-            .unwrap_or(0.0);
-        let verdict = verdicts.get(&event_id);
-        let source = e["source"]["path"].as_str().unwrap_or_default();
-        rows.push(EventRow {
-            run: id.clone(),
-            signature: e["signature"].as_str().unwrap_or_default().to_owned(),
-            kind: e["kind"].as_str().unwrap_or_default().to_owned(),
-            count: e["count"].as_u64().unwrap_or(0),
-            peak_count: e["peak_count"].as_u64().unwrap_or(0),
-            score,
-            source: Path::new(source)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| source.to_owned()),
-            start_s: e["start_s"].as_f64(),
-            end_s: e["end_s"].as_f64(),
-            status: verdict.map_or("new", |v| &v.status).to_owned(),
-            reviewer: verdict.map(|v| v.reviewer.clone()).unwrap_or_default(),
-            thumb: e["artefacts"]["annotated"]
-                .as_str()
-                .map(|a| format!("/thumbs/{id}/{a}"))
-                .unwrap_or_default(),
-            id: event_id,
-        });
-    }
+    let rows = EventLine::read_all(dir)?
+        .iter()
+        .filter(|e| e.step == Step::Close)
+        .map(|e| row(&id, dir, e, verdicts.get(&e.event.event_id)))
+        .collect();
     Ok((
         ReviewRun {
             id,
             dir: dir.to_owned(),
             files,
             db: Mutex::new(db),
-            run_json,
+            record,
             stamp,
         },
         rows,
@@ -216,14 +240,15 @@ fn load_run(dir: &Path) -> anyhow::Result<(ReviewRun, Vec<EventRow>)> {
 
 /// Loads every run under `root`. A run that cannot be read is reported and
 /// left out; the others are served.
-pub fn load(root: &Path, token: String, signer: RunSigner) -> anyhow::Result<Arc<AppState>> {
-    let dirs =
-        find_runs(root).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", root.display()))?;
+pub fn load(root: &Path, token: String, signer: RunSigner) -> Result<Arc<AppState>, ServerError> {
+    let dirs = find_runs(root).map_err(|source| ServerError::Read {
+        path: root.to_owned(),
+        source,
+    })?;
     if dirs.is_empty() {
-        anyhow::bail!(
-            "{}: no run folders (folders with a manifest.jsonl)",
-            root.display()
-        );
+        return Err(ServerError::NoRuns {
+            root: root.to_owned(),
+        });
     }
     let mut runs = BTreeMap::new();
     let mut events = Vec::new();
@@ -467,10 +492,7 @@ async fn event(
     if !r.files.contains(&rel) {
         return not_found();
     }
-    let Some(detail) = std::fs::read_to_string(r.dir.join(&rel))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-    else {
+    let Ok(detail) = EventRecord::read(&r.dir.join(&rel)) else {
         return not_found();
     };
     let row = app
@@ -488,10 +510,10 @@ async fn event(
             "audit": audit,
             "run": {
                 "id": r.id,
-                "model": r.run_json["model"],
-                "thresholds": r.run_json["thresholds"],
-                "started_at": r.run_json["started_at"],
-                "signing": r.run_json["signing"],
+                "model": r.record.model,
+                "thresholds": r.record.thresholds,
+                "started_at": r.record.started_at,
+                "signing": r.record.signing,
             },
         }))
         .into_response(),
@@ -654,18 +676,21 @@ pub fn serve(
     app: Arc<AppState>,
     addr: SocketAddr,
     bound: impl FnOnce(SocketAddr),
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
-        .build()?;
+        .build()
+        .map_err(ServerError::Runtime)?;
     runtime.block_on(async move {
+        let listen_err = |source| ServerError::Listen { addr, source };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        bound(listener.local_addr()?);
-        axum::serve(listener, router(app)).await?;
-        Ok(())
+            .map_err(listen_err)?;
+        bound(listener.local_addr().map_err(listen_err)?);
+        axum::serve(listener, router(app))
+            .await
+            .map_err(ServerError::Serve)
     })
 }
 

@@ -19,12 +19,13 @@
 //! `Sink<Screened<'_>>`, and one line where the run layer builds its sinks
 //! (`run::Session::sinks`).
 //!
-//! The exports of `lookout export` (in `crate::export`) implement the same
+//! The exports of `lookout export` ([`export`]) implement the same
 //! contract over reviewed events read back from a run folder.
 
 pub mod alerts;
 pub mod detections;
 pub mod evidence;
+pub mod export;
 pub mod geojson;
 
 use std::path::PathBuf;
@@ -94,6 +95,8 @@ pub enum SinkError {
     },
     #[error("webhook {url}: {message}")]
     Webhook { url: String, message: String },
+    #[error(transparent)]
+    Export(Box<export::ExportError>),
 }
 
 /// The run folder, shared by the sinks that write into it.
