@@ -33,7 +33,7 @@ use crate::detect::step::{Infer, Prepare, Prepared};
 pub use crate::detect::tile::Tiling;
 use crate::detect::tile::{self, MergeConfig, Tile};
 use crate::detect::{DetectError, Detection, Detector};
-use crate::evidence::sha256_file;
+use crate::digest::sha256_file;
 use crate::frame::Frame;
 use crate::source::{self, Input, OpenOptions, SourceError, SourceInfo};
 

@@ -17,7 +17,7 @@ pub(crate) fn assert_manifest_holds(run: &Path) {
     let entries = jsonl(&run.join("manifest.jsonl"));
     for e in &entries {
         let path = run.join(e["path"].as_str().unwrap());
-        let sha = lookout::evidence::sha256_file(&path).unwrap();
+        let sha = lookout::digest::sha256_file(&path).unwrap();
         assert_eq!(sha, e["sha256"].as_str().unwrap(), "{}", path.display());
     }
     let listed: Vec<&str> = entries

@@ -449,7 +449,7 @@ mod tests {
         // An entry's recorded sha256 changed to match a changed file.
         let mut e: ManifestEntry = serde_json::from_str(lines[0]).unwrap();
         std::fs::write(dir.join(&e.path), b"other pixels").unwrap();
-        e.sha256 = crate::evidence::sha256_hex(b"other pixels");
+        e.sha256 = crate::digest::sha256_hex(b"other pixels");
         let mut edited = lines.clone();
         let edited_line = serde_json::to_string(&e).unwrap();
         edited[0] = &edited_line;

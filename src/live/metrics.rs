@@ -4,12 +4,22 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Feed, FeedState, Histogram, InferenceCounters};
-use crate::sink::alerts::WebhookStats;
+
+/// Counters of one webhook (see `sink::alerts`), for metrics and
+/// `run.json`.
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Queued or being sent.
+    pub pending: AtomicU64,
+}
 
 /// Each webhook's address and delivery counters.
 pub type Webhooks = Vec<(String, Arc<WebhookStats>)>;

@@ -22,9 +22,9 @@ use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::digest::sha256_hex;
 use crate::evidence::manifest::GENESIS;
 use crate::evidence::seal::{self, RunSigner, Seal};
-use crate::evidence::sha256_hex;
 
 pub const DB_FILE: &str = "review.sqlite";
 

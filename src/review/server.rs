@@ -261,7 +261,7 @@ pub fn load(root: &Path, token: String, signer: RunSigner) -> Result<Arc<AppStat
             Err(e) => tracing::error!("{}: left out: {e:#}", dir.display()),
         }
     }
-    let csrf = crate::evidence::sha256_hex(format!("lookout csrf\n{token}").as_bytes());
+    let csrf = crate::digest::sha256_hex(format!("lookout csrf\n{token}").as_bytes());
     Ok(Arc::new(AppState {
         root: root.to_owned(),
         runs: RwLock::new(runs),

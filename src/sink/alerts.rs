@@ -12,7 +12,7 @@
 //! after 0.5 s and 1 s; after that it is counted as failed.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,20 +21,11 @@ use serde_json::json;
 
 use super::{Screened, Sink, SinkError};
 use crate::event::{EventUpdate, Step};
+pub use crate::live::metrics::WebhookStats;
 
 const QUEUE: usize = 256;
 const TIMEOUT: Duration = Duration::from_secs(5);
 const RETRIES: &[Duration] = &[Duration::from_millis(500), Duration::from_secs(1)];
-
-/// Counters of one webhook, for metrics and `run.json`.
-#[derive(Debug, Default)]
-pub struct WebhookStats {
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub dropped: AtomicU64,
-    /// Queued or being sent.
-    pub pending: AtomicU64,
-}
 
 struct Webhook {
     url: String,

@@ -161,7 +161,7 @@ impl Sink<ReviewedEvent> for BundleSink {
                 Path::new(&copy.from).with_extension("png").display()
             );
             let file = RedactedFile {
-                sha256: crate::evidence::sha256_hex(&copy.png),
+                sha256: crate::digest::sha256_hex(&copy.png),
                 path,
                 from: copy.from.clone(),
                 from_sha256,

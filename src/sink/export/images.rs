@@ -128,11 +128,11 @@ impl ImageSet {
                 let name = format!("images/{}.png", e.id());
                 write(&self.out.join(&name), &copy.png)?;
                 let from = e.run.join(&copy.from);
-                let from_sha256 = crate::evidence::sha256_file(&from)
+                let from_sha256 = crate::digest::sha256_file(&from)
                     .map_err(|source| ExportError::Read { path: from, source })?;
                 redaction.files.push(RedactedFile {
                     path: name.clone(),
-                    sha256: crate::evidence::sha256_hex(&copy.png),
+                    sha256: crate::digest::sha256_hex(&copy.png),
                     from: copy.from.clone(),
                     from_sha256,
                     regions: copy.regions.clone(),
