@@ -315,39 +315,30 @@ impl RunRecord {
         parse(path, "run.json", bytes)
     }
 
-    /// A record with nothing but its run id, for tests of the writer.
-    #[cfg(test)]
-    pub(crate) fn stub(run_id: &str) -> RunRecord {
+    /// A run as it starts (`running`, no summary yet), written by this
+    /// build of lookout with this process's command line.
+    pub fn new(
+        mode: RunMode,
+        run_id: &str,
+        started_at: String,
+        config: Value,
+        thresholds: Thresholds,
+        model: ModelRecord,
+        signatures: Vec<SignatureRecord>,
+    ) -> RunRecord {
         RunRecord {
             schema: RUN_SCHEMA,
             tool: ToolRecord::this(),
-            mode: RunMode::Screen,
+            mode,
             run_id: run_id.into(),
-            status: RunStatus::Finished,
-            started_at: String::new(),
+            status: RunStatus::Running,
+            started_at,
             finished_at: None,
-            command: Vec::new(),
-            config: Value::Null,
-            thresholds: Thresholds {
-                conf: 0.3,
-                iou: 0.5,
-                max_det: 300,
-                track: Value::Null,
-            },
-            signatures: Vec::new(),
-            model: ModelRecord {
-                path: PathBuf::new(),
-                sha256: String::new(),
-                family: Value::Null,
-                family_reason: None,
-                inputs: Value::Null,
-                outputs: Value::Null,
-                metadata: Value::Null,
-                device: Value::Null,
-                labels: Vec::new(),
-                labels_source: None,
-                preprocess: Value::Null,
-            },
+            command: std::env::args().collect(),
+            config,
+            thresholds,
+            signatures,
+            model,
             event_schema: EVENT_SCHEMA,
             sources: Vec::new(),
             errors: Vec::new(),
@@ -358,6 +349,40 @@ impl RunRecord {
             summary: None,
             signing: None,
         }
+    }
+
+    /// A record with nothing but its run id, for tests of the writer.
+    #[cfg(test)]
+    pub(crate) fn stub(run_id: &str) -> RunRecord {
+        let model = ModelRecord {
+            path: PathBuf::new(),
+            sha256: String::new(),
+            family: Value::Null,
+            family_reason: None,
+            inputs: Value::Null,
+            outputs: Value::Null,
+            metadata: Value::Null,
+            device: Value::Null,
+            labels: Vec::new(),
+            labels_source: None,
+            preprocess: Value::Null,
+        };
+        let thresholds = Thresholds {
+            conf: 0.3,
+            iou: 0.5,
+            max_det: 300,
+            track: Value::Null,
+        };
+        let config = Value::Null;
+        RunRecord::new(
+            RunMode::Screen,
+            run_id,
+            String::new(),
+            config,
+            thresholds,
+            model,
+            Vec::new(),
+        )
     }
 }
 

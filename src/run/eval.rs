@@ -27,7 +27,7 @@ use crate::eval::mapping::ClassMap;
 use crate::eval::report::{self, fmt, DetectorReport, EventsReport, GroundTruthSummary, Report};
 use crate::eval::{gt, plot, Dataset, EvalError, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
-use crate::sink::detections::{FrameDetections, SavedDetection};
+use crate::sink::detections::FrameDetections;
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
 
 /// Why the labelled set could not be detected or matched.
@@ -215,25 +215,14 @@ pub fn detect(
         match item {
             Item::Frame(Detected { frame, detections }) => {
                 bar.inc(1);
-                let meta = &frame.meta;
-                frames.push(FrameDetections {
-                    source: meta.source_id,
-                    path: inputs[meta.source_id].path.clone(),
-                    frame_index: meta.frame_index,
-                    pts_s: crate::evidence::record::round_s(meta.pts_s),
-                    width: meta.width,
-                    height: meta.height,
-                    detections: detections
-                        .iter()
-                        .map(|d| SavedDetection {
-                            bbox: d.bbox.to_array(),
-                            score: d.score,
-                            class_id: d.class_id,
-                            class: crate::detect::class_name(&labels, d.class_id),
-                            track: None,
-                        })
-                        .collect(),
-                });
+                frames.push(FrameDetections::of(
+                    frame.meta.source_id,
+                    &inputs[frame.meta.source_id].path,
+                    &frame.meta,
+                    &detections,
+                    &[],
+                    &labels,
+                ));
             }
             Item::Finished { error: Some(e), .. } => failures.push(e.to_string()),
             _ => {}

@@ -14,10 +14,7 @@ use crate::detect::step::{Infer, Prepare};
 use crate::detect::tile::{MergeConfig, Tiling};
 use crate::detect::{Detector, Preprocess};
 use crate::evidence::events::EventContext;
-use crate::evidence::record::{
-    ModelRecord, RunMode, RunRecord, RunStatus, SignatureRecord, Thresholds, ToolRecord,
-    EVENT_SCHEMA, RUN_SCHEMA,
-};
+use crate::evidence::record::{ModelRecord, RunMode, RunRecord, SignatureRecord, Thresholds};
 use crate::evidence::RunWriter;
 use crate::signature::BuiltSignature;
 use crate::sink::detections::DetectionsSink;
@@ -195,19 +192,13 @@ impl Session {
     /// The run's record as it starts.
     pub fn record(&self, mode: RunMode, run_id: &str) -> RunRecord {
         let info = &self.info;
-        RunRecord {
-            schema: RUN_SCHEMA,
-            tool: ToolRecord::this(),
+        RunRecord::new(
             mode,
-            run_id: run_id.to_owned(),
-            status: RunStatus::Running,
-            started_at: self.started_at.clone(),
-            finished_at: None,
-            command: std::env::args().collect(),
-            config: serde_json::to_value(&self.config).expect("configs serialise"),
-            thresholds: self.thresholds(),
-            signatures: Self::signature_records(&self.signatures),
-            model: ModelRecord {
+            run_id,
+            self.started_at.clone(),
+            serde_json::to_value(&self.config).expect("configs serialise"),
+            self.thresholds(),
+            ModelRecord {
                 path: self.model_path.clone(),
                 sha256: info.sha256.clone(),
                 family: json(&info.family),
@@ -220,16 +211,8 @@ impl Session {
                 labels_source: Some(info.labels_source.clone()),
                 preprocess: json(&info.preprocess),
             },
-            event_schema: EVENT_SCHEMA,
-            sources: Vec::new(),
-            errors: Vec::new(),
-            feeds: Vec::new(),
-            metrics: None,
-            webhooks: Vec::new(),
-            outputs: Vec::new(),
-            summary: None,
-            signing: None,
-        }
+            Self::signature_records(&self.signatures),
+        )
     }
 
     /// Creates the run folder and the sinks that write into it: evidence,

@@ -47,6 +47,39 @@ pub struct FrameDetections {
     pub detections: Vec<SavedDetection>,
 }
 
+impl FrameDetections {
+    /// The line for one frame of stream `source` (`path`): `tracks[i]`,
+    /// when given, is the confirmed track of detection `i`.
+    pub fn of(
+        source: usize,
+        path: &Path,
+        meta: &crate::frame::FrameMeta,
+        detections: &[crate::detect::Detection],
+        tracks: &[Option<u64>],
+        labels: &[String],
+    ) -> FrameDetections {
+        FrameDetections {
+            source,
+            path: path.to_owned(),
+            frame_index: meta.frame_index,
+            pts_s: crate::evidence::record::round_s(meta.pts_s),
+            width: meta.width,
+            height: meta.height,
+            detections: detections
+                .iter()
+                .enumerate()
+                .map(|(i, d)| SavedDetection {
+                    bbox: d.bbox.to_array(),
+                    score: d.score,
+                    class_id: d.class_id,
+                    class: class_name(labels, d.class_id),
+                    track: tracks.get(i).copied().flatten(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Why `detections.jsonl` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -112,26 +145,14 @@ impl Sink<Screened<'_>> for DetectionsSink {
         else {
             return Ok(());
         };
-        let meta = &frame.meta;
-        let record = FrameDetections {
-            source: stream.id,
-            path: stream.path.clone(),
-            frame_index: meta.frame_index,
-            pts_s: crate::evidence::record::round_s(meta.pts_s),
-            width: meta.width,
-            height: meta.height,
-            detections: detections
-                .iter()
-                .enumerate()
-                .map(|(i, d)| SavedDetection {
-                    bbox: d.bbox.to_array(),
-                    score: d.score,
-                    class_id: d.class_id,
-                    class: class_name(&self.labels, d.class_id).to_owned(),
-                    track: tracks.get(i).copied().flatten(),
-                })
-                .collect(),
-        };
+        let record = FrameDetections::of(
+            stream.id,
+            &stream.path,
+            &frame.meta,
+            detections,
+            tracks,
+            &self.labels,
+        );
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).expect("records always serialise");
         self.run.lock().append_line(FILE, &self.line)?;
