@@ -68,9 +68,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
             progress: !quiet,
         },
     )?;
-    if let Some(dir) = &outcome.dir {
-        println!("{}", dir.display());
-    }
+    println!("{}", outcome.dir.display());
     Ok(Exit {
         errors: outcome.errors,
         one: args.fail_on_flag && outcome.events > 0,

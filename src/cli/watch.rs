@@ -91,9 +91,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
             verbose: !quiet,
         },
     )?;
-    if let Some(dir) = &outcome.dir {
-        println!("{}", dir.display());
-    }
+    println!("{}", outcome.dir.display());
     Ok(Exit {
         errors: outcome.errors,
         one: false,

@@ -18,7 +18,7 @@ use super::{Outcome, RunError, RunFolder, Session};
 use crate::event::{EventUpdate, Step};
 use crate::evidence::record::{RunMode, RunStatus, SourceRecord, Summary};
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
-use crate::sink::{ScreenSink, Screened, SinkError, StreamRef};
+use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
 use crate::stream::Stream;
 
@@ -32,11 +32,6 @@ pub struct BatchOptions {
     pub jobs: usize,
     /// Progress bars on stderr (only when it is a terminal).
     pub progress: bool,
-}
-
-/// Hands one item to every sink, in order.
-fn emit(sinks: &mut [ScreenSink], item: &Screened<'_>) -> Result<(), SinkError> {
-    sinks.iter_mut().try_for_each(|s| s.accept(item))
 }
 
 fn emit_events(
@@ -289,6 +284,6 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
     Ok(Outcome {
         errors,
         events,
-        dir: Some(dir),
+        dir,
     })
 }

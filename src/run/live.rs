@@ -29,7 +29,7 @@ use crate::live::{self, Bell, Feed, FeedOptions, FeedSpec, FeedState, InferenceC
 use crate::signature::BuiltSignature;
 use crate::sink::alerts::{AlertSink, Alerts, WebhookStats};
 use crate::sink::evidence::EvidenceSink;
-use crate::sink::{ScreenSink, Screened, SinkError, StreamRef};
+use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::raster::RasterOptions;
 use crate::source::{OpenOptions, Sampling};
 
@@ -184,14 +184,14 @@ fn handle(
         updates.iter().filter(|u| u.step == Step::Open).count() as u64,
         Ordering::Relaxed,
     );
-    let item = Screened::Events {
-        stream,
-        updates,
-        arrived,
-    };
-    for s in sinks.iter_mut() {
-        s.accept(&item)?;
-    }
+    emit(
+        sinks,
+        &Screened::Events {
+            stream,
+            updates,
+            arrived,
+        },
+    )?;
     if let Some(t) = arrived {
         if updates.iter().any(|u| u.step == Step::Open) {
             feed.latency
@@ -383,15 +383,15 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 let observed = streams[i].observe(&frame, &detections);
                 feed.frames_processed.fetch_add(1, Ordering::Relaxed);
                 lost_closed[i] = false;
-                let item = Screened::Frame {
-                    stream: &stream_refs[i],
-                    frame: &frame,
-                    detections: &detections,
-                    tracks: &observed.tracks,
-                };
-                for s in sinks.iter_mut() {
-                    s.accept(&item)?;
-                }
+                emit(
+                    &mut sinks,
+                    &Screened::Frame {
+                        stream: &stream_refs[i],
+                        frame: &frame,
+                        detections: &detections,
+                        tracks: &observed.tracks,
+                    },
+                )?;
                 handle(
                     &mut sinks,
                     feed,
@@ -494,6 +494,6 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
     Ok(Outcome {
         errors: 0,
         events,
-        dir: Some(dir),
+        dir,
     })
 }

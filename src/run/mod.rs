@@ -64,12 +64,12 @@ pub enum RunError {
 }
 
 /// What a driver reports back for the exit code.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     /// Inputs that failed (missing, unreadable, damaged).
     pub errors: usize,
     /// Events opened.
     pub events: u64,
     /// The sealed run folder.
-    pub dir: Option<PathBuf>,
+    pub dir: PathBuf,
 }

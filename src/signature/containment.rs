@@ -45,13 +45,7 @@ pub struct ContainmentConfig {
 
 impl SignatureKind for ContainmentConfig {
     fn common(&self) -> Common<'_> {
-        Common {
-            name: &self.name,
-            min_duration: self.min_duration,
-            grace: self.grace,
-            min_score: self.min_score,
-            scores: &self.scores,
-        }
+        super::common_settings!(self)
     }
 
     fn validate(&self, key: &str) -> Result<(), SignatureError> {

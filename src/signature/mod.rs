@@ -211,6 +211,22 @@ pub struct Common<'a> {
     pub scores: &'a BTreeMap<String, f64>,
 }
 
+/// A kind's [`Common`] settings, from the fields every `*Config` spells
+/// out under the same names: `fn common(&self) -> Common<'_> {
+/// common_settings!(self) }`.
+macro_rules! common_settings {
+    ($config:expr) => {
+        $crate::signature::Common {
+            name: &$config.name,
+            min_duration: $config.min_duration,
+            grace: $config.grace,
+            min_score: $config.min_score,
+            scores: &$config.scores,
+        }
+    };
+}
+pub(crate) use common_settings;
+
 impl SignatureConfig {
     /// The settings every kind has.
     pub fn common(&self) -> Common<'_> {

@@ -46,13 +46,7 @@ impl PresenceConfig {
 
 impl SignatureKind for PresenceConfig {
     fn common(&self) -> Common<'_> {
-        Common {
-            name: &self.name,
-            min_duration: self.min_duration,
-            grace: self.grace,
-            min_score: self.min_score,
-            scores: &self.scores,
-        }
+        super::common_settings!(self)
     }
 
     fn validate(&self, key: &str) -> Result<(), SignatureError> {

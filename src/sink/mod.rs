@@ -50,6 +50,11 @@ pub trait Sink<I: ?Sized> {
 /// A screening sink, as drivers hold them.
 pub type ScreenSink = Box<dyn for<'a> Sink<Screened<'a>> + Send>;
 
+/// Hands one item to every sink, in order; the first failure stops it.
+pub fn emit(sinks: &mut [ScreenSink], item: &Screened<'_>) -> Result<(), SinkError> {
+    sinks.iter_mut().try_for_each(|s| s.accept(item))
+}
+
 /// One stream of a run: an input of `screen`, a feed of `watch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRef {
