@@ -42,4 +42,5 @@ pub mod signature;
 pub mod sink;
 pub mod source;
 pub mod stream;
+pub mod telemetry;
 pub mod track;

@@ -1,0 +1,1 @@
+//! MISB EG 0104, the Predator universal metadata set.

@@ -1,0 +1,1 @@
+//! Writes KLV into MPEG-TS, to make test data.
