@@ -30,6 +30,8 @@ use serde_json::{json, Value};
 
 use crate::geom::BBox;
 
+pub mod camera;
+
 /// WGS84 semi-major axis, metres.
 const WGS84_A: f64 = 6_378_137.0;
 /// WGS84 first eccentricity squared.
@@ -51,19 +53,24 @@ pub struct Footprint {
     /// WGS84 latitude of the box's centre, degrees.
     pub lat: f64,
     /// Closed counter-clockwise ring of `[lon, lat]`: the box's four corners
-    /// and the first again (RFC 7946 exterior ring).
+    /// and the first again (RFC 7946 exterior ring). Empty when only the
+    /// centre is known (a drone frame placed by its centre alone).
     pub polygon: Vec<[f64; 2]>,
+    /// How a drone frame's position was found; `None` for rasters, which
+    /// are placed by their geotransform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<camera::Method>,
 }
 
 impl Footprint {
-    /// The GeoJSON polygon geometry.
+    /// The GeoJSON geometry: the polygon, or the centre as a point when
+    /// there is no polygon.
     pub fn geometry(&self) -> Value {
-        json!({"type": "Polygon", "coordinates": [self.polygon]})
-    }
-
-    /// The record attached to detections and events.
-    pub fn to_json(&self) -> Value {
-        json!({"lon": round7(self.lon), "lat": round7(self.lat), "footprint": self.polygon})
+        if self.polygon.is_empty() {
+            json!({"type": "Point", "coordinates": [round7(self.lon), round7(self.lat)]})
+        } else {
+            json!({"type": "Polygon", "coordinates": [self.polygon]})
+        }
     }
 }
 
@@ -170,17 +177,12 @@ impl Georef {
                     .iter()
                     .map(|&(x, y)| [round7(x), round7(y)])
                     .collect();
-                // Top-left, bottom-left, bottom-right, top-right runs
-                // counter-clockwise on a north-up map; a flipped or rotated
-                // geotransform may reverse it.
-                if signed_area(&ring) < 0.0 {
-                    ring.reverse();
-                }
-                ring.push(ring[0]);
+                close_ccw(&mut ring);
                 Footprint {
                     lon: p[0].0,
                     lat: p[0].1,
                     polygon: ring,
+                    method: None,
                 }
             })
             .collect())
@@ -224,6 +226,19 @@ impl Georef {
             "crs_name": self.crs_name,
             "geotransform": self.geotransform,
         })
+    }
+}
+
+/// Makes an open ring of corners a closed counter-clockwise one. Top-left,
+/// bottom-left, bottom-right, top-right runs counter-clockwise on a north-up
+/// map; a flipped or rotated geotransform, or a camera's heading, may
+/// reverse it.
+fn close_ccw(ring: &mut Vec<[f64; 2]>) {
+    if signed_area(ring) < 0.0 {
+        ring.reverse();
+    }
+    if let Some(&first) = ring.first() {
+        ring.push(first);
     }
 }
 
