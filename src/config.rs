@@ -51,6 +51,8 @@ pub struct Config {
     pub track: TrackerConfig,
     pub tile: TileConfig,
     pub raster: RasterConfig,
+    /// How drone frames are placed on the ground from their telemetry.
+    pub geo: crate::geo::camera::GeoSettings,
     pub output: OutputConfig,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
@@ -263,6 +265,9 @@ impl Config {
         }
         unit("tile.threshold", f64::from(self.tile.threshold))?;
         self.raster.validate().map_err(ConfigError::Raster)?;
+        self.geo
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         if let Some(list) = &self.signature {
             crate::signature::validate_all(list)?;
         }

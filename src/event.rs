@@ -91,6 +91,10 @@ pub struct Event {
     pub best: BestFrame,
     /// Why it closed: `condition ended`, `end of input`.
     pub close_reason: Option<String>,
+    /// Where the event was on the ground while its condition held, as
+    /// `[t_s, lon, lat]` of its anchor (else of all its tracks' boxes),
+    /// at most two points a second; empty unless frames are placed.
+    pub ground_track: Vec<[f64; 3]>,
     pending_count: Option<(usize, f64)>,
 }
 
@@ -209,9 +213,11 @@ impl EventBuilder {
                                 tracks: BTreeMap::new(),
                                 best: best_frame(frame, &hit, involved.clone()),
                                 close_reason: None,
+                                ground_track: Vec::new(),
                                 pending_count: None,
                             };
                             note_tracks(&mut event, &hit, &involved, meta.pts_s);
+                            note_ground(&mut event, frame, &involved);
                             out.push(EventUpdate {
                                 step: Step::Open,
                                 at: meta.clone(),
@@ -229,6 +235,7 @@ impl EventBuilder {
                             event.peak_density = Some(event.peak_density.map_or(d, |p| p.max(d)));
                         }
                         note_tracks(event, &hit, &involved, meta.pts_s);
+                        note_ground(event, frame, &involved);
                         let candidate = best_frame(frame, &hit, involved);
                         if (candidate.count, candidate.mean_score)
                             > (event.best.count, event.best.mean_score)
@@ -326,6 +333,43 @@ fn best_frame(frame: &Frame, hit: &Hit, tracks: Vec<Track>) -> BestFrame {
         density: hit.density,
         area_m2: hit.area_m2,
         reason: hit.reason.clone(),
+    }
+}
+
+/// Adds the event's position in this frame to its ground track.
+fn note_ground(event: &mut Event, frame: &Frame, involved: &[Track]) {
+    const SPACING_S: f64 = 0.5;
+    let (Some(t), Some(placement)) = (frame.meta.pts_s, frame.placement()) else {
+        return;
+    };
+    if event
+        .ground_track
+        .last()
+        .is_some_and(|p| t - p[0] < SPACING_S - 1e-6)
+    {
+        return;
+    }
+    let anchor = involved.iter().find(|tr| Some(tr.id) == event.anchor);
+    let bbox = match anchor {
+        Some(a) => a.bbox,
+        None => {
+            let Some(first) = involved.first() else {
+                return;
+            };
+            involved.iter().fold(first.bbox, |u, tr| {
+                crate::geom::BBox::new(
+                    u.x1.min(tr.bbox.x1),
+                    u.y1.min(tr.bbox.y1),
+                    u.x2.max(tr.bbox.x2),
+                    u.y2.max(tr.bbox.y2),
+                )
+            })
+        }
+    };
+    if let Ok(prints) = placement.footprints(&[bbox]) {
+        if let Some(Some(f)) = prints.first() {
+            event.ground_track.push([t, f.lon, f.lat]);
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use image::RgbImage;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::geo::Georef;
+use crate::geo::camera::GroundModel;
+use crate::geo::{Georef, Placement};
+use crate::telemetry::Pose;
 
 /// Facts about a frame that later stages need without its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +30,35 @@ pub struct FrameMeta {
     /// Ground sample distance in metres per pixel, when the source knows it
     /// (a raster's geotransform, drone telemetry).
     pub gsd_m_per_px: Option<f64>,
+    /// Where a drone frame lies on the ground, from its telemetry; `None`
+    /// for rasters (placed through [`Scene::georef`]) and for frames
+    /// without usable telemetry.
+    #[serde(skip)]
+    pub ground: Option<Arc<FrameGround>>,
+}
+
+/// A drone frame's place on the ground: the camera model and the pose it
+/// was built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameGround {
+    pub model: GroundModel,
+    /// The telemetry at this frame's time (interpolated).
+    pub pose: Pose,
+}
+
+impl FrameGround {
+    /// What records say about it: the method, the pose, the camera, the
+    /// scale at the frame centre, and the frame's footprint.
+    pub fn describe(&self) -> serde_json::Value {
+        let (w, h) = (f64::from(self.model.width), f64::from(self.model.height));
+        json!({
+            "method": self.model.method,
+            "pose": self.pose,
+            "camera": self.model.pointing,
+            "gsd_m_per_px": self.model.gsd_at(w / 2.0, h / 2.0),
+            "frame_footprint": self.model.frame_footprint(),
+        })
+    }
 }
 
 /// One decoded RGB frame. Pixels are shared so that detection and the
@@ -50,6 +81,17 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// How this frame's pixels are placed on the map, if they are.
+    pub fn placement(&self) -> Option<Placement<'_>> {
+        if let Some(georef) = self.scene.as_ref().and_then(|s| s.georef.as_ref()) {
+            return Some(Placement::Raster(georef));
+        }
+        self.meta
+            .ground
+            .as_ref()
+            .map(|g| Placement::Camera(&g.model))
+    }
+
     /// A whole video frame or still image.
     pub fn whole(meta: FrameMeta, image: RgbImage) -> Frame {
         Frame {

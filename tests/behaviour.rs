@@ -185,6 +185,7 @@ fn run_case(path: &Path) -> Result<(), String> {
                 width: 1280,
                 height: 720,
                 gsd_m_per_px: None,
+                ground: None,
             },
             image: image.clone(),
             scene: None,

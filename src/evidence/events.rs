@@ -86,16 +86,13 @@ fn union_of(boxes: impl Iterator<Item = BBox>) -> Option<BBox> {
 }
 
 /// Where an event lies: the footprint of all its best frame's boxes, then
-/// one footprint per track, in the best frame's order. `None` unless the
-/// frame is a georeferenced raster.
-pub fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, EvidenceError> {
-    let Some(georef) = event
-        .best
-        .frame
-        .scene
-        .as_ref()
-        .and_then(|s| s.georef.as_ref())
-    else {
+/// one footprint per track, in the best frame's order (`None` for a track
+/// a camera sees above the horizon). `None` unless the frame is placed on
+/// the map (a georeferenced raster, or a drone frame with telemetry).
+pub fn event_geo(
+    event: &Event,
+) -> Result<Option<(Footprint, Vec<Option<Footprint>>)>, EvidenceError> {
+    let Some(placement) = event.best.frame.placement() else {
         return Ok(None);
     };
     let boxes: Vec<BBox> = event.best.tracks.iter().map(|t| t.bbox).collect();
@@ -103,13 +100,15 @@ pub fn event_geo(event: &Event) -> Result<Option<(Footprint, Vec<Footprint>)>, E
         return Ok(None);
     };
     let all: Vec<BBox> = std::iter::once(union).chain(boxes).collect();
-    let mut prints = georef
+    let mut prints = placement
         .footprints(&all)
         .map_err(|source| EvidenceError::Geo {
             what: format!("event {}", event.id),
             source,
         })?;
-    let whole = prints.remove(0);
+    let Some(whole) = prints.remove(0) else {
+        return Ok(None);
+    };
     Ok(Some((whole, prints)))
 }
 
@@ -136,12 +135,16 @@ impl EventContext {
 
 /// A footprint as records store it: the centre to about 1 cm (RFC 7946
 /// recommends no more precision than the data has).
+fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
 pub fn footprint(f: &Footprint) -> GeoRecord {
-    let round7 = |v: f64| (v * 1e7).round() / 1e7;
     GeoRecord {
         lon: round7(f.lon),
         lat: round7(f.lat),
         footprint: f.polygon.clone(),
+        method: f.method.map(|m| m.name().to_owned()),
     }
 }
 
@@ -318,7 +321,7 @@ impl EventContext {
         writer: &mut RunWriter,
         event: &Event,
         source_path: &std::path::Path,
-        geo: Option<&(Footprint, Vec<Footprint>)>,
+        geo: Option<&(Footprint, Vec<Option<Footprint>>)>,
         rendered: Rendered,
     ) -> Result<Artefacts, EvidenceError> {
         let dir = format!("events/{}", event.id);
@@ -385,7 +388,10 @@ impl EventContext {
                         .into(),
                         score: t.score,
                         bbox: t.bbox.to_array(),
-                        geo: geo.and_then(|(_, each)| each.get(i)).map(footprint),
+                        geo: geo
+                            .and_then(|(_, each)| each.get(i))
+                            .and_then(|f| f.as_ref())
+                            .map(footprint),
                     })
                     .collect(),
             },
@@ -396,6 +402,12 @@ impl EventContext {
                     .and_then(|s| s.georef.as_ref())
                     .map(|g| g.describe())
             }),
+            ground: meta.ground.as_ref().map(|g| g.describe()),
+            ground_track: event
+                .ground_track
+                .iter()
+                .map(|p| [round_s(Some(p[0])).unwrap_or(p[0]), round7(p[1]), round7(p[2])])
+                .collect(),
             tracks: event
                 .tracks
                 .values()

@@ -409,14 +409,26 @@ pub struct AnchorRecord {
 pub struct GeoRecord {
     pub lon: f64,
     pub lat: f64,
-    /// Closed counter-clockwise ring of `[lon, lat]` (RFC 7946 exterior ring).
+    /// Closed counter-clockwise ring of `[lon, lat]` (RFC 7946 exterior
+    /// ring); empty when only the position is known.
     pub footprint: Vec<[f64; 2]>,
+    /// How a drone frame's position was found, best first: `corners` (the
+    /// telemetry's frame corners), `pointing` (sensor position, attitude and
+    /// field of view over flat ground) or `frame_center` (the frame centre
+    /// only, no footprint). Absent for rasters and older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 impl GeoRecord {
-    /// The footprint as a GeoJSON Polygon geometry.
+    /// The footprint as a GeoJSON Polygon geometry, or the position as a
+    /// Point when there is no footprint.
     pub fn geometry(&self) -> Value {
-        serde_json::json!({"type": "Polygon", "coordinates": [self.footprint]})
+        if self.footprint.is_empty() {
+            serde_json::json!({"type": "Point", "coordinates": [self.lon, self.lat]})
+        } else {
+            serde_json::json!({"type": "Polygon", "coordinates": [self.footprint]})
+        }
     }
 }
 
@@ -590,6 +602,13 @@ pub struct EventRecord {
     /// The raster's CRS and geotransform, for georeferenced inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub georef: Option<Value>,
+    /// For drone frames placed by telemetry: how (`method`), the pose at
+    /// the best frame, the camera it gave, and the frame's footprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground: Option<Value>,
+    /// Where the event was on the ground while it held, `[t_s, lon, lat]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ground_track: Vec<[f64; 3]>,
     pub tracks: Vec<TrackRecord>,
     pub signature_config: Value,
     pub signature_config_sha256: String,

@@ -424,21 +424,81 @@ pub struct BoxSize {
     pub area_m2: f64,
 }
 
-/// What the ground model may assume where telemetry is silent; the
-/// `[geo]` section of the config.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// How drone frames are placed on the ground where telemetry is silent;
+/// the `[geo]` section of the config.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct GeoSettings {
     /// Elevation of the ground (metres, the same datum as the sensor's
     /// altitude) where the telemetry gives no frame-centre elevation.
     pub ground_elevation_m: Option<f64>,
     /// The camera's horizontal field of view, for sources that do not
     /// state it (DJI video); the vertical follows from square pixels.
+    /// Overrides what the telemetry says.
     pub hfov_deg: Option<f64>,
     /// The camera's 35 mm-equivalent focal length, for the same purpose.
     pub focal_length_35mm: Option<f64>,
     /// The camera model, looked up in the built-in table of DJI cameras.
     pub camera: Option<String>,
+    /// Longest gap between two telemetry records that is interpolated
+    /// across, seconds; frames in a longer gap are not placed.
+    pub max_gap_s: f64,
+    /// How long before the first or after the last record its pose still
+    /// applies, seconds.
+    pub hold_s: f64,
+    /// Add each event's best-frame footprint to `events.geojson`.
+    pub frame_footprints: bool,
+}
+
+impl Default for GeoSettings {
+    fn default() -> Self {
+        GeoSettings {
+            ground_elevation_m: None,
+            hfov_deg: None,
+            focal_length_35mm: None,
+            camera: None,
+            max_gap_s: 5.0,
+            hold_s: 2.0,
+            frame_footprints: false,
+        }
+    }
+}
+
+impl GeoSettings {
+    /// Checks the values; `Err((key, message))`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, message: &str| Err((format!("geo.{key}"), message.to_owned()));
+        if let Some(h) = self.hfov_deg {
+            if !(h > 0.0 && h < 179.0) {
+                return bad("hfov_deg", "must be above 0 and below 179 degrees");
+            }
+        }
+        if let Some(f) = self.focal_length_35mm {
+            if !(f > 0.0 && f.is_finite()) {
+                return bad("focal_length_35mm", "must be a positive number of millimetres");
+            }
+        }
+        if let Some(e) = self.ground_elevation_m {
+            if !e.is_finite() {
+                return bad("ground_elevation_m", "must be a number of metres");
+            }
+        }
+        if let Some(c) = &self.camera {
+            if dji_focal_35mm(c).is_none() {
+                let known: Vec<&str> = DJI_CAMERAS.iter().map(|c| c.0).collect();
+                return Err((
+                    "geo.camera".into(),
+                    format!("{c:?} is not in the built-in table ({}); set geo.hfov_deg instead", known.join(", ")),
+                ));
+            }
+        }
+        for (key, v) in [("max_gap_s", self.max_gap_s), ("hold_s", self.hold_s)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(key, "must be a number of seconds, 0 or more");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// 35 mm-equivalent focal lengths (mm) of common DJI cameras at no zoom,

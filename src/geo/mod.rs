@@ -242,6 +242,42 @@ fn close_ccw(ring: &mut Vec<[f64; 2]>) {
     }
 }
 
+/// How a frame's pixels reach the map: a raster's geotransform, or a drone
+/// frame's camera model.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement<'a> {
+    Raster(&'a Georef),
+    Camera(&'a camera::GroundModel),
+}
+
+impl Placement<'_> {
+    /// The footprint of each box; `None` for a box a camera sees above the
+    /// horizon.
+    pub fn footprints(&self, boxes: &[BBox]) -> Result<Vec<Option<Footprint>>, GeoError> {
+        match self {
+            Placement::Raster(g) => Ok(g.footprints(boxes)?.into_iter().map(Some).collect()),
+            Placement::Camera(m) => Ok(m.footprints(boxes)),
+        }
+    }
+
+    /// Square root of the ground area of the pixel at `(x, y)`, metres.
+    pub fn gsd_at(&self, x: f64, y: f64) -> Option<f64> {
+        match self {
+            Placement::Raster(g) => g.gsd_at(x, y).ok().map(|(_, _, s)| s),
+            Placement::Camera(m) => m.gsd_at(x, y),
+        }
+    }
+
+    /// How positions were found: `georef` for rasters, else the camera
+    /// model's method.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Placement::Raster(_) => "georef",
+            Placement::Camera(m) => m.method.name(),
+        }
+    }
+}
+
 /// Twice the signed area of a ring (positive when counter-clockwise).
 fn signed_area(ring: &[[f64; 2]]) -> f64 {
     (0..ring.len())

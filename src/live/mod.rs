@@ -471,6 +471,7 @@ mod tests {
                 width: 1,
                 height: 1,
                 gsd_m_per_px: None,
+                ground: None,
             };
             Arrived {
                 frame: Frame::whole(meta, image::RgbImage::new(1, 1)),

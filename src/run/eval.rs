@@ -218,7 +218,7 @@ pub fn detect(
                 frames.push(FrameDetections::of(
                     frame.meta.source_id,
                     &inputs[frame.meta.source_id].path,
-                    &frame.meta,
+                    &frame,
                     &detections,
                     &[],
                     &labels,

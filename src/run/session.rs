@@ -19,7 +19,7 @@ use crate::evidence::RunWriter;
 use crate::signature::BuiltSignature;
 use crate::sink::detections::DetectionsSink;
 use crate::sink::evidence::EvidenceSink;
-use crate::sink::geojson::GeoJsonSink;
+use crate::sink::geojson::{GeoJsonOptions, GeoJsonSink};
 use crate::sink::{ScreenSink, SharedRun};
 use crate::stream::Stream;
 
@@ -235,7 +235,14 @@ impl Session {
                 run.clone(),
                 self.event_context(&self.signatures),
             )),
-            Box::new(GeoJsonSink::new(run.clone(), self.info.labels.clone())),
+            Box::new(GeoJsonSink::new(
+                run.clone(),
+                self.info.labels.clone(),
+                GeoJsonOptions {
+                    video_detections: folder.save_detections,
+                    frame_footprints: self.config.geo.frame_footprints,
+                },
+            )),
         ];
         if folder.save_detections {
             sinks.push(Box::new(DetectionsSink::new(

@@ -9,7 +9,10 @@
 //!   "width": 1280, "height": 720, "detections": [{"box": [x1, y1, x2, y2],
 //!   "score": 0.91, "class_id": 0, "class": "person", "track": 3}]}`.
 //! Boxes are in source pixels (a raster's scene pixels). `track` is the
-//! confirmed track the detection belongs to, when there is one.
+//! confirmed track the detection belongs to, when there is one. Frames
+//! placed on the map (georeferenced rasters, drone frames with telemetry)
+//! add each box centre's `lon`, `lat` and the ground sample distance there
+//! (`gsd_m`), and the line says how it was placed (`placement`).
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,14 @@ pub struct SavedDetection {
     pub class: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<u64>,
+    /// Where the box's centre is on the ground (WGS84), for placed frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    /// Ground sample distance at the box's centre, metres per pixel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsd_m: Option<f64>,
 }
 
 /// One line of `detections.jsonl`.
@@ -44,6 +55,10 @@ pub struct FrameDetections {
     pub pts_s: Option<f64>,
     pub width: u32,
     pub height: u32,
+    /// `georef`, `corners`, `pointing` or `frame_center`; absent when the
+    /// frame is not placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<String>,
     pub detections: Vec<SavedDetection>,
 }
 
@@ -53,11 +68,18 @@ impl FrameDetections {
     pub fn of(
         source: usize,
         path: &Path,
-        meta: &crate::frame::FrameMeta,
+        frame: &crate::frame::Frame,
         detections: &[crate::detect::Detection],
         tracks: &[Option<u64>],
         labels: &[String],
     ) -> FrameDetections {
+        let meta = &frame.meta;
+        let placement = frame.placement();
+        let boxes: Vec<crate::geom::BBox> = detections.iter().map(|d| d.bbox).collect();
+        let prints = placement
+            .and_then(|p| p.footprints(&boxes).ok())
+            .unwrap_or_default();
+        let round7 = |v: f64| (v * 1e7).round() / 1e7;
         FrameDetections {
             source,
             path: path.to_owned(),
@@ -65,6 +87,7 @@ impl FrameDetections {
             pts_s: crate::evidence::record::round_s(meta.pts_s),
             width: meta.width,
             height: meta.height,
+            placement: placement.map(|p| p.method().to_owned()),
             detections: detections
                 .iter()
                 .enumerate()
@@ -74,6 +97,14 @@ impl FrameDetections {
                     class_id: d.class_id,
                     class: class_name(labels, d.class_id),
                     track: tracks.get(i).copied().flatten(),
+                    lon: prints.get(i).and_then(Option::as_ref).map(|f| round7(f.lon)),
+                    lat: prints.get(i).and_then(Option::as_ref).map(|f| round7(f.lat)),
+                    gsd_m: placement.and_then(|p| {
+                        let b = d.bbox;
+                        let (x, y) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
+                        p.gsd_at(f64::from(x), f64::from(y))
+                            .map(|g| (g * 1e4).round() / 1e4)
+                    }),
                 })
                 .collect(),
         }
@@ -148,7 +179,7 @@ impl Sink<Screened<'_>> for DetectionsSink {
         let record = FrameDetections::of(
             stream.id,
             &stream.path,
-            &frame.meta,
+            frame,
             detections,
             tracks,
             &self.labels,

@@ -348,6 +348,7 @@ impl RasterSource {
             width,
             height,
             gsd_m_per_px: gsd,
+            ground: None,
         };
         Ok(RasterSource {
             info,

@@ -91,6 +91,7 @@ impl Source for StillSource {
             width: image.width(),
             height: image.height(),
             gsd_m_per_px: None,
+            ground: None,
         };
         Ok(Some(Frame::whole(meta, image)))
     }

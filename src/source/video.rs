@@ -376,6 +376,7 @@ impl Source for VideoSource {
                         width: image.width(),
                         height: image.height(),
                         gsd_m_per_px: None,
+                        ground: None,
                     };
                     self.emitted += 1;
                     return Ok(Some(Frame::whole(meta, image)));
