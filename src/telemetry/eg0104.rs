@@ -45,8 +45,8 @@ const fn ul(tail: [u8; 9]) -> [u8; 16] {
     // byte given here is what encoders usually write, and is ignored when
     // matching.
     [
-        0x06, 0x0E, 0x2B, 0x34, 0x01, 0x01, 0x01, tail[0], tail[1], tail[2], tail[3], tail[4], tail[5],
-        tail[6], tail[7], tail[8],
+        0x06, 0x0E, 0x2B, 0x34, 0x01, 0x01, 0x01, tail[0], tail[1], tail[2], tail[3], tail[4],
+        tail[5], tail[6], tail[7], tail[8],
     ]
 }
 
@@ -229,12 +229,15 @@ pub fn decode(packet: &[u8]) -> Result<Record, PacketError> {
     let t = klv::split_packet(packet)
         .ok_or_else(|| PacketError::Malformed("packet cut short or bad BER length".into()))?;
     if !klv::key_matches(t.key, &klv::EG0104_KEY) {
-        return Err(PacketError::Malformed("not an EG 0104 universal set key".into()));
+        return Err(PacketError::Malformed(
+            "not an EG 0104 universal set key".into(),
+        ));
     }
     let mut rec = Record::new(Format::Eg0104);
     let (mut unknown, mut invalid) = (0u64, Vec::<&str>::new());
     for item in UniversalSet::new(t.value) {
-        let item = item.map_err(|at| PacketError::Malformed(format!("bad item at value byte {at}")))?;
+        let item =
+            item.map_err(|at| PacketError::Malformed(format!("bad item at value byte {at}")))?;
         let Some(spec) = item_for(item.key) else {
             unknown += 1;
             continue;
@@ -245,10 +248,12 @@ pub fn decode(packet: &[u8]) -> Result<Record, PacketError> {
     }
     finish_corners(&mut rec);
     if unknown > 0 {
-        rec.extra.insert("unknown_items".into(), Value::from(unknown));
+        rec.extra
+            .insert("unknown_items".into(), Value::from(unknown));
     }
     if !invalid.is_empty() {
-        rec.extra.insert("invalid_items".into(), Value::from(invalid));
+        rec.extra
+            .insert("invalid_items".into(), Value::from(invalid));
     }
     Ok(rec)
 }
@@ -264,7 +269,9 @@ fn apply(rec: &mut Record, spec: &Item, v: &[u8]) -> bool {
             None => false,
         },
         Kind::Text => {
-            let s = String::from_utf8_lossy(v).trim_end_matches('\0').to_string();
+            let s = String::from_utf8_lossy(v)
+                .trim_end_matches('\0')
+                .to_string();
             rec.extra.insert(spec.name.into(), Value::from(s));
             true
         }
@@ -321,7 +328,12 @@ pub fn encode(record: &Record) -> Vec<u8> {
 
 fn value_bytes(record: &Record, item: &Item) -> Option<Vec<u8>> {
     match item.kind {
-        Kind::Time => Some(u64::try_from(record.utc?.unix_us).ok()?.to_be_bytes().to_vec()),
+        Kind::Time => Some(
+            u64::try_from(record.utc?.unix_us)
+                .ok()?
+                .to_be_bytes()
+                .to_vec(),
+        ),
         Kind::Text => Some(record.extra.get(item.name)?.as_str()?.as_bytes().to_vec()),
         Kind::Float => {
             let mut r = record.clone();
@@ -336,7 +348,9 @@ fn value_bytes(record: &Record, item: &Item) -> Option<Vec<u8>> {
 }
 
 fn corner_value(record: &Record, name: &str) -> Option<f64> {
-    let i = CORNER_NAMES.iter().position(|(la, lo)| *la == name || *lo == name)?;
+    let i = CORNER_NAMES
+        .iter()
+        .position(|(la, lo)| *la == name || *lo == name)?;
     let c = record.corners?[i];
     Some(if name.contains("lat") { c[1] } else { c[0] })
 }
@@ -362,7 +376,12 @@ mod tests {
         r.hfov_deg = Some(20.0);
         r.vfov_deg = Some(15.0);
         r.slant_range_m = Some(5000.0);
-        r.corners = Some([[-117.31, 33.21], [-117.29, 33.21], [-117.29, 33.19], [-117.31, 33.19]]);
+        r.corners = Some([
+            [-117.31, 33.21],
+            [-117.29, 33.21],
+            [-117.29, 33.19],
+            [-117.31, 33.19],
+        ]);
         r.extra.insert("mission_id".into(), "M1".into());
         r.extra.insert("target_width_m".into(), 300.0.into());
         r
@@ -380,7 +399,11 @@ mod tests {
         let mut lat_key = ul([0x01, 0x07, 0x01, 0x02, 0x01, 0x02, 0x04, 0x00, 0x00]);
         lat_key[7] = 0x05;
         klv::push_universal(&lat_key, &12.5f32.to_be_bytes(), &mut v);
-        klv::push_universal(&[0x06, 0x0E, 0x2B, 0x34, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9], &[1], &mut v);
+        klv::push_universal(
+            &[0x06, 0x0E, 0x2B, 0x34, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9],
+            &[1],
+            &mut v,
+        );
         klv::push_universal(&ITEMS[13].key, &[1, 2, 3], &mut v);
         let mut pkt = Vec::new();
         let mut key = klv::EG0104_KEY;

@@ -468,7 +468,7 @@ mod tests {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    if x % 5 == 0 {
+                    if x.is_multiple_of(5) {
                         UAS_LS_KEY[(x % 16) as usize]
                     } else {
                         x as u8

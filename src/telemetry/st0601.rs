@@ -282,7 +282,9 @@ fn decode_value(ty: Ty, b: &[u8]) -> Result<Option<Value>, ()> {
             Ok(Some(Value::from(klv::be_int(b).ok_or(())?)))
         }
         Ty::Text => Ok(Some(Value::from(
-            String::from_utf8_lossy(b).trim_end_matches('\0').to_string(),
+            String::from_utf8_lossy(b)
+                .trim_end_matches('\0')
+                .to_string(),
         ))),
         Ty::Hex => Ok(Some(Value::from(klv::hex(b)))),
     }
@@ -335,7 +337,8 @@ pub fn decode(packet: &[u8]) -> Result<Record, PacketError> {
     let mut vals: BTreeMap<u8, Value> = BTreeMap::new();
     let (mut unknown, mut invalid) = (Vec::new(), Vec::new());
     for item in LocalSet::new(&value[..value.len().saturating_sub(4)]) {
-        let item = item.map_err(|at| PacketError::Malformed(format!("bad item at value byte {at}")))?;
+        let item =
+            item.map_err(|at| PacketError::Malformed(format!("bad item at value byte {at}")))?;
         match spec(item.tag) {
             Some(sp) => match decode_value(sp.ty, item.value) {
                 Ok(Some(v)) => {
@@ -351,10 +354,12 @@ pub fn decode(packet: &[u8]) -> Result<Record, PacketError> {
     let mut rec = assemble(vals);
     rec.checksum_ok = Some(true);
     if !unknown.is_empty() {
-        rec.extra.insert("unknown_tags".into(), Value::from(unknown));
+        rec.extra
+            .insert("unknown_tags".into(), Value::from(unknown));
     }
     if !invalid.is_empty() {
-        rec.extra.insert("invalid_tags".into(), Value::from(invalid));
+        rec.extra
+            .insert("invalid_tags".into(), Value::from(invalid));
     }
     Ok(rec)
 }
@@ -364,12 +369,16 @@ fn verified(packet: &[u8]) -> Result<&[u8], PacketError> {
     let t = klv::split_packet(packet)
         .ok_or_else(|| PacketError::Malformed("packet cut short or bad BER length".into()))?;
     if !klv::key_matches(t.key, &klv::UAS_LS_KEY) {
-        return Err(PacketError::Malformed("not a UAS Datalink Local Set key".into()));
+        return Err(PacketError::Malformed(
+            "not a UAS Datalink Local Set key".into(),
+        ));
     }
     let w = t.whole;
     let n = t.value.len();
     if n < 4 || t.value[n - 4..n - 2] != [0x01, 0x02] {
-        return Err(PacketError::Malformed("no checksum as the last item".into()));
+        return Err(PacketError::Malformed(
+            "no checksum as the last item".into(),
+        ));
     }
     let stated = u16::from_be_bytes([w[w.len() - 2], w[w.len() - 1]]);
     if klv::checksum(&w[..w.len() - 2]) != stated {
@@ -385,11 +394,16 @@ fn assemble(vals: BTreeMap<u8, Value>) -> Record {
     let corners = corners(&vals);
     let is_corner = |t: u8| (26..=33).contains(&t) || (82..=89).contains(&t);
     for (tag, v) in &vals {
-        let Some(sp) = spec(*tag as u64) else { continue };
+        let Some(sp) = spec(*tag as u64) else {
+            continue;
+        };
         match (*tag, slot(&mut rec, sp.name)) {
             (_, Some(f)) => *f = v.as_f64(),
             (2, _) => {
-                rec.utc = v.as_u64().and_then(|us| i64::try_from(us).ok()).map(|us| Utc::from_unix_us(us, 6))
+                rec.utc = v
+                    .as_u64()
+                    .and_then(|us| i64::try_from(us).ok())
+                    .map(|us| Utc::from_unix_us(us, 6))
             }
             (65, _) => rec.ls_version = v.as_u64().and_then(|x| u32::try_from(x).ok()),
             (t, _) if is_corner(t) && corners.is_some() => {}
@@ -443,12 +457,19 @@ fn value_for(record: &Record, sp: &Spec) -> Option<Value> {
     let corner = |i: usize, lat: bool| record.corners.map(|c| c[i][usize::from(lat)]);
     let t = sp.tag;
     match t {
-        2 => record.utc.and_then(|u| u64::try_from(u.unix_us).ok()).map(Value::from),
+        2 => record
+            .utc
+            .and_then(|u| u64::try_from(u.unix_us).ok())
+            .map(Value::from),
         65 => record.ls_version.map(Value::from),
-        82..=89 => corner(((t - 82) / 2) as usize, t % 2 == 0).map(Value::from),
+        82..=89 => corner(((t - 82) / 2) as usize, t.is_multiple_of(2)).map(Value::from),
         26..=33 => {
-            let base = if t % 2 == 0 { record.frame_center_lat } else { record.frame_center_lon }?;
-            corner(((t - 26) / 2) as usize, t % 2 == 0).map(|c| Value::from(c - base))
+            let base = if t.is_multiple_of(2) {
+                record.frame_center_lat
+            } else {
+                record.frame_center_lon
+            }?;
+            corner(((t - 26) / 2) as usize, t.is_multiple_of(2)).map(|c| Value::from(c - base))
         }
         _ => record.extra.get(sp.name).cloned(),
     }
@@ -474,7 +495,10 @@ pub fn encode_items(items: &[(u64, Vec<u8>)]) -> Vec<u8> {
 
 /// A map of `extra` entries, for callers building records to encode.
 pub fn extra_of(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -563,7 +587,10 @@ mod tests {
             ("image_horizon_pixel_pack", "00".into()),
             ("platform_angle_of_attack_full_deg", (-8.67).into()),
             ("platform_sideslip_angle_full_deg", (-5.08).into()),
-            ("miis_core_identifier", "0170f592f0237cc6a5e24cd1b3cbbd7b7d".into()),
+            (
+                "miis_core_identifier",
+                "0170f592f0237cc6a5e24cd1b3cbbd7b7d".into(),
+            ),
             ("sar_motion_imagery_local_set", "01".into()),
         ]);
         r
@@ -582,7 +609,11 @@ mod tests {
         assert_eq!(d.utc, r.utc);
         assert_eq!(d.ls_version, Some(19));
         for sp in TAGS {
-            if sp.tag == 2 || sp.tag == 65 || (26..=33).contains(&sp.tag) || (82..=89).contains(&sp.tag) {
+            if sp.tag == 2
+                || sp.tag == 65
+                || (26..=33).contains(&sp.tag)
+                || (82..=89).contains(&sp.tag)
+            {
                 continue;
             }
             let want = value_for(&r, sp).unwrap_or_else(|| panic!("test record lacks {}", sp.name));
@@ -650,8 +681,14 @@ mod tests {
     #[test]
     fn corners_from_offsets_when_there_are_no_full_points() {
         let mut items = vec![
-            (23, encode_value(Ty::S { len: 4, max: 90.0 }, &Value::from(10.0)).unwrap()),
-            (24, encode_value(Ty::S { len: 4, max: 180.0 }, &Value::from(20.0)).unwrap()),
+            (
+                23,
+                encode_value(Ty::S { len: 4, max: 90.0 }, &Value::from(10.0)).unwrap(),
+            ),
+            (
+                24,
+                encode_value(Ty::S { len: 4, max: 180.0 }, &Value::from(20.0)).unwrap(),
+            ),
         ];
         let offs = [(0.01, -0.01), (0.01, 0.01), (-0.01, 0.01), (-0.01, -0.01)];
         for (i, (dlat, dlon)) in offs.iter().enumerate() {
@@ -662,7 +699,10 @@ mod tests {
         }
         let d = decode(&encode_items(&items)).unwrap();
         let c = d.corners.unwrap();
-        assert!((c[0][0] - 19.99).abs() < 3e-6 && (c[0][1] - 10.01).abs() < 3e-6, "{c:?}");
+        assert!(
+            (c[0][0] - 19.99).abs() < 3e-6 && (c[0][1] - 10.01).abs() < 3e-6,
+            "{c:?}"
+        );
         assert!((c[2][0] - 20.01).abs() < 3e-6 && (c[2][1] - 9.99).abs() < 3e-6);
         // Without all eight, the offsets stay in extra and there are no corners.
         let d = decode(&encode_items(&items[..5])).unwrap();
@@ -708,7 +748,11 @@ mod tests {
 
     #[test]
     fn wrong_lengths_are_reported_and_short_integers_accepted() {
-        let pkt = encode_items(&[(13, vec![1, 2]), (2, vec![0x01, 0x00]), (65, vec![0, 0, 0, 6])]);
+        let pkt = encode_items(&[
+            (13, vec![1, 2]),
+            (2, vec![0x01, 0x00]),
+            (65, vec![0, 0, 0, 6]),
+        ]);
         let d = decode(&pkt).unwrap();
         assert_eq!(d.lat, None);
         assert_eq!(d.extra["invalid_tags"], serde_json::json!([13]));

@@ -42,8 +42,14 @@ pub fn klv_file(packets: &[Vec<u8>]) -> Vec<u8> {
 /// its PTS, placed just before the first video PES whose PTS is at least
 /// its own (those left over go at the end). `with_psi = false` drops the
 /// PAT and PMT, making a PAT-less stream.
-pub fn mux_klv(video_ts: &[u8], klv: &[(u64, Vec<u8>)], carriage: KlvCarriage, with_psi: bool) -> Vec<u8> {
-    let items: Vec<(Option<u64>, Vec<u8>)> = klv.iter().map(|(p, k)| (Some(*p), k.clone())).collect();
+pub fn mux_klv(
+    video_ts: &[u8],
+    klv: &[(u64, Vec<u8>)],
+    carriage: KlvCarriage,
+    with_psi: bool,
+) -> Vec<u8> {
+    let items: Vec<(Option<u64>, Vec<u8>)> =
+        klv.iter().map(|(p, k)| (Some(*p), k.clone())).collect();
     mux_klv_with(video_ts, &items, carriage, with_psi)
 }
 
@@ -64,7 +70,11 @@ pub fn mux_klv_with(
         let pid = pid_of(p);
         if pid == 0 || pid == pmt_pid {
             if with_psi {
-                out.extend_from_slice(&if pid == pmt_pid { rewrite_pmt(p, carriage) } else { p.to_vec() });
+                out.extend_from_slice(&if pid == pmt_pid {
+                    rewrite_pmt(p, carriage)
+                } else {
+                    p.to_vec()
+                });
             }
             continue;
         }
@@ -115,7 +125,10 @@ fn video_pes_pts(p: &[u8]) -> Option<u64> {
         return None;
     }
     let pes = super::ts::parse_pes(payload_of(p))?;
-    (0xE0..=0xEF).contains(&pes.stream_id).then_some(pes.pts).flatten()
+    (0xE0..=0xEF)
+        .contains(&pes.stream_id)
+        .then_some(pes.pts)
+        .flatten()
 }
 
 /// Rewrites a single-packet PMT to list the KLV stream too.
@@ -141,7 +154,9 @@ pub fn pmt_with_klv(section: &[u8], carriage: KlvCarriage) -> Vec<u8> {
     let (stream_type, es_info) = match carriage {
         KlvCarriage::Async => (0x06, vec![0x05, 0x04, b'K', b'L', b'V', b'A']),
         KlvCarriage::Sync => {
-            prog_info.extend_from_slice(&metadata_pointer_descriptor(u16::from_be_bytes([body[3], body[4]])));
+            prog_info.extend_from_slice(&metadata_pointer_descriptor(u16::from_be_bytes([
+                body[3], body[4],
+            ])));
             (0x15, metadata_descriptor())
         }
     };
@@ -195,7 +210,13 @@ fn metadata_descriptor() -> Vec<u8> {
 
 /// One PSI section in one TS packet (pointer field 0, 0xFF fill).
 fn psi_packet(pid: u16, cc: u8, section: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x47, 0x40 | (pid >> 8) as u8, pid as u8, 0x10 | (cc & 0x0F), 0x00];
+    let mut p = vec![
+        0x47,
+        0x40 | (pid >> 8) as u8,
+        pid as u8,
+        0x10 | (cc & 0x0F),
+        0x00,
+    ];
     p.extend_from_slice(section);
     p.resize(TS_PACKET, 0xFF);
     p.truncate(TS_PACKET);
@@ -272,7 +293,13 @@ pub fn tiny_video_ts(pts: &[u64]) -> Vec<u8> {
     let pat = finish_section(pat);
     let mut pmt = vec![0x02, 0xB0, 0, 0x00, 0x01, 0xC1, 0x00, 0x00];
     pmt.extend_from_slice(&[0xE0 | (VIDEO_PID >> 8) as u8, VIDEO_PID as u8, 0xF0, 0x00]);
-    pmt.extend_from_slice(&[0x1B, 0xE0 | (VIDEO_PID >> 8) as u8, VIDEO_PID as u8, 0xF0, 0x00]);
+    pmt.extend_from_slice(&[
+        0x1B,
+        0xE0 | (VIDEO_PID >> 8) as u8,
+        VIDEO_PID as u8,
+        0xF0,
+        0x00,
+    ]);
     let pmt = finish_section(pmt);
     let mut out = psi_packet(0, 0, &pat);
     out.extend(psi_packet(PMT_PID, 0, &pmt));

@@ -105,8 +105,16 @@ fn parse_ts(p: &[u8]) -> Option<TsHeader<'_>> {
     }
     let pid = (((p[1] & 0x1F) as u16) << 8) | p[2] as u16;
     let afc = (p[3] >> 4) & 0x03;
-    let start = if afc & 0x02 != 0 { 5 + p[4] as usize } else { 4 };
-    let payload = if afc & 0x01 != 0 { p.get(start..)? } else { &[] };
+    let start = if afc & 0x02 != 0 {
+        5 + p[4] as usize
+    } else {
+        4
+    };
+    let payload = if afc & 0x01 != 0 {
+        p.get(start..)?
+    } else {
+        &[]
+    };
     Some(TsHeader {
         pid,
         pusi: p[1] & 0x40 != 0,
@@ -131,10 +139,17 @@ pub fn parse_pes(d: &[u8]) -> Option<Pes<'_>> {
     }
     let stream_id = d[3];
     let len = u16::from_be_bytes([d[4], d[5]]) as usize;
-    let end = if len == 0 { d.len() } else { (6 + len).min(d.len()) };
+    let end = if len == 0 {
+        d.len()
+    } else {
+        (6 + len).min(d.len())
+    };
     // Stream ids without the optional PES header: program stream map,
     // padding, private stream 2, ECM, EMM, directory, DSM-CC, H.222 E.
-    if matches!(stream_id, 0xBC | 0xBE | 0xBF | 0xF0 | 0xF1 | 0xFF | 0xF2 | 0xF8) {
+    if matches!(
+        stream_id,
+        0xBC | 0xBE | 0xBF | 0xF0 | 0xF1 | 0xFF | 0xF2 | 0xF8
+    ) {
         return Some(Pes {
             stream_id,
             pts: None,
@@ -391,7 +406,10 @@ impl Demux {
         } else if !buf.is_empty() {
             buf.extend_from_slice(h.payload);
         }
-        let Some(len) = buf.get(1..3).map(|b| 3 + ((((b[0] & 0x0F) as usize) << 8) | b[1] as usize)) else {
+        let Some(len) = buf
+            .get(1..3)
+            .map(|b| 3 + ((((b[0] & 0x0F) as usize) << 8) | b[1] as usize))
+        else {
             return;
         };
         if buf.len() < len {
@@ -416,7 +434,8 @@ impl Demux {
         for e in s[8..s.len() - 4].chunks_exact(4) {
             let program = u16::from_be_bytes([e[0], e[1]]);
             if program != 0 {
-                self.pmt_pids.insert((((e[2] & 0x1F) as u16) << 8) | e[3] as u16);
+                self.pmt_pids
+                    .insert((((e[2] & 0x1F) as u16) << 8) | e[3] as u16);
             }
         }
     }
@@ -450,7 +469,9 @@ impl Demux {
     }
 
     fn start_pes(&mut self, h: &TsHeader<'_>) {
-        let Some(pes) = parse_pes(h.payload) else { return };
+        let Some(pes) = parse_pes(h.payload) else {
+            return;
+        };
         let is_video = self.video_pids.contains(&h.pid)
             || (!self.saw_pmt && (0xE0..=0xEF).contains(&pes.stream_id));
         if is_video {
@@ -484,14 +505,19 @@ impl Demux {
     }
 
     fn flush(&mut self, pid: u16) {
-        let Some(buf) = self.pes.remove(&pid) else { return };
+        let Some(buf) = self.pes.remove(&pid) else {
+            return;
+        };
         if !buf.keep {
             return;
         }
-        let Some(pes) = parse_pes(&buf.data) else { return };
+        let Some(pes) = parse_pes(&buf.data) else {
+            return;
+        };
         let pts = pes.pts.map(|p| self.unwrap.unwrap(p));
         let declared = self.klv_pids.get(&pid).copied();
-        let sync = declared == Some(Carriage::Sync) || (declared.is_none() && pes.stream_id == 0xFC);
+        let sync =
+            declared == Some(Carriage::Sync) || (declared.is_none() && pes.stream_id == 0xFC);
         let payloads = match parse_cells(pes.payload).filter(|_| sync) {
             Some(cells) => self.joiners.entry(pid).or_default().push(&cells),
             None => vec![pes.payload.to_vec()],
@@ -551,13 +577,20 @@ impl EsInfo<'_> {
     fn carriage(&self) -> Option<Carriage> {
         let descs = descriptors(self.descriptors);
         match self.stream_type {
-            0x06 if descs.iter().any(|(t, d)| *t == 0x05 && d.starts_with(b"KLVA")) => {
+            0x06 if descs
+                .iter()
+                .any(|(t, d)| *t == 0x05 && d.starts_with(b"KLVA")) =>
+            {
                 Some(Carriage::Async)
             }
             0x15 => {
                 // A metadata stream is KLV unless its metadata descriptor
                 // names another format (ID3 in HLS, for one).
-                let meta: Vec<&[u8]> = descs.iter().filter(|(t, _)| *t == 0x26).map(|(_, d)| *d).collect();
+                let meta: Vec<&[u8]> = descs
+                    .iter()
+                    .filter(|(t, _)| *t == 0x26)
+                    .map(|(_, d)| *d)
+                    .collect();
                 let klva = |d: &&[u8]| d.windows(4).any(|w| w == b"KLVA");
                 (meta.is_empty() || meta.iter().any(klva)).then_some(Carriage::Sync)
             }
@@ -590,7 +623,9 @@ fn pmt_streams(s: &[u8]) -> Vec<EsInfo<'_>> {
     while p + 5 <= body.len() {
         let e = &body[p..];
         let info = (((e[3] & 0x0F) as usize) << 8) | e[4] as usize;
-        let Some(descriptors) = e.get(5..5 + info) else { break };
+        let Some(descriptors) = e.get(5..5 + info) else {
+            break;
+        };
         out.push(EsInfo {
             stream_type: e[0],
             pid: (((e[1] & 0x1F) as u16) << 8) | e[2] as u16,
@@ -643,7 +678,9 @@ pub fn read_with_video_start(path: &Path) -> Result<(Telemetry, Option<u64>), Te
     t.warnings = warnings;
     if t.packets == 0 {
         let reason = match (declared, saw_pmt) {
-            (true, _) => "its PMT declares a KLV stream, but no UAS Datalink or EG 0104 packet arrived on it",
+            (true, _) => {
+                "its PMT declares a KLV stream, but no UAS Datalink or EG 0104 packet arrived on it"
+            }
             (false, true) => "no KLV stream in its PMT and no UAS Datalink key in any PES payload",
             (false, false) => "no PAT/PMT and no UAS Datalink key in any PES payload",
         };
@@ -657,12 +694,18 @@ pub fn read_with_video_start(path: &Path) -> Result<(Telemetry, Option<u64>), Te
 
 /// Reads the file in chunks and hands the demuxer whole packets, resyncing
 /// after lost sync. Returns warnings about the framing.
-fn feed_file(path: &Path, mut f: impl Read, demux: &mut Demux) -> Result<Vec<String>, TelemetryError> {
+fn feed_file(
+    path: &Path,
+    mut f: impl Read,
+    demux: &mut Demux,
+) -> Result<Vec<String>, TelemetryError> {
     let mut warnings = Vec::new();
     let (mut buf, mut offset, mut resyncs, mut any) = (Vec::new(), 0u64, 0u64, false);
     let mut chunk = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut chunk).map_err(|e| TelemetryError::io(path, e))?;
+        let n = f
+            .read(&mut chunk)
+            .map_err(|e| TelemetryError::io(path, e))?;
         buf.extend_from_slice(&chunk[..n]);
         let eof = n == 0;
         let mut pos = 0;
@@ -694,10 +737,15 @@ fn feed_file(path: &Path, mut f: impl Read, demux: &mut Demux) -> Result<Vec<Str
         return Err(TelemetryError::format(path, "no MPEG-TS sync bytes found"));
     }
     if resyncs > 0 {
-        warnings.push(format!("lost TS sync {resyncs} times; skipped to the next sync byte"));
+        warnings.push(format!(
+            "lost TS sync {resyncs} times; skipped to the next sync byte"
+        ));
     }
     if !buf.is_empty() {
-        warnings.push(format!("ends in a partial TS packet ({} bytes at byte {offset})", buf.len()));
+        warnings.push(format!(
+            "ends in a partial TS packet ({} bytes at byte {offset})",
+            buf.len()
+        ));
     }
     Ok(warnings)
 }
@@ -730,7 +778,9 @@ pub fn read_klv_file(path: &Path) -> Result<Telemetry, TelemetryError> {
     }
     let mut t = sink.totals;
     if junk > 0 {
-        t.warnings.push(format!("{junk} bytes between packets belong to no known KLV set"));
+        t.warnings.push(format!(
+            "{junk} bytes between packets belong to no known KLV set"
+        ));
     }
     if expected < bytes.len() {
         t.warnings.push(format!(
@@ -839,7 +889,11 @@ mod tests {
     /// per frame at the same PTS.
     fn clip(carriage: KlvCarriage, with_psi: bool) -> Vec<u8> {
         let pts: Vec<u64> = (0..10).map(|i| 126_000 + 9000 * i).collect();
-        let items: Vec<(u64, Vec<u8>)> = pts.iter().enumerate().map(|(i, p)| (*p, klv(i as u64, 40.0 + i as f64 * 0.001))).collect();
+        let items: Vec<(u64, Vec<u8>)> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, klv(i as u64, 40.0 + i as f64 * 0.001)))
+            .collect();
         synth::mux_klv(&synth::tiny_video_ts(&pts), &items, carriage, with_psi)
     }
 
@@ -886,7 +940,12 @@ mod tests {
         let mut bad = klv(1, 41.0);
         bad[30] ^= 0x55;
         let items = vec![(0, klv(0, 40.0)), (9000, bad), (18000, klv(2, 42.0))];
-        let ts = synth::mux_klv(&synth::tiny_video_ts(&pts), &items, KlvCarriage::Async, true);
+        let ts = synth::mux_klv(
+            &synth::tiny_video_ts(&pts),
+            &items,
+            KlvCarriage::Async,
+            true,
+        );
         let (_d, p) = write(&ts);
         let t = read(&p).unwrap();
         assert_eq!((t.records.len(), t.packets, t.checksum_failures), (2, 3, 1));
@@ -896,9 +955,20 @@ mod tests {
     #[test]
     fn pts_wrap_around_keeps_media_time_running() {
         let start = (1u64 << 33) - 18_000;
-        let pts: Vec<u64> = (0..5).map(|i| (start + 9000 * i) & ((1 << 33) - 1)).collect();
-        let items: Vec<(u64, Vec<u8>)> = pts.iter().enumerate().map(|(i, p)| (*p, klv(i as u64, 40.0))).collect();
-        let ts = synth::mux_klv(&synth::tiny_video_ts(&pts), &items, KlvCarriage::Async, true);
+        let pts: Vec<u64> = (0..5)
+            .map(|i| (start + 9000 * i) & ((1 << 33) - 1))
+            .collect();
+        let items: Vec<(u64, Vec<u8>)> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, klv(i as u64, 40.0)))
+            .collect();
+        let ts = synth::mux_klv(
+            &synth::tiny_video_ts(&pts),
+            &items,
+            KlvCarriage::Async,
+            true,
+        );
         let (_d, p) = write(&ts);
         let (t, first) = read_with_video_start(&p).unwrap();
         assert_eq!(first, Some(start));
@@ -922,7 +992,12 @@ mod tests {
             // previous packet, before video PTS 117000, after 108000.
             (None, st0601::encode(&no_utc)),
         ];
-        let ts = synth::mux_klv_with(&synth::tiny_video_ts(&pts), &items, KlvCarriage::Async, true);
+        let ts = synth::mux_klv_with(
+            &synth::tiny_video_ts(&pts),
+            &items,
+            KlvCarriage::Async,
+            true,
+        );
         let (_d, p) = write(&ts);
         let t = read(&p).unwrap();
         let got: Vec<Option<f64>> = t.records.iter().map(|r| r.t_s).collect();
@@ -951,7 +1026,10 @@ mod tests {
         let e = read(&p).unwrap_err();
         assert!(matches!(e, TelemetryError::Empty { .. }), "{e}");
         let msg = e.to_string();
-        assert!(msg.contains("clip.ts") && msg.contains("no KLV stream in its PMT"), "{msg}");
+        assert!(
+            msg.contains("clip.ts") && msg.contains("no KLV stream in its PMT"),
+            "{msg}"
+        );
         let (_d, p) = write(b"hello");
         assert!(!looks_like_ts(&p).unwrap());
         assert!(read(&p).unwrap_err().to_string().contains("clip.ts"));
@@ -973,7 +1051,10 @@ mod tests {
         assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
         assert_eq!((t.packets, t.skipped), (4, 1));
         let (_d, p) = write(b"no klv here");
-        assert!(matches!(read_klv_file(&p), Err(TelemetryError::Empty { .. })));
+        assert!(matches!(
+            read_klv_file(&p),
+            Err(TelemetryError::Empty { .. })
+        ));
     }
 
     #[test]
@@ -1034,7 +1115,12 @@ mod tests {
     #[test]
     fn ffmpeg_accepts_the_muxed_stream() {
         use std::process::Command;
-        let have = |c: &str| Command::new(c).arg("-version").output().is_ok_and(|o| o.status.success());
+        let have = |c: &str| {
+            Command::new(c)
+                .arg("-version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
         if !have("ffmpeg") || !have("ffprobe") {
             eprintln!("note: ffmpeg/ffprobe not on PATH; skipping the FFmpeg mux check");
             return;
@@ -1042,7 +1128,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src.ts");
         let ok = Command::new("ffmpeg")
-            .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"])
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x48:rate=10:duration=1",
+            ])
             .args(["-c:v", "mpeg2video", "-f", "mpegts"])
             .arg(&src)
             .status()
@@ -1050,7 +1143,9 @@ mod tests {
         assert!(ok.success());
         let video = std::fs::read(&src).unwrap();
         for c in [KlvCarriage::Async, KlvCarriage::Sync] {
-            let items: Vec<(u64, Vec<u8>)> = (0..10).map(|i| (126_000 + 9000 * i, klv(i, 40.0))).collect();
+            let items: Vec<(u64, Vec<u8>)> = (0..10)
+                .map(|i| (126_000 + 9000 * i, klv(i, 40.0)))
+                .collect();
             let out = dir.path().join("out.ts");
             std::fs::write(&out, synth::mux_klv(&video, &items, c, true)).unwrap();
             let dec = Command::new("ffmpeg")
@@ -1059,9 +1154,20 @@ mod tests {
                 .args(["-map", "0:v", "-f", "null", "-"])
                 .output()
                 .unwrap();
-            assert!(dec.status.success() && dec.stderr.is_empty(), "{}", String::from_utf8_lossy(&dec.stderr));
+            assert!(
+                dec.status.success() && dec.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&dec.stderr)
+            );
             let probe = Command::new("ffprobe")
-                .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "csv"])
+                .args([
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "stream=codec_type,codec_name",
+                    "-of",
+                    "csv",
+                ])
                 .arg(&out)
                 .output()
                 .unwrap();
