@@ -43,6 +43,8 @@ fn sortie_frames() -> Vec<RgbImage> {
             config: Default::default(),
             tiling: Tiling::with_size(640),
         },
+        telemetry: None,
+        geo: Default::default(),
     };
     let mut src = source::open(&input, 0, &options).expect("opening the sample sortie");
     let mut out = Vec::new();

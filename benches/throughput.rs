@@ -50,6 +50,8 @@ fn main() {
             config: Default::default(),
             tiling: lookout::detect::tile::Tiling::with_size(640),
         },
+        telemetry: None,
+        geo: Default::default(),
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
     let t0 = Instant::now();

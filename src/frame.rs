@@ -35,6 +35,9 @@ pub struct FrameMeta {
     /// without usable telemetry.
     #[serde(skip)]
     pub ground: Option<Arc<FrameGround>>,
+    /// Why a frame whose input has telemetry is not placed.
+    #[serde(skip)]
+    pub unplaced: Option<Arc<str>>,
 }
 
 /// A drone frame's place on the ground: the camera model and the pose it

@@ -186,6 +186,7 @@ fn run_case(path: &Path) -> Result<(), String> {
                 height: 720,
                 gsd_m_per_px: None,
                 ground: None,
+                unplaced: None,
             },
             image: image.clone(),
             scene: None,

@@ -44,12 +44,29 @@ pub struct ScreenArgs {
     /// scores it).
     #[arg(long)]
     pub save_detections: bool,
+    /// The drone's telemetry for the one video or still screened: a DJI
+    /// .SRT, a raw .klv file, an MPEG-TS with KLV, or a CSV or GPX flight
+    /// log (aligned by UTC against the video's creation time). Without it,
+    /// KLV in the video and a .SRT beside it (same name) are found.
+    #[arg(long, value_name = "FILE")]
+    pub telemetry: Option<PathBuf>,
     /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
 }
 
 pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
+    if let Some(t) = &args.telemetry {
+        if args.inputs.len() != 1 || !args.inputs[0].is_file() {
+            anyhow::bail!(
+                "--telemetry {} belongs to one video: give it with a single video or image                  (a .SRT beside each video, with the same name, is found without it)",
+                t.display()
+            );
+        }
+        if !t.is_file() {
+            anyhow::bail!("--telemetry {}: no such file", t.display());
+        }
+    }
     let mut config = args.model.config()?;
     config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
     config.sampling.fps = args.fps.or(config.sampling.fps);
@@ -66,6 +83,7 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
             },
             jobs: args.jobs,
             progress: !quiet,
+            telemetry: args.telemetry.clone(),
         },
     )?;
     println!("{}", outcome.dir.display());

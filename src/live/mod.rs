@@ -472,6 +472,7 @@ mod tests {
                 height: 1,
                 gsd_m_per_px: None,
                 ground: None,
+                unplaced: None,
             };
             Arrived {
                 frame: Frame::whole(meta, image::RgbImage::new(1, 1)),

@@ -32,6 +32,8 @@ pub struct BatchOptions {
     pub jobs: usize,
     /// Progress bars on stderr (only when it is a terminal).
     pub progress: bool,
+    /// A telemetry file for the run's one video (`--telemetry`).
+    pub telemetry: Option<PathBuf>,
 }
 
 fn emit_events(
@@ -121,6 +123,8 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),
             },
+            telemetry: options.telemetry.clone(),
+            geo: config.geo.clone(),
         },
         decode_workers: options.jobs.max(1),
         batch: config.model.batch,

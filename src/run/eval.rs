@@ -201,6 +201,8 @@ pub fn detect(
                 config: session.config.raster.clone(),
                 tiling: session.raster_tiling(),
             },
+            telemetry: None,
+            geo: session.config.geo.clone(),
         },
         decode_workers: 1,
         batch: session.config.model.batch,

@@ -308,6 +308,8 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),
             },
+            telemetry: None,
+            geo: config.geo.clone(),
         },
         drop_frames: !options.no_drop,
         // A stream can only be decoded from a keyframe on, so connecting

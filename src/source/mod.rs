@@ -10,6 +10,7 @@
 
 pub mod raster;
 pub mod still;
+pub mod telemetry;
 pub mod video;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub enum SourceError {
     OpenRaster { path: PathBuf, message: String },
     #[error("cannot decode image {path}: {message}")]
     Image { path: PathBuf, message: String },
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
     #[error("video {path} is damaged after frame {frames}: {message}")]
     Decode {
         path: PathBuf,
@@ -77,6 +80,10 @@ pub struct SourceInfo {
     /// For rasters: driver, bands and their stretch, georeferencing, tiles.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raster: Option<serde_json::Value>,
+    /// For video and stills: the telemetry found (or why there is none),
+    /// as [`telemetry::TelemetryInfo`] says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<serde_json::Value>,
 }
 
 /// Anything that yields frames in presentation order.
@@ -237,6 +244,11 @@ pub struct OpenOptions {
     pub decode_threads: usize,
     /// How rasters are read and cut into windows.
     pub raster: raster::RasterOptions,
+    /// A telemetry file for the video or still (`--telemetry`); otherwise
+    /// each finds its own (see [`telemetry`]).
+    pub telemetry: Option<PathBuf>,
+    /// How drone frames are placed on the ground.
+    pub geo: crate::geo::camera::GeoSettings,
 }
 
 /// Opens an input as a frame source.
@@ -246,7 +258,11 @@ pub fn open(
     options: &OpenOptions,
 ) -> Result<Box<dyn Source>, SourceError> {
     match input.kind {
-        InputKind::Image => Ok(Box::new(still::StillSource::open(&input.path, source_id)?)),
+        InputKind::Image => Ok(Box::new(still::StillSource::open(
+            &input.path,
+            source_id,
+            options,
+        )?)),
         InputKind::Video => Ok(Box::new(video::VideoSource::open(
             &input.path,
             source_id,

@@ -309,6 +309,7 @@ impl RasterSource {
             frames_hint: Some(1),
             duration_s: None,
             codec: Some(driver.clone()),
+            telemetry: None,
             raster: Some(json!({
                 "driver": driver,
                 "bands_in_file": count,
@@ -349,6 +350,7 @@ impl RasterSource {
             height,
             gsd_m_per_px: gsd,
             ground: None,
+            unplaced: None,
         };
         Ok(RasterSource {
             info,

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{InputKind, Source, SourceError, SourceInfo};
+use super::telemetry::Placer;
+use super::{InputKind, OpenOptions, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
 
 pub struct StillSource {
@@ -11,12 +12,18 @@ pub struct StillSource {
     path: PathBuf,
     source_id: usize,
     done: bool,
+    /// Places the image from its EXIF/XMP (a DJI still), when it has them.
+    placer: Placer,
 }
 
 impl StillSource {
     /// Reads only the header here; pixels are decoded by `next_frame`, so a
     /// truncated file fails there with its path.
-    pub fn open(path: &Path, source_id: usize) -> Result<StillSource, SourceError> {
+    pub fn open(
+        path: &Path,
+        source_id: usize,
+        options: &OpenOptions,
+    ) -> Result<StillSource, SourceError> {
         let reader = image::ImageReader::open(path)
             .map_err(|source| SourceError::Io {
                 path: path.to_owned(),
@@ -47,12 +54,19 @@ impl StillSource {
             duration_s: None,
             codec: None,
             raster: None,
+            telemetry: None,
+        };
+        let placer = Placer::for_still(path, options.telemetry.as_deref(), &options.geo);
+        let info = SourceInfo {
+            telemetry: serde_json::to_value(&placer.info).ok(),
+            ..info
         };
         Ok(StillSource {
             info,
             path: path.to_owned(),
             source_id,
             done: false,
+            placer,
         })
     }
 }
@@ -83,6 +97,15 @@ impl Source for StillSource {
                 message: e.to_string(),
             })?
             .into_rgb8();
+        let (ground, unplaced) = match self.placer.place(None, None, image.width(), image.height())
+        {
+            Ok(g) => (g, None),
+            Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
+        };
+        let gsd_m_per_px = ground.as_ref().and_then(|g| {
+            g.model
+                .gsd_at(f64::from(image.width()) / 2.0, f64::from(image.height()) / 2.0)
+        });
         let meta = FrameMeta {
             source_id: self.source_id,
             seq: 0,
@@ -90,8 +113,9 @@ impl Source for StillSource {
             pts_s: None,
             width: image.width(),
             height: image.height(),
-            gsd_m_per_px: None,
-            ground: None,
+            gsd_m_per_px,
+            ground,
+            unplaced,
         };
         Ok(Some(Frame::whole(meta, image)))
     }

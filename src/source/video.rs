@@ -13,6 +13,7 @@ use std::sync::Once;
 use ffmpeg_next as ff;
 use image::RgbImage;
 
+use super::telemetry::Placer;
 use super::{InputKind, OpenOptions, Sampler, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
 
@@ -57,6 +58,10 @@ pub struct VideoSource {
     /// Whether the container's frame count can be trusted to detect a cut
     /// file: MP4/MOV index every sample; AVI, for one, may count packets.
     exact_frame_count: bool,
+    /// Places frames on the ground from the video's telemetry.
+    placer: Placer,
+    /// KLV data streams FFmpeg demuxes, with their time bases in seconds.
+    klv_streams: Vec<(usize, f64)>,
 }
 
 /// Lets another thread abort a live source's blocking I/O: FFmpeg polls it
@@ -231,6 +236,37 @@ impl VideoSource {
             return Err(open_err("its video stream has no frame size".into()));
         }
         let codec = decoder.codec().map(|c| c.name().to_owned());
+        let live_url = path.to_string_lossy().contains("://");
+        let start_utc = input
+            .metadata()
+            .get("creation_time")
+            .and_then(crate::telemetry::Utc::parse);
+        let placer = Placer::for_video(
+            path,
+            options.telemetry.as_deref(),
+            &options.geo,
+            start_utc,
+            live_url,
+        )?;
+        // Data streams FFmpeg knows as KLV (ST 0601 or EG 0104, from a
+        // `KLVA` registration or a 0x15 metadata stream).
+        let klv_streams: Vec<(usize, f64)> = input
+            .streams()
+            .filter(|s| {
+                s.parameters().medium() == ff::media::Type::Data
+                    && matches!(
+                        s.parameters().id(),
+                        ff::codec::Id::SMPTE_KLV | ff::codec::Id::BIN_DATA | ff::codec::Id::None
+                    )
+            })
+            .map(|s| {
+                let tb = s.time_base();
+                (
+                    s.index(),
+                    f64::from(tb.numerator()) / f64::from(tb.denominator()).max(1.0),
+                )
+            })
+            .collect();
         let exact_frame_count = input
             .format()
             .name()
@@ -246,6 +282,7 @@ impl VideoSource {
             duration_s,
             codec,
             raster: None,
+            telemetry: serde_json::to_value(&placer.info).ok(),
         };
         Ok(VideoSource {
             info,
@@ -265,6 +302,8 @@ impl VideoSource {
             finished_with_error: None,
             truncation_reported: false,
             exact_frame_count,
+            placer,
+            klv_streams,
         })
     }
 
@@ -318,12 +357,29 @@ impl VideoSource {
         Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
     }
 
+    /// Hands a KLV data packet to the placer, when it wants them.
+    fn take_klv(&mut self, packet: &ff::Packet) {
+        if !self.placer.wants_stream_klv() {
+            return;
+        }
+        let Some(&(_, tb)) = self.klv_streams.iter().find(|(i, _)| *i == packet.stream()) else {
+            return;
+        };
+        if let Some(data) = packet.data() {
+            let pts = packet.pts().map(|p| (p as f64 * tb * 90_000.0).round() as i64);
+            self.placer.push_klv(data, pts);
+        }
+    }
+
     /// Feeds the decoder one packet of our stream, or signals end of stream.
     fn feed(&mut self) -> Result<(), SourceError> {
         loop {
             let mut packet = ff::Packet::empty();
             match packet.read(&mut self.input) {
-                Ok(()) if packet.stream() != self.stream_index => continue,
+                Ok(()) if packet.stream() != self.stream_index => {
+                    self.take_klv(&packet);
+                    continue;
+                }
                 Ok(()) => {
                     // A damaged packet is skipped; the decoder resynchronises
                     // on the next keyframe.
@@ -368,6 +424,19 @@ impl Source for VideoSource {
                         continue;
                     }
                     let image = self.convert_rgb(&decoded)?;
+                    let raw_90k = decoded
+                        .timestamp()
+                        .or(decoded.pts())
+                        .map(|t| (t as f64 * self.time_base * 90_000.0).round() as i64);
+                    let (ground, unplaced) =
+                        match self.placer.place(pts_s, raw_90k, image.width(), image.height()) {
+                            Ok(g) => (g, None),
+                            Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
+                        };
+                    let gsd_m_per_px = ground.as_ref().and_then(|g| {
+                        g.model
+                            .gsd_at(f64::from(image.width()) / 2.0, f64::from(image.height()) / 2.0)
+                    });
                     let meta = FrameMeta {
                         source_id: self.source_id,
                         seq: self.emitted,
@@ -375,8 +444,9 @@ impl Source for VideoSource {
                         pts_s,
                         width: image.width(),
                         height: image.height(),
-                        gsd_m_per_px: None,
-                        ground: None,
+                        gsd_m_per_px,
+                        ground,
+                        unplaced,
                     };
                     self.emitted += 1;
                     return Ok(Some(Frame::whole(meta, image)));
