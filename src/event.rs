@@ -62,6 +62,7 @@ pub struct BestFrame {
     pub mean_score: f32,
     pub density: Option<f64>,
     pub area_m2: Option<f64>,
+    pub length_m: Option<f64>,
     pub reason: String,
 }
 
@@ -332,6 +333,7 @@ fn best_frame(frame: &Frame, hit: &Hit, tracks: Vec<Track>) -> BestFrame {
         mean_score,
         density: hit.density,
         area_m2: hit.area_m2,
+        length_m: hit.length_m,
         reason: hit.reason.clone(),
     }
 }

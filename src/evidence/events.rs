@@ -362,6 +362,7 @@ impl EventContext {
                 mean_score: best.mean_score,
                 density_per_m2: best.density,
                 area_m2: best.area_m2,
+                length_m: best.length_m,
                 gsd_m_per_px: meta.gsd_m_per_px,
                 density_note,
                 reason: best.reason.clone(),

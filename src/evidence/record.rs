@@ -11,6 +11,7 @@
 //! JSON values: they are recorded for people, and typed where they are
 //! used (the layers above parse `RunRecord::config` as a `Config`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -145,6 +146,16 @@ pub struct ModelRecord {
     pub preprocess: Value,
 }
 
+/// Counts of how an input's frames were placed, for `run.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlacementCounts {
+    /// Frames placed, by method (`corners`, `pointing`, `frame_center`,
+    /// `georef`).
+    pub placed: BTreeMap<String, u64>,
+    /// Frames not placed, by reason.
+    pub unplaced: BTreeMap<String, u64>,
+}
+
 /// One input of a `screen` run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceRecord {
@@ -164,9 +175,14 @@ pub struct SourceRecord {
     /// A raster's window counts, once its scene is done.
     #[serde(default)]
     pub tiles: Option<Value>,
-    /// Detections written to `detections.geojson`.
+    /// Detections placed on the map (a raster's, or a drone frame's).
     #[serde(default)]
     pub detections_placed: u64,
+    /// Drone video and stills: frames placed on the ground, by method, and
+    /// frames not placed, by reason. The input's `info.telemetry` says
+    /// where the telemetry came from, or why there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementCounts>,
     #[serde(default)]
     pub error: Option<String>,
 }
@@ -564,6 +580,9 @@ pub struct BestFrameRecord {
     pub mean_score: f32,
     pub density_per_m2: Option<f64>,
     pub area_m2: Option<f64>,
+    /// The anchor's length on the ground (drone frames with a camera model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length_m: Option<f64>,
     pub gsd_m_per_px: Option<f64>,
     pub density_note: Option<String>,
     pub reason: String,

@@ -139,6 +139,7 @@ impl Signature for Containment {
                 subjects: ids,
                 density: None,
                 area_m2: None,
+                length_m: None,
             }
         })
         .collect()

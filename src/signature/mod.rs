@@ -83,6 +83,8 @@ pub struct Hit {
     pub density: Option<f64>,
     /// Area of the anchor on the ground in square metres, when known.
     pub area_m2: Option<f64>,
+    /// Length of the anchor on the ground in metres, when known.
+    pub length_m: Option<f64>,
     /// One line for humans, e.g. `6 person on vessel #3 (limit 6)`.
     pub reason: String,
 }

@@ -5,12 +5,14 @@
 //! `max_persons`, or when the density (persons per square metre of the
 //! vessel's box on the ground) reaches `max_density`.
 //!
-//! Density needs the ground sample distance (metres per pixel): from
-//! `gsd_m_per_px` in the config, else from the frame (rasters'
-//! geotransforms and drone telemetry supply it). Without it only the count
-//! applies, and each hit says so. The box is axis-aligned, so for a vessel
-//! lying diagonally the area is overestimated and the density is a lower
-//! bound.
+//! Density needs the vessel's size on the ground. From, first found:
+//! `gsd_m_per_px` in the config (a fixed scale); a drone frame's camera
+//! model, which maps the vessel's box to the ground (so an oblique view's
+//! perspective is accounted for) and also gives its length in metres; or
+//! the frame's ground sample distance (a raster's geotransform). Without
+//! any, only the count applies, and each hit says so. Each hit says which
+//! limit tripped it. The box is axis-aligned, so for a vessel lying
+//! diagonally the area is overestimated and the density is a lower bound.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,11 +166,20 @@ impl Signature for Overcrowding {
             &self.persons,
             self.min_overlap,
         );
-        let gsd = self.gsd_m_per_px.or(frame.gsd_m_per_px);
         let mut hits = Vec::new();
         for (v, ids) in aboard {
             let count = ids.len();
-            let area_m2 = gsd.map(|g| f64::from(v.bbox.area()) * g * g);
+            let (area_m2, length_m) = match (self.gsd_m_per_px, &frame.ground) {
+                (Some(g), _) => (Some(f64::from(v.bbox.area()) * g * g), None),
+                (None, Some(ground)) => match ground.model.box_size(&v.bbox) {
+                    Some(s) => (Some(s.area_m2), Some(s.length_m)),
+                    None => (None, None),
+                },
+                (None, None) => (
+                    frame.gsd_m_per_px.map(|g| f64::from(v.bbox.area()) * g * g),
+                    None,
+                ),
+            };
             let density = area_m2.filter(|&a| a > 0.0).map(|a| count as f64 / a);
             let by_count = self.max_persons.is_some_and(|m| count >= m);
             let by_density = matches!((density, self.max_density), (Some(d), Some(m)) if d >= m);
@@ -180,6 +191,11 @@ impl Signature for Overcrowding {
             if let Some(m) = self.max_persons {
                 reason.push_str(&format!(", limit {m}"));
             }
+            match (length_m, area_m2) {
+                (Some(l), Some(a)) => reason.push_str(&format!(" ({l:.1} m long, {a:.1} m²)")),
+                (None, Some(a)) => reason.push_str(&format!(" ({a:.1} m²)")),
+                _ => {}
+            }
             match (density, self.max_density) {
                 (Some(d), Some(m)) => {
                     reason.push_str(&format!(", {d:.3} per m² (limit {m})"));
@@ -187,12 +203,18 @@ impl Signature for Overcrowding {
                 (Some(d), None) => reason.push_str(&format!(", {d:.3} per m²")),
                 (None, _) => reason.push_str("; density unknown: no ground sample distance"),
             }
+            reason.push_str(match (by_count, by_density) {
+                (true, true) => "; tripped by count and density",
+                (true, false) => "; tripped by count",
+                _ => "; tripped by density",
+            });
             hits.push(Hit {
                 group: format!("track:{}", v.id),
                 anchor: Some(v.id),
                 subjects: ids,
                 density,
                 area_m2,
+                length_m,
                 reason,
             });
         }

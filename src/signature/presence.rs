@@ -123,6 +123,7 @@ impl Signature for Presence {
                     subjects: ids,
                     density: None,
                     area_m2: None,
+                    length_m: None,
                 })
             })
             .collect()

@@ -146,6 +146,7 @@ impl Signature for Zone {
             subjects: ids,
             density: None,
             area_m2: None,
+            length_m: None,
         }]
     }
 }

@@ -3,8 +3,11 @@
 //!
 //! An alert: `{"alert": "open", "time": RFC 3339, "feed", "url",
 //! "event_id", "signature", "kind", "count", "reason", "start_s", "at_s",
-//! "close_reason", "latency_ms"}`; `latency_ms` runs from the frame's
-//! arrival to the alert.
+//! "close_reason", "latency_ms", "lon", "lat", "placement"}`;
+//! `latency_ms` runs from the frame's arrival to the alert. `lon` and `lat`
+//! are the event's latest position on the ground (WGS84), and `placement`
+//! how it was found (`corners`, `pointing`, `frame_center`), when the
+//! feed's frames are placed by telemetry; otherwise they are `null`.
 //!
 //! A webhook never slows detection: alerts wait in a bounded queue (256)
 //! served by a thread of its own. When the queue is full, the alert is
@@ -180,6 +183,8 @@ pub fn alert(
     latency_s: Option<f64>,
 ) -> serde_json::Value {
     let e = &update.event;
+    let here = e.ground_track.last();
+    let placement = e.best.frame.placement().map(|p| p.method());
     json!({
         "alert": update.step,
         "time": crate::clock::now_rfc3339(),
@@ -194,6 +199,9 @@ pub fn alert(
         "at_s": update.at.pts_s,
         "close_reason": e.close_reason,
         "latency_ms": latency_s.map(|s| (s * 1000.0).round()),
+        "lon": here.map(|p| (p[1] * 1e7).round() / 1e7),
+        "lat": here.map(|p| (p[2] * 1e7).round() / 1e7),
+        "placement": here.and(placement),
     })
 }
 

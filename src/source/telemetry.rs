@@ -22,7 +22,6 @@
 //! cannot be turned into a ground model, is not placed, and the reason is
 //! counted for `run.json`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -320,16 +319,6 @@ pub fn sidecar(video: &Path) -> Option<PathBuf> {
         .iter()
         .map(|ext| video.with_extension(ext))
         .find(|p| p.is_file() && p != video)
-}
-
-/// Counts of how an input's frames were placed, for `run.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct PlacementCounts {
-    /// Frames placed, by method (`corners`, `pointing`, `frame_center`,
-    /// `georef`).
-    pub placed: BTreeMap<String, u64>,
-    /// Frames not placed, by reason.
-    pub unplaced: BTreeMap<String, u64>,
 }
 
 #[cfg(test)]
