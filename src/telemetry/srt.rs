@@ -216,12 +216,10 @@ fn read_cue(cue: &Cue, cut: bool, issues: &mut Issues) -> Option<Record> {
 
 /// Whether a record has anything beyond its cue's own timing and number.
 fn carries_telemetry(r: &Record) -> bool {
-    r.utc.is_some()
-        || r.lat.is_some()
-        || r.rel_alt_m.is_some()
-        || r.alt_m.is_some()
-        || !r.camera.is_empty()
-        || r.extra.keys().any(|k| !matches!(k.as_str(), "cue" | "cue_end_s"))
+    let mut bare = r.clone();
+    bare.t_s = None;
+    bare.extra.retain(|k, _| !matches!(k.as_str(), "cue" | "cue_end_s"));
+    bare != Record::new(Format::Srt)
 }
 
 /// Parses `hh:mm:ss,mmm --> hh:mm:ss,mmm` (`.` accepted for `,`) into
@@ -531,8 +529,10 @@ fn loose_pairs(rest: &str) -> Vec<(String, String)> {
         } else if let Some(f) = segment.strip_prefix("F/").or_else(|| segment.strip_prefix("f/")) {
             out.push(("fnum".into(), f.trim().to_owned()));
         } else if let Some((key, value)) = segment.split_once(char::is_whitespace) {
+            // Only `KEY number[unit]` (`SS 1000`, `D 24.56m`): a looser rule
+            // would read ordinary subtitle text as fields.
             let key_ok = key.bytes().all(|c| c.is_ascii_alphabetic() || c == b'_');
-            if key_ok && !value.trim().is_empty() {
+            if key_ok && number_unit(value).is_some() {
                 out.push((key.to_owned(), value.trim().to_owned()));
             }
         }
@@ -592,8 +592,12 @@ pub(crate) fn number_unit(s: &str) -> Option<(f64, &str)> {
     if !has_digits {
         return None;
     }
+    // A unit is short and one word (`m`, `m/s`, `km/h`, `ms`): `5 friends`
+    // is text, not a number.
     let unit = s[i..].trim();
-    if !unit.chars().all(|c| c.is_alphabetic() || c == '/' || c == '°' || c == '%') {
+    if unit.chars().count() > 4
+        || !unit.chars().all(|c| c.is_alphabetic() || c == '/' || c == '°' || c == '%')
+    {
         return None;
     }
     let v: f64 = s[..i].parse().ok()?;
@@ -1123,11 +1127,10 @@ mod tests {
     #[test]
     fn truncated_in_a_number_drops_the_cut_cue() {
         let cut = BRACKETED.find("[longitude: -75.751").unwrap() + "[longitude: -75.7".len();
-        let text = format!("{}3\n00:00:00,066 --> 00:00:00,100\n{}", BRACKETED, &BRACKETED[40..cut]);
-        let t = parse_ok(&text);
-        assert_eq!((t.packets, t.records.len(), t.skipped), (3, 2, 1));
+        let t = parse_ok(&BRACKETED[..cut]);
+        assert_eq!((t.packets, t.records.len(), t.skipped), (2, 1, 1));
         assert!(
-            t.warnings.iter().any(|w| w.contains("cut in the middle of cue 3") && w.contains("dropped")),
+            t.warnings.iter().any(|w| w.contains("cut in the middle of cue 2") && w.contains("dropped")),
             "{:?}",
             t.warnings
         );
@@ -1167,7 +1170,13 @@ mod tests {
 
     #[test]
     fn no_cues_or_no_telemetry_is_empty() {
-        for text in ["", "\u{feff}", "hello\nworld\n", "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n"] {
+        for text in [
+            "",
+            "\u{feff}",
+            "hello\nworld\n",
+            "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n",
+            "1\n00:00:01,000 --> 00:00:02,000\nHello 5 friends, nice to meet you.\n\n",
+        ] {
             match parse(text, Path::new("film.srt")) {
                 Err(TelemetryError::Empty { path, reason }) => {
                     assert_eq!(path, Path::new("film.srt"));
