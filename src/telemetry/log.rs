@@ -524,3 +524,208 @@ fn csv_no_fix(out: &mut Telemetry) {
         out.warnings.push(format!("{n} row(s) at 0,0, read as no GPS fix (position left empty)"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x<'a>(r: &'a Record, key: &str) -> &'a Value {
+        r.extra.get(key).unwrap_or(&Value::Null)
+    }
+
+    fn near(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[test]
+    fn airdata_headers_in_feet() {
+        let text = "time(millisecond),datetime(utc),latitude,longitude,height_above_takeoff(feet),\
+            altitude_above_seaLevel(feet),speed(mph),compass_heading(degrees),pitch(degrees),roll(degrees),\
+            gimbal_heading(degrees),gimbal_pitch(degrees),gimbal_roll(degrees),isVideo,message\n\
+            0,2021-09-03 12:33:41,36.17,-75.75,10,100,0.0,90.5,-2.1,0.5,91.0,-90.0,0.0,1,\n\
+            100,2021-09-03 12:33:41.100,36.1701,-75.7501,10.5,100.5,1.2,91,-2,0.4,92,-89.5,0.1,1,Low battery\n";
+        let t = parse_csv(text, Path::new("airdata.csv")).unwrap();
+        assert_eq!((t.packets, t.records.len(), t.skipped), (2, 2, 0));
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        let r = &t.records[0];
+        assert_eq!(r.source, Some(Format::Csv));
+        assert_eq!(r.t_s, None);
+        assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41Z");
+        assert_eq!((r.lat, r.lon), (Some(36.17), Some(-75.75)));
+        assert!(near(r.rel_alt_m, 3.048));
+        assert!(near(r.alt_m, 30.48));
+        assert_eq!((r.heading_deg, r.pitch_deg, r.roll_deg), (Some(90.5), Some(-2.1), Some(0.5)));
+        assert_eq!((r.gimbal_yaw_deg, r.gimbal_pitch_deg, r.gimbal_roll_deg), (Some(91.0), Some(-90.0), Some(0.0)));
+        assert_eq!(x(r, "time_millisecond"), 0, "elapsed time is not the clock");
+        assert_eq!(x(r, "speed_mph"), 0.0);
+        assert_eq!(x(r, "is_video"), 1);
+        let r = &t.records[1];
+        assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.100Z");
+        assert_eq!(x(r, "message"), "Low battery");
+    }
+
+    #[test]
+    fn semicolon_csv_with_unix_milliseconds() {
+        let text = "Timestamp;Lat;Lng;Alt;Rel_Alt;Yaw;HFOV;VFOV;Battery\n\
+            1630672421123;36,5;-75,5;30;10;45;70;52;99\n\
+            1630672421623;36.6;-75.6;31;11;46;70;52;98\n";
+        let t = parse_csv(text, Path::new("log.csv")).unwrap();
+        // `36,5` is not a number in this reader (no decimal commas): the
+        // first row is skipped and named.
+        assert_eq!((t.packets, t.records.len(), t.skipped), (2, 1, 1));
+        assert!(t.warnings[0].contains("line 2") && t.warnings[0].contains("'Lat'"), "{:?}", t.warnings);
+        let r = &t.records[0];
+        assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.623Z");
+        assert_eq!(r.utc.unwrap().digits, 3);
+        assert_eq!((r.lat, r.lon, r.alt_m, r.rel_alt_m), (Some(36.6), Some(-75.6), Some(31.0), Some(11.0)));
+        assert_eq!((r.heading_deg, r.hfov_deg, r.vfov_deg), (Some(46.0), Some(70.0), Some(52.0)));
+        assert_eq!(x(r, "battery"), 98);
+    }
+
+    #[test]
+    fn unix_seconds_iso_and_bad_rows() {
+        let text = "gps_time,lat,lon,altitude\n\
+            1630672421,36.1,-75.1,5\n\
+            1630672421.5,36.2,-75.2,6\n\
+            2021-09-03T12:33:43Z,36.3,-75.3,7\n\
+            ,36.4,-75.4,8\n\
+            12.5,36.5,-75.5,9\n\
+            2021-09-03T12:33:44Z,north,-75.6,10\n\
+            2021-09-03T12:33:45Z,0,0,11\n\
+            2021/09/03 12:33:46,95,-75.7,12\n";
+        let t = parse_csv(text, Path::new("log.csv")).unwrap();
+        assert_eq!((t.packets, t.records.len(), t.skipped), (8, 4, 4));
+        assert_eq!(t.records[0].utc.unwrap().iso(), "2021-09-03T12:33:41Z");
+        assert_eq!(t.records[1].utc.unwrap().iso(), "2021-09-03T12:33:41.5Z");
+        assert_eq!(t.records[2].utc.unwrap().iso(), "2021-09-03T12:33:43Z");
+        assert_eq!((t.records[3].lat, t.records[3].lon), (None, None), "0,0 is no fix");
+        assert_eq!(t.records[3].alt_m, Some(11.0));
+        assert!(t.warnings.iter().any(|w| w.starts_with("4 row(s) skipped; the first: line 5: no time")), "{:?}", t.warnings);
+        assert!(t.warnings.iter().any(|w| w.contains("no GPS fix")), "{:?}", t.warnings);
+        assert!(parse_time("2021/09/03 12:33:46").is_some());
+        assert_eq!(parse_time("1630672421123456").unwrap().iso(), "2021-09-03T12:33:41.123456Z");
+    }
+
+    #[test]
+    fn csv_without_time_or_rows_is_empty() {
+        for text in ["lat,lon\n1,2\n", "", "time,lat,lon\n", "time,lat,lon\nsoon,1,2\n"] {
+            match parse_csv(text, Path::new("x.csv")) {
+                Err(TelemetryError::Empty { path, .. }) => assert_eq!(path, Path::new("x.csv")),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    const GPX11: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"
+     xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v2"
+     xmlns:litchi="http://litchi.example/ns">
+  <trk><name>Flight &amp; more</name><trkseg>
+    <trkpt lat="36.17" lon="-75.75">
+      <ele>23.5</ele>
+      <time>2021-09-03T12:33:41.250Z</time>
+      <extensions>
+        <gpxtpx:TrackPointExtension><gpxtpx:course>92.5</gpxtpx:course><gpxtpx:speed>4.2</gpxtpx:speed></gpxtpx:TrackPointExtension>
+        <litchi:gimbalPitch>-90</litchi:gimbalPitch>
+        <litchi:height>10.5</litchi:height>
+        <litchi:battery>88</litchi:battery>
+      </extensions>
+    </trkpt>
+    <trkpt lat="36.171" lon="-75.751"><ele>24</ele><time>2021-09-03T12:33:42Z</time></trkpt>
+    <trkpt lat="36.172" lon="-75.752"><ele>25</ele></trkpt>
+    <trkpt lat="abc" lon="-75.752"><time>2021-09-03T12:33:44Z</time></trkpt>
+  </trkseg></trk>
+  <wpt lat="36.2" lon="-75.8"><time>2021-09-03T12:40:00Z</time><name>Landing</name></wpt>
+</gpx>"#;
+
+    #[test]
+    fn gpx_1_1_with_extensions() {
+        let t = parse_gpx(GPX11, Path::new("flight.gpx")).unwrap();
+        assert_eq!((t.packets, t.records.len(), t.skipped), (5, 3, 2));
+        let r = &t.records[0];
+        assert_eq!(r.source, Some(Format::Gpx));
+        assert_eq!(r.t_s, None);
+        assert_eq!((r.lat, r.lon, r.alt_m), (Some(36.17), Some(-75.75), Some(23.5)));
+        assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.250Z");
+        assert_eq!(r.heading_deg, Some(92.5));
+        assert_eq!(r.gimbal_pitch_deg, Some(-90.0));
+        assert_eq!(r.rel_alt_m, Some(10.5));
+        assert_eq!(x(r, "speed_mps"), 4.2);
+        assert_eq!(x(r, "battery"), 88);
+        assert_eq!(x(r, "gpx_kind"), "trkpt");
+        assert_eq!(t.records[1].alt_m, Some(24.0));
+        assert_eq!(x(&t.records[2], "gpx_kind"), "wpt");
+        assert_eq!(x(&t.records[2], "name"), "Landing");
+        assert!(t.warnings.iter().any(|w| w.contains("2 point(s) skipped") && w.contains("trkpt 3: no time")), "{:?}", t.warnings);
+    }
+
+    #[test]
+    fn gpx_1_0_course_speed_and_empty_points() {
+        let text = r#"<?xml version="1.0"?>
+<gpx version="1.0" xmlns="http://www.topografix.com/GPX/1/0">
+ <rte><rtept lat="-33.5" lon="151.2"><ele>5</ele><time>2021-09-03T12:33:41Z</time><course>180.0</course><speed>3.5</speed><sat>9</sat></rtept></rte>
+ <trk><trkseg><trkpt lat="0" lon="0"><time>2021-09-03T12:33:42Z</time></trkpt><trkpt lat="1" lon="2"/></trkseg></trk>
+</gpx>"#;
+        let t = parse_gpx(text, Path::new("old.gpx")).unwrap();
+        assert_eq!((t.packets, t.records.len(), t.skipped), (3, 2, 1));
+        let r = &t.records[0];
+        assert_eq!((r.lat, r.lon, r.alt_m, r.heading_deg), (Some(-33.5), Some(151.2), Some(5.0), Some(180.0)));
+        assert_eq!(x(r, "speed_mps"), 3.5);
+        assert_eq!(x(r, "sat"), 9);
+        assert_eq!(x(r, "gpx_kind"), "rtept");
+        assert_eq!((t.records[1].lat, t.records[1].lon), (None, None));
+        assert!(t.warnings.iter().any(|w| w.contains("no GPS fix")), "{:?}", t.warnings);
+    }
+
+    #[test]
+    fn gpx_without_points_is_empty() {
+        for text in ["", "<gpx version=\"1.1\"></gpx>", "<html><body/></html>", "not xml at all <<<"] {
+            match parse_gpx(text, Path::new("x.gpx")) {
+                Err(TelemetryError::Empty { path, .. }) => assert_eq!(path, Path::new("x.gpx")),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn files_are_read_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("log.csv");
+        std::fs::write(&csv_path, "\u{feff}time,lat,lon\r\n2021-09-03T12:33:41Z,1,2\r\n").unwrap();
+        let t = read_csv(&csv_path).unwrap();
+        assert_eq!(t.records[0].lon, Some(2.0));
+        let gpx_path = dir.path().join("f.gpx");
+        std::fs::write(&gpx_path, GPX11).unwrap();
+        assert_eq!(read_gpx(&gpx_path).unwrap().records.len(), 3);
+        let err = read_csv(&dir.path().join("none.csv")).unwrap_err().to_string();
+        assert!(err.contains("none.csv"), "{err}");
+        let err = read_gpx(&dir.path().join("none.gpx")).unwrap_err().to_string();
+        assert!(err.contains("none.gpx"), "{err}");
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_random_input() {
+        let csv = "datetime(utc);latitude;longitude;altitude(feet)\n2021-09-03 12:33:41;36.1;-75.1;10\n\"2021\";\"x\n";
+        for cut in 0..csv.len() {
+            let _ = parse_csv(&csv[..cut], Path::new("cut.csv"));
+        }
+        for cut in 0..GPX11.len() {
+            let _ = parse_gpx(&GPX11[..cut], Path::new("cut.gpx"));
+        }
+        let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
+        let alphabet = b"<>/=\"' trkptlatlon0123456789.-:;,\nTZ&";
+        for _ in 0..300 {
+            let len = (seed % 500) as usize;
+            let mut bytes = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                bytes.push(if seed % 4 == 0 { (seed >> 8) as u8 } else { alphabet[(seed >> 8) as usize % alphabet.len()] });
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse_csv(&text, Path::new("random.csv"));
+            let _ = parse_gpx(&text, Path::new("random.gpx"));
+        }
+    }
+}
