@@ -56,7 +56,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Telemetry, TelemetryError> {
     } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
         (Some(bytes), find_xmp_packet(bytes))
     } else {
-        return Err(TelemetryError::format(path, "not a JPEG, DNG or TIFF image"));
+        return Err(TelemetryError::format(
+            path,
+            "not a JPEG, DNG or TIFF image",
+        ));
     };
     out.packets = 1;
     let mut record = Record::new(Format::Exif);
@@ -84,7 +87,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Telemetry, TelemetryError> {
 
 /// Walks a JPEG's marker segments up to the image data; returns the TIFF
 /// body of the first EXIF APP1 and the first XMP APP1 packet.
-fn jpeg_metadata<'a>(b: &'a [u8], warnings: &mut Vec<String>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+fn jpeg_metadata<'a>(
+    b: &'a [u8],
+    warnings: &mut Vec<String>,
+) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
     let (mut exif, mut xmp) = (None, None);
     let mut i = 2;
     loop {
@@ -98,12 +104,18 @@ fn jpeg_metadata<'a>(b: &'a [u8], warnings: &mut Vec<String>) -> (Option<&'a [u8
             0xD9 | 0xDA => break,
             _ => {}
         }
-        let Some(len) = b.get(i..i + 2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+        let Some(len) = b
+            .get(i..i + 2)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+        else {
             warnings.push("the JPEG ends inside a segment header".into());
             break;
         };
         let Some(payload) = (len >= 2).then(|| b.get(i + 2..i + len)).flatten() else {
-            warnings.push(format!("the JPEG's segment 0xFF{marker:02X} at byte {} is cut short", i - 2));
+            warnings.push(format!(
+                "the JPEG's segment 0xFF{marker:02X} at byte {} is cut short",
+                i - 2
+            ));
             break;
         };
         if marker == 0xE1 {
@@ -179,7 +191,10 @@ fn num(exif: &exif::Exif, tag: Tag, n: usize) -> Option<f64> {
 fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
     match &field(exif, tag)?.value {
         ExifValue::Ascii(parts) => {
-            let s = String::from_utf8_lossy(parts.first()?).trim().trim_matches('\0').to_owned();
+            let s = String::from_utf8_lossy(parts.first()?)
+                .trim()
+                .trim_matches('\0')
+                .to_owned();
             (!s.is_empty()).then_some(s)
         }
         _ => None,
@@ -234,7 +249,10 @@ fn apply_exif(exif: &exif::Exif, r: &mut Record, warnings: &mut Vec<String>) {
 /// GPSDateStamp + GPSTimeStamp, which are UTC by definition.
 fn gps_time(exif: &exif::Exif) -> Option<Utc> {
     let date = text(exif, Tag::GPSDateStamp)?;
-    let (h, m) = (num(exif, Tag::GPSTimeStamp, 0)?, num(exif, Tag::GPSTimeStamp, 1)?);
+    let (h, m) = (
+        num(exif, Tag::GPSTimeStamp, 0)?,
+        num(exif, Tag::GPSTimeStamp, 1)?,
+    );
     let s = num(exif, Tag::GPSTimeStamp, 2)?;
     let digits = match &field(exif, Tag::GPSTimeStamp)?.value {
         ExifValue::Rational(r) => r.get(2).map_or(0, |x| decimal_places(x.denom)),
@@ -268,14 +286,18 @@ fn decimal_places(denom: u32) -> u8 {
 /// time, so the value is taken as UTC with a warning.
 fn original_time(exif: &exif::Exif, r: &mut Record, warnings: &mut Vec<String>) -> Option<Utc> {
     let dt = text(exif, Tag::DateTimeOriginal)?;
-    r.extra.insert("datetime_original".into(), Value::String(dt.clone()));
+    r.extra
+        .insert("datetime_original".into(), Value::String(dt.clone()));
     let mut s = dt.replacen(':', "-", 2);
-    if let Some(sub) = text(exif, Tag::SubSecTimeOriginal).filter(|x| x.bytes().all(|c| c.is_ascii_digit())) {
+    if let Some(sub) =
+        text(exif, Tag::SubSecTimeOriginal).filter(|x| x.bytes().all(|c| c.is_ascii_digit()))
+    {
         s = format!("{s}.{sub}");
     }
     match text(exif, Tag::OffsetTimeOriginal) {
         Some(offset) => {
-            r.extra.insert("offset_time_original".into(), Value::String(offset.clone()));
+            r.extra
+                .insert("offset_time_original".into(), Value::String(offset.clone()));
             Utc::parse(&format!("{s}{offset}"))
         }
         None => {
@@ -302,14 +324,19 @@ fn image_size(exif: &exif::Exif) -> Option<(u32, u32)> {
 /// image width and height, the unit from FocalPlaneResolutionUnit (2 inch
 /// — the default, 3 cm, 4 mm, 5 µm).
 fn sensor_size(exif: &exif::Exif, r: &mut Record) {
-    let Some((w, h)) = r.camera.image_size else { return };
+    let Some((w, h)) = r.camera.image_size else {
+        return;
+    };
     let unit_mm = match num(exif, Tag::FocalPlaneResolutionUnit, 0).unwrap_or(2.0) as u32 {
         3 => 10.0,
         4 => 1.0,
         5 => 0.001,
         _ => 25.4,
     };
-    let size = |res: Option<f64>, px: u32| res.filter(|v| *v > 0.0).map(|v| f64::from(px) / v * unit_mm);
+    let size = |res: Option<f64>, px: u32| {
+        res.filter(|v| *v > 0.0)
+            .map(|v| f64::from(px) / v * unit_mm)
+    };
     r.camera.sensor_width_mm = size(num(exif, Tag::FocalPlaneXResolution, 0), w);
     r.camera.sensor_height_mm = size(num(exif, Tag::FocalPlaneYResolution, 0), h);
 }
@@ -321,7 +348,9 @@ fn apply_xmp(packet: &[u8], r: &mut Record, warnings: &mut Vec<String>) -> bool 
     let text = String::from_utf8_lossy(packet);
     let mut props = XmpProps::default();
     if let Err(e) = props.read(&text) {
-        warnings.push(format!("the XMP packet is damaged ({e}); read up to the damage"));
+        warnings.push(format!(
+            "the XMP packet is damaged ({e}); read up to the damage"
+        ));
     }
     let mut any = false;
     let mut xmp_position = (None, None);
@@ -392,7 +421,10 @@ fn finish(r: &mut Record, warnings: &mut Vec<String>) {
         r.lon = None;
         warnings.push("the position is 0,0, read as no GPS fix (position left empty)".into());
     } else if r.lat.is_some_and(|v| v.abs() > 90.0) || r.lon.is_some_and(|v| v.abs() > 180.0) {
-        warnings.push(format!("the position {:?},{:?} is out of range; left empty", r.lat, r.lon));
+        warnings.push(format!(
+            "the position {:?},{:?} is out of range; left empty",
+            r.lat, r.lon
+        ));
         r.lat = None;
         r.lon = None;
     } else if r.lat.is_none() || r.lon.is_none() {
@@ -479,7 +511,9 @@ impl XmpProps {
 
     /// Keeps a `prefix:Name` property if it is DJI's or `tiff:Model`.
     fn property(&mut self, qname: &str, value: String, dji_prefixes: &[String]) {
-        let Some((prefix, local)) = qname.split_once(':') else { return };
+        let Some((prefix, local)) = qname.split_once(':') else {
+            return;
+        };
         if dji_prefixes.iter().any(|p| p == prefix) {
             self.dji.push((local.to_owned(), value));
         } else if qname == "tiff:Model" && !value.is_empty() {
@@ -544,20 +578,40 @@ mod tests {
     use exif::Rational;
 
     fn ascii(tag: Tag, s: &str) -> Field {
-        Field { tag, ifd_num: In::PRIMARY, value: ExifValue::Ascii(vec![s.as_bytes().to_vec()]) }
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value: ExifValue::Ascii(vec![s.as_bytes().to_vec()]),
+        }
     }
 
     fn rationals(tag: Tag, v: &[(u32, u32)]) -> Field {
-        let value = ExifValue::Rational(v.iter().map(|&(num, denom)| Rational { num, denom }).collect());
-        Field { tag, ifd_num: In::PRIMARY, value }
+        let value = ExifValue::Rational(
+            v.iter()
+                .map(|&(num, denom)| Rational { num, denom })
+                .collect(),
+        );
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value,
+        }
     }
 
     fn short(tag: Tag, v: u16) -> Field {
-        Field { tag, ifd_num: In::PRIMARY, value: ExifValue::Short(vec![v]) }
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value: ExifValue::Short(vec![v]),
+        }
     }
 
     fn long(tag: Tag, v: u32) -> Field {
-        Field { tag, ifd_num: In::PRIMARY, value: ExifValue::Long(vec![v]) }
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value: ExifValue::Long(vec![v]),
+        }
     }
 
     /// Little-endian TIFF data holding the fields.
@@ -593,7 +647,11 @@ mod tests {
             rationals(Tag::GPSLatitude, &[(36, 1), (10, 1), (1234, 100)]),
             ascii(Tag::GPSLongitudeRef, "W"),
             rationals(Tag::GPSLongitude, &[(75, 1), (45, 1), (0, 1)]),
-            Field { tag: Tag::GPSAltitudeRef, ifd_num: In::PRIMARY, value: ExifValue::Byte(vec![0]) },
+            Field {
+                tag: Tag::GPSAltitudeRef,
+                ifd_num: In::PRIMARY,
+                value: ExifValue::Byte(vec![0]),
+            },
             rationals(Tag::GPSAltitude, &[(23456, 1000)]),
             ascii(Tag::GPSDateStamp, "2021:09:03"),
             rationals(Tag::GPSTimeStamp, &[(12, 1), (33, 1), (41500, 1000)]),
@@ -652,7 +710,9 @@ mod tests {
     fn jpeg(exif_tiff: Option<&[u8]>, xmp: Option<&str>) -> Vec<u8> {
         let img = image::RgbImage::from_pixel(8, 8, image::Rgb([90, 120, 200]));
         let mut plain = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new(&mut plain).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new(&mut plain)
+            .encode_image(&img)
+            .unwrap();
         let mut out = plain[..2].to_vec();
         let mut app1 = |sig: &[u8], body: &[u8]| {
             let len = (2 + sig.len() + body.len()) as u16;
@@ -694,8 +754,14 @@ mod tests {
         assert_eq!(x(r, "exif_gps_altitude_m"), 23.456);
         assert_eq!(r.rel_alt_m, Some(5.3));
         assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.500Z");
-        assert_eq!((r.gimbal_pitch_deg, r.gimbal_yaw_deg, r.gimbal_roll_deg), (Some(-90.0), Some(-12.3), Some(0.0)));
-        assert_eq!((r.heading_deg, r.pitch_deg, r.roll_deg), (Some(-10.5), Some(-2.2), Some(1.1)));
+        assert_eq!(
+            (r.gimbal_pitch_deg, r.gimbal_yaw_deg, r.gimbal_roll_deg),
+            (Some(-90.0), Some(-12.3), Some(0.0))
+        );
+        assert_eq!(
+            (r.heading_deg, r.pitch_deg, r.roll_deg),
+            (Some(-10.5), Some(-2.2), Some(1.1))
+        );
         assert_eq!(r.camera.model.as_deref(), Some("FC3170"));
         assert_eq!(x(r, "make"), "DJI");
         assert_eq!(r.camera.focal_length_mm, Some(4.5));
@@ -712,13 +778,19 @@ mod tests {
         assert_eq!(x(r, "calibrated_focal_length"), 3666.666504);
         assert_eq!(x(r, "calibrated_optical_center_x"), 2000.0);
         assert_eq!(x(r, "calibrated_optical_center_y"), 1500.0);
-        assert_eq!(x(r, "dewarp_data"), "2021-09-01;3678.0,3677.0,10.0,-12.0,-0.27,0.11,0.0001,-0.0002,-0.02");
+        assert_eq!(
+            x(r, "dewarp_data"),
+            "2021-09-01;3678.0,3677.0,10.0,-12.0,-0.27,0.11,0.0001,-0.0002,-0.02"
+        );
         assert_eq!(x(r, "lrf_target_lat"), 36.171);
         assert_eq!(x(r, "lrf_target_lon"), -75.751);
         assert_eq!(x(r, "lrf_target_distance"), 120.5);
         assert_eq!(x(r, "rtk_flag"), 50);
         assert_eq!(x(r, "self_data"), "Undefined & more");
-        assert!(r.extra.get("absolute_altitude").is_none(), "mapped fields are not repeated");
+        assert!(
+            r.extra.get("absolute_altitude").is_none(),
+            "mapped fields are not repeated"
+        );
     }
 
     #[test]
@@ -731,7 +803,11 @@ mod tests {
         let bytes = jpeg(Some(&tiff(&fields)), Some(XMP_ELEMENTS));
         let t = parse(&bytes, Path::new("DJI_0002.JPG")).unwrap();
         let r = &t.records[0];
-        assert_eq!((r.lat, r.lon), (Some(36.5), Some(-75.5)), "XMP position as fallback");
+        assert_eq!(
+            (r.lat, r.lon),
+            (Some(36.5), Some(-75.5)),
+            "XMP position as fallback"
+        );
         assert_eq!(r.alt_m, Some(120.25));
         assert_eq!(r.rel_alt_m, Some(10.0));
         assert_eq!(r.gimbal_pitch_deg, Some(-45.0));
@@ -756,7 +832,11 @@ mod tests {
         assert_eq!(r.rel_alt_m, None);
         assert_eq!(r.utc.unwrap().iso(), "2021-09-03T14:33:41Z");
         assert_eq!(x(r, "datetime_original"), "2021:09:03 14:33:41");
-        assert!(t.warnings.iter().any(|w| w.contains("taken as UTC")), "{:?}", t.warnings);
+        assert!(
+            t.warnings.iter().any(|w| w.contains("taken as UTC")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
@@ -775,7 +855,11 @@ mod tests {
             rationals(Tag::GPSLatitude, &[(33, 1), (30, 1), (0, 1)]),
             ascii(Tag::GPSLongitudeRef, "E"),
             rationals(Tag::GPSLongitude, &[(151, 1), (12, 1), (0, 1)]),
-            Field { tag: Tag::GPSAltitudeRef, ifd_num: In::PRIMARY, value: ExifValue::Byte(vec![1]) },
+            Field {
+                tag: Tag::GPSAltitudeRef,
+                ifd_num: In::PRIMARY,
+                value: ExifValue::Byte(vec![1]),
+            },
             rationals(Tag::GPSAltitude, &[(5, 1)]),
         ];
         let t = parse(&jpeg(Some(&tiff(&fields)), None), Path::new("b.jpg")).unwrap();
@@ -804,13 +888,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let err = parse(b"GIF89a....", Path::new("x.gif")).unwrap_err().to_string();
+        let err = parse(b"GIF89a....", Path::new("x.gif"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.gif") && err.contains("not a JPEG"), "{err}");
         let dir = tempfile::tempdir().unwrap();
-        let err = read(&dir.path().join("missing.jpg")).unwrap_err().to_string();
+        let err = read(&dir.path().join("missing.jpg"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.jpg"), "{err}");
         let path = dir.path().join("DJI_0005.JPG");
-        std::fs::write(&path, jpeg(Some(&tiff(&dji_fields())), Some(XMP_ATTRIBUTES))).unwrap();
+        std::fs::write(
+            &path,
+            jpeg(Some(&tiff(&dji_fields())), Some(XMP_ATTRIBUTES)),
+        )
+        .unwrap();
         assert_eq!(read(&path).unwrap().records.len(), 1);
     }
 

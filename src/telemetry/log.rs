@@ -76,7 +76,10 @@ fn normalise_header(h: &str) -> (String, String) {
         Some(i) => (&h[..i], h[i + 1..].trim_end_matches([')', ']']).trim()),
         None => (h.as_str(), ""),
     };
-    let name: String = name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).collect();
+    let name: String = name
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .collect();
     (name, unit.to_owned())
 }
 
@@ -128,7 +131,9 @@ fn columns(headers: &[String]) -> Vec<Column> {
         .into_iter()
         .enumerate()
         .map(|(i, (_, unit, mut role, _))| {
-            if (role == Role::Time && Some(i) != best_time) || (role != Role::Extra && taken.contains(&role)) {
+            if (role == Role::Time && Some(i) != best_time)
+                || (role != Role::Extra && taken.contains(&role))
+            {
                 role = Role::Extra;
             }
             taken.push(role);
@@ -172,7 +177,12 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Telemetry, TelemetryError> {
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_owned).collect(),
-        Err(e) => return Err(TelemetryError::format(path, format!("cannot read the CSV header: {e}"))),
+        Err(e) => {
+            return Err(TelemetryError::format(
+                path,
+                format!("cannot read the CSV header: {e}"),
+            ))
+        }
     };
     let columns = columns(&headers);
     if !columns.iter().any(|c| c.role == Role::Time) {
@@ -206,13 +216,19 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Telemetry, TelemetryError> {
         }
     }
     if let Some(first) = first_bad {
-        out.warnings.push(format!("{} row(s) skipped; the first: {first}", out.skipped));
+        out.warnings.push(format!(
+            "{} row(s) skipped; the first: {first}",
+            out.skipped
+        ));
     }
     csv_no_fix(&mut out);
     if out.records.is_empty() {
         return Err(TelemetryError::Empty {
             path: path.to_owned(),
-            reason: format!("{} row(s), none with a readable time and values", out.packets),
+            reason: format!(
+                "{} row(s), none with a readable time and values",
+                out.packets
+            ),
         });
     }
     Ok(out)
@@ -226,7 +242,10 @@ fn csv_row(row: &csv::StringRecord, columns: &[Column]) -> Result<Record, String
             continue;
         }
         if col.role == Role::Time {
-            r.utc = Some(parse_time(cell).ok_or_else(|| format!("column '{}': '{cell}' is not a time", col.header))?);
+            r.utc = Some(
+                parse_time(cell)
+                    .ok_or_else(|| format!("column '{}': '{cell}' is not a time", col.header))?,
+            );
             continue;
         }
         if col.role == Role::Extra {
@@ -306,7 +325,10 @@ pub fn parse_time(cell: &str) -> Option<Utc> {
 /// Empties 0,0 positions (no GPS fix) and returns how many there were.
 fn no_fix(records: &mut [Record]) -> usize {
     let mut n = 0;
-    for r in records.iter_mut().filter(|r| r.lat == Some(0.0) && r.lon == Some(0.0)) {
+    for r in records
+        .iter_mut()
+        .filter(|r| r.lat == Some(0.0) && r.lon == Some(0.0))
+    {
         r.lat = None;
         r.lon = None;
         n += 1;
@@ -326,7 +348,9 @@ pub fn parse_gpx(text: &str, path: &Path) -> Result<Telemetry, TelemetryError> {
             Ok(e) => e,
             Err(e) => {
                 let at = reader.buffer_position();
-                out.warnings.push(format!("the GPX is damaged at byte {at} ({e}); read up to there"));
+                out.warnings.push(format!(
+                    "the GPX is damaged at byte {at} ({e}); read up to there"
+                ));
                 break;
             }
         };
@@ -367,22 +391,34 @@ pub fn parse_gpx(text: &str, path: &Path) -> Result<Telemetry, TelemetryError> {
         }
     }
     if point.is_some() {
-        out.warnings.push("the GPX ends inside a point; that point was dropped".into());
+        out.warnings
+            .push("the GPX ends inside a point; that point was dropped".into());
     }
     if let Some(first) = first_bad {
-        out.warnings.push(format!("{} point(s) skipped; the first: {first}", out.skipped));
+        out.warnings.push(format!(
+            "{} point(s) skipped; the first: {first}",
+            out.skipped
+        ));
     }
     let n = no_fix(&mut out.records);
     if n > 0 {
-        out.warnings.push(format!("{n} point(s) at 0,0, read as no GPS fix (position left empty)"));
+        out.warnings.push(format!(
+            "{n} point(s) at 0,0, read as no GPS fix (position left empty)"
+        ));
     }
     if out.records.is_empty() {
         let reason = if saw_gpx {
-            format!("{} point(s), none with a time and a valid position", out.packets)
+            format!(
+                "{} point(s), none with a time and a valid position",
+                out.packets
+            )
         } else {
             "no <gpx> element".to_owned()
         };
-        return Err(TelemetryError::Empty { path: path.to_owned(), reason });
+        return Err(TelemetryError::Empty {
+            path: path.to_owned(),
+            reason,
+        });
     }
     Ok(out)
 }
@@ -453,7 +489,8 @@ impl GpxPoint {
         if key == "time" {
             r.utc = parse_time(value);
             if r.utc.is_none() {
-                self.bad.get_or_insert(format!("time '{value}' is not a time"));
+                self.bad
+                    .get_or_insert(format!("time '{value}' is not a time"));
             }
             return;
         }
@@ -465,13 +502,16 @@ impl GpxPoint {
             "gimbalpitch" => Some(&mut r.gimbal_pitch_deg),
             "gimbalyaw" | "gimbalheading" => Some(&mut r.gimbal_yaw_deg),
             "gimbalroll" => Some(&mut r.gimbal_roll_deg),
-            "height" | "relalt" | "relativealtitude" | "heightabovetakeoff" => Some(&mut r.rel_alt_m),
+            "height" | "relalt" | "relativealtitude" | "heightabovetakeoff" => {
+                Some(&mut r.rel_alt_m)
+            }
             _ => None,
         };
         match (target, number_unit(value)) {
             (Some(field), Some((v, _))) => *field = Some(v),
             (Some(_), None) => {
-                self.bad.get_or_insert(format!("{name} '{value}' is not a number"));
+                self.bad
+                    .get_or_insert(format!("{name} '{value}' is not a number"));
             }
             (None, _) => {
                 let v = extra_value(value);
@@ -492,13 +532,19 @@ fn finish_point(p: GpxPoint, out: &mut Telemetry, first_bad: &mut Option<String>
     out.packets += 1;
     let n = out.packets;
     let coord = |s: &Option<String>, limit: f64| {
-        s.as_deref().and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && v.abs() <= limit)
+        s.as_deref()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && v.abs() <= limit)
     };
     let (lat, lon) = (coord(&p.lat, 90.0), coord(&p.lon, 180.0));
     let why = if let Some(bad) = &p.bad {
         Some(bad.clone())
     } else if lat.is_none() || lon.is_none() {
-        Some(format!("lat '{}' lon '{}' is not a position", p.lat.as_deref().unwrap_or(""), p.lon.as_deref().unwrap_or("")))
+        Some(format!(
+            "lat '{}' lon '{}' is not a position",
+            p.lat.as_deref().unwrap_or(""),
+            p.lon.as_deref().unwrap_or("")
+        ))
     } else if p.record.utc.is_none() {
         Some("no time".into())
     } else {
@@ -521,7 +567,9 @@ fn finish_point(p: GpxPoint, out: &mut Telemetry, first_bad: &mut Option<String>
 fn csv_no_fix(out: &mut Telemetry) {
     let n = no_fix(&mut out.records);
     if n > 0 {
-        out.warnings.push(format!("{n} row(s) at 0,0, read as no GPS fix (position left empty)"));
+        out.warnings.push(format!(
+            "{n} row(s) at 0,0, read as no GPS fix (position left empty)"
+        ));
     }
 }
 
@@ -554,8 +602,14 @@ mod tests {
         assert_eq!((r.lat, r.lon), (Some(36.17), Some(-75.75)));
         assert!(near(r.rel_alt_m, 3.048));
         assert!(near(r.alt_m, 30.48));
-        assert_eq!((r.heading_deg, r.pitch_deg, r.roll_deg), (Some(90.5), Some(-2.1), Some(0.5)));
-        assert_eq!((r.gimbal_yaw_deg, r.gimbal_pitch_deg, r.gimbal_roll_deg), (Some(91.0), Some(-90.0), Some(0.0)));
+        assert_eq!(
+            (r.heading_deg, r.pitch_deg, r.roll_deg),
+            (Some(90.5), Some(-2.1), Some(0.5))
+        );
+        assert_eq!(
+            (r.gimbal_yaw_deg, r.gimbal_pitch_deg, r.gimbal_roll_deg),
+            (Some(91.0), Some(-90.0), Some(0.0))
+        );
         assert_eq!(x(r, "time_millisecond"), 0, "elapsed time is not the clock");
         assert_eq!(x(r, "speed_mph"), 0.0);
         assert_eq!(x(r, "is_video"), 1);
@@ -573,12 +627,22 @@ mod tests {
         // `36,5` is not a number in this reader (no decimal commas): the
         // first row is skipped and named.
         assert_eq!((t.packets, t.records.len(), t.skipped), (2, 1, 1));
-        assert!(t.warnings[0].contains("line 2") && t.warnings[0].contains("'Lat'"), "{:?}", t.warnings);
+        assert!(
+            t.warnings[0].contains("line 2") && t.warnings[0].contains("'Lat'"),
+            "{:?}",
+            t.warnings
+        );
         let r = &t.records[0];
         assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.623Z");
         assert_eq!(r.utc.unwrap().digits, 3);
-        assert_eq!((r.lat, r.lon, r.alt_m, r.rel_alt_m), (Some(36.6), Some(-75.6), Some(31.0), Some(11.0)));
-        assert_eq!((r.heading_deg, r.hfov_deg, r.vfov_deg), (Some(46.0), Some(70.0), Some(52.0)));
+        assert_eq!(
+            (r.lat, r.lon, r.alt_m, r.rel_alt_m),
+            (Some(36.6), Some(-75.6), Some(31.0), Some(11.0))
+        );
+        assert_eq!(
+            (r.heading_deg, r.hfov_deg, r.vfov_deg),
+            (Some(46.0), Some(70.0), Some(52.0))
+        );
         assert_eq!(x(r, "battery"), 98);
     }
 
@@ -598,17 +662,39 @@ mod tests {
         assert_eq!(t.records[0].utc.unwrap().iso(), "2021-09-03T12:33:41Z");
         assert_eq!(t.records[1].utc.unwrap().iso(), "2021-09-03T12:33:41.5Z");
         assert_eq!(t.records[2].utc.unwrap().iso(), "2021-09-03T12:33:43Z");
-        assert_eq!((t.records[3].lat, t.records[3].lon), (None, None), "0,0 is no fix");
+        assert_eq!(
+            (t.records[3].lat, t.records[3].lon),
+            (None, None),
+            "0,0 is no fix"
+        );
         assert_eq!(t.records[3].alt_m, Some(11.0));
-        assert!(t.warnings.iter().any(|w| w.starts_with("4 row(s) skipped; the first: line 5: no time")), "{:?}", t.warnings);
-        assert!(t.warnings.iter().any(|w| w.contains("no GPS fix")), "{:?}", t.warnings);
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.starts_with("4 row(s) skipped; the first: line 5: no time")),
+            "{:?}",
+            t.warnings
+        );
+        assert!(
+            t.warnings.iter().any(|w| w.contains("no GPS fix")),
+            "{:?}",
+            t.warnings
+        );
         assert!(parse_time("2021/09/03 12:33:46").is_some());
-        assert_eq!(parse_time("1630672421123456").unwrap().iso(), "2021-09-03T12:33:41.123456Z");
+        assert_eq!(
+            parse_time("1630672421123456").unwrap().iso(),
+            "2021-09-03T12:33:41.123456Z"
+        );
     }
 
     #[test]
     fn csv_without_time_or_rows_is_empty() {
-        for text in ["lat,lon\n1,2\n", "", "time,lat,lon\n", "time,lat,lon\nsoon,1,2\n"] {
+        for text in [
+            "lat,lon\n1,2\n",
+            "",
+            "time,lat,lon\n",
+            "time,lat,lon\nsoon,1,2\n",
+        ] {
             match parse_csv(text, Path::new("x.csv")) {
                 Err(TelemetryError::Empty { path, .. }) => assert_eq!(path, Path::new("x.csv")),
                 other => panic!("{text:?}: {other:?}"),
@@ -645,7 +731,10 @@ mod tests {
         let r = &t.records[0];
         assert_eq!(r.source, Some(Format::Gpx));
         assert_eq!(r.t_s, None);
-        assert_eq!((r.lat, r.lon, r.alt_m), (Some(36.17), Some(-75.75), Some(23.5)));
+        assert_eq!(
+            (r.lat, r.lon, r.alt_m),
+            (Some(36.17), Some(-75.75), Some(23.5))
+        );
         assert_eq!(r.utc.unwrap().iso(), "2021-09-03T12:33:41.250Z");
         assert_eq!(r.heading_deg, Some(92.5));
         assert_eq!(r.gimbal_pitch_deg, Some(-90.0));
@@ -656,7 +745,13 @@ mod tests {
         assert_eq!(t.records[1].alt_m, Some(24.0));
         assert_eq!(x(&t.records[2], "gpx_kind"), "wpt");
         assert_eq!(x(&t.records[2], "name"), "Landing");
-        assert!(t.warnings.iter().any(|w| w.contains("2 point(s) skipped") && w.contains("trkpt 3: no time")), "{:?}", t.warnings);
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.contains("2 point(s) skipped") && w.contains("trkpt 3: no time")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
@@ -669,17 +764,29 @@ mod tests {
         let t = parse_gpx(text, Path::new("old.gpx")).unwrap();
         assert_eq!((t.packets, t.records.len(), t.skipped), (3, 2, 1));
         let r = &t.records[0];
-        assert_eq!((r.lat, r.lon, r.alt_m, r.heading_deg), (Some(-33.5), Some(151.2), Some(5.0), Some(180.0)));
+        assert_eq!(
+            (r.lat, r.lon, r.alt_m, r.heading_deg),
+            (Some(-33.5), Some(151.2), Some(5.0), Some(180.0))
+        );
         assert_eq!(x(r, "speed_mps"), 3.5);
         assert_eq!(x(r, "sat"), 9);
         assert_eq!(x(r, "gpx_kind"), "rtept");
         assert_eq!((t.records[1].lat, t.records[1].lon), (None, None));
-        assert!(t.warnings.iter().any(|w| w.contains("no GPS fix")), "{:?}", t.warnings);
+        assert!(
+            t.warnings.iter().any(|w| w.contains("no GPS fix")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
     fn gpx_without_points_is_empty() {
-        for text in ["", "<gpx version=\"1.1\"></gpx>", "<html><body/></html>", "not xml at all <<<"] {
+        for text in [
+            "",
+            "<gpx version=\"1.1\"></gpx>",
+            "<html><body/></html>",
+            "not xml at all <<<",
+        ] {
             match parse_gpx(text, Path::new("x.gpx")) {
                 Err(TelemetryError::Empty { path, .. }) => assert_eq!(path, Path::new("x.gpx")),
                 other => panic!("{text:?}: {other:?}"),
@@ -691,15 +798,23 @@ mod tests {
     fn files_are_read_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let csv_path = dir.path().join("log.csv");
-        std::fs::write(&csv_path, "\u{feff}time,lat,lon\r\n2021-09-03T12:33:41Z,1,2\r\n").unwrap();
+        std::fs::write(
+            &csv_path,
+            "\u{feff}time,lat,lon\r\n2021-09-03T12:33:41Z,1,2\r\n",
+        )
+        .unwrap();
         let t = read_csv(&csv_path).unwrap();
         assert_eq!(t.records[0].lon, Some(2.0));
         let gpx_path = dir.path().join("f.gpx");
         std::fs::write(&gpx_path, GPX11).unwrap();
         assert_eq!(read_gpx(&gpx_path).unwrap().records.len(), 3);
-        let err = read_csv(&dir.path().join("none.csv")).unwrap_err().to_string();
+        let err = read_csv(&dir.path().join("none.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("none.csv"), "{err}");
-        let err = read_gpx(&dir.path().join("none.gpx")).unwrap_err().to_string();
+        let err = read_gpx(&dir.path().join("none.gpx"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("none.gpx"), "{err}");
     }
 
@@ -721,7 +836,11 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                bytes.push(if seed % 4 == 0 { (seed >> 8) as u8 } else { alphabet[(seed >> 8) as usize % alphabet.len()] });
+                bytes.push(if seed.is_multiple_of(4) {
+                    (seed >> 8) as u8
+                } else {
+                    alphabet[(seed >> 8) as usize % alphabet.len()]
+                });
             }
             let text = String::from_utf8_lossy(&bytes);
             let _ = parse_csv(&text, Path::new("random.csv"));

@@ -48,9 +48,10 @@ pub fn read(path: &Path) -> Result<Telemetry, TelemetryError> {
     let text = String::from_utf8_lossy(&bytes);
     let mut telemetry = parse(&text, path)?;
     if matches!(text, std::borrow::Cow::Owned(_)) {
-        telemetry
-            .warnings
-            .insert(0, "the file is not valid UTF-8; bad bytes were replaced".into());
+        telemetry.warnings.insert(
+            0,
+            "the file is not valid UTF-8; bad bytes were replaced".into(),
+        );
     }
     Ok(telemetry)
 }
@@ -143,11 +144,19 @@ fn split_cues<'a>(lines: &[&'a str]) -> Vec<Cue<'a>> {
         if starts_cue {
             pending_index = line.trim().parse().ok().or(Some(cues.len() as u64 + 1));
             if next_nonblank(i + 1).is_none() {
-                cues.push(Cue { number: pending_index.unwrap_or(0), timing: None, body: vec![] });
+                cues.push(Cue {
+                    number: pending_index.unwrap_or(0),
+                    timing: None,
+                    body: vec![],
+                });
             }
         } else if is_timing_line(line) {
             let number = pending_index.take().unwrap_or(cues.len() as u64 + 1);
-            cues.push(Cue { number, timing: Some(line), body: Vec::new() });
+            cues.push(Cue {
+                number,
+                timing: Some(line),
+                body: Vec::new(),
+            });
         } else if let Some(cue) = cues.last_mut() {
             if !line.trim().is_empty() {
                 cue.body.push(line);
@@ -162,7 +171,9 @@ fn split_cues<'a>(lines: &[&'a str]) -> Vec<Cue<'a>> {
 /// open, or the file ends in the middle of a line that does not end in a
 /// closing character.
 fn cut_last_cue(cue: &Cue, ends_cleanly: bool) -> bool {
-    let Some(timing) = cue.timing else { return true };
+    let Some(timing) = cue.timing else {
+        return true;
+    };
     let body = cue.body.join("\n");
     let lower = body.to_ascii_lowercase();
     let opens = lower.matches("<font").count() + lower.matches("< font").count();
@@ -189,12 +200,19 @@ fn cut_last_cue(cue: &Cue, ends_cleanly: bool) -> bool {
 fn read_cue(cue: &Cue, cut: bool, issues: &mut Issues) -> Option<Record> {
     let Some((start, end)) = cue.timing.and_then(parse_timing) else {
         if !cut {
-            issues.note_bad_cue(cue.number, "timing line is not 'hh:mm:ss,mmm --> hh:mm:ss,mmm'");
+            issues.note_bad_cue(
+                cue.number,
+                "timing line is not 'hh:mm:ss,mmm --> hh:mm:ss,mmm'",
+            );
         }
         return None;
     };
     let mut body: Vec<&str> = cue.body.clone();
-    if cut && body.last().is_some_and(|l| !l.trim_end().ends_with([']', ')', '>'])) {
+    if cut
+        && body
+            .last()
+            .is_some_and(|l| !l.trim_end().ends_with([']', ')', '>']))
+    {
         body.pop();
     }
     let mut record = Record::new(Format::Srt);
@@ -218,7 +236,8 @@ fn read_cue(cue: &Cue, cut: bool, issues: &mut Issues) -> Option<Record> {
 fn carries_telemetry(r: &Record) -> bool {
     let mut bare = r.clone();
     bare.t_s = None;
-    bare.extra.retain(|k, _| !matches!(k.as_str(), "cue" | "cue_end_s"));
+    bare.extra
+        .retain(|k, _| !matches!(k.as_str(), "cue" | "cue_end_s"));
     bare != Record::new(Format::Srt)
 }
 
@@ -347,7 +366,10 @@ fn datetime_at(b: &[u8], start: usize) -> Option<(usize, Utc)> {
     (b.get(i) == Some(&sep)).then_some(())?;
     i += 1;
     let (day, _) = digits(b, &mut i, 2)?;
-    let spaces = b[i..].iter().take_while(|c| **c == b' ' || **c == b'T').count();
+    let spaces = b[i..]
+        .iter()
+        .take_while(|c| **c == b' ' || **c == b'T')
+        .count();
     if spaces == 0 {
         return None;
     }
@@ -380,7 +402,9 @@ fn fraction(b: &[u8], mut i: usize) -> (u32, u8, usize) {
     let mut frac = String::new();
     if matches!(b.get(i), Some(b'.' | b',')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
         let mut j = i + 1;
-        let Some((_, n)) = digits(b, &mut j, 9) else { return (0, 0, i) };
+        let Some((_, n)) = digits(b, &mut j, 9) else {
+            return (0, 0, i);
+        };
         frac.push_str(std::str::from_utf8(&b[i + 1..i + 1 + n]).unwrap_or(""));
         i = j;
         // `,123,456`: milliseconds then microseconds, exactly three each.
@@ -441,7 +465,10 @@ fn take_calls(text: &str) -> (String, Vec<(String, Vec<String>)>) {
         rest.push_str(&before[..name_start]);
         rest.push(' ');
         if !name.is_empty() {
-            let values = s[i + 1..i + 1 + j].split(',').map(|v| v.trim().to_owned()).collect();
+            let values = s[i + 1..i + 1 + j]
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .collect();
             calls.push((name.to_owned(), values));
         }
         s = &s[i + 1 + j + 1..];
@@ -525,8 +552,15 @@ fn loose_pairs(rest: &str) -> Vec<(String, String)> {
             continue;
         }
         if !key_positions(segment).is_empty() {
-            out.extend(colon_pairs(segment).into_iter().filter(|(_, v)| !v.is_empty()));
-        } else if let Some(f) = segment.strip_prefix("F/").or_else(|| segment.strip_prefix("f/")) {
+            out.extend(
+                colon_pairs(segment)
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty()),
+            );
+        } else if let Some(f) = segment
+            .strip_prefix("F/")
+            .or_else(|| segment.strip_prefix("f/"))
+        {
             out.push(("fnum".into(), f.trim().to_owned()));
         } else if let Some((key, value)) = segment.split_once(char::is_whitespace) {
             // Only `KEY number[unit]` (`SS 1000`, `D 24.56m`): a looser rule
@@ -555,10 +589,10 @@ pub(crate) fn snake_case(key: &str) -> String {
         if c.is_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                if !out.ends_with('_') {
-                    out.push('_');
-                }
+            let boundary =
+                prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower);
+            if boundary && !out.ends_with('_') {
+                out.push('_');
             }
         }
         out.extend(c.to_lowercase());
@@ -596,7 +630,9 @@ pub(crate) fn number_unit(s: &str) -> Option<(f64, &str)> {
     // is text, not a number.
     let unit = s[i..].trim();
     if unit.chars().count() > 4
-        || !unit.chars().all(|c| c.is_alphabetic() || c == '/' || c == '°' || c == '%')
+        || !unit
+            .chars()
+            .all(|c| c.is_alphabetic() || c == '/' || c == '°' || c == '%')
     {
         return None;
     }
@@ -712,9 +748,33 @@ fn apply(record: &mut Record, key: &str, value: &str, cue: u64, issues: &mut Iss
             Some((v, _)) => insert_number(&mut record.extra, "diff_time_ms", v),
             None => issues.note_bad_value(cue, &name, value),
         },
-        "d" => store_number(record, "distance_from_home_m", number, cue, &name, value, issues),
-        "hs" => store_number(record, "horizontal_speed_mps", number, cue, &name, value, issues),
-        "vs" => store_number(record, "vertical_speed_mps", number, cue, &name, value, issues),
+        "d" => store_number(
+            record,
+            "distance_from_home_m",
+            number,
+            cue,
+            &name,
+            value,
+            issues,
+        ),
+        "hs" => store_number(
+            record,
+            "horizontal_speed_mps",
+            number,
+            cue,
+            &name,
+            value,
+            issues,
+        ),
+        "vs" => store_number(
+            record,
+            "vertical_speed_mps",
+            number,
+            cue,
+            &name,
+            value,
+            issues,
+        ),
         _ => {
             record.extra.insert(name.clone(), extra_value(value));
         }
@@ -743,7 +803,10 @@ fn apply_call(record: &mut Record, name: &str, values: &[String]) {
     match snake_case(name).as_str() {
         "gps" => gps_group(record, values),
         "home" => {
-            let nums: Vec<f64> = values.iter().filter_map(|v| number_unit(v).map(|n| n.0)).collect();
+            let nums: Vec<f64> = values
+                .iter()
+                .filter_map(|v| number_unit(v).map(|n| n.0))
+                .collect();
             if let [a, b, ..] = nums[..] {
                 let (lat, lon) = if a.abs() > 90.0 || b.abs() <= 90.0 && a.abs() <= 90.0 {
                     (b, a)
@@ -800,7 +863,11 @@ fn gps_group(record: &mut Record, values: &[String]) {
         Some((alt, _)) if metres => insert_number(&mut record.extra, "gps_alt_m", alt),
         Some(_) => {
             let raw = values.get(2).map_or("", |s| s.as_str());
-            let key = if raw.parse::<u32>().is_ok() { "gps_satellites" } else { "gps_third" };
+            let key = if raw.parse::<u32>().is_ok() {
+                "gps_satellites"
+            } else {
+                "gps_third"
+            };
             record.extra.insert(key.into(), extra_value(raw));
         }
         None => {}
@@ -842,7 +909,10 @@ impl Issues {
     /// so it is only a warning: when every position in the file lies
     /// within ±π/2, ±π of 0,0.
     fn warn_radians(&mut self, records: &[Record]) {
-        let mut positions = records.iter().filter_map(|r| Some((r.lat?, r.lon?))).peekable();
+        let mut positions = records
+            .iter()
+            .filter_map(|r| Some((r.lat?, r.lon?)))
+            .peekable();
         if positions.peek().is_none() {
             return;
         }
@@ -859,7 +929,9 @@ impl Issues {
             } else {
                 "it was dropped (timing or position incomplete)"
             };
-            w.push(format!("the file is cut in the middle of cue {cue}; {what}"));
+            w.push(format!(
+                "the file is cut in the middle of cue {cue}; {what}"
+            ));
         }
         if let Some((cue, reason)) = self.first_bad_cue {
             w.push(format!(
@@ -972,11 +1044,17 @@ mod tests {
             GPS(36.6146,-6.1120,0.0M) BAROMETER:0.3M\n\n";
         let t = parse_ok(text);
         let r = &t.records[0];
-        assert_eq!((r.lat, r.lon, r.alt_m), (Some(34.1234), Some(-117.1234), Some(310.5)));
+        assert_eq!(
+            (r.lat, r.lon, r.alt_m),
+            (Some(34.1234), Some(-117.1234), Some(310.5))
+        );
         assert_eq!(r.rel_alt_m, Some(12.3));
         assert_eq!(r.utc.unwrap().iso(), "2022-06-21T16:06:17Z");
         assert_eq!(x(r, "zoom_ratio"), 1.0);
-        assert_eq!(r.camera.digital_zoom, None, "zoom_ratio is not taken as digital zoom");
+        assert_eq!(
+            r.camera.digital_zoom, None,
+            "zoom_ratio is not taken as digital zoom"
+        );
         assert_eq!(r.gimbal_yaw_deg, Some(12.3));
         assert_eq!(r.gimbal_pitch_deg, Some(-45.0));
         assert_eq!(r.gimbal_roll_deg, Some(0.1));
@@ -1021,7 +1099,10 @@ mod tests {
         assert_eq!(r.gimbal_yaw_deg, Some(12.3));
         assert_eq!(r.gimbal_pitch_deg, Some(-90.0));
         assert_eq!(r.gimbal_roll_deg, Some(0.0));
-        assert!(r.extra.keys().all(|k| !k.contains("font") && !k.contains("size")));
+        assert!(r
+            .extra
+            .keys()
+            .all(|k| !k.contains("font") && !k.contains("size")));
         let r = &t.records[1];
         assert!(close(r.t_s, 0.033));
         assert_eq!(r.camera.digital_zoom, Some(2.0));
@@ -1056,8 +1137,14 @@ mod tests {
         assert_eq!(x(r, "fnum"), 2.8);
         assert_eq!(r.camera.focal_length_35mm, Some(24.0));
         assert_eq!(r.camera.digital_zoom, Some(1.5));
-        assert_eq!((r.lat, r.lon, r.alt_m), (Some(36.17), Some(-75.75), Some(117.0)));
-        assert_eq!((r.heading_deg, r.pitch_deg, r.roll_deg), (Some(-62.1), Some(2.7), Some(1.6)));
+        assert_eq!(
+            (r.lat, r.lon, r.alt_m),
+            (Some(36.17), Some(-75.75), Some(117.0))
+        );
+        assert_eq!(
+            (r.heading_deg, r.pitch_deg, r.roll_deg),
+            (Some(-62.1), Some(2.7), Some(1.6))
+        );
         assert_eq!(
             (r.gimbal_yaw_deg, r.gimbal_pitch_deg, r.gimbal_roll_deg),
             (Some(10.0), Some(-45.0), Some(0.0))
@@ -1095,7 +1182,10 @@ mod tests {
         assert_eq!((r.lat, r.lon), (Some(-44.228828), Some(171.193516)));
         assert_eq!((r.rel_alt_m, r.alt_m), (Some(40.162), Some(97.829)));
         assert_eq!(x(r, "drone_speedz"), -0.1);
-        assert_eq!((r.heading_deg, r.pitch_deg, r.roll_deg), (Some(-20.4), Some(2.4), Some(-2.1)));
+        assert_eq!(
+            (r.heading_deg, r.pitch_deg, r.roll_deg),
+            (Some(-20.4), Some(2.4), Some(-2.1))
+        );
         assert_eq!(r.gimbal_pitch_deg, Some(-29.9));
         assert_eq!(x(r, "color_md"), "default");
         assert_eq!(t.records[1].lat, Some(-44.228829));
@@ -1110,15 +1200,29 @@ mod tests {
                  2021-09-03 12:33:4{n}.000\n[latitude: {lat}] [longitude: 0.000000] [rel_alt: 1.0 abs_alt: 20.0] </font>\n\n"
             )
         };
-        let text = format!("{}{}{}", cue(1, "0.000000"), cue(2, "0.000000"), cue(3, "36.17"));
+        let text = format!(
+            "{}{}{}",
+            cue(1, "0.000000"),
+            cue(2, "0.000000"),
+            cue(3, "36.17")
+        );
         let t = parse_ok(&text);
         assert_eq!(t.records.len(), 3);
         assert_eq!((t.records[0].lat, t.records[0].lon), (None, None));
-        assert_eq!(t.records[0].rel_alt_m, Some(1.0), "the rest of the cue is kept");
+        assert_eq!(
+            t.records[0].rel_alt_m,
+            Some(1.0),
+            "the rest of the cue is kept"
+        );
         assert_eq!((t.records[1].lat, t.records[1].lon), (None, None));
-        assert_eq!((t.records[2].lat, t.records[2].lon), (Some(36.17), Some(0.0)));
+        assert_eq!(
+            (t.records[2].lat, t.records[2].lon),
+            (Some(36.17), Some(0.0))
+        );
         assert!(
-            t.warnings.iter().any(|w| w.starts_with("2 cue(s) give the position 0,0")),
+            t.warnings
+                .iter()
+                .any(|w| w.starts_with("2 cue(s) give the position 0,0")),
             "{:?}",
             t.warnings
         );
@@ -1130,7 +1234,9 @@ mod tests {
         let t = parse_ok(&BRACKETED[..cut]);
         assert_eq!((t.packets, t.records.len(), t.skipped), (2, 1, 1));
         assert!(
-            t.warnings.iter().any(|w| w.contains("cut in the middle of cue 2") && w.contains("dropped")),
+            t.warnings
+                .iter()
+                .any(|w| w.contains("cut in the middle of cue 2") && w.contains("dropped")),
             "{:?}",
             t.warnings
         );
@@ -1143,7 +1249,9 @@ mod tests {
         assert_eq!((t.packets, t.records.len(), t.skipped), (2, 2, 0));
         assert_eq!(t.records[1].gimbal_yaw_deg, Some(12.4));
         assert!(
-            t.warnings.iter().any(|w| w.contains("cut in the middle of cue 2") && w.contains("kept")),
+            t.warnings
+                .iter()
+                .any(|w| w.contains("cut in the middle of cue 2") && w.contains("kept")),
             "{:?}",
             t.warnings
         );
@@ -1154,7 +1262,11 @@ mod tests {
         let text = format!("{BRACKETED}3\n");
         let t = parse_ok(&text);
         assert_eq!((t.packets, t.records.len(), t.skipped), (3, 2, 1));
-        assert!(t.warnings.iter().any(|w| w.contains("cue 3")), "{:?}", t.warnings);
+        assert!(
+            t.warnings.iter().any(|w| w.contains("cue 3")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
@@ -1164,8 +1276,20 @@ mod tests {
         let t = parse_ok(text);
         assert_eq!((t.packets, t.records.len(), t.skipped), (2, 1, 1));
         assert_eq!(t.records[0].lat, None);
-        assert!(t.warnings.iter().any(|w| w.contains("cue 1") && w.contains("timing")), "{:?}", t.warnings);
-        assert!(t.warnings.iter().any(|w| w.contains("latitude 'north' in cue 2")), "{:?}", t.warnings);
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.contains("cue 1") && w.contains("timing")),
+            "{:?}",
+            t.warnings
+        );
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.contains("latitude 'north' in cue 2")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
@@ -1193,7 +1317,11 @@ mod tests {
             2022-09-08 06:26:55,549,370\n[color_md : default] [latitude: 0.608553] [longtitude: -1.963763] [altitude: 28.736000] </font>\n";
         let t = parse_ok(text);
         assert_eq!(x(&t.records[0], "diff_time_ms"), 114.0);
-        assert!(t.warnings.iter().any(|w| w.contains("radians")), "{:?}", t.warnings);
+        assert!(
+            t.warnings.iter().any(|w| w.contains("radians")),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
@@ -1205,7 +1333,11 @@ mod tests {
         let missing = dir.path().join("missing.SRT");
         let err = read(&missing).unwrap_err().to_string();
         assert!(err.contains("missing.SRT"), "{err}");
-        std::fs::write(&path, b"1\n00:00:00,000 --> 00:00:01,000\n[latitude: 1.5\xff] [longitude: 2.5]\n").unwrap();
+        std::fs::write(
+            &path,
+            b"1\n00:00:00,000 --> 00:00:01,000\n[latitude: 1.5\xff] [longitude: 2.5]\n",
+        )
+        .unwrap();
         let t = read(&path).unwrap();
         assert!(t.warnings[0].contains("UTF-8"));
     }
@@ -1227,7 +1359,11 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                bytes.push(if seed % 3 == 0 { (seed >> 8) as u8 } else { alphabet[(seed >> 8) as usize % alphabet.len()] });
+                bytes.push(if seed.is_multiple_of(3) {
+                    (seed >> 8) as u8
+                } else {
+                    alphabet[(seed >> 8) as usize % alphabet.len()]
+                });
             }
             let _ = parse(&String::from_utf8_lossy(&bytes), Path::new("random.srt"));
         }
