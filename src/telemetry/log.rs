@@ -373,7 +373,14 @@ pub fn parse_gpx(text: &str, path: &Path) -> Result<Telemetry, TelemetryError> {
             }
             Event::GeneralRef(r) => {
                 if let Some(p) = point.as_mut() {
-                    p.text.push_str(&format!("&{};", &*r));
+                    p.text.push_str(match &*r {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "\u{fffd}",
+                    });
                 }
             }
             Event::End(e) => {
@@ -721,7 +728,7 @@ mod tests {
     <trkpt lat="36.172" lon="-75.752"><ele>25</ele></trkpt>
     <trkpt lat="abc" lon="-75.752"><time>2021-09-03T12:33:44Z</time></trkpt>
   </trkseg></trk>
-  <wpt lat="36.2" lon="-75.8"><time>2021-09-03T12:40:00Z</time><name>Landing</name></wpt>
+  <wpt lat="36.2" lon="-75.8"><time>2021-09-03T12:40:00Z</time><name>Landing &amp; stop</name></wpt>
 </gpx>"#;
 
     #[test]
@@ -744,7 +751,7 @@ mod tests {
         assert_eq!(x(r, "gpx_kind"), "trkpt");
         assert_eq!(t.records[1].alt_m, Some(24.0));
         assert_eq!(x(&t.records[2], "gpx_kind"), "wpt");
-        assert_eq!(x(&t.records[2], "name"), "Landing");
+        assert_eq!(x(&t.records[2], "name"), "Landing & stop");
         assert!(
             t.warnings
                 .iter()
