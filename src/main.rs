@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify::run(args),
         Command::Serve(args) => cli::serve::run(args).map(|()| done),
         Command::Export(args) => cli::export::run(args).map(|()| done),
+        Command::Telemetry(args) => cli::telemetry::run(args),
     };
     match result {
         Ok(exit) if exit.errors > 0 => {

@@ -14,4 +14,5 @@ mod review;
 mod run;
 mod screen;
 mod sortie;
+mod telemetry;
 mod watch;

@@ -7,6 +7,7 @@ pub mod export;
 pub mod inspect;
 pub mod screen;
 pub mod serve;
+pub mod telemetry;
 pub mod verify;
 pub mod watch;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Export reviewed events: a verifiable bundle, COCO, CVAT, Label Studio or GeoJSON.
     Export(export::ExportArgs),
+    /// Show the drone telemetry lookout reads (ST 0601 KLV, EG 0104, DJI SRT/EXIF, CSV, GPX).
+    Telemetry(telemetry::TelemetryArgs),
 }
 
 /// What a command tells `main` for the exit code: inputs that failed

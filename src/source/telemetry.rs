@@ -60,6 +60,12 @@ pub struct Placer {
     live: Option<KlvStream>,
     /// The first frame's raw timestamp, in 90 kHz ticks.
     start_90k: Option<i64>,
+    /// The media time of the latest frame placed, for stream KLV that has
+    /// no PTS.
+    last_frame_t: Option<f64>,
+    /// Stream KLV without PTS but with a precision time stamp: the first
+    /// such record's UTC and the media time it was given.
+    utc_anchor: Option<(Utc, f64)>,
     pub info: TelemetryInfo,
 }
 
@@ -89,6 +95,8 @@ impl Placer {
             track,
             live: None,
             start_90k: None,
+            last_frame_t: None,
+            utc_anchor: None,
             info: TelemetryInfo {
                 none: Some(why.to_owned()),
                 ..TelemetryInfo::default()
@@ -226,14 +234,28 @@ impl Placer {
         self.info.skipped = totals.skipped;
         for mut r in records {
             self.info.records += 1;
-            let t = match (r.pts_90k, self.start_90k) {
-                (Some(p), Some(start)) => Some(ticks_between(start, p as i64) as f64 / 90_000.0),
-                // Before the first frame, or no PTS: by arrival, at the
-                // latest pose.
-                _ => self.track.span().map(|(_, last)| last).or(Some(0.0)),
-            };
-            r.t_s = t;
+            r.t_s = Some(self.stream_time(&r));
             self.track.push(r);
+        }
+    }
+
+    /// The media time of a KLV record demuxed with the video: by its PTS;
+    /// without one (FFmpeg writes asynchronous KLV without PTS), by its
+    /// precision time stamp counted from the first such record, which is
+    /// put at the latest frame; without either, at the latest frame (by
+    /// order of arrival).
+    fn stream_time(&mut self, r: &Record) -> f64 {
+        if let (Some(p), Some(start)) = (r.pts_90k, self.start_90k) {
+            return ticks_between(start, p as i64) as f64 / 90_000.0;
+        }
+        let now = self.last_frame_t.unwrap_or(0.0);
+        match (r.utc, self.utc_anchor) {
+            (Some(u), Some((u0, t0))) => t0 + (u.unix_us - u0.unix_us) as f64 / 1e6,
+            (Some(u), None) => {
+                self.utc_anchor = Some((u, now));
+                now
+            }
+            (None, _) => now,
         }
     }
 
@@ -279,6 +301,7 @@ impl Placer {
         if self.start_90k.is_none() {
             self.start_90k = raw_90k;
         }
+        self.last_frame_t = t_s.or(self.last_frame_t);
         self.align();
         if self.track.is_empty() {
             return if self.live.is_some() && self.info.from.is_some() {

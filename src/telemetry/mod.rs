@@ -226,8 +226,9 @@ pub struct Record {
     pub pid: Option<u16>,
     /// Raw PES presentation time stamp, 90 kHz, 33 bits.
     pub pts_90k: Option<u64>,
-    /// Media time in seconds: the PTS in seconds (not yet aligned to the
-    /// video), or the SRT cue's start.
+    /// Media time in seconds: for KLV in MPEG-TS, from the first video PTS
+    /// (33-bit wrap handled); for SRT, the cue's start; `None` for flight
+    /// logs, which are aligned by UTC.
     pub t_s: Option<f64>,
     pub utc: Option<Utc>,
     /// Sensor (camera) or platform position.
@@ -447,6 +448,9 @@ pub fn sniff(path: &Path) -> Result<Option<Format>, TelemetryError> {
 /// stills, raw `.klv`/`.bin` KLV, and MPEG-TS (by extension or by its sync
 /// bytes), where KLV may hold ST 0601 or EG 0104.
 pub fn read(path: &Path) -> Result<Telemetry, TelemetryError> {
+    if path.is_dir() {
+        return Err(TelemetryError::format(path, "is a folder, not a telemetry file"));
+    }
     if !path.exists() {
         return Err(TelemetryError::io(
             path,
