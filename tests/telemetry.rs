@@ -399,4 +399,145 @@ fn watch_on_mpeg_ts_over_udp_alerts_with_the_position() {
     let at = (open["lon"].as_f64().unwrap(), open["lat"].as_f64().unwrap());
     assert!(metres(at, vessel_truth()) < 5.0, "{open}");
     assert_eq!(open["placement"], "corners");
+    let run_json = read_json(&run_dir(&out).join("run.json"));
+    let placed = &run_json["feeds"][0]["placement"]["placed"]["corners"];
+    assert!(placed.as_u64().unwrap_or(0) > 50, "{}", run_json["feeds"][0]);
+}
+
+#[test]
+fn a_csv_flight_log_is_aligned_by_utc_and_the_config_gives_the_field_of_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("sortie.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(data("sample-sortie.mp4"))
+        .args(["-c", "copy", "-metadata", "creation_time=2026-06-01T10:00:00.000000Z"])
+        .arg(&video)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A log at 2 Hz that starts 0.5 s before the video, in feet as AirData
+    // writes them.
+    let mut csv = String::from(
+        "datetime(utc),latitude,longitude,height_above_takeoff(feet),gimbal_pitch(degrees),gimbal_heading(degrees)\n",
+    );
+    for i in 0..56u32 {
+        let t = f64::from(i) * 0.5 - 0.5;
+        let f = ((t * FPS).round().max(0.0) as u32).min(264);
+        let (ox, oy) = window(f);
+        let (lon, lat) = ground(ox + WIDTH / 2.0, oy + HEIGHT / 2.0);
+        let ms = (t * 1000.0).round() as i64;
+        let (s, sub) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+        let stamp = if s < 0 {
+            format!("2026-06-01 09:59:59.{sub:03}")
+        } else {
+            format!("2026-06-01 10:00:{s:02}.{sub:03}")
+        };
+        csv.push_str(&format!(
+            "{stamp},{lat:.8},{lon:.8},{:.3},-90.0,0.0\n",
+            height_m() / 0.3048
+        ));
+    }
+    let log = dir.path().join("flight.csv");
+    std::fs::write(&log, csv).unwrap();
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, format!("[geo]\nhfov_deg = {HFOV_DEG}\n")).unwrap();
+    let out = dir.path().join("out");
+    let o = lookout_command()
+        .arg("screen")
+        .arg(&video)
+        .arg("--telemetry")
+        .arg(&log)
+        .arg("-c")
+        .arg(&config)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = run_dir(&out);
+    let line = overcrowding(&run);
+    assert_eq!(line["geo"]["method"], "pointing", "{line}");
+    let at = (line["geo"]["lon"].as_f64().unwrap(), line["geo"]["lat"].as_f64().unwrap());
+    // The log holds the window's centre at 2 Hz while the camera pans at
+    // 10 Hz: interpolation keeps it within a few pixels of 5 cm.
+    assert!(metres(at, vessel_truth()) < 5.0, "{line}");
+    // A flight log for a video that states no start time is refused.
+    let o = lookout_command()
+        .arg("screen")
+        .arg(data("sample-sortie.mp4"))
+        .arg("--telemetry")
+        .arg(&log)
+        .arg("-o")
+        .arg(dir.path().join("out2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("creation_time"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_dji_still_is_placed_from_its_xmp() {
+    let dir = tempfile::tempdir().unwrap();
+    // Frame 127 of the sortie: the crowded vessel, the window at (225, 120).
+    let frame = dir.path().join("frame.jpg");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(data("sample-sortie.mp4"))
+        .args(["-vf", "select=eq(n\\,127)", "-frames:v", "1", "-q:v", "2"])
+        .arg(&frame)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(window(127), (225.0, 120.0));
+    let (lon, lat) = ground(225.0 + WIDTH / 2.0, 120.0 + HEIGHT / 2.0);
+    let xmp = format!(
+        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\
+         <rdf:Description rdf:about=\"DJI Meta Data\" xmlns:drone-dji=\"http://www.dji.com/drone-dji/1.0/\" \
+         drone-dji:GpsLatitude=\"{lat:.9}\" drone-dji:GpsLongitude=\"{lon:.9}\" \
+         drone-dji:AbsoluteAltitude=\"+{abs:.2}\" drone-dji:RelativeAltitude=\"+{h:.2}\" \
+         drone-dji:GimbalRollDegree=\"+0.00\" drone-dji:GimbalYawDegree=\"+0.00\" \
+         drone-dji:GimbalPitchDegree=\"-90.00\" drone-dji:FlightYawDegree=\"+0.00\"/>\
+         </rdf:RDF></x:xmpmeta>",
+        abs = height_m() + 30.0,
+        h = height_m()
+    );
+    let jpeg = std::fs::read(&frame).unwrap();
+    let mut payload = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
+    payload.extend_from_slice(xmp.as_bytes());
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&jpeg[2..]);
+    let still = dir.path().join("DJI_0127.JPG");
+    std::fs::write(&still, out).unwrap();
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, format!("[geo]\nhfov_deg = {HFOV_DEG}\n")).unwrap();
+    let o = lookout(&["telemetry", still.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("exif 1"));
+    let outdir = dir.path().join("out");
+    let o = lookout_command()
+        .arg("screen")
+        .arg(&still)
+        .arg("-c")
+        .arg(&config)
+        .arg("-o")
+        .arg(&outdir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = run_dir(&outdir);
+    let line = overcrowding(&run);
+    assert_eq!(line["geo"]["method"], "pointing", "{line}");
+    let event: Value = read_json(&run.join(line["artefacts"]["event"].as_str().unwrap()));
+    let anchor = event["best_frame"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "anchor")
+        .unwrap();
+    let at = (anchor["geo"]["lon"].as_f64().unwrap(), anchor["geo"]["lat"].as_f64().unwrap());
+    assert!(metres(at, vessel_truth()) < 3.0, "{anchor}");
 }

@@ -11,7 +11,6 @@
 //! JSON values: they are recorded for people, and typed where they are
 //! used (the layers above parse `RunRecord::config` as a `Config`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -146,16 +145,6 @@ pub struct ModelRecord {
     pub preprocess: Value,
 }
 
-/// Counts of how an input's frames were placed, for `run.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PlacementCounts {
-    /// Frames placed, by method (`corners`, `pointing`, `frame_center`,
-    /// `georef`).
-    pub placed: BTreeMap<String, u64>,
-    /// Frames not placed, by reason.
-    pub unplaced: BTreeMap<String, u64>,
-}
-
 /// One input of a `screen` run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceRecord {
@@ -182,7 +171,7 @@ pub struct SourceRecord {
     /// frames not placed, by reason. The input's `info.telemetry` says
     /// where the telemetry came from, or why there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<PlacementCounts>,
+    pub placement: Option<crate::geo::PlacementCounts>,
     #[serde(default)]
     pub error: Option<String>,
 }
@@ -218,6 +207,10 @@ pub struct FeedRecord {
     pub alert_latency_p99_s: Option<f64>,
     pub frame_latency_p50_s: Option<f64>,
     pub frame_latency_p99_s: Option<f64>,
+    /// Frames placed on the ground from the feed's telemetry, by method,
+    /// and frames not placed, by reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::geo::PlacementCounts>,
 }
 
 /// One webhook of a `watch` run, with its delivery counters.

@@ -242,6 +242,31 @@ fn close_ccw(ring: &mut Vec<[f64; 2]>) {
     }
 }
 
+/// Counts of how a stream's frames were placed, for `run.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct PlacementCounts {
+    /// Frames placed, by method (`corners`, `pointing`, `frame_center`).
+    pub placed: std::collections::BTreeMap<String, u64>,
+    /// Frames not placed although their input has telemetry, by reason.
+    pub unplaced: std::collections::BTreeMap<String, u64>,
+}
+
+impl PlacementCounts {
+    /// Counts one frame: placed by `method`, or not placed because of
+    /// `unplaced`; a frame with neither (no telemetry at all) is not counted.
+    pub fn note(&mut self, method: Option<&str>, unplaced: Option<&str>) {
+        if let Some(m) = method {
+            *self.placed.entry(m.to_owned()).or_default() += 1;
+        } else if let Some(why) = unplaced {
+            *self.unplaced.entry(why.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.placed.is_empty() && self.unplaced.is_empty()
+    }
+}
+
 /// How a frame's pixels reach the map: a raster's geotransform, or a drone
 /// frame's camera model.
 #[derive(Debug, Clone, Copy)]

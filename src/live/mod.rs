@@ -176,6 +176,8 @@ pub struct Feed {
     /// From each frame's arrival to the end of its screening: the latency
     /// an alert on that frame would have had.
     pub frame_latency: Mutex<Histogram>,
+    /// How its frames were placed on the ground from telemetry.
+    pub placement: Mutex<crate::geo::PlacementCounts>,
     slot: Mutex<Option<Arrived>>,
     slot_emptied: Condvar,
     last_frame: Mutex<Option<Instant>>,
@@ -193,6 +195,7 @@ impl Feed {
             dropped: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             events_opened: AtomicU64::new(0),
+            placement: Mutex::new(Default::default()),
             latency: Mutex::new(Histogram::default()),
             frame_latency: Mutex::new(Histogram::default()),
             slot: Mutex::new(None),

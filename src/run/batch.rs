@@ -164,13 +164,14 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                     if scene.georef.is_some() {
                         rec.detections_placed += detections.len() as u64;
                     }
-                } else if let Some(g) = &frame.meta.ground {
-                    let counts = rec.placement.get_or_insert_with(Default::default);
-                    *counts.placed.entry(g.model.method.name().into()).or_default() += 1;
-                    rec.detections_placed += detections.len() as u64;
-                } else if let Some(why) = &frame.meta.unplaced {
-                    let counts = rec.placement.get_or_insert_with(Default::default);
-                    *counts.unplaced.entry(why.to_string()).or_default() += 1;
+                } else if frame.meta.ground.is_some() || frame.meta.unplaced.is_some() {
+                    let method = frame.meta.ground.as_ref().map(|g| g.model.method.name());
+                    if method.is_some() {
+                        rec.detections_placed += detections.len() as u64;
+                    }
+                    rec.placement
+                        .get_or_insert_with(Default::default)
+                        .note(method, frame.meta.unplaced.as_deref());
                 }
                 let stream = streams.get_mut(&id).expect("Started precedes frames");
                 let observed = stream.observe(&frame, &detections);

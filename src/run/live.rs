@@ -139,6 +139,10 @@ fn feed_records(feeds: &[Arc<Feed>], signatures: &[Vec<BuiltSignature>]) -> Vec<
             alert_latency_p99_s: q(&f.latency, 0.99),
             frame_latency_p50_s: q(&f.frame_latency, 0.5),
             frame_latency_p99_s: q(&f.frame_latency, 0.99),
+            placement: {
+                let p = f.placement.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                (!p.is_empty()).then_some(p)
+            },
         })
         .collect()
 }
@@ -384,6 +388,10 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 let feed = &feeds[i];
                 let observed = streams[i].observe(&frame, &detections);
                 feed.frames_processed.fetch_add(1, Ordering::Relaxed);
+                feed.placement.lock().unwrap_or_else(|e| e.into_inner()).note(
+                    frame.meta.ground.as_ref().map(|g| g.model.method.name()),
+                    frame.meta.unplaced.as_deref(),
+                );
                 lost_closed[i] = false;
                 emit(
                     &mut sinks,

@@ -108,7 +108,20 @@ function renderEvent() {
   };
   add('time', `${fmtTime(ev.start_s)} – ${fmtTime(ev.end_s)} (best frame ${fmtTime(ev.best_frame && ev.best_frame.pts_s)})`);
   add('source', ev.source && ev.source.path);
-  if (ev.geo) add('place', `${ev.geo.lat.toFixed(6)}, ${ev.geo.lon.toFixed(6)}`);
+  if (ev.geo) {
+    // How the place was found, best first: the raster's geotransform or
+    // the telemetry's frame corners, the camera's pointing angles over flat
+    // ground, or the frame centre alone (no footprint).
+    const accuracy = {
+      corners: 'from the frame corners in the telemetry',
+      pointing: 'from the camera position and pointing angles (flat ground)',
+      frame_center: 'frame centre only: the objects are somewhere in the frame',
+    }[ev.geo.method] || 'from the raster georeferencing';
+    add('place', `${ev.geo.lat.toFixed(6)}, ${ev.geo.lon.toFixed(6)} (${accuracy})`);
+  }
+  if (ev.best_frame && ev.best_frame.length_m != null) {
+    add('size', `${ev.best_frame.length_m.toFixed(1)} m long, ${ev.best_frame.area_m2.toFixed(1)} m²`);
+  }
   add('count', `${ev.count} (peak ${ev.peak_count})`);
   add('model', ev.model && ev.model.path);
   add('model sha256', ev.model && ev.model.sha256);

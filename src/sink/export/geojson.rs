@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "none of the {} chosen events has a position (only georeferenced rasters place events)",
+                "none of the {} chosen events has a position (only georeferenced rasters and drone video with telemetry place events)",
                 events.len()
             )
         );

@@ -157,7 +157,7 @@ pub enum ExportError {
     #[error(transparent)]
     Evidence(#[from] crate::evidence::EvidenceError),
     #[error(
-        "none of the {chosen} chosen events has a position (only georeferenced rasters place events)"
+        "none of the {chosen} chosen events has a position (only georeferenced rasters and drone video with telemetry place events)"
     )]
     NoPositions { chosen: usize },
     #[error(transparent)]
