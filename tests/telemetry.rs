@@ -33,7 +33,8 @@ const HEIGHT: f64 = 720.0;
 
 /// Segments of the sortie: first frame, frame count, and the window's
 /// pan from (x0, y0) to (x1, y1), as `make_sample_sortie.py` has them.
-const SEGMENTS: &[(u32, u32, (f64, f64), (f64, f64))] = &[
+type Segment = (u32, u32, (f64, f64), (f64, f64));
+const SEGMENTS: &[Segment] = &[
     (0, 60, (150.0, 70.0), (380.0, 110.0)),
     (60, 40, (180.0, 40.0), (300.0, 60.0)),
     (100, 55, (120.0, 100.0), (330.0, 140.0)),
@@ -110,7 +111,14 @@ fn st0601_at(f: u32, corners: bool) -> Record {
 /// The first presented video frame's raw PTS in 90 kHz ticks.
 fn first_video_pts(ts: &Path) -> u64 {
     let o = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            "%+#1",
+        ])
         .args(["-show_entries", "frame=pts", "-of", "csv=p=0"])
         .arg(ts)
         .output()
@@ -179,7 +187,10 @@ fn check_vessel_event(run: &Path, method: &str) {
         anchor["geo"]["lat"].as_f64().unwrap(),
     );
     let off = metres(at, vessel_truth());
-    assert!(off < 3.0, "the vessel is {off:.2} m from where it was put ({at:?})");
+    assert!(
+        off < 3.0,
+        "the vessel is {off:.2} m from where it was put ({at:?})"
+    );
     // The event's position (all its boxes) is near it too.
     let whole = (geo["lon"].as_f64().unwrap(), geo["lat"].as_f64().unwrap());
     assert!(metres(whole, vessel_truth()) < 5.0);
@@ -203,7 +214,11 @@ fn check_vessel_event(run: &Path, method: &str) {
     // run.json: every frame placed, by this method.
     let run_json = read_json(&run.join("run.json"));
     let src = &run_json["sources"][0];
-    assert_eq!(src["placement"]["placed"][method], 265, "{}", src["placement"]);
+    assert_eq!(
+        src["placement"]["placed"][method], 265,
+        "{}",
+        src["placement"]
+    );
     assert!(src["info"]["telemetry"]["records"].as_u64().unwrap() > 100);
     // events.geojson: the event, its track, and the platform's path.
     let fc = read_json(&run.join("events.geojson"));
@@ -212,7 +227,10 @@ fn check_vessel_event(run: &Path, method: &str) {
         .iter()
         .map(|f| f["properties"]["feature"].as_str().unwrap_or("event"))
         .collect();
-    assert!(kinds.contains(&"platform_path") && kinds.contains(&"event"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"platform_path") && kinds.contains(&"event"),
+        "{kinds:?}"
+    );
     let path = features
         .iter()
         .find(|f| f["properties"]["feature"] == "platform_path")
@@ -319,7 +337,12 @@ fn lookout_telemetry_prints_records_and_a_summary() {
     let klv = dir.path().join("raw.klv");
     std::fs::write(
         &klv,
-        [st0601::encode(&st0601_at(0, true)), bad, st0601::encode(&st0601_at(2, true))].concat(),
+        [
+            st0601::encode(&st0601_at(0, true)),
+            bad,
+            st0601::encode(&st0601_at(2, true)),
+        ]
+        .concat(),
     )
     .unwrap();
     let o = lookout(&["telemetry", "--json", ts.to_str().unwrap()]);
@@ -401,7 +424,11 @@ fn watch_on_mpeg_ts_over_udp_alerts_with_the_position() {
     assert_eq!(open["placement"], "corners");
     let run_json = read_json(&run_dir(&out).join("run.json"));
     let placed = &run_json["feeds"][0]["placement"]["placed"]["corners"];
-    assert!(placed.as_u64().unwrap_or(0) > 50, "{}", run_json["feeds"][0]);
+    assert!(
+        placed.as_u64().unwrap_or(0) > 50,
+        "{}",
+        run_json["feeds"][0]
+    );
 }
 
 #[test]
@@ -411,7 +438,12 @@ fn a_csv_flight_log_is_aligned_by_utc_and_the_config_gives_the_field_of_view() {
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(data("sample-sortie.mp4"))
-        .args(["-c", "copy", "-metadata", "creation_time=2026-06-01T10:00:00.000000Z"])
+        .args([
+            "-c",
+            "copy",
+            "-metadata",
+            "creation_time=2026-06-01T10:00:00.000000Z",
+        ])
         .arg(&video)
         .status()
         .unwrap();
@@ -458,7 +490,10 @@ fn a_csv_flight_log_is_aligned_by_utc_and_the_config_gives_the_field_of_view() {
     let run = run_dir(&out);
     let line = overcrowding(&run);
     assert_eq!(line["geo"]["method"], "pointing", "{line}");
-    let at = (line["geo"]["lon"].as_f64().unwrap(), line["geo"]["lat"].as_f64().unwrap());
+    let at = (
+        line["geo"]["lon"].as_f64().unwrap(),
+        line["geo"]["lat"].as_f64().unwrap(),
+    );
     // The log holds the window's centre at 2 Hz while the camera pans at
     // 10 Hz: interpolation keeps it within a few pixels of 5 cm.
     assert!(metres(at, vessel_truth()) < 5.0, "{line}");
@@ -538,6 +573,9 @@ fn a_dji_still_is_placed_from_its_xmp() {
         .iter()
         .find(|t| t["role"] == "anchor")
         .unwrap();
-    let at = (anchor["geo"]["lon"].as_f64().unwrap(), anchor["geo"]["lat"].as_f64().unwrap());
+    let at = (
+        anchor["geo"]["lon"].as_f64().unwrap(),
+        anchor["geo"]["lat"].as_f64().unwrap(),
+    );
     assert!(metres(at, vessel_truth()) < 3.0, "{anchor}");
 }

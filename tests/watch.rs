@@ -82,13 +82,29 @@ fn metric(text: &str, name: &str, feed: &str) -> f64 {
 
 /// The run folder's `run.json`, once the watch has written it.
 fn wait_for_run_json(out: &Path) -> Value {
+    wait_for_run_json_with(out, |_| true)
+}
+
+/// The run's `run.json` once it has the metrics server's address.
+fn wait_for_metrics(out: &Path) -> String {
+    wait_for_run_json_with(out, |v| v["metrics"].is_string())["metrics"]
+        .as_str()
+        .expect("checked above")
+        .to_owned()
+}
+
+/// The first `run.json` written under `out` for which `ready` holds: the
+/// run writes it at start and again as it goes.
+fn wait_for_run_json_with(out: &Path, ready: impl Fn(&Value) -> bool) -> Value {
     let t0 = Instant::now();
     loop {
         if let Some(dir) = std::fs::read_dir(out).ok().and_then(|mut d| d.next()) {
             let p = dir.unwrap().path().join("run.json");
             if let Ok(text) = std::fs::read_to_string(&p) {
-                if let Ok(v) = serde_json::from_str(&text) {
-                    return v;
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if ready(&v) {
+                        return v;
+                    }
                 }
             }
         }
@@ -284,10 +300,7 @@ fn feed_comes_back_after_its_publisher_restarts(proto: &str, port: u16) {
         out.to_str().unwrap(),
         "--quiet",
     ]);
-    let addr = wait_for_run_json(&out)["metrics"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = wait_for_metrics(&out);
     assert_eq!(http_get(&addr, "/healthz").trim(), "ok");
     // Five seconds of the port scene (people in a container from 0 s to
     // 6 s), then nothing, then the same again.
@@ -476,10 +489,7 @@ fn rtsp_feed_from_the_config_comes_back_after_the_server_restarts() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let addr = wait_for_run_json(&out)["metrics"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let addr = wait_for_metrics(&out);
     let mut publisher = publish_rtsp(source_port);
     let opens = |n: usize| move |e: &[Value]| e.iter().filter(|e| e["step"] == "open").count() >= n;
     wait_for_events(&out, "no event opened on the RTSP feed", opens(1));

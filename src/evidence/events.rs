@@ -85,13 +85,15 @@ fn union_of(boxes: impl Iterator<Item = BBox>) -> Option<BBox> {
     })
 }
 
+/// An event's footprint as a whole, and each of its tracks' (see
+/// [`event_geo`]).
+pub type EventFootprints = (Footprint, Vec<Option<Footprint>>);
+
 /// Where an event lies: the footprint of all its best frame's boxes, then
 /// one footprint per track, in the best frame's order (`None` for a track
 /// a camera sees above the horizon). `None` unless the frame is placed on
 /// the map (a georeferenced raster, or a drone frame with telemetry).
-pub fn event_geo(
-    event: &Event,
-) -> Result<Option<(Footprint, Vec<Option<Footprint>>)>, EvidenceError> {
+pub fn event_geo(event: &Event) -> Result<Option<EventFootprints>, EvidenceError> {
     let Some(placement) = event.best.frame.placement() else {
         return Ok(None);
     };
@@ -321,7 +323,7 @@ impl EventContext {
         writer: &mut RunWriter,
         event: &Event,
         source_path: &std::path::Path,
-        geo: Option<&(Footprint, Vec<Option<Footprint>>)>,
+        geo: Option<&EventFootprints>,
         rendered: Rendered,
     ) -> Result<Artefacts, EvidenceError> {
         let dir = format!("events/{}", event.id);
@@ -407,7 +409,13 @@ impl EventContext {
             ground_track: event
                 .ground_track
                 .iter()
-                .map(|p| [round_s(Some(p[0])).unwrap_or(p[0]), round7(p[1]), round7(p[2])])
+                .map(|p| {
+                    [
+                        round_s(Some(p[0])).unwrap_or(p[0]),
+                        round7(p[1]),
+                        round7(p[2]),
+                    ]
+                })
                 .collect(),
             tracks: event
                 .tracks

@@ -196,11 +196,12 @@ fn homography(src: [(f64, f64); 4], dst: [(f64, f64); 4]) -> Option<Mat3> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..8 {
+        let pivot_row = a[col];
+        for (row, r) in a.iter_mut().enumerate() {
             if row != col {
-                let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
+                let f = r[col] / pivot_row[col];
+                for (v, p) in r.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }
@@ -248,9 +249,7 @@ impl GroundModel {
         };
         // Four corners that fold over each other are not a view of a plane.
         let centre = apply(&h, w / 2.0, hh / 2.0)[2];
-        let consistent = src
-            .iter()
-            .all(|&(x, y)| apply(&h, x, y)[2] * centre > 0.0);
+        let consistent = src.iter().all(|&(x, y)| apply(&h, x, y)[2] * centre > 0.0);
         consistent.then_some(model)
     }
 
@@ -475,7 +474,10 @@ impl GeoSettings {
         }
         if let Some(f) = self.focal_length_35mm {
             if !(f > 0.0 && f.is_finite()) {
-                return bad("focal_length_35mm", "must be a positive number of millimetres");
+                return bad(
+                    "focal_length_35mm",
+                    "must be a positive number of millimetres",
+                );
             }
         }
         if let Some(e) = self.ground_elevation_m {
@@ -488,7 +490,10 @@ impl GeoSettings {
                 let known: Vec<&str> = DJI_CAMERAS.iter().map(|c| c.0).collect();
                 return Err((
                     "geo.camera".into(),
-                    format!("{c:?} is not in the built-in table ({}); set geo.hfov_deg instead", known.join(", ")),
+                    format!(
+                        "{c:?} is not in the built-in table ({}); set geo.hfov_deg instead",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -593,7 +598,10 @@ pub fn pointing(
     let (Some(lat), Some(lon)) = (r.lat, r.lon) else {
         return Err("no sensor position".into());
     };
-    let height_m = match (r.alt_m, r.frame_center_elev_m.or(settings.ground_elevation_m)) {
+    let height_m = match (
+        r.alt_m,
+        r.frame_center_elev_m.or(settings.ground_elevation_m),
+    ) {
         (Some(alt), Some(ground)) => alt - ground,
         _ => match r.rel_alt_m {
             // DJI: height above the take-off point, taken as the ground.
@@ -636,7 +644,11 @@ fn attitude(r: &Record) -> Option<(f64, f64, f64)> {
     let heading = r.heading_deg?;
     let elevation = r.sensor_rel_elevation_deg?;
     Some(sensor_attitude(
-        (heading, r.pitch_deg.unwrap_or(0.0), r.roll_deg.unwrap_or(0.0)),
+        (
+            heading,
+            r.pitch_deg.unwrap_or(0.0),
+            r.roll_deg.unwrap_or(0.0),
+        ),
         (
             r.sensor_rel_azimuth_deg.unwrap_or(0.0),
             elevation,
@@ -713,10 +725,16 @@ mod tests {
         assert!(metres_between(centre, (LON, LAT)) < 0.01);
         let ul = g.lonlat(0.0, 0.0).unwrap();
         let (e, n) = t.to_en(ul.1, ul.0);
-        assert!((e + 100.0).abs() < 0.01 && (n - 56.25).abs() < 0.01, "{e} {n}");
+        assert!(
+            (e + 100.0).abs() < 0.01 && (n - 56.25).abs() < 0.01,
+            "{e} {n}"
+        );
         let lr = g.lonlat(1280.0, 720.0).unwrap();
         let (e, n) = t.to_en(lr.1, lr.0);
-        assert!((e - 100.0).abs() < 0.01 && (n + 56.25).abs() < 0.01, "{e} {n}");
+        assert!(
+            (e - 100.0).abs() < 0.01 && (n + 56.25).abs() < 0.01,
+            "{e} {n}"
+        );
         let gsd = g.gsd_at(640.0, 360.0).unwrap();
         assert!((gsd - 200.0 / 1280.0).abs() < 1e-6, "{gsd}");
         let size = g.box_size(&BBox::new(0.0, 0.0, 128.0, 64.0)).unwrap();
@@ -757,7 +775,10 @@ mod tests {
         let (_, n_bottom) = at(640.0, 720.0);
         let expect = |deg: f64| 100.0 / deg.to_radians().tan();
         assert!((n_top - expect(30.0 - half_v)).abs() < 0.01, "{n_top}");
-        assert!((n_bottom - expect(30.0 + half_v)).abs() < 0.01, "{n_bottom}");
+        assert!(
+            (n_bottom - expect(30.0 + half_v)).abs() < 0.01,
+            "{n_bottom}"
+        );
         // The far edge is wider than the near edge; on the centre row, x
         // spreads as the slant distance over the focal length.
         let (e_right, _) = at(1280.0, 360.0);
@@ -783,11 +804,19 @@ mod tests {
         let corners = [c(0.0, 0.0), c(1280.0, 0.0), c(1280.0, 720.0), c(0.0, 720.0)];
         let by_corners = GroundModel::from_corners(corners, 1280, 720).unwrap();
         assert_eq!(by_corners.method, Method::Corners);
-        for (x, y) in [(640.0, 360.0), (100.0, 50.0), (1000.0, 700.0), (333.0, 222.0)] {
+        for (x, y) in [
+            (640.0, 360.0),
+            (100.0, 50.0),
+            (1000.0, 700.0),
+            (333.0, 222.0),
+        ] {
             let a = by_angles.lonlat(x, y).unwrap();
             let b = by_corners.lonlat(x, y).unwrap();
             assert!(metres_between(a, b) < 0.02, "({x},{y}): {a:?} vs {b:?}");
-            let (ga, gb) = (by_angles.gsd_at(x, y).unwrap(), by_corners.gsd_at(x, y).unwrap());
+            let (ga, gb) = (
+                by_angles.gsd_at(x, y).unwrap(),
+                by_corners.gsd_at(x, y).unwrap(),
+            );
             assert!((ga - gb).abs() / ga < 1e-4, "{ga} vs {gb}");
         }
     }
@@ -830,7 +859,15 @@ mod tests {
         r.rel_alt_m = Some(50.0);
         r.gimbal_pitch_deg = Some(-90.0);
         r.gimbal_yaw_deg = Some(0.0);
-        let err = ground_model(&Record { frame_center_lat: None, ..r.clone() }, 1280, 720, &s);
+        let err = ground_model(
+            &Record {
+                frame_center_lat: None,
+                ..r.clone()
+            },
+            1280,
+            720,
+            &s,
+        );
         assert!(err.unwrap_err().contains("no field of view"));
         r.camera.focal_length_35mm = Some(24.0);
         let g = ground_model(&r, 1920, 1080, &s).unwrap();
@@ -843,8 +880,16 @@ mod tests {
         assert!((hfov - 76.31).abs() < 0.01, "{hfov}");
         let expect_gsd = 2.0 * 50.0 * (hfov.to_radians() / 2.0).tan() / 1920.0;
         assert!((g.gsd_at(960.0, 540.0).unwrap() - expect_gsd).abs() < 1e-9);
-        r.corners = Some([[LON, LAT + 1e-4], [LON + 1e-4, LAT + 1e-4], [LON + 1e-4, LAT], [LON, LAT]]);
-        assert_eq!(ground_model(&r, 1280, 720, &s).unwrap().method, Method::Corners);
+        r.corners = Some([
+            [LON, LAT + 1e-4],
+            [LON + 1e-4, LAT + 1e-4],
+            [LON + 1e-4, LAT],
+            [LON, LAT],
+        ]);
+        assert_eq!(
+            ground_model(&r, 1280, 720, &s).unwrap().method,
+            Method::Corners
+        );
         assert_eq!(dji_focal_35mm("fc7303"), Some(24.0));
     }
 }

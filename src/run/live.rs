@@ -140,7 +140,11 @@ fn feed_records(feeds: &[Arc<Feed>], signatures: &[Vec<BuiltSignature>]) -> Vec<
             frame_latency_p50_s: q(&f.frame_latency, 0.5),
             frame_latency_p99_s: q(&f.frame_latency, 0.99),
             placement: {
-                let p = f.placement.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let p = f
+                    .placement
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
                 (!p.is_empty()).then_some(p)
             },
         })
@@ -388,10 +392,13 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 let feed = &feeds[i];
                 let observed = streams[i].observe(&frame, &detections);
                 feed.frames_processed.fetch_add(1, Ordering::Relaxed);
-                feed.placement.lock().unwrap_or_else(|e| e.into_inner()).note(
-                    frame.meta.ground.as_ref().map(|g| g.model.method.name()),
-                    frame.meta.unplaced.as_deref(),
-                );
+                feed.placement
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .note(
+                        frame.meta.ground.as_ref().map(|g| g.model.method.name()),
+                        frame.meta.unplaced.as_deref(),
+                    );
                 lost_closed[i] = false;
                 emit(
                     &mut sinks,

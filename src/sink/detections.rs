@@ -97,8 +97,14 @@ impl FrameDetections {
                     class_id: d.class_id,
                     class: class_name(labels, d.class_id),
                     track: tracks.get(i).copied().flatten(),
-                    lon: prints.get(i).and_then(Option::as_ref).map(|f| round7(f.lon)),
-                    lat: prints.get(i).and_then(Option::as_ref).map(|f| round7(f.lat)),
+                    lon: prints
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(|f| round7(f.lon)),
+                    lat: prints
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(|f| round7(f.lat)),
                     gsd_m: placement.and_then(|p| {
                         let b = d.bbox;
                         let (x, y) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);

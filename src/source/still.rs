@@ -103,8 +103,10 @@ impl Source for StillSource {
             Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
         };
         let gsd_m_per_px = ground.as_ref().and_then(|g| {
-            g.model
-                .gsd_at(f64::from(image.width()) / 2.0, f64::from(image.height()) / 2.0)
+            g.model.gsd_at(
+                f64::from(image.width()) / 2.0,
+                f64::from(image.height()) / 2.0,
+            )
         });
         let meta = FrameMeta {
             source_id: self.source_id,

@@ -366,7 +366,9 @@ impl VideoSource {
             return;
         };
         if let Some(data) = packet.data() {
-            let pts = packet.pts().map(|p| (p as f64 * tb * 90_000.0).round() as i64);
+            let pts = packet
+                .pts()
+                .map(|p| (p as f64 * tb * 90_000.0).round() as i64);
             self.placer.push_klv(data, pts);
         }
     }
@@ -429,13 +431,18 @@ impl Source for VideoSource {
                         .or(decoded.pts())
                         .map(|t| (t as f64 * self.time_base * 90_000.0).round() as i64);
                     let (ground, unplaced) =
-                        match self.placer.place(pts_s, raw_90k, image.width(), image.height()) {
+                        match self
+                            .placer
+                            .place(pts_s, raw_90k, image.width(), image.height())
+                        {
                             Ok(g) => (g, None),
                             Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
                         };
                     let gsd_m_per_px = ground.as_ref().and_then(|g| {
-                        g.model
-                            .gsd_at(f64::from(image.width()) / 2.0, f64::from(image.height()) / 2.0)
+                        g.model.gsd_at(
+                            f64::from(image.width()) / 2.0,
+                            f64::from(image.height()) / 2.0,
+                        )
                     });
                     let meta = FrameMeta {
                         source_id: self.source_id,

@@ -266,7 +266,12 @@ fn gps_time(exif: &exif::Exif) -> Option<Utc> {
         return None;
     }
     let micros = ((s.fract()) * 1e6).round().min(999_999.0) as u32;
-    Utc::from_fields(year, month, day, h as u8, m as u8, s as u8, micros, digits)
+    Utc::from_fields(
+        (year, month, day),
+        (h as u8, m as u8, s as u8),
+        micros,
+        digits,
+    )
 }
 
 /// How many decimal places a rational's denominator gives (1 → 0,

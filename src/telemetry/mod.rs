@@ -115,14 +115,11 @@ impl Utc {
         self.unix_us as f64 / 1e6
     }
 
-    /// From calendar fields in UTC; `None` when they are not a real date.
+    /// From calendar fields in UTC, `(year, month, day)` and `(hour,
+    /// minute, second)`; `None` when they are not a real date.
     pub fn from_fields(
-        year: i32,
-        month: u8,
-        day: u8,
-        hour: u8,
-        minute: u8,
-        second: u8,
+        (year, month, day): (i32, u8, u8),
+        (hour, minute, second): (u8, u8, u8),
         micros: u32,
         digits: u8,
     ) -> Option<Utc> {
@@ -205,8 +202,11 @@ impl Utc {
                 sign * (h * 3600 + m * 60)
             }
         };
-        let utc = Utc::from_fields(year, month, day, hour, minute, second, micros, digits)?;
-        Some(Utc::from_unix_us(utc.unix_us - offset_s * 1_000_000, digits))
+        let utc = Utc::from_fields((year, month, day), (hour, minute, second), micros, digits)?;
+        Some(Utc::from_unix_us(
+            utc.unix_us - offset_s * 1_000_000,
+            digits,
+        ))
     }
 }
 
@@ -449,7 +449,10 @@ pub fn sniff(path: &Path) -> Result<Option<Format>, TelemetryError> {
 /// bytes), where KLV may hold ST 0601 or EG 0104.
 pub fn read(path: &Path) -> Result<Telemetry, TelemetryError> {
     if path.is_dir() {
-        return Err(TelemetryError::format(path, "is a folder, not a telemetry file"));
+        return Err(TelemetryError::format(
+            path,
+            "is a folder, not a telemetry file",
+        ));
     }
     if !path.exists() {
         return Err(TelemetryError::io(

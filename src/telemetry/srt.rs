@@ -383,12 +383,8 @@ fn datetime_at(b: &[u8], start: usize) -> Option<(usize, Utc)> {
     let (second, _) = digits(b, &mut i, 2)?;
     let (micros, places, end) = fraction(b, i);
     let utc = Utc::from_fields(
-        year as i32,
-        month as u8,
-        day as u8,
-        hour as u8,
-        minute as u8,
-        second as u8,
+        (year as i32, month as u8, day as u8),
+        (hour as u8, minute as u8, second as u8),
         micros,
         places,
     )?;

@@ -247,7 +247,9 @@ mod tests {
         let track = Track::new([b, a]);
         let p = track.at(0.5).unwrap();
         assert!((p.lat.unwrap() - 10.5).abs() < 1e-12);
-        assert!(p.heading_deg.unwrap().abs() < 1e-9 || (p.heading_deg.unwrap() - 360.0).abs() < 1e-9);
+        assert!(
+            p.heading_deg.unwrap().abs() < 1e-9 || (p.heading_deg.unwrap() - 360.0).abs() < 1e-9
+        );
         assert!((p.lon.unwrap().abs() - 180.0).abs() < 1e-9, "{:?}", p.lon);
         // The field of view was carried forward to the second record.
         assert_eq!(track.records()[1].hfov_deg, Some(30.0));
