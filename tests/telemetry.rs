@@ -187,6 +187,12 @@ fn check_vessel_event(run: &Path, method: &str) {
         anchor["geo"]["lat"].as_f64().unwrap(),
     );
     let off = metres(at, vessel_truth());
+    let best = &event["best_frame"];
+    eprintln!(
+        "{}: vessel placed {off:.2} m from the truth by {method}; {}",
+        run.display(),
+        best["reason"]
+    );
     assert!(
         off < 3.0,
         "the vessel is {off:.2} m from where it was put ({at:?})"
@@ -420,6 +426,10 @@ fn watch_on_mpeg_ts_over_udp_alerts_with_the_position() {
         .find(|a| a["alert"] == "open" && a["kind"] == "overcrowding")
         .unwrap_or_else(|| panic!("no overcrowding alert: {alerts:?}\n{err}"));
     let at = (open["lon"].as_f64().unwrap(), open["lat"].as_f64().unwrap());
+    eprintln!(
+        "watch alert: {:.2} m from the vessel",
+        metres(at, vessel_truth())
+    );
     assert!(metres(at, vessel_truth()) < 5.0, "{open}");
     assert_eq!(open["placement"], "corners");
     let run_json = read_json(&run_dir(&out).join("run.json"));
@@ -496,6 +506,10 @@ fn a_csv_flight_log_is_aligned_by_utc_and_the_config_gives_the_field_of_view() {
     );
     // The log holds the window's centre at 2 Hz while the camera pans at
     // 10 Hz: interpolation keeps it within a few pixels of 5 cm.
+    eprintln!(
+        "CSV log: event placed {:.2} m from the vessel",
+        metres(at, vessel_truth())
+    );
     assert!(metres(at, vessel_truth()) < 5.0, "{line}");
     // A flight log for a video that states no start time is refused.
     let o = lookout_command()
@@ -576,6 +590,10 @@ fn a_dji_still_is_placed_from_its_xmp() {
     let at = (
         anchor["geo"]["lon"].as_f64().unwrap(),
         anchor["geo"]["lat"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "DJI still: vessel placed {:.2} m from the truth",
+        metres(at, vessel_truth())
     );
     assert!(metres(at, vessel_truth()) < 3.0, "{anchor}");
 }
