@@ -169,13 +169,8 @@ fn overcrowding(run: &Path) -> Value {
         .unwrap_or_else(|| panic!("no overcrowding event in {}", run.display()))
 }
 
-/// Checks the vessel event of a run whose frames were placed by `method`.
-fn check_vessel_event(run: &Path, method: &str) {
-    let line = overcrowding(run);
-    let geo = &line["geo"];
-    assert_eq!(geo["method"], method, "{line}");
-    let event: Value = read_json(&run.join(line["artefacts"]["event"].as_str().unwrap()));
-    // The vessel itself (the anchor), not the union of everyone aboard.
+/// The anchor track of an event's best frame, and its `(lon, lat)`.
+fn anchor_position(event: &Value) -> (&Value, (f64, f64)) {
     let anchor = event["best_frame"]["tracks"]
         .as_array()
         .unwrap()
@@ -186,6 +181,17 @@ fn check_vessel_event(run: &Path, method: &str) {
         anchor["geo"]["lon"].as_f64().unwrap(),
         anchor["geo"]["lat"].as_f64().unwrap(),
     );
+    (anchor, at)
+}
+
+/// Checks the vessel event of a run whose frames were placed by `method`.
+fn check_vessel_event(run: &Path, method: &str) {
+    let line = overcrowding(run);
+    let geo = &line["geo"];
+    assert_eq!(geo["method"], method, "{line}");
+    let event: Value = read_json(&run.join(line["artefacts"]["event"].as_str().unwrap()));
+    // The vessel itself (the anchor), not the union of everyone aboard.
+    let (_, at) = anchor_position(&event);
     let off = metres(at, vessel_truth());
     let best = &event["best_frame"];
     eprintln!(
@@ -243,6 +249,14 @@ fn check_vessel_event(run: &Path, method: &str) {
         .unwrap();
     assert_eq!(path["geometry"]["type"], "LineString");
     assert!(path["geometry"]["coordinates"].as_array().unwrap().len() >= 20);
+}
+
+/// A config in `dir` that states the camera's field of view, for sources
+/// that do not (flight logs, a still without EXIF focal length).
+fn hfov_config(dir: &Path) -> PathBuf {
+    let config = dir.join("lookout.toml");
+    std::fs::write(&config, format!("[geo]\nhfov_deg = {HFOV_DEG}\n")).unwrap();
+    config
 }
 
 fn screen(input: &Path, out: &Path, extra: &[&str]) -> PathBuf {
@@ -482,22 +496,17 @@ fn a_csv_flight_log_is_aligned_by_utc_and_the_config_gives_the_field_of_view() {
     }
     let log = dir.path().join("flight.csv");
     std::fs::write(&log, csv).unwrap();
-    let config = dir.path().join("lookout.toml");
-    std::fs::write(&config, format!("[geo]\nhfov_deg = {HFOV_DEG}\n")).unwrap();
-    let out = dir.path().join("out");
-    let o = lookout_command()
-        .arg("screen")
-        .arg(&video)
-        .arg("--telemetry")
-        .arg(&log)
-        .arg("-c")
-        .arg(&config)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = run_dir(&out);
+    let config = hfov_config(dir.path());
+    let run = screen(
+        &video,
+        &dir.path().join("out"),
+        &[
+            "--telemetry",
+            log.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+    );
     let line = overcrowding(&run);
     assert_eq!(line["geo"]["method"], "pointing", "{line}");
     let at = (
@@ -561,36 +570,19 @@ fn a_dji_still_is_placed_from_its_xmp() {
     out.extend_from_slice(&jpeg[2..]);
     let still = dir.path().join("DJI_0127.JPG");
     std::fs::write(&still, out).unwrap();
-    let config = dir.path().join("lookout.toml");
-    std::fs::write(&config, format!("[geo]\nhfov_deg = {HFOV_DEG}\n")).unwrap();
     let o = lookout(&["telemetry", still.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("exif 1"));
-    let outdir = dir.path().join("out");
-    let o = lookout_command()
-        .arg("screen")
-        .arg(&still)
-        .arg("-c")
-        .arg(&config)
-        .arg("-o")
-        .arg(&outdir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = run_dir(&outdir);
+    let config = hfov_config(dir.path());
+    let run = screen(
+        &still,
+        &dir.path().join("out"),
+        &["-c", config.to_str().unwrap()],
+    );
     let line = overcrowding(&run);
     assert_eq!(line["geo"]["method"], "pointing", "{line}");
     let event: Value = read_json(&run.join(line["artefacts"]["event"].as_str().unwrap()));
-    let anchor = event["best_frame"]["tracks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["role"] == "anchor")
-        .unwrap();
-    let at = (
-        anchor["geo"]["lon"].as_f64().unwrap(),
-        anchor["geo"]["lat"].as_f64().unwrap(),
-    );
+    let (anchor, at) = anchor_position(&event);
     eprintln!(
         "DJI still: vessel placed {:.2} m from the truth",
         metres(at, vessel_truth())

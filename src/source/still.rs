@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::telemetry::Placer;
+use super::telemetry::{Placed, Placer};
 use super::{InputKind, OpenOptions, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
 
@@ -97,17 +97,13 @@ impl Source for StillSource {
                 message: e.to_string(),
             })?
             .into_rgb8();
-        let (ground, unplaced) = match self.placer.place(None, None, image.width(), image.height())
-        {
-            Ok(g) => (g, None),
-            Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
-        };
-        let gsd_m_per_px = ground.as_ref().and_then(|g| {
-            g.model.gsd_at(
-                f64::from(image.width()) / 2.0,
-                f64::from(image.height()) / 2.0,
-            )
-        });
+        let Placed {
+            ground,
+            unplaced,
+            gsd_m_per_px,
+        } = self
+            .placer
+            .place_frame(None, None, image.width(), image.height());
         let meta = FrameMeta {
             source_id: self.source_id,
             seq: 0,

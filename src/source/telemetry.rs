@@ -317,11 +317,45 @@ impl Placer {
         Ok(Some(Arc::new(FrameGround { model, pose })))
     }
 
+    /// [`place`](Self::place), in the shape frames carry it.
+    pub fn place_frame(
+        &mut self,
+        t_s: Option<f64>,
+        raw_90k: Option<i64>,
+        width: u32,
+        height: u32,
+    ) -> Placed {
+        match self.place(t_s, raw_90k, width, height) {
+            Ok(ground) => Placed {
+                gsd_m_per_px: ground.as_ref().and_then(|g| {
+                    g.model
+                        .gsd_at(f64::from(width) / 2.0, f64::from(height) / 2.0)
+                }),
+                ground,
+                unplaced: None,
+            },
+            Err(why) => Placed {
+                ground: None,
+                unplaced: Some(Arc::from(why)),
+                gsd_m_per_px: None,
+            },
+        }
+    }
+
     /// The records, aligned (for inspection and tests).
     pub fn track(&mut self) -> &Track {
         self.align();
         &self.track
     }
+}
+
+/// A frame's place, as [`crate::frame::FrameMeta`] carries it.
+pub struct Placed {
+    pub ground: Option<Arc<FrameGround>>,
+    /// Why it has none, when its input has telemetry.
+    pub unplaced: Option<Arc<str>>,
+    /// Ground sample distance at the frame's centre.
+    pub gsd_m_per_px: Option<f64>,
 }
 
 /// Signed ticks from `a` to `b` on the 33-bit PTS clock, taking the short

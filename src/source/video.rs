@@ -13,7 +13,7 @@ use std::sync::Once;
 use ffmpeg_next as ff;
 use image::RgbImage;
 
-use super::telemetry::Placer;
+use super::telemetry::{Placed, Placer};
 use super::{InputKind, OpenOptions, Sampler, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
 
@@ -430,20 +430,13 @@ impl Source for VideoSource {
                         .timestamp()
                         .or(decoded.pts())
                         .map(|t| (t as f64 * self.time_base * 90_000.0).round() as i64);
-                    let (ground, unplaced) =
-                        match self
-                            .placer
-                            .place(pts_s, raw_90k, image.width(), image.height())
-                        {
-                            Ok(g) => (g, None),
-                            Err(why) => (None, Some(std::sync::Arc::<str>::from(why))),
-                        };
-                    let gsd_m_per_px = ground.as_ref().and_then(|g| {
-                        g.model.gsd_at(
-                            f64::from(image.width()) / 2.0,
-                            f64::from(image.height()) / 2.0,
-                        )
-                    });
+                    let Placed {
+                        ground,
+                        unplaced,
+                        gsd_m_per_px,
+                    } = self
+                        .placer
+                        .place_frame(pts_s, raw_90k, image.width(), image.height());
                     let meta = FrameMeta {
                         source_id: self.source_id,
                         seq: self.emitted,
