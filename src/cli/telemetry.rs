@@ -24,6 +24,15 @@ pub struct TelemetryArgs {
 }
 
 pub fn run(args: &TelemetryArgs) -> Result<Exit> {
+    match print(args) {
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::default()),
+        Err(e) => Err(e.into()),
+        Ok(exit) => Ok(exit),
+    }
+}
+
+fn print(args: &TelemetryArgs) -> std::io::Result<Exit> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut errors = 0;
