@@ -324,11 +324,34 @@ fn a_dji_srt_sidecar_places_the_vessel() {
         ));
     }
     std::fs::write(dir.path().join("DJI_0007.SRT"), srt).unwrap();
-    let run = screen(&video, &dir.path().join("out"), &[]);
+    // With each event frame's footprint in events.geojson.
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, "[geo]\nframe_footprints = true\n").unwrap();
+    let run = screen(
+        &video,
+        &dir.path().join("out"),
+        &["-c", config.to_str().unwrap()],
+    );
     check_vessel_event(&run, "pointing");
     let run_json = read_json(&run.join("run.json"));
     let info = &run_json["sources"][0]["info"]["telemetry"];
     assert_eq!(info["format"], "srt", "{info}");
+    let fc = read_json(&run.join("events.geojson"));
+    let frame = fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["feature"] == "frame_footprint")
+        .expect("the best frame's footprint");
+    // The whole frame: 64 m × 36 m at 5 cm a pixel.
+    let ring = frame["geometry"]["coordinates"][0].as_array().unwrap();
+    let p = |i: usize| (ring[i][0].as_f64().unwrap(), ring[i][1].as_f64().unwrap());
+    let sides = [metres(p(0), p(1)), metres(p(1), p(2))];
+    assert!(
+        sides.iter().any(|s| (s - 64.0).abs() < 0.5)
+            && sides.iter().any(|s| (s - 36.0).abs() < 0.5),
+        "{sides:?}"
+    );
 }
 
 #[test]
