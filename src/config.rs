@@ -42,6 +42,13 @@ pub enum ConfigError {
     Feed(#[from] FeedError),
 }
 
+/// The smallest tile `[tile] size` / `--tile` accepts, in pixels.
+pub const MIN_TILE: u32 = 64;
+/// The largest model input size `--imgsz` accepts, in pixels.
+pub const MAX_IMGSZ: u32 = 8192;
+/// The most inference or decoder threads the config accepts.
+pub const MAX_THREADS: usize = 256;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -234,6 +241,52 @@ impl Config {
         Ok(config)
     }
 
+    /// Sizes and counts that would make no sense, or exhaust the machine:
+    /// a tile smaller than [`MIN_TILE`] (a 1-pixel tile of an 810×1080
+    /// photo is close to a million model calls), an input size of 0 or
+    /// beyond [`MAX_IMGSZ`], and thread counts beyond [`MAX_THREADS`].
+    fn validate_sizes(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                message,
+            })
+        };
+        if let Some(size) = self.tile.size {
+            // 0 is the model's input size.
+            if size != 0 && size < MIN_TILE {
+                return invalid(
+                    "tile.size",
+                    format!("{size} px is below the smallest tile, {MIN_TILE} px"),
+                );
+            }
+        }
+        if let Some(px) = self.model.imgsz {
+            if px == 0 || px > MAX_IMGSZ {
+                return invalid(
+                    "model.imgsz",
+                    format!("{px} px is not an input size between 1 and {MAX_IMGSZ}"),
+                );
+            }
+        }
+        for (key, n) in [
+            ("model.threads", self.model.threads),
+            ("sampling.decode_threads", self.sampling.decode_threads),
+        ] {
+            if n > MAX_THREADS {
+                return invalid(
+                    key,
+                    format!(
+                        "{n} threads is more than {MAX_THREADS}; this machine has {} cores \
+                         (0 lets the library choose)",
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Checks ranges that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let unit = |key: &str, v: f64| {
@@ -246,6 +299,7 @@ impl Config {
                 })
             }
         };
+        self.validate_sizes()?;
         unit("detect.conf", self.detect.conf)?;
         unit("detect.iou", self.detect.iou)?;
         unit("track.high_score", f64::from(self.track.high_score))?;

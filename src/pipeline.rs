@@ -271,7 +271,9 @@ fn decode_worker(
 }
 
 /// Tensorises frames in order. Frames already waiting are taken together
-/// and prepared in parallel on rayon's pool.
+/// and prepared in parallel on rayon's pool; a sliced frame goes out in
+/// parts (see [`Prepare::parts`]), each sent before the next is made, so
+/// its tiles never all sit in memory at once.
 fn preprocess_stage(
     prepare: &Prepare,
     batch: usize,
@@ -288,14 +290,27 @@ fn preprocess_stage(
                 Err(_) => break,
             }
         }
-        let prepared: Vec<Item<Prepared>> = pending
-            .par_drain(..)
-            .map(|item| item.map(|f| prepare.run(f)))
-            .collect();
-        for out in prepared {
-            if tx.send(out).is_err() {
+        let mut whole: Vec<Item<Frame>> = Vec::with_capacity(pending.len());
+        for item in pending.drain(..) {
+            let sliced = matches!(&item, Item::Frame(f) if prepare.tiles_of(f).is_some());
+            if !sliced {
+                whole.push(item);
+                continue;
+            }
+            if !send_whole(prepare, &mut whole, tx) {
                 return;
             }
+            let Item::Frame(frame) = item else {
+                unreachable!("matched above")
+            };
+            for part in prepare.parts(frame) {
+                if tx.send(Item::Frame(part)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !send_whole(prepare, &mut whole, tx) {
+            return;
         }
     }
 }
@@ -344,6 +359,20 @@ fn place_window(
     })
 }
 
+/// Prepares frames that are not sliced in parallel and sends them in
+/// order; `false` once the receiver is gone.
+fn send_whole(
+    prepare: &Prepare,
+    items: &mut Vec<Item<Frame>>,
+    tx: &Sender<Item<Prepared>>,
+) -> bool {
+    let prepared: Vec<Item<Prepared>> = items
+        .par_drain(..)
+        .map(|item| item.map(|f| prepare.parts(f).next().expect("a whole frame is one part")))
+        .collect();
+    prepared.into_iter().all(|out| tx.send(out).is_ok())
+}
+
 fn inference_stage<D: Detector>(
     mut infer: Infer<D>,
     windows_merge: MergeConfig,
@@ -367,8 +396,12 @@ fn inference_stage<D: Detector>(
             match rx.recv() {
                 Ok(Item::Frame(p)) => {
                     waiting += p.tensors.len();
+                    // A sliced frame comes out of `infer.run` once, with its
+                    // last part.
+                    if p.tiles.as_ref().is_none_or(|t| t.last) {
+                        queue.push(Item::Frame(()));
+                    }
                     frames.push(p);
-                    queue.push(Item::Frame(()));
                 }
                 Ok(other) => queue.push(other.map(|_| ())),
                 Err(_) => open = false,

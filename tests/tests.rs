@@ -10,6 +10,7 @@ mod detect;
 mod eval;
 mod inspect;
 mod raster;
+mod reliability;
 mod review;
 mod run;
 mod screen;

@@ -49,9 +49,10 @@ pub struct ModelArgs {
     /// Input size for models with dynamic height and width [default: 640].
     #[arg(long, value_name = "PX")]
     pub imgsz: Option<u32>,
-    /// Sliced inference: cut frames into tiles of PX pixels [default when
-    /// given without a value: the model's input size].
-    #[arg(long, value_name = "PX", num_args = 0..=1, default_missing_value = "0")]
+    /// Sliced inference: cut frames into tiles of PX pixels, at least 64
+    /// [default when given without a value: the model's input size].
+    #[arg(long, value_name = "PX", num_args = 0..=1, default_missing_value = "model",
+          value_parser = parse_tile)]
     pub tile: Option<u32>,
     /// Share of a tile that overlaps its neighbour [default: 0.2].
     #[arg(long, value_name = "F")]
@@ -97,5 +98,22 @@ impl ModelArgs {
             c.signature = Some(vec![SignatureConfig::Presence(PresenceConfig::of(classes))]);
         }
         Ok(c)
+    }
+}
+
+/// `--tile PX`: a size of at least [`crate::config::MIN_TILE`], or `model`
+/// (what a bare `--tile` means) for the model's input size, kept as 0 as
+/// `[tile] size = 0` is.
+fn parse_tile(v: &str) -> Result<u32, String> {
+    if v == "model" {
+        return Ok(0);
+    }
+    let min = crate::config::MIN_TILE;
+    match v.parse::<u32>() {
+        Ok(px) if px >= min => Ok(px),
+        Ok(px) => Err(format!(
+            "{px} px is below the smallest tile, {min} px (give --tile alone for the model's input size)"
+        )),
+        Err(_) => Err(format!("{v:?} is not a number of pixels")),
     }
 }

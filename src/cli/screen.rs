@@ -67,6 +67,9 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
             anyhow::bail!("--telemetry {}: no such file", t.display());
         }
     }
+    if args.jobs == 0 {
+        anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
+    }
     let mut config = args.model.config()?;
     config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
     config.sampling.fps = args.fps.or(config.sampling.fps);

@@ -66,6 +66,11 @@ pub struct WatchArgs {
     /// detections.jsonl in the run folder.
     #[arg(long)]
     pub save_detections: bool,
+    /// Play file feeds again from the start when they end (drills). Without
+    /// it, a file feed that ends is finished. A [[feed]] table says
+    /// `loop = true`.
+    #[arg(long = "loop")]
+    pub replay: bool,
 }
 
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
@@ -85,6 +90,7 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
             alert_updates: args.alert_updates,
             metrics: args.metrics,
             no_drop: args.no_drop,
+            replay: args.replay,
             timeout: args.timeout,
             lost_grace: args.lost_grace,
             duration: args.duration,

@@ -29,14 +29,28 @@ pub struct Prepare {
     tiling: Option<Tiling>,
 }
 
-/// A frame ready for inference.
+/// A frame, or part of a sliced frame, ready for inference.
 pub struct Prepared {
     pub frame: Frame,
-    /// One tensor, or one per tile.
+    /// One tensor, or one per tile of this part.
     pub tensors: Vec<Tensorised>,
-    /// The tiles the tensors were cut from; `None` for the whole frame.
-    pub tiles: Option<Vec<Tile>>,
+    /// For a sliced frame: which of its tiles the tensors were cut from;
+    /// `None` for the whole frame.
+    pub tiles: Option<TilePart>,
 }
+
+/// Some of a sliced frame's tiles, with their indices among all of them.
+pub struct TilePart {
+    pub tiles: Vec<(usize, Tile)>,
+    /// The frame's last part: its detections can be merged.
+    pub last: bool,
+}
+
+/// Tiles letterboxed at once per sliced frame. A frame's tiles travel in
+/// parts of this many, so memory stays bounded whatever the tile count
+/// (a 64-pixel tile over a large frame makes hundreds), while the tiles of
+/// a part still go to the model together.
+pub const TILE_PART: usize = 8;
 
 impl Prepare {
     /// `tiling`: sliced inference for frames larger than a tile; `None`
@@ -72,42 +86,73 @@ impl Prepare {
         Some(tiles)
     }
 
-    /// Tensorises one frame; the tiles of a sliced frame are letterboxed in
-    /// parallel on rayon's pool.
-    pub fn run(&self, frame: Frame) -> Prepared {
-        match self.tiles_of(&frame) {
-            None => Prepared {
-                tensors: vec![self.preprocess.run(&frame.image)],
-                tiles: None,
-                frame,
-            },
-            Some(tiles) => {
-                let tensors = tiles
-                    .par_iter()
-                    .map(|t| {
-                        let crop = image::imageops::crop_imm(
-                            frame.image.as_ref(),
-                            t.x,
-                            t.y,
-                            t.width,
-                            t.height,
-                        )
-                        .to_image();
-                        self.preprocess.run(&crop)
-                    })
-                    .collect();
-                Prepared {
-                    frame,
-                    tensors,
-                    tiles: Some(tiles),
-                }
-            }
+    /// Tensorises a whole frame (not sliced).
+    fn whole(&self, frame: Frame) -> Prepared {
+        Prepared {
+            tensors: vec![self.preprocess.run(&frame.image)],
+            tiles: None,
+            frame,
         }
     }
 
-    /// Tensorises frames in parallel, keeping their order.
-    pub fn run_all(&self, frames: Vec<Frame>) -> Vec<Prepared> {
-        frames.into_par_iter().map(|f| self.run(f)).collect()
+    /// A frame's parts, made one at a time as they are taken: the whole
+    /// frame, or its tiles [`TILE_PART`] at a time, letterboxed in parallel
+    /// on rayon's pool.
+    pub fn parts(&self, frame: Frame) -> Parts<'_> {
+        let tiles = self.tiles_of(&frame);
+        Parts {
+            prepare: self,
+            frame: Some(frame),
+            tiles,
+            next: 0,
+        }
+    }
+
+    /// Tensorises whole frames in parallel, keeping their order.
+    fn run_all(&self, frames: Vec<Frame>) -> Vec<Prepared> {
+        frames.into_par_iter().map(|f| self.whole(f)).collect()
+    }
+}
+
+/// The parts of one frame (see [`Prepare::parts`]).
+pub struct Parts<'a> {
+    prepare: &'a Prepare,
+    frame: Option<Frame>,
+    tiles: Option<Vec<Tile>>,
+    next: usize,
+}
+
+impl Iterator for Parts<'_> {
+    type Item = Prepared;
+
+    fn next(&mut self) -> Option<Prepared> {
+        let Some(tiles) = &self.tiles else {
+            return self.frame.take().map(|f| self.prepare.whole(f));
+        };
+        let frame = self.frame.as_ref()?;
+        let end = (self.next + TILE_PART).min(tiles.len());
+        let part: Vec<(usize, Tile)> = (self.next..end).map(|i| (i, tiles[i])).collect();
+        let tensors = part
+            .par_iter()
+            .map(|(_, t)| {
+                let crop =
+                    image::imageops::crop_imm(frame.image.as_ref(), t.x, t.y, t.width, t.height)
+                        .to_image();
+                self.prepare.preprocess.run(&crop)
+            })
+            .collect();
+        self.next = end;
+        let last = end == tiles.len();
+        let frame = if last {
+            self.frame.take()?
+        } else {
+            frame.clone()
+        };
+        Some(Prepared {
+            frame,
+            tensors,
+            tiles: Some(TilePart { tiles: part, last }),
+        })
     }
 }
 
@@ -127,6 +172,9 @@ pub struct Infer<D> {
     batch: usize,
     merge: Option<MergeConfig>,
     stats: InferStats,
+    /// The detections of the sliced frame whose parts are arriving, in
+    /// frame pixels, until its last part.
+    partial: Vec<tile::TileDetection>,
 }
 
 impl<D: Detector> Infer<D> {
@@ -139,6 +187,7 @@ impl<D: Detector> Infer<D> {
             batch,
             merge,
             stats: InferStats::default(),
+            partial: Vec::new(),
         }
     }
 
@@ -160,20 +209,21 @@ impl<D: Detector> Infer<D> {
     }
 
     /// Detects every tensor of `prepared` in calls of at most `batch`, and
-    /// returns each frame with its detections in frame pixels, in order.
-    /// A raster window's detections stay in window pixels (the caller
-    /// places them in the scene).
+    /// returns each frame with its detections in frame pixels, in order: a
+    /// sliced frame once its last part has been detected (its earlier parts
+    /// may have come in earlier calls). A raster window's detections stay
+    /// in window pixels (the caller places them in the scene).
     pub fn run(
         &mut self,
         prepared: Vec<Prepared>,
     ) -> Result<Vec<(Frame, Vec<Detection>)>, DetectError> {
         let mut counts = Vec::with_capacity(prepared.len());
-        let mut frames = Vec::with_capacity(prepared.len());
+        let mut parts = Vec::with_capacity(prepared.len());
         let mut tensors: Vec<Tensorised> = Vec::with_capacity(prepared.len());
         for p in prepared {
             counts.push(p.tensors.len());
             tensors.extend(p.tensors);
-            frames.push((p.frame, p.tiles));
+            parts.push((p.frame, p.tiles));
         }
         let mut results: Vec<Vec<Detection>> = Vec::with_capacity(tensors.len());
         for chunk in tensors.chunks(self.batch) {
@@ -184,27 +234,32 @@ impl<D: Detector> Infer<D> {
             self.stats.tensors += chunk.len() as u64;
         }
         let mut results = results.into_iter();
-        let mut out = Vec::with_capacity(frames.len());
-        for ((frame, tiles), n) in frames.into_iter().zip(counts) {
+        let mut out = Vec::with_capacity(parts.len());
+        for ((frame, tiles), n) in parts.into_iter().zip(counts) {
             let (fw, fh) = (frame.meta.width, frame.meta.height);
             let mut per_tensor: Vec<Vec<Detection>> = (0..n)
                 .map(|_| results.next().expect("one result per tensor"))
                 .collect();
-            let detections = match (tiles, self.merge) {
-                (Some(tiles), Some(cfg)) => tile::merge(
-                    tiles
-                        .iter()
-                        .enumerate()
-                        .zip(per_tensor)
-                        .flat_map(|((i, t), dets)| {
-                            dets.into_iter().map(move |d| t.place(i, d, fw, fh))
-                        })
-                        .collect(),
-                    &cfg,
-                ),
-                _ => per_tensor.pop().unwrap_or_default(),
+            let Some(part) = tiles else {
+                out.push((frame, per_tensor.pop().unwrap_or_default()));
+                continue;
             };
-            out.push((frame, detections));
+            self.partial.extend(
+                part.tiles
+                    .iter()
+                    .zip(per_tensor)
+                    .flat_map(|(&(i, t), dets)| {
+                        dets.into_iter().map(move |d| t.place(i, d, fw, fh))
+                    }),
+            );
+            if part.last {
+                let placed = std::mem::take(&mut self.partial);
+                let detections = match self.merge {
+                    Some(cfg) => tile::merge(placed, &cfg),
+                    None => placed.into_iter().map(|t| t.detection).collect(),
+                };
+                out.push((frame, detections));
+            }
         }
         Ok(out)
     }
@@ -223,13 +278,35 @@ impl<D: Detector> DetectStep<D> {
     }
 
     /// Detects on `frames` (tensors of different frames share calls) and
-    /// returns each with its detections, in order.
+    /// returns each with its detections, in order. Sliced frames are
+    /// prepared a part at a time, and detected once a batch of tensors is
+    /// ready, so their tiles never all sit in memory at once.
     pub fn detect(
         &mut self,
         frames: Vec<Frame>,
     ) -> Result<Vec<(Frame, Vec<Detection>)>, DetectError> {
-        let prepared = self.prepare.run_all(frames);
-        self.infer.run(prepared)
+        if self.prepare.tiling().is_none() {
+            let prepared = self.prepare.run_all(frames);
+            return self.infer.run(prepared);
+        }
+        let limit = self.infer.batch().max(TILE_PART);
+        let mut out = Vec::with_capacity(frames.len());
+        let mut queue = Vec::new();
+        let mut queued = 0;
+        for frame in frames {
+            for part in self.prepare.parts(frame) {
+                queued += part.tensors.len();
+                queue.push(part);
+                if queued >= limit {
+                    out.extend(self.infer.run(std::mem::take(&mut queue))?);
+                    queued = 0;
+                }
+            }
+        }
+        if !queue.is_empty() {
+            out.extend(self.infer.run(queue)?);
+        }
+        Ok(out)
     }
 
     pub fn stats(&self) -> &InferStats {
@@ -238,5 +315,124 @@ impl<D: Detector> DetectStep<D> {
 
     pub fn batch(&self) -> usize {
         self.infer.batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{ChannelOrder, Layout, Resize};
+    use crate::frame::FrameMeta;
+    use crate::geom::BBox;
+
+    /// One box per tensor, at the same place in every tile; counts its
+    /// calls' sizes.
+    struct Fake {
+        preprocess: Preprocess,
+        calls: Vec<usize>,
+    }
+
+    impl Detector for Fake {
+        fn preprocess(&self) -> &Preprocess {
+            &self.preprocess
+        }
+        fn labels(&self) -> &[String] {
+            &[]
+        }
+        fn max_batch(&self) -> usize {
+            4
+        }
+        fn detect(&mut self, batch: &[Tensorised]) -> Result<Vec<Vec<Detection>>, DetectError> {
+            self.calls.push(batch.len());
+            Ok(batch
+                .iter()
+                .map(|_| {
+                    vec![Detection {
+                        class_id: 0,
+                        score: 0.9,
+                        bbox: BBox::new(20.0, 20.0, 30.0, 30.0),
+                    }]
+                })
+                .collect())
+        }
+    }
+
+    fn preprocess() -> Preprocess {
+        Preprocess {
+            input_w: 8,
+            input_h: 8,
+            resize: Resize::Stretch,
+            layout: Layout::Nchw,
+            channels: ChannelOrder::Rgb,
+            scale: 1.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            pad_value: 114,
+        }
+    }
+
+    fn frame(w: u32, h: u32) -> Frame {
+        let meta = FrameMeta {
+            source_id: 0,
+            seq: 0,
+            frame_index: 0,
+            pts_s: Some(0.0),
+            width: w,
+            height: h,
+            gsd_m_per_px: None,
+            ground: None,
+            unplaced: None,
+        };
+        Frame::whole(meta, image::RgbImage::new(w, h))
+    }
+
+    #[test]
+    fn a_sliced_frame_travels_in_bounded_parts_and_comes_out_once() {
+        let tiling = Tiling::with_size(64);
+        let prepare = Prepare::new(preprocess(), Some(tiling.clone()));
+        let big = frame(900, 700);
+        let all = prepare.tiles_of(&big).unwrap().len();
+        assert!(all > 10 * TILE_PART, "{all} tiles");
+        let parts: Vec<Prepared> = prepare.parts(big.clone()).collect();
+        assert!(parts.iter().all(|p| p.tensors.len() <= TILE_PART));
+        assert_eq!(parts.iter().map(|p| p.tensors.len()).sum::<usize>(), all);
+        let lasts: Vec<bool> = parts
+            .iter()
+            .map(|p| p.tiles.as_ref().unwrap().last)
+            .collect();
+        assert_eq!(lasts.iter().filter(|l| **l).count(), 1);
+        assert!(*lasts.last().unwrap());
+
+        // Parts fed one call at a time, or all together, give the same
+        // merged detections, once, after the last part.
+        let fake = || Fake {
+            preprocess: preprocess(),
+            calls: Vec::new(),
+        };
+        let mut one_by_one = Infer::new(fake(), 4, Some(tiling.merge));
+        let mut out = Vec::new();
+        for p in prepare.parts(big.clone()) {
+            out.extend(one_by_one.run(vec![p]).unwrap());
+        }
+        let mut together = Infer::new(fake(), 4, Some(tiling.merge));
+        let at_once = together.run(prepare.parts(big.clone()).collect()).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(at_once.len(), 1);
+        assert_eq!(out[0].1, at_once[0].1);
+        assert_eq!(out[0].1.len(), all, "tiles do not overlap at that box");
+        assert_eq!(one_by_one.stats().tensors, all as u64);
+
+        // DetectStep sends full calls across parts, and a small frame
+        // beside the big one keeps its place.
+        let mut step = DetectStep::new(prepare, Infer::new(fake(), 4, Some(tiling.merge)));
+        let got = step
+            .detect(vec![frame(50, 50), big, frame(40, 40)])
+            .unwrap();
+        let sizes: Vec<u32> = got.iter().map(|(f, _)| f.meta.width).collect();
+        assert_eq!(sizes, vec![50, 900, 40]);
+        assert_eq!(got[1].1, at_once[0].1);
+        let (fake, _) = step.infer.into_parts();
+        assert!(fake.calls.iter().all(|&n| n <= 4));
+        assert_eq!(fake.calls.iter().sum::<usize>(), all + 2);
     }
 }

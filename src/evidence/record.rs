@@ -211,6 +211,9 @@ pub struct FeedRecord {
     /// and frames not placed, by reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<crate::geo::PlacementCounts>,
+    /// Why a file feed stopped before its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One webhook of a `watch` run, with its delivery counters.

@@ -85,6 +85,10 @@ pub struct FeedConfig {
     pub url: String,
     /// For rtsp:// feeds; the command line's `--rtsp-transport` otherwise.
     pub rtsp_transport: Option<RtspTransport>,
+    /// For a file: play it again from the start when it ends (a drill).
+    /// Without it, a file feed that ends is finished.
+    #[serde(default, rename = "loop")]
+    pub replay: bool,
     /// The `[[signature]]` tables that apply to this feed, by name
     /// (default: all of them).
     pub signatures: Option<Vec<String>>,
@@ -104,6 +108,7 @@ impl FeedConfig {
             name,
             url,
             rtsp_transport: None,
+            replay: false,
             signatures: None,
             zone: Vec::new(),
             overrides: BTreeMap::new(),

@@ -292,6 +292,7 @@ mod tests {
                 name: "quay \"north\"".into(),
                 url: "udp://@:5000".into(),
                 file: false,
+                replay: false,
                 rtsp_transport: Default::default(),
             },
             0,

@@ -48,6 +48,8 @@ pub struct FeedSpec {
     /// A file played at its native rate; it ends at its end instead of
     /// reconnecting.
     pub file: bool,
+    /// A file that is played again when it ends (`loop = true`).
+    pub replay: bool,
     pub rtsp_transport: feeds::RtspTransport,
 }
 
@@ -178,6 +180,8 @@ pub struct Feed {
     pub frame_latency: Mutex<Histogram>,
     /// How its frames were placed on the ground from telemetry.
     pub placement: Mutex<crate::geo::PlacementCounts>,
+    /// Why a file feed stopped before its end (it is not retried).
+    pub error: Mutex<Option<String>>,
     slot: Mutex<Option<Arrived>>,
     slot_emptied: Condvar,
     last_frame: Mutex<Option<Instant>>,
@@ -196,6 +200,7 @@ impl Feed {
             reconnects: AtomicU64::new(0),
             events_opened: AtomicU64::new(0),
             placement: Mutex::new(Default::default()),
+            error: Mutex::new(None),
             latency: Mutex::new(Histogram::default()),
             frame_latency: Mutex::new(Histogram::default()),
             slot: Mutex::new(None),
@@ -223,6 +228,11 @@ impl Feed {
                 }
             }
         }
+    }
+
+    /// Records why a file feed stopped; it is not retried.
+    pub fn fail(&self, why: String) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
 
     /// Takes the newest frame, if one is waiting.
@@ -353,6 +363,13 @@ pub fn run_feed(
         ) {
             Ok(s) => s,
             Err(e) => {
+                if feed.spec.file {
+                    // A file that cannot be opened will not open on a
+                    // retry: the feed has failed.
+                    tracing::error!(feed = %feed.spec.name, "{e}");
+                    feed.fail(e.to_string());
+                    break;
+                }
                 tracing::warn!(feed = %feed.spec.name, "cannot connect: {e}");
                 continue;
             }
@@ -398,6 +415,13 @@ pub fn run_feed(
                     bell.ring();
                 }
                 Ok(None) => break true,
+                Err(e) if feed.spec.file => {
+                    // A damaged file would fail again at the same place, and
+                    // replaying it would repeat its events.
+                    tracing::error!(feed = %feed.spec.name, "{e}");
+                    feed.fail(e.to_string());
+                    break true;
+                }
                 Err(e) => {
                     if !stop.load(Ordering::Relaxed) {
                         let why = if feed.watchdog.expired() {
@@ -415,7 +439,16 @@ pub fn run_feed(
             }
         };
         if ended && feed.spec.file {
-            break;
+            let failed = feed
+                .error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some();
+            if !feed.spec.replay || failed {
+                break;
+            }
+            tracing::info!(feed = %feed.spec.name, "the file ended; playing it again (loop = true)");
+            backoff = Duration::ZERO;
         }
         if ended && !stop.load(Ordering::Relaxed) {
             feed.set_state(FeedState::Stalled, ": the stream ended");
@@ -460,6 +493,7 @@ mod tests {
                 name: "a".into(),
                 url: "x".into(),
                 file: false,
+                replay: false,
                 rtsp_transport: Default::default(),
             },
             0,

@@ -50,6 +50,8 @@ pub struct LiveOptions {
     /// Serve `/metrics` and `/healthz` here.
     pub metrics: Option<std::net::SocketAddr>,
     /// Screen every frame instead of only the newest.
+    /// Play every file feed again when it ends (`--loop`).
+    pub replay: bool,
     pub no_drop: bool,
     /// Seconds without a frame before a feed counts as stalled.
     pub timeout: f64,
@@ -99,6 +101,26 @@ pub fn resolve_feeds(
             )
             .collect()
     };
+    // A feed with no scheme is a file, and must be one now: otherwise it
+    // would be retried as a stream forever.
+    for (f, _) in &feeds {
+        if f.url.contains("://") {
+            continue;
+        }
+        let path = std::path::Path::new(&f.url);
+        let why = match std::fs::metadata(path) {
+            Err(_) => Some("a file that exists"),
+            Ok(m) if !m.is_file() => Some("a regular file"),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            return Err(RunError::FeedFile {
+                name: f.name.clone(),
+                url: f.url.clone(),
+                why,
+            });
+        }
+    }
     // Two files of the same name, or a file named like a configured feed,
     // would be indistinguishable in alerts and metrics.
     let mut seen = std::collections::BTreeSet::new();
@@ -147,6 +169,7 @@ fn feed_records(feeds: &[Arc<Feed>], signatures: &[Vec<BuiltSignature>]) -> Vec<
                     .clone();
                 (!p.is_empty()).then_some(p)
             },
+            error: f.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         })
         .collect()
 }
@@ -251,6 +274,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                     name: f.name.clone(),
                     url: f.url.clone(),
                     file: std::path::Path::new(&f.url).is_file(),
+                    replay: f.replay || options.replay,
                     rtsp_transport: f.rtsp_transport.unwrap_or(options.rtsp_transport),
                 },
                 i,
@@ -508,8 +532,13 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
             started.elapsed().as_secs_f64()
         );
     }
+    // A file feed that failed is a failed input, as in `screen`.
+    let errors = feeds
+        .iter()
+        .filter(|f| f.error.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+        .count();
     Ok(Outcome {
-        errors: 0,
+        errors,
         events,
         dir,
     })

@@ -59,6 +59,12 @@ pub enum RunError {
     Signal(#[from] ctrlc::Error),
     #[error(transparent)]
     Eval(#[from] eval::EvalRunError),
+    #[error("feed {name}: {url} is neither a stream address (rtsp://, udp://, srt://, tcp://, http(s)://) nor {why}")]
+    FeedFile {
+        name: String,
+        url: String,
+        why: &'static str,
+    },
     #[error("a sink still holds the run folder {0}; it cannot be sealed")]
     RunStillShared(PathBuf),
 }
