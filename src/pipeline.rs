@@ -116,6 +116,8 @@ pub struct PipelineStats {
     pub inference_calls: u64,
     /// Tensors detected: frames, tiles and windows.
     pub inference_tensors: u64,
+    /// Tensors whose model outputs held NaN or infinite values.
+    pub non_finite: u64,
     pub inference_time: Duration,
     pub wall_time: Duration,
 }
@@ -472,6 +474,7 @@ fn finish<D: Detector>(infer: Infer<D>, mut stats: PipelineStats) -> (D, Pipelin
     let (detector, s) = infer.into_parts();
     stats.inference_calls = s.calls;
     stats.inference_tensors = s.tensors;
+    stats.non_finite = s.non_finite;
     stats.inference_time = s.time;
     (detector, stats)
 }

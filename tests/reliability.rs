@@ -163,3 +163,45 @@ fn file_feeds_end_or_fail_once_and_loop_only_when_asked() {
     let looped = run["feeds"][0]["frames_in"].as_u64().unwrap();
     assert!(looped > once + 5, "looped {looped}, once {once}");
 }
+
+#[test]
+fn eval_on_a_video_shorter_than_its_labels_says_how_many_images_had_no_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("first-10s.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(data("sample-sortie.mp4"))
+        .args(["-t", "10", "-c", "copy"])
+        .arg(&short)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("report");
+    let o = lookout(&[
+        "eval",
+        "--gt",
+        data("sample-sortie.coco.json").to_str().unwrap(),
+        "--video",
+        short.to_str().unwrap(),
+        "--model",
+        repo().join("models/lookout-demo.onnx").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = read_json(&out.join("report.json"));
+    let gt = &r["detector"]["ground_truth"];
+    assert_eq!(gt["images"], 265);
+    let missing = gt["images_without_frame"].as_u64().unwrap();
+    // 10 s at 10 fps: 100 frames of the 265 labelled.
+    assert!((160..=166).contains(&missing), "{gt}");
+    assert!(
+        stderr(&o).contains("had no screened frame"),
+        "{}",
+        stderr(&o)
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains(&format!(
+        "{missing} of the 265 ground-truth images had no screened frame"
+    )));
+}

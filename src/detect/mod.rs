@@ -273,6 +273,10 @@ pub trait Detector: Send {
     /// Largest batch the model accepts in one call (1 for a fixed batch).
     fn max_batch(&self) -> usize;
     fn detect(&mut self, batch: &[Tensorised]) -> Result<Vec<Vec<Detection>>, DetectError>;
+    /// Tensors whose outputs held NaN or infinite values so far.
+    fn non_finite_frames(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(test)]

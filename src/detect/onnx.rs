@@ -244,6 +244,26 @@ pub struct OnnxDetector {
     /// `[width, height]` (RT-DETR's `orig_target_sizes`).
     sizes_input: Option<String>,
     post: PostProcess,
+    /// Frames whose outputs held NaN or infinite values.
+    non_finite: u64,
+}
+
+/// Which of the `n` images of a batch have a NaN or infinite value in any
+/// output. An output whose first axis is the batch is split per image; one
+/// without it (a squeezed batch of 1) counts for every image.
+pub fn non_finite_images(outs: &[RawOutput], n: usize) -> Vec<bool> {
+    let mut bad = vec![false; n];
+    for o in outs {
+        if n > 0 && o.shape.first() == Some(&n) && o.data.len().is_multiple_of(n) {
+            let each = o.data.len() / n;
+            for (i, chunk) in o.data.chunks(each.max(1)).enumerate().take(n) {
+                bad[i] |= chunk.iter().any(|v| !v.is_finite());
+            }
+        } else if o.data.iter().any(|v| !v.is_finite()) {
+            bad.iter_mut().for_each(|b| *b = true);
+        }
+    }
+    bad
 }
 
 fn decl(name: &str, vt: &ValueType) -> TensorDecl {
@@ -524,6 +544,7 @@ impl OnnxDetector {
             input_type,
             sizes_input,
             post: config.post,
+            non_finite: 0,
         })
     }
 
@@ -701,6 +722,10 @@ impl Detector for OnnxDetector {
         self.info.max_batch
     }
 
+    fn non_finite_frames(&self) -> u64 {
+        self.non_finite
+    }
+
     fn detect(&mut self, batch: &[Tensorised]) -> Result<Vec<Vec<Detection>>, DetectError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -711,6 +736,18 @@ impl Detector for OnnxDetector {
                 path: self.info.path.clone(),
                 problem,
             })?;
+        let bad = non_finite_images(&outs, batch.len())
+            .iter()
+            .filter(|b| **b)
+            .count() as u64;
+        if bad > 0 && self.non_finite == 0 {
+            tracing::warn!(
+                "the model {} gave NaN or infinite outputs; such values give no detections \
+                 (the run's summary counts the frames affected)",
+                self.info.path.display()
+            );
+        }
+        self.non_finite += bad;
         family::decode_outputs(
             self.info.family,
             &outs,
@@ -722,5 +759,31 @@ impl Detector for OnnxDetector {
             path: self.info.path.clone(),
             problem: e.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_outputs_are_found_per_image() {
+        let out = |shape: Vec<usize>, data: Vec<f32>| RawOutput {
+            name: "o".into(),
+            shape,
+            data,
+        };
+        let batched = out(vec![3, 2], vec![0.0, 1.0, f32::NAN, 2.0, 3.0, 4.0]);
+        assert_eq!(non_finite_images(&[batched], 3), vec![false, true, false]);
+        let inf = out(vec![3, 1], vec![0.0, 0.0, f32::INFINITY]);
+        let fine = out(vec![3, 1], vec![0.0, 0.0, 0.0]);
+        assert_eq!(
+            non_finite_images(&[fine.clone(), inf], 3),
+            vec![false, false, true]
+        );
+        assert_eq!(non_finite_images(&[fine], 3), vec![false; 3]);
+        // No batch axis: the one image is bad.
+        let squeezed = out(vec![5], vec![0.0, f32::NEG_INFINITY, 0.0, 0.0, 0.0]);
+        assert_eq!(non_finite_images(&[squeezed], 1), vec![true]);
     }
 }

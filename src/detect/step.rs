@@ -163,6 +163,8 @@ pub struct InferStats {
     pub calls: u64,
     /// Tensors detected (frames and tiles).
     pub tensors: u64,
+    /// Tensors whose model outputs held NaN or infinite values.
+    pub non_finite: u64,
     pub time: Duration,
 }
 
@@ -233,6 +235,7 @@ impl<D: Detector> Infer<D> {
             self.stats.calls += 1;
             self.stats.tensors += chunk.len() as u64;
         }
+        self.stats.non_finite = self.detector.non_finite_frames();
         let mut results = results.into_iter();
         let mut out = Vec::with_capacity(parts.len());
         for ((frame, tiles), n) in parts.into_iter().zip(counts) {

@@ -42,6 +42,9 @@ pub struct GroundTruthSummary {
     pub categories: usize,
     /// How the source format was mapped ([`super::Dataset::notes`]).
     pub notes: Vec<String>,
+    /// Images that no screened frame stood for (a video shorter than its
+    /// labels, frames that failed to decode); their objects count as misses.
+    pub images_without_frame: usize,
 }
 
 /// A detector scored against ground truth. Field order is `report.json`'s.
@@ -158,6 +161,12 @@ pub fn detector_markdown(report: &DetectorReport) -> String {
         report.predictions,
         report.max_dets[2],
     ));
+    if gt.images_without_frame > 0 {
+        s.push_str(&format!(
+            "- **{} of the {} ground-truth images had no screened frame** (a video shorter than its labels, or frames that failed to decode); their objects count as misses.\n",
+            gt.images_without_frame, gt.images
+        ));
+    }
     for note in &gt.notes {
         s.push_str(&format!("- {note}\n"));
     }
@@ -354,6 +363,7 @@ mod tests {
             ground_truth: GroundTruthSummary {
                 path: PathBuf::from("gt/a&b.json"),
                 images: 2,
+                images_without_frame: 0,
                 annotations: 3,
                 categories: 2,
                 notes: vec!["1 annotation had no area; used box area".into()],

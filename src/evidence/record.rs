@@ -258,6 +258,10 @@ pub struct Summary {
     /// Frames (or tiles) per inference call, on average.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_batch_mean: Option<f64>,
+    /// Frames (or tiles) whose model outputs held NaN or infinite values,
+    /// which give no detections; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_finite_outputs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiles_detected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -279,6 +279,7 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         inference_calls: Some(stats.inference_calls),
         inference_batch_mean: (stats.inference_calls > 0)
             .then(|| stats.inference_tensors as f64 / stats.inference_calls as f64),
+        non_finite_outputs: (stats.non_finite > 0).then_some(stats.non_finite),
         tiles_detected: Some(stats.windows),
         tiles_per_s: Some(stats.windows as f64 / pipeline_s),
         ..Default::default()
@@ -286,6 +287,12 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
     record.status = RunStatus::Finished;
     record.finished_at = Some(crate::clock::now_rfc3339());
     let dir = seal(run, &record)?;
+    if stats.non_finite > 0 {
+        tracing::warn!(
+            "{} frame(s) or tile(s) had NaN or infinite model outputs and gave no detections",
+            stats.non_finite
+        );
+    }
     if options.progress {
         eprintln!(
             "screened {} input(s): {frames} frames, {events} event(s), {errors} error(s) in {wall:.1} s ({:.1} frames/s)",

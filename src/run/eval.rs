@@ -269,6 +269,26 @@ pub fn predictions(frames: &[FrameDetections], key: &ImageKey) -> (Vec<Predictio
     (preds, unmatched)
 }
 
+/// How many ground-truth images no screened frame stands for (a video
+/// shorter than its labels, frames that failed to decode): their objects
+/// count as misses, so the count is reported and warned about.
+fn images_without_frame(
+    frames: &[FrameDetections],
+    key: &ImageKey,
+    gt: &crate::eval::Dataset,
+) -> usize {
+    let seen: std::collections::BTreeSet<i64> =
+        frames.iter().filter_map(|f| key.image_of(f)).collect();
+    let missing = gt.images.iter().filter(|i| !seen.contains(&i.id)).count();
+    if missing > 0 {
+        tracing::warn!(
+            "{missing} of the {} ground-truth images had no screened frame; their objects count as misses",
+            gt.images.len()
+        );
+    }
+    missing
+}
+
 /// Where the scored detections come from.
 pub enum Detections {
     /// A COCO results file (category ids of the ground truth).
@@ -416,6 +436,7 @@ fn detector_report(
     let (gt_path, gt_format) = options.gt.as_ref().expect("checked by run()");
     let gt = gt::load(gt_path, gt_format.as_deref())?;
     let map = options.map.as_deref().map(ClassMap::parse).transpose()?;
+    let mut unscreened = 0;
     let (gt, preds, mapping, model_json) = match source {
         Detections::Results(p) => {
             let preds = read_predictions(&p)?;
@@ -441,6 +462,7 @@ fn detector_report(
                 "thresholds": session.thresholds(),
             });
             let frames = detect(*session, &key, options.video.as_deref(), options.progress)?;
+            unscreened = images_without_frame(&frames, &key, &gt);
             let (preds, _) = predictions(&frames, &key);
             let (gt, preds, mapping) =
                 map.unwrap_or_default()
@@ -455,6 +477,7 @@ fn detector_report(
                 .as_ref()
                 .map(|r| r.model.labels.clone())
                 .unwrap_or_default();
+            unscreened = images_without_frame(&frames, &key, &gt);
             let (preds, unmatched) = predictions(&frames, &key);
             if unmatched > 0 {
                 tracing::warn!(run = %run_dir.display(), unmatched, "saved frames that are no image of the ground truth were left out");
@@ -506,6 +529,7 @@ fn detector_report(
             annotations: gt.annotations.len(),
             categories: gt.categories.len(),
             notes: gt.notes.clone(),
+            images_without_frame: unscreened,
         },
         source: model_json,
         predictions: preds.len(),

@@ -514,6 +514,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
         wall_s: Some(started.elapsed().as_secs_f64()),
         inference_calls: Some(stats.calls),
         inference_batch_mean: (stats.calls > 0).then(|| stats.tensors as f64 / stats.calls as f64),
+        non_finite_outputs: (stats.non_finite > 0).then_some(stats.non_finite),
         error: result.as_ref().err().map(|e| format!("{e:#}")),
         ..Default::default()
     });
