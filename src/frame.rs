@@ -40,6 +40,23 @@ pub struct FrameMeta {
     pub unplaced: Option<Arc<str>>,
 }
 
+/// A stretch of a video that could not be decoded: the decoder lost the
+/// frames between two it could show (damaged packets), and resynchronised
+/// on the next keyframe.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Gap {
+    /// The last frame decoded before the gap (its decoded index).
+    pub after_frame: u64,
+    /// Presentation times of the frames on either side, seconds.
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Frames missing, estimated from the times either side and the
+    /// stream's frame rate (a decoder concealing damage may show a frame
+    /// or two with odd times, so the sum over gaps can be off by one or
+    /// two).
+    pub frames: u64,
+}
+
 /// A drone frame's place on the ground: the camera model and the pose it
 /// was built from.
 #[derive(Debug, Clone, PartialEq)]

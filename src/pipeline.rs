@@ -53,6 +53,8 @@ pub enum Item<T> {
         source_id: usize,
         path: PathBuf,
         error: Option<SourceError>,
+        /// Stretches of a video that could not be decoded.
+        gaps: Vec<crate::frame::Gap>,
     },
 }
 
@@ -76,10 +78,12 @@ impl<T> Item<T> {
                 source_id,
                 path,
                 error,
+                gaps,
             } => Item::Finished {
                 source_id,
                 path,
                 error,
+                gaps,
             },
         }
     }
@@ -218,19 +222,23 @@ fn decode_worker(
             return;
         };
         let path = input.path.clone();
-        let finished = |error| Item::Finished {
+        let finished = |error, gaps| Item::Finished {
             source_id,
             path: path.clone(),
             error,
+            gaps,
         };
         let sha256 = if options.hash_sources {
             match sha256_file(&input.path) {
                 Ok(h) => Some(h),
                 Err(source) => {
-                    let _ = tx.send(finished(Some(SourceError::Io {
-                        path: path.clone(),
-                        source,
-                    })));
+                    let _ = tx.send(finished(
+                        Some(SourceError::Io {
+                            path: path.clone(),
+                            source,
+                        }),
+                        Vec::new(),
+                    ));
                     continue;
                 }
             }
@@ -240,7 +248,7 @@ fn decode_worker(
         let mut src = match source::open(input, source_id, &options.open) {
             Ok(s) => s,
             Err(e) => {
-                if tx.send(finished(Some(e))).is_err() {
+                if tx.send(finished(Some(e), Vec::new())).is_err() {
                     return;
                 }
                 continue;
@@ -266,7 +274,7 @@ fn decode_worker(
                 Err(e) => break Some(e),
             }
         };
-        if tx.send(finished(error)).is_err() {
+        if tx.send(finished(error, src.gaps())).is_err() {
             return;
         }
     }
@@ -441,6 +449,7 @@ fn inference_stage<D: Detector>(
                     source_id,
                     path,
                     error,
+                    gaps,
                 } => {
                     // A raster's scene goes out just before its end, with
                     // what was detected even if reading failed part way.
@@ -455,6 +464,7 @@ fn inference_stage<D: Detector>(
                         source_id,
                         path,
                         error,
+                        gaps,
                     }
                 }
                 started @ Item::Started { .. } => {

@@ -205,3 +205,52 @@ fn eval_on_a_video_shorter_than_its_labels_says_how_many_images_had_no_frame() {
         "{missing} of the 265 ground-truth images had no screened frame"
     )));
 }
+
+#[test]
+fn a_video_damaged_in_the_middle_is_screened_to_its_end_and_the_gap_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(data("sample-sortie.mp4")).unwrap();
+    // 100 kB of noise four fifths in: the H.264 decoder loses about 3 s of
+    // the open-sea segment (19.5–23 s), then resynchronises.
+    let at = bytes.len() * 4 / 5;
+    let mut x: u32 = 0x9e37_79b9;
+    for b in &mut bytes[at..at + 100_000] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let damaged = dir.path().join("damaged.mp4");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = dir.path().join("out");
+    let o = lookout_command()
+        .arg("screen")
+        .arg(&damaged)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let run = read_json(&run_dir(&out).join("run.json"));
+    let src = &run["sources"][0];
+    let gaps = src["gaps"].as_array().expect("the gap is recorded");
+    assert!(!gaps.is_empty(), "{src}");
+    let lost: u64 = gaps.iter().map(|g| g["frames"].as_u64().unwrap()).sum();
+    // The frames lost are estimated from the times either side and the
+    // frame rate, so they add up to the whole within a frame or two.
+    let total = src["frames_screened"].as_u64().unwrap() + lost;
+    assert!((263..=267).contains(&total), "{src}");
+    assert_eq!(run["summary"]["frames_lost"], lost);
+    assert!(err.contains("frame(s) lost in"), "{err}");
+    // Both labelled events are still found, and the frames after the gap
+    // were screened (the road segment starts at 23 s).
+    let events = closed_events(&run_dir(&out));
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"containment") && kinds.contains(&"overcrowding"),
+        "{kinds:?}"
+    );
+    let to_s = gaps.last().unwrap()["to_s"].as_f64().unwrap();
+    assert!(to_s < 26.4, "{gaps:?}");
+}

@@ -174,6 +174,10 @@ pub struct SourceRecord {
     pub placement: Option<crate::geo::PlacementCounts>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Stretches of a damaged video that could not be decoded: decoding
+    /// resynchronised after each, and screening went on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<crate::frame::Gap>,
 }
 
 impl SourceRecord {
@@ -262,6 +266,9 @@ pub struct Summary {
     /// which give no detections; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_finite_outputs: Option<u64>,
+    /// Video frames lost in damaged stretches (each source's `gaps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_lost: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiles_detected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

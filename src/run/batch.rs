@@ -196,7 +196,22 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 source_id,
                 path,
                 error,
+                gaps,
             } => {
+                if !gaps.is_empty() {
+                    let frames: u64 = gaps.iter().map(|g| g.frames).sum();
+                    let spans: Vec<String> = gaps
+                        .iter()
+                        .map(|g| format!("{:.1}–{:.1} s", g.from_s, g.to_s))
+                        .collect();
+                    tracing::warn!(
+                        "{}: {} damaged stretch(es) could not be decoded, {frames} frame(s) lost: {}",
+                        path.display(),
+                        gaps.len(),
+                        spans.join(", ")
+                    );
+                    sources[source_id].gaps = gaps;
+                }
                 if let Some(bar) = bars.remove(&source_id) {
                     bar.finish();
                 }
@@ -268,6 +283,13 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
     let events: u64 = record.sources.iter().map(|s| s.events).sum();
     let wall = t0.elapsed().as_secs_f64();
     let pipeline_s = stats.wall_time.as_secs_f64().max(1e-9);
+    let gap_count: usize = record.sources.iter().map(|s| s.gaps.len()).sum();
+    let frames_lost: u64 = record
+        .sources
+        .iter()
+        .flat_map(|s| &s.gaps)
+        .map(|g| g.frames)
+        .sum();
     record.summary = Some(Summary {
         inputs: Some(inputs.len() + discover_errors.len()),
         inputs_failed: Some(errors),
@@ -280,6 +302,7 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         inference_batch_mean: (stats.inference_calls > 0)
             .then(|| stats.inference_tensors as f64 / stats.inference_calls as f64),
         non_finite_outputs: (stats.non_finite > 0).then_some(stats.non_finite),
+        frames_lost: (frames_lost > 0).then_some(frames_lost),
         tiles_detected: Some(stats.windows),
         tiles_per_s: Some(stats.windows as f64 / pipeline_s),
         ..Default::default()
@@ -294,8 +317,13 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         );
     }
     if options.progress {
+        let damaged = if gap_count > 0 {
+            format!(", {frames_lost} frame(s) lost in {gap_count} damaged stretch(es) (see run.json sources[].gaps)")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "screened {} input(s): {frames} frames, {events} event(s), {errors} error(s) in {wall:.1} s ({:.1} frames/s)",
+            "screened {} input(s): {frames} frames, {events} event(s), {errors} error(s){damaged} in {wall:.1} s ({:.1} frames/s)",
             inputs.len() + discover_errors.len(),
             frames as f64 / wall.max(1e-9)
         );

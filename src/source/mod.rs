@@ -92,6 +92,10 @@ pub trait Source: Send {
     /// The next frame kept by sampling, or `None` at the end of the input.
     /// After an error the source is finished.
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
+    /// Stretches that could not be decoded so far (video only).
+    fn gaps(&self) -> Vec<crate::frame::Gap> {
+        Vec::new()
+    }
 }
 
 /// Which decoded frames to keep.

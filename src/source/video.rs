@@ -62,7 +62,17 @@ pub struct VideoSource {
     placer: Placer,
     /// KLV data streams FFmpeg demuxes, with their time bases in seconds.
     klv_streams: Vec<(usize, f64)>,
+    /// The last frame decoded: its index and time, to notice gaps.
+    last_shown: Option<(u64, f64)>,
+    /// Stretches the decoder could not show (damaged packets).
+    gaps: Vec<crate::frame::Gap>,
+    /// Reads that failed in a row; the demuxer skips damage on its own,
+    /// so a few are retried before the file counts as unreadable.
+    read_errors: u32,
 }
+
+/// Failed reads in a row after which a video counts as unreadable.
+const MAX_READ_ERRORS: u32 = 64;
 
 /// Lets another thread abort a live source's blocking I/O: FFmpeg polls it
 /// while connecting and reading, and gives up once the deadline passes or
@@ -304,6 +314,9 @@ impl VideoSource {
             exact_frame_count,
             placer,
             klv_streams,
+            last_shown: None,
+            gaps: Vec::new(),
+            read_errors: 0,
         })
     }
 
@@ -357,6 +370,32 @@ impl VideoSource {
         Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
     }
 
+    /// Records a gap when the frame decoded as `index` at `pts_s` comes
+    /// more than one and a half frame periods after the one before it.
+    fn note_gap(&mut self, index: u64, pts_s: Option<f64>) {
+        let (Some(t), Some(fps)) = (pts_s, self.info.fps.filter(|f| *f > 0.0)) else {
+            return;
+        };
+        if let Some((prev_index, prev)) = self.last_shown {
+            let missing = ((t - prev) * fps).round() as i64 - 1;
+            if t - prev > 1.5 / fps && missing > 0 {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "damaged from {prev:.2} s to {t:.2} s: {missing} frame(s) could not be decoded; going on"
+                );
+                self.gaps.push(crate::frame::Gap {
+                    after_frame: prev_index,
+                    from_s: (prev * 1e3).round() / 1e3,
+                    to_s: (t * 1e3).round() / 1e3,
+                    frames: missing as u64,
+                });
+            }
+        }
+        if self.last_shown.is_none_or(|(_, p)| t > p) {
+            self.last_shown = Some((index, t));
+        }
+    }
+
     /// Hands a KLV data packet to the placer, when it wants them.
     fn take_klv(&mut self, packet: &ff::Packet) {
         if !self.placer.wants_stream_klv() {
@@ -383,6 +422,7 @@ impl VideoSource {
                     continue;
                 }
                 Ok(()) => {
+                    self.read_errors = 0;
                     // A damaged packet is skipped; the decoder resynchronises
                     // on the next keyframe.
                     if let Err(e) = self.decoder.send_packet(&packet) {
@@ -396,10 +436,20 @@ impl VideoSource {
                     let _ = self.decoder.send_eof();
                     return Ok(());
                 }
+                Err(e) if self.read_errors + 1 < MAX_READ_ERRORS => {
+                    // Damage inside the file: the demuxer moves on to the
+                    // next packet it can find; the frames lost show as a
+                    // gap.
+                    self.read_errors += 1;
+                    tracing::debug!(path = %self.path.display(), error = %e, "skipping an unreadable packet");
+                    continue;
+                }
                 Err(e) => {
                     self.draining = true;
                     let _ = self.decoder.send_eof();
-                    return Err(self.decode_error(format!("read failed: {e}")));
+                    return Err(self.decode_error(format!(
+                        "read failed {MAX_READ_ERRORS} times in a row: {e}"
+                    )));
                 }
             }
         }
@@ -409,6 +459,10 @@ impl VideoSource {
 impl Source for VideoSource {
     fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    fn gaps(&self) -> Vec<crate::frame::Gap> {
+        self.gaps.clone()
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
@@ -422,6 +476,7 @@ impl Source for VideoSource {
                         .timestamp()
                         .or(decoded.pts())
                         .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base);
+                    self.note_gap(index, pts_s);
                     if !self.sampler.keep(index, pts_s) {
                         continue;
                     }
@@ -474,7 +529,10 @@ impl Source for VideoSource {
         // A container that indexes its frames lets us notice a file cut
         // short: the demuxer simply reports end of file early.
         if let Some(expected) = self.info.frames_hint.filter(|_| self.exact_frame_count) {
-            if self.decoded < expected && !self.truncation_reported {
+            // Frames lost in gaps inside the file are damage, already
+            // recorded; only a shortfall beyond them is a cut-off end.
+            let lost: u64 = self.gaps.iter().map(|g| g.frames).sum();
+            if self.decoded + lost + 1 < expected && !self.truncation_reported {
                 self.truncation_reported = true;
                 return Err(self.decode_error(format!(
                     "the stream ended after {} of the {expected} frames its container lists (file truncated?)",
