@@ -275,7 +275,10 @@ fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<SourceError>) {
                 what: describe_file_type(e.file_type()),
             }),
             Err(e) => errors.push(SourceError::Io {
-                path: e.path().map(Path::to_owned).unwrap_or_else(|| dir.to_owned()),
+                path: e
+                    .path()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| dir.to_owned()),
                 source: e.into(),
             }),
         }

@@ -130,10 +130,7 @@ impl Scene {
     fn error(&self, windows: u64, e: GdalError) -> SourceError {
         SourceError::DamagedRaster {
             path: self.path.clone(),
-            message: format!(
-                "{} (after {windows} window(s) were read)",
-                gdal_reason(&e)
-            ),
+            message: format!("{} (after {windows} window(s) were read)", gdal_reason(&e)),
         }
     }
 }
@@ -193,10 +190,7 @@ fn starts_like_tiff(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
-        && matches!(
-            &magic,
-            b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+"
-        )
+        && matches!(&magic, b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+")
 }
 
 /// GDAL's own words for an error: the message of a CPL error or a failed
@@ -372,10 +366,7 @@ impl RasterSource {
             let stretch = if data_type == GdalDataType::UInt8 {
                 None
             } else {
-                Some(
-                    percentiles(&ds, b, nodata, options.config.stretch, (w, h))
-                        .map_err(damaged)?,
-                )
+                Some(percentiles(&ds, b, nodata, options.config.stretch, (w, h)).map_err(damaged)?)
             };
             bands.push(BandPlan {
                 band: b,

@@ -311,7 +311,10 @@ mod tests {
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let mut out = Vec::new();
         image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, (x ^ y) as u8]))
-            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
             .unwrap();
         out
     }
@@ -369,7 +372,10 @@ mod tests {
     fn png_cut_anywhere_is_truncated() {
         let mut data = Vec::new();
         image::RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3]))
-            .write_to(&mut std::io::Cursor::new(&mut data), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut data),
+                image::ImageFormat::Png,
+            )
             .unwrap();
         assert_eq!(png_complete(&data), Ok(()));
         for cut in [8, 20, data.len() / 2, data.len() - 1] {
