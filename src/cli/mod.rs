@@ -78,7 +78,7 @@ pub fn init_logging(quiet: bool, verbose: u8) {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| LogWriter::default())
+        .with_writer(LogWriter::default)
         .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_target(false)
         .init();
