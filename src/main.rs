@@ -1,28 +1,15 @@
 //! The `lookout` binary: parse the command line, run the command, map the
 //! result to an exit code. 0 = ok, 1 = flags found (with `--fail-on-flag`),
-//! 2 = an error (printed with its whole cause chain).
+//! 2 = an error (printed with its whole cause chain, each cause once).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use lookout::cli::{self, Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, _) => "debug",
-    };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("lookout={level},ort=error")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    cli::init_logging(cli.quiet, cli.verbose);
 
     let done = cli::Exit::default();
     let result = match &cli.command {
@@ -47,7 +34,7 @@ fn main() -> ExitCode {
         Ok(exit) if exit.one => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lookout: error: {e:#}");
+            eprintln!("lookout: error: {}", cli::error_chain(&e));
             ExitCode::from(2)
         }
     }

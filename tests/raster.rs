@@ -833,3 +833,93 @@ fn stretch_comes_from_overviews_when_the_file_has_them() {
     assert!((lo - (1000.0 + 0.02 * 2047.0)).abs() < 3.0, "{lo}");
     assert!((hi - (1000.0 + 0.98 * 2047.0)).abs() < 3.0, "{hi}");
 }
+
+#[test]
+fn empty_and_text_files_named_tif_are_not_rasters_gdal_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.tif");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.tif");
+    std::fs::write(&text, "field notes, not a raster\n").unwrap();
+    let good = dir.path().join("good.png");
+    write_png(&good, 64, 64);
+    let o = lookout(&[
+        "screen",
+        empty.to_str().unwrap(),
+        text.to_str().unwrap(),
+        good.to_str().unwrap(),
+        "--model",
+        fixture("yolov8-tiny.onnx").to_str().unwrap(),
+        "--classes",
+        "person",
+        "--out",
+        dir.path().join("runs").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("empty.tif is not a raster GDAL can read: the file is empty"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("notes.tif"))
+        .unwrap_or_else(|| panic!("{err}"));
+    // GDAL's own reason, not the binding's NULL-pointer wrapper.
+    assert!(
+        line.contains("is not a raster GDAL can read") && line.contains("not recognized"),
+        "{line}"
+    );
+    assert!(!err.contains("NULL pointer"), "{err}");
+    assert!(
+        !closed_events(&run_dir(&dir.path().join("runs"))).is_empty(),
+        "the PNG is still screened"
+    );
+}
+
+#[test]
+fn geotiff_cut_in_half_is_a_damaged_raster_not_a_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.tif");
+    let image = sea(600, 400);
+    write_raster(
+        &whole,
+        "GTiff",
+        (600, 400),
+        planes(&image),
+        UTM,
+        "EPSG:32633",
+        None,
+    );
+    let bytes = std::fs::read(&whole).unwrap();
+    let half = dir.path().join("half.tif");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let good = dir.path().join("good.png");
+    write_png(&good, 64, 64);
+    let out = dir.path().join("runs");
+    let o = lookout(&[
+        "screen",
+        half.to_str().unwrap(),
+        good.to_str().unwrap(),
+        "--model",
+        fixture("yolov8-tiny.onnx").to_str().unwrap(),
+        "--classes",
+        "person",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("half.tif"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("raster") && line.contains("damaged") && line.contains("truncated"),
+        "{line}"
+    );
+    assert!(!err.contains("video"), "{err}");
+    let run = run_dir(&out);
+    assert_eq!(read_json(&run.join("run.json"))["status"], "finished");
+    assert!(!closed_events(&run).is_empty(), "the PNG is still screened");
+}

@@ -463,3 +463,167 @@ fn tiling_detects_per_tile_and_maps_boxes_back_to_the_frame() {
     // `--tile` alone uses the model's input size (64 here).
     assert_eq!(people(&["--tile", "--overlap", "0"], "default-size"), tiled);
 }
+
+/// Screens `inputs` with the fixture model, returning the exit code and
+/// stderr.
+fn screen_inputs(inputs: &[&Path], out: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args: Vec<String> = vec!["screen".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--model".into(),
+        fixture("yolov8-tiny.onnx").display().to_string(),
+        "--classes".into(),
+        "person".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    (o.status.code(), stderr(&o))
+}
+
+#[test]
+fn truncated_jpeg_is_an_error_and_the_whole_one_is_screened() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = crate::util::data("grace_hopper.jpg");
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() * 4 / 10]).unwrap();
+    let out = dir.path().join("runs");
+    let (code, err) = screen_inputs(&[&cut, &whole], &out, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("cut.jpg") && l.contains("truncated")),
+        "{err}"
+    );
+    let run = run_dir(&out);
+    let sources = read_json(&run.join("run.json"))["sources"].clone();
+    let whole_source = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().unwrap().ends_with("grace_hopper.jpg"))
+        .unwrap();
+    assert!(whole_source["error"].is_null(), "{whole_source}");
+    assert_eq!(whole_source["frames_screened"], 1, "{whole_source}");
+    // Only the whole image raised an event; the cut one's grey half none.
+    assert!(closed_events(&run).iter().all(|e| e["source"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("grace_hopper.jpg")));
+}
+
+#[test]
+fn truncated_png_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("whole.png");
+    write_png(&png, 64, 64);
+    let bytes = std::fs::read(&png).unwrap();
+    let cut = dir.path().join("cut.png");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, err) = screen_inputs(&[&cut, &png], &dir.path().join("runs"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("cut.png") && l.contains("truncated")),
+        "{err}"
+    );
+}
+
+#[test]
+fn png_declaring_a_huge_size_gives_the_size_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, crate::util::png_header_only(100_000, 100_000)).unwrap();
+    let good = dir.path().join("good.png");
+    write_png(&good, 64, 64);
+    let (code, err) = screen_inputs(&[&huge, &good], &dir.path().join("runs"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("huge.png"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("100000 × 100000") && line.contains("limit of 512.0 MiB"),
+        "{line}"
+    );
+    assert!(!err.contains("Memory limit exceeded"), "{err}");
+}
+
+#[test]
+fn fifos_and_devices_are_not_regular_files_and_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("running mkfifo");
+    assert!(made.success());
+    // A FIFO inside a folder walk is reported as well.
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let inner = folder.join("inner.mp4");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&inner)
+        .status()
+        .unwrap()
+        .success());
+    let good = dir.path().join("good.png");
+    write_png(&good, 64, 64);
+    let zero = Path::new("/dev/zero");
+    // Opening either would hang (the FIFO) or never end (/dev/zero); the
+    // run must finish on its own.
+    let (code, err) = screen_inputs(
+        &[&fifo, zero, &folder, &good],
+        &dir.path().join("runs"),
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("feed.jpg is not a regular file (a FIFO)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("inner.mp4 is not a regular file (a FIFO)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/dev/zero is not a regular file (a character device)"),
+        "{err}"
+    );
+    assert!(!err.contains("no such file"), "{err}");
+}
+
+#[test]
+fn a_missing_config_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.png");
+    write_png(&good, 64, 64);
+    let config = dir.path().join("absent.toml");
+    let (code, err) = screen_inputs(
+        &[&good],
+        &dir.path().join("runs"),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("absent.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
+fn piped_logs_have_no_colour_codes_and_no_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PNG with a world file but no CRS logs a warning; a missing input
+    // logs an error.
+    let placed = dir.path().join("placed.png");
+    write_png(&placed, 64, 64);
+    std::fs::write(dir.path().join("placed.pgw"), "1\n0\n0\n-1\n100\n100\n").unwrap();
+    let missing = dir.path().join("missing.png");
+    let (code, err) = screen_inputs(&[&placed, &missing], &dir.path().join("runs"), &["-v"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("WARN") && err.contains("no CRS"), "{err}");
+    assert!(err.contains("missing.png: no such file"), "{err}");
+    assert!(!err.contains("\x1b["), "{err:?}");
+    assert!(err.lines().all(|l| !l.trim().is_empty()), "{err:?}");
+}

@@ -58,3 +58,117 @@ pub struct Exit {
     pub errors: usize,
     pub one: bool,
 }
+
+/// Sets up log lines on stderr: at `warn` by default, `error` with
+/// `--quiet`, `info` with `-v`, `debug` with `-vv`; `RUST_LOG` overrides.
+/// Colour is used only when stderr is a terminal and `NO_COLOR` is unset
+/// (<https://no-color.org>), so piped or captured logs carry no escape
+/// codes; [`LogWriter`] keeps one event to one line block, without blanks.
+pub fn init_logging(quiet: bool, verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("lookout={level},ort=error")));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(LogWriter::default)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        .with_target(false)
+        .init();
+}
+
+/// Writes one formatted log event to stderr when dropped, with empty lines
+/// removed and exactly one newline at the end. Messages from libraries
+/// (GDAL, FFmpeg, ONNX Runtime) often end in a newline of their own, which
+/// the formatter's newline would turn into a blank line.
+#[derive(Default)]
+pub struct LogWriter {
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let text = without_blank_lines(&String::from_utf8_lossy(&self.buf));
+        self.buf.clear();
+        std::io::stderr().lock().write_all(text.as_bytes())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        // Logging has nowhere to report its own failure.
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+/// `text` without lines that are empty or only whitespace, each remaining
+/// line ended by one newline.
+fn without_blank_lines(text: &str) -> String {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+/// An error and its causes on one line, joined by ": ", leaving out a
+/// cause whose text is already part of the message (many errors embed
+/// their source in their own text and also return it as `source()`, which
+/// would otherwise print it twice).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_events_lose_blank_lines() {
+        assert_eq!(without_blank_lines("a\n\n"), "a\n");
+        assert_eq!(without_blank_lines("a\r\n  \nb\n"), "a\nb\n");
+        assert_eq!(without_blank_lines("\n"), "");
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read config x.toml: {source}")]
+        struct Embeds {
+            source: std::io::Error,
+        }
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = anyhow::Error::new(Embeds { source: io }).context("screening");
+        let text = error_chain(&e);
+        assert_eq!(text.matches("entity not found").count(), 1, "{text}");
+        assert!(text.starts_with("screening: cannot read config x.toml"));
+        // Causes that are not embedded are still given.
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&e), "outer: inner");
+    }
+}

@@ -105,10 +105,7 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
             ProgressDrawTarget::hidden()
         },
     );
-    let style = ProgressStyle::with_template(
-        "{prefix:30!} {bar:30} {pos}/{len} frames {per_sec:>10} ETA {eta}",
-    )
-    .expect("valid template");
+    let style = progress_style("{prefix:30!} {bar:30} {pos}/{len} frames {rate:>10} ETA {eta}");
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut streams: HashMap<usize, Stream> = HashMap::new();
     let config = &session.config;
@@ -333,4 +330,36 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         events,
         dir,
     })
+}
+
+/// A progress bar style from `template`, which may use `{rate}`: items a
+/// second with one decimal ("96.6/s"). indicatif's own `{per_sec:N}` reads
+/// the width as a precision and printed ten decimals.
+pub(crate) fn progress_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("valid template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&format_rate(state.per_sec()));
+            },
+        )
+}
+
+/// A rate with at most one decimal, or "-" before there is one.
+fn format_rate(per_sec: f64) -> String {
+    if per_sec.is_finite() {
+        format!("{per_sec:.1}/s")
+    } else {
+        "-".into()
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    #[test]
+    fn rates_have_one_decimal() {
+        assert_eq!(super::format_rate(96.6490203779), "96.6/s");
+        assert_eq!(super::format_rate(f64::INFINITY), "-");
+    }
 }

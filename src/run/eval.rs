@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 
 use serde_json::{json, Value};
 
@@ -185,10 +185,9 @@ pub fn detect(
             ProgressDrawTarget::hidden()
         },
     )
-    .with_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} images {per_sec} ETA {eta}")
-            .expect("valid template"),
-    )
+    .with_style(super::batch::progress_style(
+        "{prefix} {bar:30} {pos}/{len} images {rate} ETA {eta}",
+    ))
     .with_prefix("eval");
     let options = PipelineOptions {
         open: OpenOptions {

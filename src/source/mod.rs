@@ -24,6 +24,10 @@ use crate::frame::Frame;
 pub enum SourceError {
     #[error("{path}: no such file or folder")]
     Missing { path: PathBuf },
+    /// A FIFO, device or socket: never opened, since reading one could
+    /// block forever (a FIFO) or never end (`/dev/zero`).
+    #[error("{path} is not a regular file ({what}); skipped")]
+    NotRegular { path: PathBuf, what: &'static str },
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -35,6 +39,27 @@ pub enum SourceError {
     NotMedia { path: PathBuf, message: String },
     #[error("cannot open raster {path}: {message}")]
     OpenRaster { path: PathBuf, message: String },
+    /// GDAL has no driver for the file (empty, or not a raster at all).
+    #[error("{path} is not a raster GDAL can read: {reason}")]
+    NotRaster { path: PathBuf, reason: String },
+    /// A raster whose pixel blocks cannot all be read: cut short or corrupt.
+    #[error("raster {path} is damaged: {message}")]
+    DamagedRaster { path: PathBuf, message: String },
+    /// An image file that ends before its image data does.
+    #[error("image {path} is truncated: {detail}")]
+    Truncated { path: PathBuf, detail: String },
+    /// An image whose header declares more pixels than the decoder may
+    /// allocate; nothing is decoded.
+    #[error(
+        "image {path} declares {width} × {height} pixels ({needed}), over the decoder's limit of {limit}"
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        needed: String,
+        limit: String,
+    },
     #[error("cannot decode image {path}: {message}")]
     Image { path: PathBuf, message: String },
     #[error(transparent)]
@@ -196,48 +221,97 @@ fn classify(path: &Path) -> InputKind {
 
 /// Expands user paths into inputs. Folders are walked recursively in name
 /// order and contribute only files with image or video extensions; files
-/// named explicitly are always included. Paths that do not exist become
-/// errors, returned beside the inputs so the rest of the batch goes on.
+/// named explicitly are always included. Paths that do not exist, and
+/// FIFOs, devices and sockets (which are never opened), become errors,
+/// returned beside the inputs so the rest of the batch goes on.
 pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        if path.is_dir() {
-            let walker = walkdir::WalkDir::new(path)
-                .follow_links(true)
-                .sort_by_file_name();
-            for entry in walker {
-                match entry {
-                    Ok(e) if e.file_type().is_file() => {
-                        let known = extension(e.path()).is_some_and(|x| {
-                            IMAGE_EXTENSIONS.contains(&x.as_str())
-                                || VIDEO_EXTENSIONS.contains(&x.as_str())
-                                || raster::is_raster_extension(&x)
-                        });
-                        if known {
-                            inputs.push(Input {
-                                path: e.path().to_owned(),
-                                kind: classify(e.path()),
-                            });
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => errors.push(SourceError::Io {
-                        path: e.path().map(Path::to_owned).unwrap_or_else(|| path.clone()),
-                        source: e.into(),
-                    }),
-                }
-            }
-        } else if path.is_file() {
-            inputs.push(Input {
+        // `metadata` follows symlinks, as opening the file would.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk(path, &mut inputs, &mut errors),
+            Ok(m) if m.is_file() => inputs.push(Input {
                 path: path.clone(),
                 kind: classify(path),
-            });
-        } else {
-            errors.push(SourceError::Missing { path: path.clone() });
+            }),
+            Ok(m) => errors.push(SourceError::NotRegular {
+                path: path.clone(),
+                what: describe_file_type(m.file_type()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                errors.push(SourceError::Missing { path: path.clone() })
+            }
+            Err(source) => errors.push(SourceError::Io {
+                path: path.clone(),
+                source,
+            }),
         }
     }
     (inputs, errors)
+}
+
+/// Whether a folder walk picks up a file with this name.
+fn has_media_extension(path: &Path) -> bool {
+    extension(path).is_some_and(|x| {
+        IMAGE_EXTENSIONS.contains(&x.as_str())
+            || VIDEO_EXTENSIONS.contains(&x.as_str())
+            || raster::is_raster_extension(&x)
+    })
+}
+
+/// Adds the media files under `dir` to `inputs`. A FIFO or device with a
+/// media extension is reported, as it would be if named on the command
+/// line; other non-media entries are passed over silently.
+fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<SourceError>) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_dir() || !has_media_extension(e.path()) => {}
+            Ok(e) if e.file_type().is_file() => inputs.push(Input {
+                path: e.path().to_owned(),
+                kind: classify(e.path()),
+            }),
+            Ok(e) => errors.push(SourceError::NotRegular {
+                path: e.path().to_owned(),
+                what: describe_file_type(e.file_type()),
+            }),
+            Err(e) => errors.push(SourceError::Io {
+                path: e
+                    .path()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| dir.to_owned()),
+                source: e.into(),
+            }),
+        }
+    }
+}
+
+/// Names a file type that is neither a regular file nor a folder, for
+/// [`SourceError::NotRegular`].
+fn describe_file_type(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_symlink() {
+        return "a broken symbolic link";
+    }
+    "not a file or folder"
 }
 
 /// Options shared by every source.

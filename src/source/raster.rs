@@ -34,8 +34,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
+use gdal::errors::GdalError;
 use gdal::raster::{ColorInterpretation, GdalDataType, ResampleAlg};
-use gdal::Dataset;
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -125,11 +126,11 @@ impl Scene {
             .map_err(|e| self.error(0, e))
     }
 
-    fn error(&self, frames: u64, e: gdal::errors::GdalError) -> SourceError {
-        SourceError::Decode {
+    /// A failed read, after `windows` windows were read.
+    fn error(&self, windows: u64, e: GdalError) -> SourceError {
+        SourceError::DamagedRaster {
             path: self.path.clone(),
-            frames,
-            message: e.to_string(),
+            message: format!("{} (after {windows} window(s) were read)", gdal_reason(&e)),
         }
     }
 }
@@ -149,11 +150,123 @@ fn init_gdal(cache_mb: u32) {
     });
 }
 
+/// Opens a raster read-only, asking GDAL to say why when it cannot. A
+/// file that starts like a TIFF but does not open is damaged; anything
+/// else is not a raster GDAL can read (an empty file, text, a video).
 fn open_dataset(path: &Path) -> Result<Dataset, SourceError> {
-    Dataset::open(path).map_err(|e| SourceError::OpenRaster {
-        path: path.to_owned(),
-        message: e.to_string(),
+    let options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_RASTER
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+        ..Default::default()
+    };
+    Dataset::open_ex(path, options).map_err(|e| {
+        let reason = gdal_reason(&e);
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => SourceError::NotRaster {
+                path: path.to_owned(),
+                reason: "the file is empty".into(),
+            },
+            Err(source) => SourceError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            Ok(_) if starts_like_tiff(path) => SourceError::DamagedRaster {
+                path: path.to_owned(),
+                message: reason,
+            },
+            Ok(_) => SourceError::NotRaster {
+                path: path.to_owned(),
+                reason,
+            },
+        }
     })
+}
+
+/// Whether the file begins with a TIFF or BigTIFF signature.
+fn starts_like_tiff(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && matches!(&magic, b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+")
+}
+
+/// GDAL's own words for an error: the message of a CPL error or a failed
+/// call without the wrapper's class and number, or, when GDAL gave none,
+/// a plain statement of what failed.
+fn gdal_reason(e: &GdalError) -> String {
+    match e {
+        GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. }
+            if !msg.trim().is_empty() =>
+        {
+            msg.trim().to_owned()
+        }
+        GdalError::NullPointer { .. } => "no GDAL driver recognises it".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Refuses a GeoTIFF whose pixel blocks do not all lie inside the file, as
+/// when it was cut short in a copy. GDAL opens such a file from its header
+/// and fails only on reading the missing blocks, so without this check a
+/// truncated scene would be screened up to the cut. Blocks are located
+/// through the GTiff driver's `BLOCK_OFFSET_x_y` and `BLOCK_SIZE_x_y`
+/// items; other drivers, and files whose length cannot be read, pass.
+fn check_tiff_blocks(ds: &Dataset, path: &Path, bands: &[usize]) -> Result<(), SourceError> {
+    if ds.driver().short_name() != "GTiff" {
+        return Ok(());
+    }
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else {
+        return Ok(());
+    };
+    for &b in bands {
+        let band = ds.rasterband(b).map_err(|e| SourceError::DamagedRaster {
+            path: path.to_owned(),
+            message: gdal_reason(&e),
+        })?;
+        if let Some((x, y, end)) = block_past_end(&band, file_len) {
+            return Err(SourceError::DamagedRaster {
+                path: path.to_owned(),
+                message: format!(
+                    "truncated: band {b}'s block ({x}, {y}) ends at byte {end}, \
+                     but the file has {file_len} bytes"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The first block of `band` (its column, row, and end offset) that ends
+/// after `file_len` bytes. Blocks without an offset (sparse files) are
+/// absent, not missing.
+fn block_past_end(band: &gdal::raster::RasterBand, file_len: u64) -> Option<(usize, usize, u64)> {
+    use gdal::Metadata;
+    let (w, h) = band.size();
+    let (bw, bh) = band.block_size();
+    if bw == 0 || bh == 0 {
+        return None;
+    }
+    let item = |key: &str, x: usize, y: usize| -> u64 {
+        band.metadata_item(&format!("{key}_{x}_{y}"), "TIFF")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    for y in 0..h.div_ceil(bh) {
+        for x in 0..w.div_ceil(bw) {
+            let offset = item("BLOCK_OFFSET", x, y);
+            if offset == 0 {
+                continue;
+            }
+            let end = offset.saturating_add(item("BLOCK_SIZE", x, y));
+            if end > file_len {
+                return Some((x, y, end));
+            }
+        }
+    }
+    None
 }
 
 /// Whether GDAL (rather than FFmpeg or the `image` crate) should read a
@@ -207,7 +320,11 @@ impl RasterSource {
             path: path.to_owned(),
             message,
         };
-        let gdal_err = |e: gdal::errors::GdalError| fail(e.to_string());
+        let gdal_err = |e: GdalError| fail(gdal_reason(&e));
+        let damaged = |e: GdalError| SourceError::DamagedRaster {
+            path: path.to_owned(),
+            message: gdal_reason(&e),
+        };
         let (w, h) = ds.raster_size();
         let (width, height) = (
             u32::try_from(w).map_err(|_| fail(format!("width {w} is too large")))?,
@@ -240,6 +357,7 @@ impl RasterSource {
             distinct.iter().position(|&d| d == b).expect("listed")
         };
         let channels = [channel(0), channel(1), channel(2)];
+        check_tiff_blocks(&ds, path, &distinct)?;
         let mut bands = Vec::with_capacity(distinct.len());
         for &b in &distinct {
             let band = ds.rasterband(b).map_err(gdal_err)?;
@@ -248,10 +366,7 @@ impl RasterSource {
             let stretch = if data_type == GdalDataType::UInt8 {
                 None
             } else {
-                Some(
-                    percentiles(&ds, b, nodata, options.config.stretch, (w, h))
-                        .map_err(gdal_err)?,
-                )
+                Some(percentiles(&ds, b, nodata, options.config.stretch, (w, h)).map_err(damaged)?)
             };
             bands.push(BandPlan {
                 band: b,
