@@ -833,3 +833,123 @@ fn a_redacted_export_differs_from_the_run_only_inside_its_regions() {
     let (code, text) = verify(&[run_s]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// `lookout screen` of one small image into `runs`, with `env` set (and
+/// neither `LOOKOUT_SIGNING_KEY` nor `XDG_CONFIG_HOME` unless given).
+fn screen_with_key(
+    image: &Path,
+    runs: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    let mut c = crate::util::lookout_command();
+    c.env_remove("LOOKOUT_SIGNING_KEY")
+        .env_remove("XDG_CONFIG_HOME")
+        .args(["screen", image.to_str().unwrap(), "--quiet", "--out"])
+        .arg(runs)
+        .args(extra);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn the_signing_key_goes_where_flag_config_or_environment_say_and_errors_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("still.png");
+    crate::util::write_png(&image, 64, 48);
+    // A home folder that cannot be made, even by root: its parent is a file.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let home = blocker.join("home");
+
+    let runs = dir.path().join("runs");
+    let o = screen_with_key(&image, &runs, &[], &[("HOME", &home)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let wanted = home.join(".config/lookout/signing.key");
+    for part in [
+        wanted.to_str().unwrap(),
+        "$HOME",
+        "--signing-key FILE",
+        "signing_key = \"FILE\"",
+        "[output]",
+        "LOOKOUT_SIGNING_KEY",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(!runs.exists() || run_count(&runs) == 0, "nothing screened");
+
+    // --signing-key wins over the config, which wins over the environment.
+    let flag_key = dir.path().join("flag/signing.key");
+    let config_key = dir.path().join("config/signing.key");
+    let env_key = dir.path().join("env/signing.key");
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nsigning_key = {:?}\n",
+            config_key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let public = |key: &Path| {
+        std::fs::read_to_string(key.with_extension("pub"))
+            .unwrap_or_else(|e| panic!("{}: {e}", key.display()))
+            .trim()
+            .to_owned()
+    };
+    let signed_by = |run: &Path| {
+        read_json(&run.join("run.json"))["signing"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let env = [("HOME", home.as_path()), ("LOOKOUT_SIGNING_KEY", &env_key)];
+    let cfg = ["--config", config.to_str().unwrap()];
+    let mut flag_args = cfg.to_vec();
+    flag_args.extend(["--signing-key", flag_key.to_str().unwrap()]);
+    for (name, args, key) in [
+        ("flag", flag_args.as_slice(), &flag_key),
+        ("config", cfg.as_slice(), &config_key),
+        ("env", &[][..], &env_key),
+    ] {
+        let runs = dir.path().join(format!("runs-{name}"));
+        let o = screen_with_key(&image, &runs, args, &env);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}",
+            crate::util::stderr(&o)
+        );
+        assert!(key.is_file(), "{name}: {} was made", key.display());
+        let run = run_dir(&runs);
+        assert_eq!(signed_by(&run), public(key), "{name}");
+        let (code, text) = verify_with_key(&run, key);
+        assert_eq!(code, Some(0), "{name}: {text}");
+    }
+    assert!(!home.exists());
+}
+
+fn run_count(runs: &Path) -> usize {
+    std::fs::read_dir(runs).map_or(0, |d| d.count())
+}
+
+/// `lookout verify run`, trusting `key` as this machine's key.
+fn verify_with_key(run: &Path, key: &Path) -> (Option<i32>, String) {
+    let o = crate::util::lookout_command()
+        .env("LOOKOUT_SIGNING_KEY", key)
+        .arg("verify")
+        .arg(run)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
