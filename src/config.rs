@@ -195,11 +195,19 @@ impl Default for TileConfig {
 pub struct OutputConfig {
     /// JPEG quality (1–100) of the evidence frames.
     pub jpeg_quality: u8,
+    /// The Ed25519 key file that seals runs (made on first use), for
+    /// `screen` and `watch`; `--signing-key` wins over it, and it wins
+    /// over `$LOOKOUT_SIGNING_KEY` (see `crate::evidence::seal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { jpeg_quality: 92 }
+        OutputConfig {
+            jpeg_quality: 92,
+            signing_key: None,
+        }
     }
 }
 

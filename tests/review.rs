@@ -833,3 +833,343 @@ fn a_redacted_export_differs_from_the_run_only_inside_its_regions() {
     let (code, text) = verify(&[run_s]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// `lookout screen` of one small image into `runs`, with `env` set (and
+/// neither `LOOKOUT_SIGNING_KEY` nor `XDG_CONFIG_HOME` unless given).
+fn screen_with_key(
+    image: &Path,
+    runs: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    let mut c = crate::util::lookout_command();
+    c.env_remove("LOOKOUT_SIGNING_KEY")
+        .env_remove("XDG_CONFIG_HOME")
+        .args(["screen", image.to_str().unwrap(), "--quiet", "--out"])
+        .arg(runs)
+        .args(extra);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn the_signing_key_goes_where_flag_config_or_environment_say_and_errors_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("still.png");
+    crate::util::write_png(&image, 64, 48);
+    // A home folder that cannot be made, even by root: its parent is a file.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let home = blocker.join("home");
+
+    let runs = dir.path().join("runs");
+    let o = screen_with_key(&image, &runs, &[], &[("HOME", &home)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let wanted = home.join(".config/lookout/signing.key");
+    for part in [
+        wanted.to_str().unwrap(),
+        "$HOME",
+        "--signing-key FILE",
+        "signing_key = \"FILE\"",
+        "[output]",
+        "LOOKOUT_SIGNING_KEY",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(!runs.exists() || run_count(&runs) == 0, "nothing screened");
+
+    // --signing-key wins over the config, which wins over the environment.
+    let flag_key = dir.path().join("flag/signing.key");
+    let config_key = dir.path().join("config/signing.key");
+    let env_key = dir.path().join("env/signing.key");
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[output]\nsigning_key = {:?}\n",
+            config_key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let public = |key: &Path| {
+        std::fs::read_to_string(key.with_extension("pub"))
+            .unwrap_or_else(|e| panic!("{}: {e}", key.display()))
+            .trim()
+            .to_owned()
+    };
+    let signed_by = |run: &Path| {
+        read_json(&run.join("run.json"))["signing"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let env = [("HOME", home.as_path()), ("LOOKOUT_SIGNING_KEY", &env_key)];
+    let cfg = ["--config", config.to_str().unwrap()];
+    let mut flag_args = cfg.to_vec();
+    flag_args.extend(["--signing-key", flag_key.to_str().unwrap()]);
+    for (name, args, key) in [
+        ("flag", flag_args.as_slice(), &flag_key),
+        ("config", cfg.as_slice(), &config_key),
+        ("env", &[][..], &env_key),
+    ] {
+        let runs = dir.path().join(format!("runs-{name}"));
+        let o = screen_with_key(&image, &runs, args, &env);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}",
+            crate::util::stderr(&o)
+        );
+        assert!(key.is_file(), "{name}: {} was made", key.display());
+        let run = run_dir(&runs);
+        assert_eq!(signed_by(&run), public(key), "{name}");
+        let (code, text) = verify_with_key(&run, key);
+        assert_eq!(code, Some(0), "{name}: {text}");
+    }
+    assert!(!home.exists());
+}
+
+fn run_count(runs: &Path) -> usize {
+    std::fs::read_dir(runs).map_or(0, |d| d.count())
+}
+
+/// `lookout verify run`, trusting `key` as this machine's key.
+fn verify_with_key(run: &Path, key: &Path) -> (Option<i32>, String) {
+    let o = crate::util::lookout_command()
+        .env("LOOKOUT_SIGNING_KEY", key)
+        .arg("verify")
+        .arg(run)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// Copies the run folder `from` to `to` (which must not exist).
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_run(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Confirms the sortie's first event in the run's review record.
+fn confirm_first_event(run: &Path) {
+    let mut db = lookout::review::db::ReviewDb::open(run).unwrap();
+    db.record(
+        "people-in-container-s000-0001",
+        "confirmed",
+        "ana",
+        "",
+        "2026-11-28T10:00:00Z",
+        &test_signer(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn export_refuses_a_run_that_does_not_verify_and_a_place_inside_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = screen_sortie(&dir.path().join("runs"));
+    confirm_first_event(&run);
+    let run_s = run.to_str().unwrap();
+
+    // Inside the run folder: through a folder that does not exist yet,
+    // through `..`, as the folder itself, and by default from within it.
+    let inside = [
+        run.join("exports/b.zip"),
+        run.join("no/such/../b.zip"),
+        dir.path().join("runs/x/..").join(run.file_name().unwrap()),
+        run.clone(),
+    ];
+    for out in &inside {
+        let o = crate::util::lookout_command()
+            .args(["export", run_s, "--format", "bundle", "-o"])
+            .arg(out)
+            .output()
+            .unwrap();
+        let err = crate::util::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", out.display());
+        assert!(
+            err.contains("inside the run folder") && err.contains("break the run's seal"),
+            "{}: {err}",
+            out.display()
+        );
+    }
+    let o = crate::util::lookout_command()
+        .current_dir(run.join("events"))
+        .args(["export", "..", "--format", "coco", "--events", "all"])
+        .output()
+        .unwrap();
+    let err = crate::util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("inside the run folder"), "{err}");
+    let (code, text) = verify(&[run_s]);
+    assert_eq!(code, Some(0), "the run is untouched: {text}");
+    assert!(!run.join("exports").exists() && !run.join("no").exists());
+
+    // Beside the run, through a `..` that leaves it: allowed.
+    let beside = run.join("../beside.zip");
+    let o = crate::util::lookout_command()
+        .args(["export", run_s, "--format", "bundle", "-o"])
+        .arg(&beside)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", crate::util::stderr(&o));
+    assert_eq!(verify(&[beside.to_str().unwrap()]).0, Some(0));
+
+    // One flipped bit in a sealed frame: refused, the file named, nothing
+    // written, whatever the format.
+    let frame = run.join("events/people-in-container-s000-0001/frame.jpg");
+    let mut bytes = std::fs::read(&frame).unwrap();
+    bytes[500] ^= 0x02;
+    std::fs::write(&frame, &bytes).unwrap();
+    for (format, name) in [("bundle", "t.zip"), ("coco", "t-coco")] {
+        let out = dir.path().join(name);
+        let o = crate::util::lookout_command()
+            .args(["export", run_s, "--format", format, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = crate::util::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{format}: {err}");
+        assert!(
+            err.contains("the run does not verify, so nothing was exported")
+                && err.contains("events/people-in-container-s000-0001/frame.jpg: modified"),
+            "{format}: {err}"
+        );
+        assert!(!out.exists(), "{format}: nothing written");
+    }
+    bytes[500] ^= 0x02;
+    std::fs::write(&frame, &bytes).unwrap();
+
+    // A run that was never sealed (killed): refused, and says so.
+    std::fs::rename(run.join("manifest.sig"), dir.path().join("sig")).unwrap();
+    let out = dir.path().join("k.zip");
+    let o = crate::util::lookout_command()
+        .args(["export", run_s, "--format", "bundle", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = crate::util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("manifest.sig: missing"), "{err}");
+    assert!(!out.exists());
+}
+
+/// The CSRF token of the server at `base`.
+fn csrf(base: &str, auth: &[(&str, &str)]) -> String {
+    let (_, session) = http(base, "GET", "/api/session", auth, "");
+    session
+        .split("\"csrf\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn serve_starts_before_any_run_and_marks_tampered_and_unfinished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let token = "a-test-token-of-some-length";
+    // No runs folder at all yet: the server starts and lists nothing.
+    let (mut child, base) = serve(&runs, token);
+    let auth = format!("Bearer {token}");
+    let ok = [("Authorization", auth.as_str())];
+    let (code, empty) = http(&base, "GET", "/api/events", &ok, "");
+    assert_eq!(code, 200, "{empty}");
+    assert!(empty.contains("\"total\":0"), "{empty}");
+    assert_eq!(http(&base, "GET", "/", &ok, "").0, 200);
+
+    // Three runs appear, each whole (moved in): one as sealed, one with a
+    // changed frame, one killed before it was sealed.
+    let staging = dir.path().join("staging");
+    let good = screen_sortie(&staging.join("good"));
+    copy_run(&good, &staging.join("tampered"));
+    let frame = staging.join("tampered/events/people-in-container-s000-0001/frame.jpg");
+    let mut bytes = std::fs::read(&frame).unwrap();
+    bytes[700] ^= 0x08;
+    std::fs::write(&frame, &bytes).unwrap();
+    copy_run(&good, &staging.join("killed"));
+    let killed = staging.join("killed");
+    std::fs::remove_file(killed.join("manifest.sig")).unwrap();
+    let run_json = std::fs::read_to_string(killed.join("run.json")).unwrap();
+    let mut record: serde_json::Value = serde_json::from_str(&run_json).unwrap();
+    record["status"] = "running".into();
+    std::fs::write(killed.join("run.json"), record.to_string()).unwrap();
+    std::fs::create_dir_all(&runs).unwrap();
+    std::fs::rename(&good, runs.join("good")).unwrap();
+    std::fs::rename(staging.join("tampered"), runs.join("tampered")).unwrap();
+    std::fs::rename(&killed, runs.join("killed")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let (_, list) = http(&base, "GET", "/api/events?run=good", &ok, "");
+    assert!(
+        list.contains("\"total\":2") && list.contains("\"run_state\":\"verified\""),
+        "{list}"
+    );
+    let (_, list) = http(&base, "GET", "/api/events?run=tampered", &ok, "");
+    assert!(
+        list.contains("\"total\":2")
+            && list.contains("\"run_state\":\"tampered\"")
+            && list.contains("events/people-in-container-s000-0001/frame.jpg: modified")
+            && !list.contains("\"run_state\":\"verified\""),
+        "{list}"
+    );
+    let (_, list) = http(&base, "GET", "/api/events?run=killed", &ok, "");
+    assert!(
+        list.contains("\"total\":2")
+            && list.contains("\"run_state\":\"unfinished\"")
+            && list.contains("not sealed"),
+        "{list}"
+    );
+    let (_, ui) = http(&base, "GET", "/app.js", &ok, "");
+    assert!(
+        ui.contains("run_state") && ui.contains("badge run-"),
+        "the list shows it"
+    );
+
+    // Verdicts: refused on the tampered run, recorded on the others.
+    let csrf = csrf(&base, &ok);
+    let json = ("Content-Type", "application/json");
+    let body = r#"{"status": "confirmed", "reviewer": "ana"}"#;
+    let post = |run: &str| {
+        let target = format!("/api/events/{run}/people-in-container-s000-0001/verdict");
+        http(
+            &base,
+            "POST",
+            &target,
+            &[ok[0], json, ("X-CSRF-Token", &csrf)],
+            body,
+        )
+    };
+    let (code, reply) = post("tampered");
+    assert_eq!(code, 409, "{reply}");
+    assert!(
+        reply.contains("run tampered does not verify") && reply.contains("frame.jpg: modified"),
+        "{reply}"
+    );
+    assert_eq!(post("good").0, 200);
+    assert_eq!(post("killed").0, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(verify(&[runs.join("good").to_str().unwrap()]).0, Some(0));
+}

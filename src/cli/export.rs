@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::evidence::record::RunRecord;
+use crate::evidence::seal;
 use crate::sink::export::redact::{RedactConfig, Redactor};
 use crate::sink::export::{self, Format};
 
@@ -46,6 +47,12 @@ pub struct ExportArgs {
     /// run.json says; its sha256 must be the run's.
     #[arg(long, value_name = "ONNX")]
     pub model: Option<PathBuf>,
+    /// Also trust seals by this public key when checking the run before
+    /// export (64 hex digits, or a file holding them, e.g. another
+    /// machine's signing.pub); this machine's own key is always trusted.
+    /// Repeat for several.
+    #[arg(long, value_name = "KEY")]
+    pub trust: Vec<String>,
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
@@ -56,13 +63,31 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let t = args.face_threshold;
         bail!("--face-threshold {t} is not between 0 and 1");
     }
+    let mut trusted = Vec::new();
+    for t in &args.trust {
+        trusted.push(seal::parse_public_key(t)?);
+    }
+    if let Some(own) = seal::own_public_key() {
+        trusted.push(own);
+    }
+    // Nothing is read for the export, nor written, before the run is known
+    // to hold and the place to write is known to be outside it.
+    if !args.run.join("manifest.jsonl").is_file() {
+        bail!(
+            "{}: not a run folder (no manifest.jsonl)",
+            args.run.display()
+        );
+    }
+    let out =
+        (args.out.clone()).unwrap_or_else(|| args.format.default_out(&export::run_id(&args.run)));
+    export::check_out(&args.run, &out)?;
+    export::check_run(&args.run, &trusted)?;
     let chosen = export::choose(&args.run, &args.events)?;
     let mut redactor = if args.redact {
         Some(redactor(args)?)
     } else {
         None
     };
-    let out = (args.out.clone()).unwrap_or_else(|| args.format.default_out(&chosen.run_id));
     let done = export::export(chosen, args.format, redactor.as_mut(), &out)?;
     if redactor.is_some() {
         eprintln!(

@@ -53,6 +53,11 @@ pub struct ScreenArgs {
     /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
+    /// The Ed25519 key file that seals the run, made on first use
+    /// [default: [output] signing_key of the config, else
+    /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
@@ -71,6 +76,10 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
         anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
     }
     let mut config = args.model.config()?;
+    crate::evidence::seal::choose_key_path(
+        args.signing_key.as_deref(),
+        config.output.signing_key.as_deref(),
+    );
     config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
     config.sampling.fps = args.fps.or(config.sampling.fps);
     config.raster.bands = args.bands.clone().or(config.raster.bands.take());

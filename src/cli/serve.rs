@@ -12,7 +12,8 @@ use crate::review::server;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A run folder, or a folder of run folders.
+    /// A run folder, or a folder of run folders (which need not exist
+    /// yet: runs are listed as they appear).
     #[arg(default_value = "runs", value_name = "RUNS")]
     pub runs: PathBuf,
     /// Address to listen on [default: 127.0.0.1:8600, or [serve] listen].
@@ -22,6 +23,11 @@ pub struct ServeArgs {
     /// Access token [default: [serve] token, else a fresh one printed at start].
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Also trust seals by this public key (64 hex digits, or a file
+    /// holding them, e.g. another machine's signing.pub) when checking
+    /// runs; this machine's own key is always trusted. Repeat for several.
+    #[arg(long, value_name = "KEY")]
+    pub trust: Vec<String>,
     /// Config file (for its [serve] table).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -56,7 +62,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     }
     // Verdicts are sealed with this machine's key, like runs.
     let signer = RunSigner::load_or_create()?;
-    let app = server::load(&args.runs, token.clone(), signer)?;
+    let mut trusted = Vec::new();
+    for t in &args.trust {
+        trusted.push(crate::evidence::seal::parse_public_key(t)?);
+    }
+    let app = server::load(&args.runs, token.clone(), signer, trusted)?;
     Ok(server::serve(app, listen, |bound| {
         use std::io::Write;
         let mut out = std::io::stdout();

@@ -71,10 +71,20 @@ pub struct WatchArgs {
     /// `loop = true`.
     #[arg(long = "loop")]
     pub replay: bool,
+    /// The Ed25519 key file that seals the run, made on first use
+    /// [default: [output] signing_key of the config, else
+    /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
-    let session = Session::load(args.model.config()?)?;
+    let config = args.model.config()?;
+    crate::evidence::seal::choose_key_path(
+        args.signing_key.as_deref(),
+        config.output.signing_key.as_deref(),
+    );
+    let session = Session::load(config)?;
     let outcome = live::watch(
         session,
         &LiveOptions {

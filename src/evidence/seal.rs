@@ -9,12 +9,20 @@
 //! with another key is caught even when its chain is consistent.
 //!
 //! The key is made on first use and kept as 64 hex digits (the Ed25519
-//! secret seed) in `$LOOKOUT_SIGNING_KEY`, else
-//! `$XDG_CONFIG_HOME/lookout/signing.key`, else
-//! `~/.config/lookout/signing.key`, with mode 0600 in a 0700 folder.
+//! secret seed), with mode 0600 in a 0700 folder. Where it lives, first
+//! that is set:
+//! 1. the file the command chose ([`choose_key_path`]: `--signing-key FILE`
+//!    of `screen` and `watch`, else `[output] signing_key` of the config);
+//! 2. `$LOOKOUT_SIGNING_KEY`;
+//! 3. `$XDG_CONFIG_HOME/lookout/signing.key`;
+//! 4. `~/.config/lookout/signing.key`.
+//!
+//! When the key cannot be read or made there, the error names the file,
+//! why, where its place came from and the three ways to choose another.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -43,16 +51,52 @@ pub fn message(entries: u64, head: &str) -> Vec<u8> {
     format!("lookout manifest v1\n{entries}\n{head}").into_bytes()
 }
 
+/// How a user chooses where the signing key lives, for error messages.
+pub const KEY_CHOICES: &str = "choose where it lives with --signing-key FILE (screen, watch), \
+     `signing_key = \"FILE\"` under [output] in the config, or the environment \
+     variable LOOKOUT_SIGNING_KEY, in that order of precedence";
+
+/// The key file chosen by the command, and what chose it (see
+/// [`choose_key_path`]). Process-wide, because runs are sealed deep inside
+/// the pipeline, which has no other way to be told.
+static CHOSEN: Mutex<Option<(PathBuf, &'static str)>> = Mutex::new(None);
+
+/// Sets where this process's signing key lives: `flag` (`--signing-key`)
+/// wins over `config` (`[output] signing_key`); both win over the
+/// environment. With neither, the environment and the config folder decide
+/// as before. Called by commands once, before anything is sealed.
+pub fn choose_key_path(flag: Option<&Path>, config: Option<&Path>) {
+    let chosen = match (flag, config) {
+        (Some(p), _) => Some((p.to_owned(), "--signing-key")),
+        (None, Some(p)) => Some((p.to_owned(), "[output] signing_key in the config")),
+        (None, None) => None,
+    };
+    *CHOSEN.lock().unwrap_or_else(|e| e.into_inner()) = chosen;
+}
+
+/// Where the signing key lives, and what said so (see the module docs).
+pub fn key_location() -> Option<(PathBuf, &'static str)> {
+    if let Some(chosen) = CHOSEN.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        return Some(chosen);
+    }
+    if let Some(p) = std::env::var_os("LOOKOUT_SIGNING_KEY").filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(p), "$LOOKOUT_SIGNING_KEY"));
+    }
+    if let Some(c) = std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(c).join("lookout").join("signing.key");
+        return Some((path, "$XDG_CONFIG_HOME"));
+    }
+    let home = std::env::var_os("HOME").filter(|p| !p.is_empty())?;
+    let path = PathBuf::from(home)
+        .join(".config")
+        .join("lookout")
+        .join("signing.key");
+    Some((path, "the home folder ($HOME/.config/lookout)"))
+}
+
 /// Where the signing key lives (see the module docs).
 pub fn key_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("LOOKOUT_SIGNING_KEY").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(config.join("lookout").join("signing.key"))
+    key_location().map(|(path, _)| path)
 }
 
 /// The key that seals runs on this machine.
@@ -68,6 +112,15 @@ fn key_err(path: &Path, message: impl std::fmt::Display) -> EvidenceError {
     }
 }
 
+/// A key file that cannot be read or made: the error says why, where
+/// its place came from, and how to choose another.
+fn place_err(path: &Path, origin: &str, what: &str, e: impl std::fmt::Display) -> EvidenceError {
+    key_err(
+        path,
+        format!("{what}: {e} (this place comes from {origin}); {KEY_CHOICES}"),
+    )
+}
+
 fn parse_key(path: &Path, text: &str) -> Result<SigningKey, EvidenceError> {
     let bytes = hex::decode(text.trim()).map_err(|e| key_err(path, format!("not hex: {e}")))?;
     let seed: [u8; 32] = bytes
@@ -79,10 +132,13 @@ fn parse_key(path: &Path, text: &str) -> Result<SigningKey, EvidenceError> {
 impl RunSigner {
     /// Loads this machine's key, making it on first use.
     pub fn load_or_create() -> Result<RunSigner, EvidenceError> {
-        let path = key_path().ok_or_else(|| {
+        let (path, origin) = key_location().ok_or_else(|| {
             key_err(
                 Path::new("signing.key"),
-                "no place for the signing key: set HOME, XDG_CONFIG_HOME or LOOKOUT_SIGNING_KEY",
+                format!(
+                    "no place for the signing key (neither HOME nor XDG_CONFIG_HOME is set); \
+                     {KEY_CHOICES}"
+                ),
             )
         })?;
         match std::fs::read_to_string(&path) {
@@ -93,20 +149,31 @@ impl RunSigner {
                     path,
                 });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(key_err(&path, e)),
+            // Not there yet (or a folder on the way is missing or a file):
+            // making it says what is wrong with the place.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            Err(e) => return Err(place_err(&path, origin, "cannot read it", e)),
         }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| key_err(&path, format!("no randomness: {e}")))?;
         let key = SigningKey::from_bytes(&seed);
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(|e| key_err(dir, e))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| {
+                let what = format!("cannot make its folder {}", dir.display());
+                place_err(&path, origin, &what, e)
+            })?;
         }
         // Written under a temporary name, then linked into place, which
         // fails if another run made the key meanwhile: then that key wins.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        write_private(&tmp, format!("{}\n", hex::encode(seed)).as_bytes())
-            .map_err(|e| key_err(&tmp, e))?;
+        write_private(&tmp, format!("{}\n", hex::encode(seed)).as_bytes()).map_err(|e| {
+            let what = format!("cannot write {}", tmp.display());
+            place_err(&path, origin, &what, e)
+        })?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
@@ -120,13 +187,14 @@ impl RunSigner {
                 Ok(RunSigner { key, path })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path).map_err(|e| key_err(&path, e))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| place_err(&path, origin, "cannot read it", e))?;
                 Ok(RunSigner {
                     key: parse_key(&path, &text)?,
                     path,
                 })
             }
-            Err(e) => Err(key_err(&path, e)),
+            Err(e) => Err(place_err(&path, origin, "cannot make it", e)),
         }
     }
 

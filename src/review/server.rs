@@ -13,6 +13,16 @@
 //!   outside the run folders (nor the review database) can be read;
 //! - every response has a strict CSP, `nosniff`, `DENY` framing and no
 //!   referrer.
+//!
+//! Each run is checked as `lookout verify` checks it when it is read (and
+//! again whenever its manifest, seal, `run.json` or events change), and
+//! its events carry the outcome as [`RunState`]: verified, tampered (with
+//! what failed) or unfinished (killed or failed). Verdicts on the events of
+//! a tampered run are refused (409): a verdict would vouch for evidence
+//! that is no longer what was sealed.
+//!
+//! The runs folder need not exist at start: runs are picked up as they
+//! appear.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,8 +41,9 @@ use serde_json::{json, Value};
 
 use super::db::{ReviewDb, ReviewError, Verdict, STATUSES};
 use crate::evidence::manifest::ManifestEntry;
-use crate::evidence::record::{EventLine, EventRecord, RecordError, RunRecord, Step};
-use crate::evidence::seal::RunSigner;
+use crate::evidence::record::{EventLine, EventRecord, RecordError, RunRecord, RunStatus, Step};
+use crate::evidence::seal::{RunSigner, SEAL_FILE};
+use ed25519_dalek::VerifyingKey;
 
 /// Why the server could not start, or a run folder could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +53,6 @@ pub enum ServerError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{root}: no run folders (folders with a manifest.jsonl)")]
-    NoRuns { root: PathBuf },
     #[error(transparent)]
     Record(#[from] RecordError),
     #[error(transparent)]
@@ -80,6 +89,74 @@ pub struct EventRow {
     pub reviewer: String,
     /// A small copy of the annotated frame.
     pub thumb: String,
+    /// How the event's run stands (see [`RunState`]).
+    pub run_state: RunState,
+    /// Why the run is tampered or unfinished; empty when verified.
+    pub run_problem: String,
+}
+
+/// How a run stands, as its checks found it when it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Sealed, and every file, the chain, the seal and the review record
+    /// hold, by a trusted key.
+    Verified,
+    /// Sealed (or finished), and something does not hold.
+    Tampered,
+    /// Never sealed because it is still running or was killed, or it
+    /// failed.
+    Unfinished,
+}
+
+/// A run's state and, unless verified, why.
+#[derive(Debug, Clone)]
+pub struct RunCheck {
+    pub state: RunState,
+    pub problem: String,
+}
+
+/// Checks the run folder `dir` with its `record`: a run still `running`
+/// (or `failed`) without a seal is unfinished and is not hashed (a live
+/// run grows all the time); any other is verified as `lookout verify`
+/// does, by the keys `trusted`.
+pub fn check_run(dir: &Path, record: &RunRecord, trusted: &[VerifyingKey]) -> RunCheck {
+    let failed = || {
+        let why = (record.summary.as_ref()).and_then(|s| s.error.clone());
+        format!(
+            "the run failed{}",
+            why.map(|w| format!(": {w}")).unwrap_or_default()
+        )
+    };
+    let unfinished = |problem: String| RunCheck {
+        state: RunState::Unfinished,
+        problem,
+    };
+    if !dir.join(SEAL_FILE).is_file() {
+        match record.status {
+            RunStatus::Running => {
+                return unfinished(
+                    "not sealed: still running, or stopped before it finished (killed?)".into(),
+                )
+            }
+            RunStatus::Failed => return unfinished(failed()),
+            RunStatus::Finished => {}
+        }
+    }
+    let report = super::verify::verify_run(dir, trusted);
+    if !report.holds() {
+        RunCheck {
+            state: RunState::Tampered,
+            problem: report.problems.join("; "),
+        }
+    } else if record.status == RunStatus::Failed {
+        unfinished(failed())
+    } else {
+        RunCheck {
+            state: RunState::Verified,
+            problem: String::new(),
+        }
+    }
 }
 
 /// One run folder being reviewed.
@@ -90,8 +167,10 @@ pub struct ReviewRun {
     files: std::collections::BTreeSet<String>,
     db: Mutex<ReviewDb>,
     record: RunRecord,
-    /// Sizes of `events.jsonl` and `manifest.jsonl` when read.
-    stamp: (u64, u64),
+    /// What its checks found when it was read.
+    pub check: RunCheck,
+    /// See [`stamp`].
+    stamp: Stamp,
 }
 
 pub struct AppState {
@@ -105,12 +184,24 @@ pub struct AppState {
     token: String,
     csrf: String,
     signer: RunSigner,
+    /// The keys whose seals are trusted: this machine's and `--trust`'s.
+    trusted: Vec<VerifyingKey>,
 }
 
-/// The sizes that tell whether a run has grown since it was read.
-fn stamp(dir: &Path) -> (u64, u64) {
-    let len = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
-    (len("events.jsonl"), len("manifest.jsonl"))
+/// Sizes and change times of the files that tell whether a run has grown
+/// or was sealed since it was read.
+type Stamp = [(u64, Option<std::time::SystemTime>); 4];
+
+fn stamp(dir: &Path) -> Stamp {
+    let look = |name: &str| {
+        std::fs::metadata(dir.join(name)).map_or((0, None), |m| (m.len(), m.modified().ok()))
+    };
+    [
+        look("events.jsonl"),
+        look("manifest.jsonl"),
+        look(SEAL_FILE),
+        look("run.json"),
+    ]
 }
 
 impl AppState {
@@ -137,7 +228,7 @@ impl AppState {
             if known == Some(stamp(&dir)) {
                 continue;
             }
-            match load_run(&dir) {
+            match load_run(&dir, &self.trusted) {
                 Ok((run, rows)) => {
                     let mut events = self.events.write().expect("events lock");
                     events.retain(|e| e.run != id);
@@ -174,7 +265,13 @@ pub fn find_runs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// The event list's row of a close step.
-fn row(run: &str, dir: &Path, e: &EventLine, verdict: Option<&Verdict>) -> EventRow {
+fn row(
+    run: &str,
+    dir: &Path,
+    e: &EventLine,
+    verdict: Option<&Verdict>,
+    check: &RunCheck,
+) -> EventRow {
     let s = &e.event;
     // The score of the best frame is only in event.json.
     let score = EventRecord::read(&dir.join("events").join(&s.event_id).join("event.json"))
@@ -201,10 +298,15 @@ fn row(run: &str, dir: &Path, e: &EventLine, verdict: Option<&Verdict>) -> Event
             .as_ref()
             .map(|a| format!("/thumbs/{run}/{}", a.annotated))
             .unwrap_or_default(),
+        run_state: check.state,
+        run_problem: check.problem.clone(),
     }
 }
 
-fn load_run(dir: &Path) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
+fn load_run(
+    dir: &Path,
+    trusted: &[VerifyingKey],
+) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
     let id = run_id(dir);
     let stamp = stamp(dir);
     let manifest = dir.join("manifest.jsonl");
@@ -218,12 +320,17 @@ fn load_run(dir: &Path) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
         .map(|e| e.path)
         .collect();
     let record = RunRecord::read(dir)?;
+    // Checked before the review database is opened (and made, if new).
+    let check = check_run(dir, &record, trusted);
+    if check.state != RunState::Verified {
+        tracing::warn!("{}: {:?}: {}", dir.display(), check.state, check.problem);
+    }
     let db = ReviewDb::open(dir)?;
     let verdicts: BTreeMap<String, Verdict> = db.verdicts()?.into_iter().collect();
     let rows = EventLine::read_all(dir)?
         .iter()
         .filter(|e| e.step == Step::Close)
-        .map(|e| row(&id, dir, e, verdicts.get(&e.event.event_id)))
+        .map(|e| row(&id, dir, e, verdicts.get(&e.event.event_id), &check))
         .collect();
     Ok((
         ReviewRun {
@@ -232,28 +339,45 @@ fn load_run(dir: &Path) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
             files,
             db: Mutex::new(db),
             record,
+            check,
             stamp,
         },
         rows,
     ))
 }
 
-/// Loads every run under `root`. A run that cannot be read is reported and
-/// left out; the others are served.
-pub fn load(root: &Path, token: String, signer: RunSigner) -> Result<Arc<AppState>, ServerError> {
-    let dirs = find_runs(root).map_err(|source| ServerError::Read {
-        path: root.to_owned(),
-        source,
-    })?;
+/// Loads every run under `root`, checking each by the keys `trusted` (the
+/// signer's key is trusted too). A run that cannot be read is reported and
+/// left out; the others are served. A `root` that does not exist yet, or
+/// holds no runs yet, is served empty, and runs are picked up as they
+/// appear.
+pub fn load(
+    root: &Path,
+    token: String,
+    signer: RunSigner,
+    mut trusted: Vec<VerifyingKey>,
+) -> Result<Arc<AppState>, ServerError> {
+    trusted.push(signer.verifying_key());
+    let dirs = match find_runs(root) {
+        Ok(dirs) => dirs,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(ServerError::Read {
+                path: root.to_owned(),
+                source,
+            })
+        }
+    };
     if dirs.is_empty() {
-        return Err(ServerError::NoRuns {
-            root: root.to_owned(),
-        });
+        tracing::warn!(
+            "{}: no run folders (folders with a manifest.jsonl) yet; they are listed as they appear",
+            root.display()
+        );
     }
     let mut runs = BTreeMap::new();
     let mut events = Vec::new();
     for dir in dirs {
-        match load_run(&dir) {
+        match load_run(&dir, &trusted) {
             Ok((run, rows)) => {
                 events.extend(rows);
                 runs.insert(run.id.clone(), Arc::new(run));
@@ -271,6 +395,7 @@ pub fn load(root: &Path, token: String, signer: RunSigner) -> Result<Arc<AppStat
         token,
         csrf,
         signer,
+        trusted,
     }))
 }
 
@@ -537,6 +662,18 @@ async fn verdict(
     let Some(r) = app.run(&run) else {
         return not_found();
     };
+    if r.check.state == RunState::Tampered {
+        return plain(
+            StatusCode::CONFLICT,
+            &format!(
+                "run {run} does not verify ({}); verdicts on its events are refused, \
+                 as they would vouch for evidence that is no longer what was sealed; \
+                 `lookout verify {}` names every problem\n",
+                r.check.problem,
+                r.dir.display()
+            ),
+        );
+    }
     if !app
         .events
         .read()
@@ -713,6 +850,8 @@ mod tests {
             status: status.into(),
             reviewer: String::new(),
             thumb: String::new(),
+            run_state: RunState::Verified,
+            run_problem: String::new(),
         }
     }
 

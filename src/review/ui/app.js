@@ -16,6 +16,20 @@ async function api(path, options = {}) {
 function cell(text) { const td = document.createElement('td'); td.textContent = text; return td; }
 function fmtTime(s) { return s == null ? '' : `${s.toFixed(1)} s`; }
 
+// The run's name, with a badge when its run is tampered or unfinished
+// (the server's check of the run; the badge's title says what failed).
+function runCell(e) {
+  const td = cell(e.run);
+  if (e.run_state && e.run_state !== 'verified') {
+    const badge = document.createElement('span');
+    badge.className = `badge run-${e.run_state}`;
+    badge.textContent = e.run_state;
+    badge.title = e.run_problem || '';
+    td.append(' ', badge);
+  }
+  return td;
+}
+
 function query() {
   const params = new URLSearchParams();
   const form = new FormData($('#filters'));
@@ -52,7 +66,7 @@ function renderList() {
     const status = cell(e.status);
     status.className = `status-${e.status}`;
     tr.append(td, cell(e.signature), cell(String(e.peak_count)), cell(e.score.toFixed(2)), cell(e.source),
-      cell(`${fmtTime(e.start_s)} – ${fmtTime(e.end_s)}`), cell(e.run), status);
+      cell(`${fmtTime(e.start_s)} – ${fmtTime(e.end_s)}`), runCell(e), status);
     tr.addEventListener('click', () => { state.selected = i; openEvent(i); });
     body.append(tr);
   });
@@ -129,6 +143,10 @@ function renderEvent() {
   add('signature config', ev.signature_config);
   add('config sha256', ev.signature_config_sha256);
   add('run', data.run.id);
+  if (row.run_state && row.run_state !== 'verified') {
+    add('run state', `${row.run_state}: ${row.run_problem}`);
+    if (row.run_state === 'tampered') setMessage(`run ${row.run} does not verify: verdicts on its events are refused`);
+  }
   add('sealed by', data.run.signing && data.run.signing.public_key);
 
   const audit = $('#audit');

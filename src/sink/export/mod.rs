@@ -7,7 +7,9 @@
 //! [`choose`] reads the run's closed events and review record and picks
 //! the events to export; [`export`] hands them to the format's sink, with
 //! blurred copies of their frames when a [`redact::Redactor`] is given.
-//! The run folder is never written to: it stays as sealed.
+//! The run folder is never written to: it stays as sealed. Before
+//! anything is read or written, [`check_run`] verifies the run as
+//! `lookout verify` does, and [`check_out`] refuses a place inside it.
 //!
 //! **Adding a format** is one new file here with a sink, one [`Format`]
 //! variant and one arm in [`Format::sink`].
@@ -94,6 +96,20 @@ impl Format {
 /// Why an export failed. Each names the file and the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    #[error("{dir}: not a run folder (no manifest.jsonl)")]
+    NoRun { dir: PathBuf },
+    #[error(
+        "{dir}: the run does not verify, so nothing was exported; what failed:\n  {}\n\
+         (`lookout verify` reports the same; a run sealed on another machine needs \
+         --trust with that machine's signing.pub)",
+        problems.join("\n  ")
+    )]
+    Unverified { dir: PathBuf, problems: Vec<String> },
+    #[error(
+        "{out}: inside the run folder {dir}; writing there would break the run's seal, \
+         so nothing was exported; choose a place outside the run folder"
+    )]
+    InsideRun { out: PathBuf, dir: PathBuf },
     #[error("{dir}: not a run folder")]
     NotARun {
         dir: PathBuf,
@@ -220,6 +236,85 @@ pub struct Chosen {
     pub review: ReviewExport,
 }
 
+/// Checks the run folder `run` as `lookout verify` does (every file, the
+/// manifest chain, the seal by one of `trusted`, and the review record):
+/// an export vouches for the run, so a run that does not hold is refused
+/// with every problem named.
+pub fn check_run(run: &Path, trusted: &[ed25519_dalek::VerifyingKey]) -> Result<(), ExportError> {
+    if !run.join("manifest.jsonl").is_file() {
+        return Err(ExportError::NoRun {
+            dir: run.to_owned(),
+        });
+    }
+    let report = crate::review::verify::verify_run(run, trusted);
+    if report.holds() {
+        Ok(())
+    } else {
+        Err(ExportError::Unverified {
+            dir: run.to_owned(),
+            problems: report.problems,
+        })
+    }
+}
+
+/// Refuses to write `out` inside the run folder `run` (or as the folder
+/// itself), which would add files the seal does not cover. Both are
+/// compared as canonical paths; `out` need not exist yet, so its nearest
+/// existing ancestor is canonicalized and the rest appended.
+pub fn check_out(run: &Path, out: &Path) -> Result<(), ExportError> {
+    fn read(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+        move |source| ExportError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+    let dir = run.canonicalize().map_err(read(run))?;
+    let target = resolve(out).map_err(read(out))?;
+    if target.starts_with(&dir) {
+        return Err(ExportError::InsideRun {
+            out: out.to_owned(),
+            dir: run.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `path` made absolute with every link resolved, though its last parts
+/// may not exist yet: the longest existing prefix is canonicalized, and
+/// the rest is applied to it part by part (`..` going up).
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let parts: Vec<Component> = absolute.components().collect();
+    for n in (1..=parts.len()).rev() {
+        let prefix: PathBuf = parts[..n].iter().collect();
+        let Ok(mut resolved) = prefix.canonicalize() else {
+            continue;
+        };
+        for part in &parts[n..] {
+            match part {
+                Component::Normal(p) => resolved.push(p),
+                Component::ParentDir => {
+                    resolved.pop();
+                }
+                _ => {}
+            }
+        }
+        return Ok(resolved);
+    }
+    Ok(absolute)
+}
+
+/// The name exports give the run folder `run`: its folder name.
+pub fn run_id(run: &Path) -> String {
+    // `lookout export .` names the folder it is in.
+    let named = std::path::absolute(run).unwrap_or_else(|_| run.to_owned());
+    named
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into())
+}
+
 /// Chooses the closed events of the run folder `run` by `which`: a status
 /// (`confirmed`, `escalated`, `rejected`, `new`), `all`, or event ids
 /// separated by commas. An empty choice is an error that says how to
@@ -274,10 +369,7 @@ pub fn choose(run: &Path, which: &str) -> Result<Chosen, ExportError> {
         .collect::<Result<_, ExportError>>()?;
     Ok(Chosen {
         run: run.to_owned(),
-        run_id: run
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into()),
+        run_id: run_id(run),
         selection: which.to_owned(),
         events,
         review,
