@@ -354,19 +354,10 @@ fn note_ground(event: &mut Event, frame: &Frame, involved: &[Track]) {
     let anchor = involved.iter().find(|tr| Some(tr.id) == event.anchor);
     let bbox = match anchor {
         Some(a) => a.bbox,
-        None => {
-            let Some(first) = involved.first() else {
-                return;
-            };
-            involved.iter().fold(first.bbox, |u, tr| {
-                crate::geom::BBox::new(
-                    u.x1.min(tr.bbox.x1),
-                    u.y1.min(tr.bbox.y1),
-                    u.x2.max(tr.bbox.x2),
-                    u.y2.max(tr.bbox.y2),
-                )
-            })
-        }
+        None => match crate::geom::BBox::union_all(involved.iter().map(|tr| tr.bbox)) {
+            Some(b) => b,
+            None => return,
+        },
     };
     if let Ok(prints) = placement.footprints(&[bbox]) {
         if let Some(Some(f)) = prints.first() {

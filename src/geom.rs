@@ -33,6 +33,18 @@ impl BBox {
         (self.y2 - self.y1).max(0.0)
     }
 
+    /// The smallest box holding all of `boxes`; `None` when there are none.
+    pub fn union_all(boxes: impl IntoIterator<Item = BBox>) -> Option<BBox> {
+        boxes.into_iter().reduce(|a, b| {
+            BBox::new(
+                a.x1.min(b.x1),
+                a.y1.min(b.y1),
+                a.x2.max(b.x2),
+                a.y2.max(b.y2),
+            )
+        })
+    }
+
     /// Area, zero for an empty or inverted box.
     pub fn area(&self) -> f32 {
         self.width() * self.height()

@@ -378,7 +378,7 @@ fn send_whole(
 ) -> bool {
     let prepared: Vec<Item<Prepared>> = items
         .par_drain(..)
-        .map(|item| item.map(|f| prepare.parts(f).next().expect("a whole frame is one part")))
+        .map(|item| item.map(|f| prepare.whole(f)))
         .collect();
     prepared.into_iter().all(|out| tx.send(out).is_ok())
 }

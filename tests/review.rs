@@ -539,17 +539,7 @@ fn exports_of_reviewed_events_verify_and_tampered_bundles_are_named() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no events are confirmed"));
 
-    let mut db = lookout::review::db::ReviewDb::open(&run).unwrap();
-    db.record(
-        "people-in-container-s000-0001",
-        "confirmed",
-        "ana",
-        "",
-        "2026-11-28T10:00:00Z",
-        &test_signer(),
-    )
-    .unwrap();
-    drop(db);
+    confirm_first_event(&run);
 
     // The bundle carries the confirmed event only, and verifies.
     let o = lookout(&["export", run_s, "--format", "bundle", "-o", &out("b.zip")]);

@@ -86,8 +86,9 @@ impl Prepare {
         Some(tiles)
     }
 
-    /// Tensorises a whole frame (not sliced).
-    fn whole(&self, frame: Frame) -> Prepared {
+    /// Tensorises a whole frame (one that [`tiles_of`](Self::tiles_of)
+    /// does not slice).
+    pub fn whole(&self, frame: Frame) -> Prepared {
         Prepared {
             tensors: vec![self.preprocess.run(&frame.image)],
             tiles: None,

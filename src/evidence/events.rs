@@ -74,17 +74,6 @@ pub fn crop_region(union: &BBox, width: u32, height: u32) -> (Window, (u32, u32)
 }
 
 /// The smallest box holding all of `boxes`.
-fn union_of(boxes: impl Iterator<Item = BBox>) -> Option<BBox> {
-    boxes.reduce(|a, b| {
-        BBox::new(
-            a.x1.min(b.x1),
-            a.y1.min(b.y1),
-            a.x2.max(b.x2),
-            a.y2.max(b.y2),
-        )
-    })
-}
-
 /// An event's footprint as a whole, and each of its tracks' (see
 /// [`event_geo`]).
 pub type EventFootprints = (Footprint, Vec<Option<Footprint>>);
@@ -98,7 +87,7 @@ pub fn event_geo(event: &Event) -> Result<Option<EventFootprints>, EvidenceError
         return Ok(None);
     };
     let boxes: Vec<BBox> = event.best.tracks.iter().map(|t| t.bbox).collect();
-    let Some(union) = union_of(boxes.iter().copied()) else {
+    let Some(union) = BBox::union_all(boxes.iter().copied()) else {
         return Ok(None);
     };
     let all: Vec<BBox> = std::iter::once(union).chain(boxes).collect();
@@ -274,7 +263,7 @@ impl EventContext {
         // boxes, and move the boxes into it.
         let (image, drawn, crop) = match &best.frame.scene {
             Some(scene) => {
-                let union = union_of(drawn.iter().map(|d| d.bbox)).unwrap_or(BBox::new(
+                let union = BBox::union_all(drawn.iter().map(|d| d.bbox)).unwrap_or(BBox::new(
                     0.0,
                     0.0,
                     scene.width as f32,
