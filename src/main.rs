@@ -1,6 +1,7 @@
 //! The `lookout` binary: parse the command line, run the command, map the
 //! result to an exit code. 0 = ok, 1 = flags found (with `--fail-on-flag`),
-//! 2 = an error (printed with its whole cause chain, each cause once).
+//! 2 = an error (printed with its whole cause chain, each cause once),
+//! 130 = stopped by SIGINT or SIGTERM (the run sealed as interrupted).
 
 use std::process::ExitCode;
 
@@ -35,7 +36,12 @@ fn main() -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lookout: error: {}", cli::error_chain(&e));
-            ExitCode::from(2)
+            // 128 + SIGINT, as shells report a program a signal stopped.
+            let interrupted = matches!(
+                e.downcast_ref::<lookout::run::RunError>(),
+                Some(lookout::run::RunError::Interrupted { .. })
+            );
+            ExitCode::from(if interrupted { 130 } else { 2 })
         }
     }
 }

@@ -14,9 +14,17 @@ use crate::run::{RunFolder, Session};
 #[derive(Debug, Args)]
 pub struct ScreenArgs {
     /// Video files, images, rasters (GeoTIFF, NITF, JPEG 2000, images with
-    /// world files), or folders (walked recursively).
-    #[arg(required = true, value_name = "INPUT")]
+    /// world files), or folders (walked recursively). With --resume, inputs
+    /// to add to the run.
+    #[arg(required_unless_present = "resume", value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Continue the run folder RUN, which stopped before it finished
+    /// (killed, out of disk, interrupted, failed): inputs that finished are
+    /// skipped (by sha256), the others are screened again from their start,
+    /// in place of what the stopped attempt wrote. The run's own config and
+    /// model are used; the resume is recorded in its manifest.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<PathBuf>,
     /// Folder that receives the run folder.
     #[arg(short, long, default_value = "runs", value_name = "DIR")]
     pub out: PathBuf,
@@ -61,6 +69,9 @@ pub struct ScreenArgs {
 }
 
 pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
+    if let Some(dir) = &args.resume {
+        return resume(args, dir, quiet);
+    }
     if let Some(t) = &args.telemetry {
         if args.inputs.len() != 1 || !args.inputs[0].is_file() {
             anyhow::bail!(
@@ -96,6 +107,94 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
             jobs: args.jobs,
             progress: !quiet,
             telemetry: args.telemetry.clone(),
+        },
+    )?;
+    println!("{}", outcome.dir.display());
+    Ok(Exit {
+        errors: outcome.errors,
+        one: args.fail_on_flag && outcome.events > 0,
+    })
+}
+
+/// `screen --resume RUN`: the run's recorded config, with only the flags
+/// that do not change what is found (where the model runs, how fast).
+fn resume(args: &ScreenArgs, dir: &std::path::Path, quiet: bool) -> Result<Exit> {
+    let m = &args.model;
+    let changed: Vec<&str> = [
+        (m.config.is_some(), "--config"),
+        (m.model.is_some(), "--model"),
+        (m.labels.is_some(), "--labels"),
+        (m.conf.is_some(), "--conf"),
+        (m.iou.is_some(), "--iou"),
+        (m.classes.is_some(), "--classes"),
+        (m.family.is_some(), "--family"),
+        (m.imgsz.is_some(), "--imgsz"),
+        (m.tile.is_some(), "--tile"),
+        (m.overlap.is_some(), "--overlap"),
+        (m.full_frame, "--full-frame"),
+        (args.stride.is_some(), "--stride"),
+        (args.fps.is_some(), "--fps"),
+        (args.bands.is_some(), "--bands"),
+        (args.save_detections, "--save-detections"),
+        (args.telemetry.is_some(), "--telemetry"),
+        (args.run_id.is_some(), "--run-id"),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect();
+    if !changed.is_empty() {
+        anyhow::bail!(
+            "--resume {} screens with the run's own config and model, so that every input is screened alike; \
+             leave out {}",
+            dir.display(),
+            changed.join(", ")
+        );
+    }
+    if args.jobs == 0 {
+        anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
+    }
+    if !dir.join("run.json").is_file() {
+        anyhow::bail!("--resume {}: not a run folder (no run.json)", dir.display());
+    }
+    let record = crate::evidence::record::RunRecord::read(dir)?;
+    let mut config: crate::config::Config =
+        serde_json::from_value(record.config.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: its config cannot be read back: {e}",
+                dir.join("run.json").display()
+            )
+        })?;
+    // Where and how fast the model runs may change; what it finds may not.
+    if let Some(t) = m.threads {
+        config.model.threads = t;
+    }
+    if let Some(b) = m.batch {
+        config.model.batch = b;
+    }
+    if let Some(lib) = &m.ort_lib {
+        config.model.ort_lib = Some(lib.clone());
+    }
+    if let Some(d) = &m.device {
+        config.model.device = d.clone();
+    }
+    crate::evidence::seal::choose_key_path(
+        args.signing_key.as_deref(),
+        config.output.signing_key.as_deref(),
+    );
+    let session = Session::load(config)?;
+    let outcome = batch::resume(
+        session,
+        dir,
+        &BatchOptions {
+            inputs: args.inputs.clone(),
+            folder: RunFolder {
+                out: dir.parent().map(ToOwned::to_owned).unwrap_or_default(),
+                run_id: None,
+                save_detections: false,
+            },
+            jobs: args.jobs,
+            progress: !quiet,
+            telemetry: None,
         },
     )?;
     println!("{}", outcome.dir.display());

@@ -3,10 +3,13 @@
 
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use anyhow::Result;
 use clap::Args;
 
 use super::Exit;
+use crate::evidence::record::RunRecord;
 use crate::evidence::seal;
 use crate::review::verify::{verify_bundle, verify_run};
 
@@ -25,6 +28,20 @@ pub struct VerifyArgs {
 /// Prints every problem of every run, and a line per run. Exit status: 0
 /// when every run holds, 1 when any does not, 2 when a folder is not a run.
 pub fn run(args: &VerifyArgs) -> Result<Exit> {
+    match check(args) {
+        // A reader that stops early (`| head`) is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(Exit::default())
+        }
+        other => other,
+    }
+}
+
+fn check(args: &VerifyArgs) -> Result<Exit> {
+    let mut out = std::io::stdout().lock();
     let mut trusted = Vec::new();
     for t in &args.trust {
         trusted.push(seal::parse_public_key(t)?);
@@ -48,26 +65,35 @@ pub fn run(args: &VerifyArgs) -> Result<Exit> {
         } else {
             verify_run(dir, &trusted)
         };
+        // What the run says of itself, beside whether its files hold.
+        if !bundle {
+            match RunRecord::read(dir) {
+                Ok(record) => writeln!(out, "{}: run {}", dir.display(), record.status_line(dir))?,
+                Err(e) => writeln!(out, "{}: run status unknown: {e}", dir.display())?,
+            }
+        }
         for p in &report.problems {
-            println!("{}: {p}", dir.display());
+            writeln!(out, "{}: {p}", dir.display())?;
         }
         if report.holds() {
             let copies = match report.redacted {
                 0 => String::new(),
                 n => format!("; {n} redacted copies as the exporter signed them"),
             };
-            println!(
+            writeln!(
+                out,
                 "{}: OK: {} manifest entries, every file as sealed, signed by {}{copies}",
                 dir.display(),
                 report.entries,
                 report.signed_by.as_deref().unwrap_or("?")
-            );
+            )?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "{}: FAILED: {} problem(s)",
                 dir.display(),
                 report.problems.len()
-            );
+            )?;
             outcome.one = true;
         }
     }

@@ -6,13 +6,11 @@
 //! reordering any entry breaks every hash after it, and each `sha256` pins
 //! the artefact's bytes.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{io_err, sha256_hex, EvidenceError};
+use super::{sha256_hex, AppendLog, EvidenceError};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -32,25 +30,55 @@ pub fn chain_hash(seq: u64, path: &str, sha256: &str, bytes: u64, prev_hash: &st
 }
 
 pub struct Manifest {
-    path: PathBuf,
-    file: File,
+    log: AppendLog,
     seq: u64,
     head: String,
 }
 
 impl Manifest {
     pub fn create(path: &Path) -> Result<Manifest, EvidenceError> {
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(path)
-            .map_err(io_err(path))?;
         Ok(Manifest {
-            path: path.to_owned(),
-            file,
+            log: AppendLog::create(path)?,
             seq: 0,
             head: GENESIS.to_owned(),
         })
+    }
+
+    /// Opens the manifest of a run that stopped, to go on with its chain: a
+    /// last line cut short by a kill is dropped, and every entry must
+    /// follow the one before it. Returns the manifest and its entries.
+    pub fn reopen(path: &Path) -> Result<(Manifest, Vec<ManifestEntry>), EvidenceError> {
+        let (log, _cut) = AppendLog::reopen(path)?;
+        let bad = |message: String| EvidenceError::Resume {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(super::io_err(path))?;
+        let mut entries = Vec::new();
+        let mut head = GENESIS.to_owned();
+        for (i, line) in text.lines().enumerate() {
+            let e: ManifestEntry = serde_json::from_str(line)
+                .map_err(|err| bad(format!("line {} is not an entry: {err}", i + 1)))?;
+            if e.seq != i as u64
+                || e.prev_hash != head
+                || e.hash != chain_hash(e.seq, &e.path, &e.sha256, e.bytes, &e.prev_hash)
+            {
+                return Err(bad(format!(
+                    "the chain is broken at entry {} ({}): the run folder was changed after it was written",
+                    i, e.path
+                )));
+            }
+            head = e.hash.clone();
+            entries.push(e);
+        }
+        Ok((
+            Manifest {
+                log,
+                seq: entries.len() as u64,
+                head,
+            },
+            entries,
+        ))
     }
 
     /// Appends an entry for an artefact already written, and flushes it.
@@ -64,9 +92,11 @@ impl Manifest {
             prev_hash: std::mem::replace(&mut self.head, hash.clone()),
             hash,
         };
-        let mut line = serde_json::to_vec(&entry).expect("manifest entries always serialise");
-        line.push(b'\n');
-        self.file.write_all(&line).map_err(io_err(&self.path))?;
+        let line = serde_json::to_vec(&entry).expect("manifest entries always serialise");
+        if let Err(e) = self.log.append(&line) {
+            self.head = entry.prev_hash;
+            return Err(e);
+        }
         self.seq += 1;
         Ok(())
     }
@@ -77,6 +107,6 @@ impl Manifest {
     }
 
     pub fn sync(&mut self) -> Result<(), EvidenceError> {
-        self.file.sync_all().map_err(io_err(&self.path))
+        self.log.sync()
     }
 }

@@ -75,14 +75,35 @@ pub enum RunMode {
     Watch,
 }
 
-/// Where a run stands. A run folder whose `run.json` still says `running`
-/// was killed.
+/// Where a run stands. `run.json` says `running` until the run ends; a run
+/// that still says so while no process holds its [`lock`](super::lock)
+/// was killed, and [`RunRecord::status_now`] reads it as `interrupted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Running,
     Finished,
+    /// Stopped by an error; `summary.error` says which.
     Failed,
+    /// Stopped by SIGINT or SIGTERM, or killed.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +199,10 @@ pub struct SourceRecord {
     /// resynchronised after each, and screening went on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<crate::frame::Gap>,
+    /// Screened to its end (or to its error), with its events closed and
+    /// written: `--resume` skips it while its sha256 holds.
+    #[serde(default)]
+    pub finished: bool,
 }
 
 impl SourceRecord {
@@ -273,9 +298,27 @@ pub struct Summary {
     pub tiles_detected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiles_per_s: Option<f64>,
-    /// Why the run failed.
+    /// Why the run failed, or what interrupted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `signal`: SIGINT or SIGTERM ended the run (for `watch`, its usual
+    /// end; for `screen`, an interruption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+}
+
+/// One resume of a run, as `run.json` lists it; `record` is the sealed
+/// `resumes/<n>.json` with everything the resume found and did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeNote {
+    pub resume: u32,
+    pub at: String,
+    pub record: String,
+    /// How the attempt before it ended.
+    pub previous_status: RunStatus,
+    /// Inputs skipped as finished, and screened (again).
+    pub skipped: usize,
+    pub screened: usize,
 }
 
 /// `run.json`.
@@ -318,6 +361,9 @@ pub struct RunRecord {
     /// run folder (for example `detections.jsonl`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
+    /// Each time the run was continued with `screen --resume`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<ResumeNote>,
     /// `None` while the run is running.
     #[serde(default)]
     pub summary: Option<Summary>,
@@ -327,6 +373,42 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The status of the run in folder `dir` as it stands now: `running`
+    /// only while a live process holds the run's lock; a run that says
+    /// `running` without one was killed, and is `interrupted`.
+    pub fn status_now(&self, dir: &Path) -> RunStatus {
+        match self.status {
+            RunStatus::Running => match super::lock::holder(dir) {
+                super::lock::Holder::Alive(_) => RunStatus::Running,
+                super::lock::Holder::Gone => RunStatus::Interrupted,
+            },
+            other => other,
+        }
+    }
+
+    /// One line for people: the status now, and why a run did not finish.
+    pub fn status_line(&self, dir: &Path) -> String {
+        let now = self.status_now(dir);
+        let why = self.summary.as_ref().and_then(|s| s.error.as_deref());
+        match (now, self.status) {
+            (RunStatus::Running, _) => match super::lock::holder(dir) {
+                super::lock::Holder::Alive(Some(who)) => format!(
+                    "running (process {} on {}, since {})",
+                    who.pid, who.host, who.since
+                ),
+                _ => "running".into(),
+            },
+            (RunStatus::Interrupted, RunStatus::Running) => {
+                "interrupted (its process is gone: killed or crashed before it could say so)".into()
+            }
+            (RunStatus::Interrupted, _) => {
+                format!("interrupted ({})", why.unwrap_or("stopped by a signal"))
+            }
+            (RunStatus::Failed, _) => format!("failed ({})", why.unwrap_or("no reason recorded")),
+            (RunStatus::Finished, _) => "finished".into(),
+        }
+    }
+
     /// Reads `run.json` of the run folder `dir`.
     pub fn read(dir: &Path) -> Result<RunRecord, RecordError> {
         let path = dir.join("run.json");
@@ -357,6 +439,7 @@ impl RunRecord {
             status: RunStatus::Running,
             started_at,
             finished_at: None,
+            resumes: Vec::new(),
             command: std::env::args().collect(),
             config,
             thresholds,

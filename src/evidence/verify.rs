@@ -127,16 +127,28 @@ fn check_file(store: &Store, rel: &str, expected: &str, record: &str) -> Option<
     }
 }
 
-/// Files a run folder may hold beside those in the manifest: the manifest
-/// and its seal, and the review database, which has its own chain
+/// Files a run folder may hold beside those in the manifest: the writer's
+/// lock and its reserved space (while it runs, or left by a kill), the
+/// manifest and its seal, and
+/// the review database, which has its own chain
 /// (checked by `crate::review::verify`).
 pub const UNLISTED: &[&str] = &[
+    super::lock::LOCK_FILE,
+    super::RESERVE_FILE,
     "manifest.jsonl",
     SEAL_FILE,
     "review.sqlite",
     "review.sqlite-wal",
     "review.sqlite-shm",
 ];
+
+/// The number of a resume's record, `resumes/<n>.json`, else `None`.
+pub fn resume_marker(path: &str) -> Option<u32> {
+    path.strip_prefix("resumes/")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
 
 /// What [`verify_run`] and [`verify_bundle`] found.
 #[derive(Debug, Default)]
@@ -250,13 +262,27 @@ pub fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
         }
     }
 
-    // The files.
+    // The files. A path is listed once, except that a resume
+    // (`resumes/<n>.json`) lets the inputs it screens again list their
+    // files anew: each file is checked against its latest entry.
     let mut listed: BTreeSet<&str> = BTreeSet::new();
+    let mut epoch_of: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut latest: BTreeMap<&str, &ManifestEntry> = BTreeMap::new();
+    let mut epoch = 0u32;
     for (_, e) in &entries {
-        if !listed.insert(&e.path) {
-            problems.push(format!("{}: listed twice in the manifest", e.path));
-            continue;
+        if let Some(previous) = epoch_of.insert(&e.path, epoch) {
+            if previous == epoch {
+                problems.push(format!("{}: listed twice in the manifest", e.path));
+                continue;
+            }
         }
+        if resume_marker(&e.path).is_some() {
+            epoch += 1;
+        }
+        listed.insert(&e.path);
+        latest.insert(&e.path, e);
+    }
+    for e in latest.values() {
         if bundle
             .as_ref()
             .is_some_and(|b| !b.included.contains(&e.path))

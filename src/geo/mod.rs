@@ -332,6 +332,40 @@ impl GeoJsonLog {
         })
     }
 
+    /// Reopens a collection that a stopped run left (closed or not),
+    /// keeping the features for which `keep` holds and returning the
+    /// others. A last feature cut short by a kill is dropped.
+    pub fn resume(
+        path: &Path,
+        keep: impl Fn(&Value) -> bool,
+    ) -> std::io::Result<(GeoJsonLog, Vec<Value>)> {
+        let text = std::fs::read_to_string(path)?;
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        // One feature a line, as `push` writes them.
+        for line in text.lines().skip(1) {
+            let line = line.trim_end_matches(',');
+            let Ok(feature) = serde_json::from_str::<Value>(line) else {
+                continue; // `]}` or a line cut short
+            };
+            if keep(&feature) {
+                kept.push(feature);
+            } else {
+                dropped.push(feature);
+            }
+        }
+        let mut log = GeoJsonLog::create(path)?;
+        for f in kept {
+            if log.features > 0 {
+                log.file.write_all(b",\n")?;
+            }
+            serde_json::to_writer(&mut log.file, &f)?;
+            log.features += 1;
+        }
+        log.file.flush()?;
+        Ok((log, dropped))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

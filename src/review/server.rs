@@ -116,32 +116,23 @@ pub struct RunCheck {
     pub problem: String,
 }
 
-/// Checks the run folder `dir` with its `record`: a run still `running`
-/// (or `failed`) without a seal is unfinished and is not hashed (a live
-/// run grows all the time); any other is verified as `lookout verify`
-/// does, by the keys `trusted`.
+/// Checks the run folder `dir` with its `record`: a run still running,
+/// or one that failed or was interrupted before it was sealed, is
+/// unfinished and is not hashed (a live run grows all the time); any
+/// other is verified as `lookout verify` does, by the keys `trusted`. A
+/// sealed run that failed or was interrupted verifies, and is still
+/// unfinished: its events are what it found before it stopped.
 pub fn check_run(dir: &Path, record: &RunRecord, trusted: &[VerifyingKey]) -> RunCheck {
-    let failed = || {
-        let why = (record.summary.as_ref()).and_then(|s| s.error.clone());
-        format!(
-            "the run failed{}",
-            why.map(|w| format!(": {w}")).unwrap_or_default()
-        )
-    };
-    let unfinished = |problem: String| RunCheck {
+    let status = record.status_now(dir);
+    let unfinished = || RunCheck {
         state: RunState::Unfinished,
-        problem,
+        problem: format!("the run is {}", record.status_line(dir)),
     };
-    if !dir.join(SEAL_FILE).is_file() {
-        match record.status {
-            RunStatus::Running => {
-                return unfinished(
-                    "not sealed: still running, or stopped before it finished (killed?)".into(),
-                )
-            }
-            RunStatus::Failed => return unfinished(failed()),
-            RunStatus::Finished => {}
-        }
+    if !dir.join(SEAL_FILE).is_file() && status != RunStatus::Finished {
+        return RunCheck {
+            problem: format!("{}; not sealed", unfinished().problem),
+            ..unfinished()
+        };
     }
     let report = super::verify::verify_run(dir, trusted);
     if !report.holds() {
@@ -149,8 +140,8 @@ pub fn check_run(dir: &Path, record: &RunRecord, trusted: &[VerifyingKey]) -> Ru
             state: RunState::Tampered,
             problem: report.problems.join("; "),
         }
-    } else if record.status == RunStatus::Failed {
-        unfinished(failed())
+    } else if status != RunStatus::Finished {
+        unfinished()
     } else {
         RunCheck {
             state: RunState::Verified,

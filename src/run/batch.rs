@@ -8,18 +8,20 @@
 //! is sealed as `failed`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::session::{checkpoint, seal};
 use super::{Outcome, RunError, RunFolder, Session};
 use crate::event::{EventUpdate, Step};
-use crate::evidence::record::{RunMode, RunStatus, SourceRecord, Summary};
+use crate::evidence::record::{ResumeNote, RunMode, RunRecord, RunStatus, SourceRecord, Summary};
+use crate::evidence::Withdraw;
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
+use crate::sink::SharedRun;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
-use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
+use crate::source::{self, raster::RasterOptions, Input, OpenOptions, Sampling};
 use crate::stream::Stream;
 
 /// What to screen, and how.
@@ -54,8 +56,21 @@ fn emit_events(
     )
 }
 
+/// Why the pipeline's consumer stopped it.
+#[derive(Debug, thiserror::Error)]
+enum Halt {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("interrupted by a signal (SIGINT or SIGTERM)")]
+    Interrupted,
+}
+
+/// How often `run.json` is rewritten while an input is screened, so that a
+/// killed run still says how far each input got.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
 /// Screens `options.inputs` and seals the run folder.
-pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, RunError> {
+pub fn screen(session: Session, options: &BatchOptions) -> Result<Outcome, RunError> {
     let t0 = Instant::now();
     let (inputs, discover_errors) = source::discover(&options.inputs);
     for e in &discover_errors {
@@ -71,30 +86,216 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 .join(", "),
         ));
     }
-    let (run, mut record, mut sinks) = session.open_run(&options.folder, RunMode::Screen)?;
-    record.sources = inputs
-        .iter()
-        .map(|i| SourceRecord {
-            path: i.path.clone(),
-            kind: serde_json::to_value(i.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned)),
-            ..Default::default()
-        })
-        .collect();
+    let (run, mut record, sinks) = session.open_run(&options.folder, RunMode::Screen)?;
+    record.sources = inputs.iter().map(source_record).collect();
     record.errors = discover_errors.iter().map(|e| e.to_string()).collect();
+    let todo = (0..inputs.len()).zip(inputs).collect();
+    drive(session, options, run, record, sinks, todo, t0)
+}
+
+/// Continues the screen run in folder `dir`, which stopped before it
+/// finished (killed, failed, interrupted): inputs that finished, and whose
+/// sha256 still holds, are skipped; the others are screened again from
+/// their start, in place of what the stopped attempt wrote for them; new
+/// `options.inputs` are added. The resume is recorded in the manifest
+/// (`resumes/<n>.json`) and in `run.json`.
+pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Outcome, RunError> {
+    let t0 = Instant::now();
+    let refuse = |message: String| {
+        RunError::Evidence(crate::evidence::EvidenceError::Resume {
+            path: dir.to_owned(),
+            message,
+        })
+    };
+    let mut record = RunRecord::read(dir).map_err(|e| refuse(e.to_string()))?;
+    if record.mode != RunMode::Screen {
+        return Err(refuse(format!(
+            "it is a {:?} run; only screen runs can be resumed",
+            record.mode
+        )));
+    }
+    let previous_status = record.status_now(dir);
+    match previous_status {
+        RunStatus::Finished => {
+            return Err(refuse(
+                "it finished; screen new inputs into a new run".into(),
+            ))
+        }
+        RunStatus::Running => return Err(refuse(format!("it is {}", record.status_line(dir)))),
+        RunStatus::Failed | RunStatus::Interrupted => {}
+    }
+    if session.info.sha256 != record.model.sha256 {
+        return Err(refuse(format!(
+            "its model {} had sha256 {}, but the file now has {}",
+            record.model.path.display(),
+            record.model.sha256,
+            session.info.sha256
+        )));
+    }
+
+    // Which inputs to screen: those not finished, those that changed, and
+    // new ones.
+    let mut todo: Vec<(usize, Input)> = Vec::new();
+    let mut skipped = 0usize;
+    let mut withdraw = Withdraw::default();
+    for (i, src) in record.sources.iter().enumerate() {
+        if src.finished {
+            match crate::digest::sha256_file(&src.path) {
+                Ok(sha) if Some(&sha) == src.sha256.as_ref() => {
+                    skipped += 1;
+                    continue;
+                }
+                Ok(_) => tracing::warn!(
+                    "{}: changed since it was screened; screening it again",
+                    src.path.display()
+                ),
+                Err(_) => {
+                    tracing::warn!(
+                        "{}: finished in the stopped attempt but cannot be read now; its results are kept",
+                        src.path.display()
+                    );
+                    skipped += 1;
+                    continue;
+                }
+            }
+        }
+        withdraw.sources.insert(i, src.path.clone());
+    }
+    let (more, discover_errors) = source::discover(&options.inputs);
+    for e in &discover_errors {
+        tracing::error!("{e}");
+    }
+    let (again, again_errors) =
+        source::discover(&withdraw.sources.values().cloned().collect::<Vec<_>>());
+    let mut again: HashMap<PathBuf, Input> =
+        again.into_iter().map(|i| (i.path.clone(), i)).collect();
+    for (&i, path) in &withdraw.sources {
+        match again.remove(path) {
+            Some(input) => todo.push((i, input)),
+            None => {
+                // Gone since: an input error, as a missing input is.
+                let why = again_errors
+                    .iter()
+                    .find(|e| e.to_string().contains(&path.display().to_string()))
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| format!("{}: cannot be read", path.display()));
+                tracing::error!("{why}");
+            }
+        }
+    }
+    for input in more {
+        if record.sources.iter().any(|s| s.path == input.path) {
+            continue;
+        }
+        record.sources.push(source_record(&input));
+        todo.push((record.sources.len() - 1, input));
+    }
+
+    let previous_line = record.status_line(dir);
+    let (writer, resumed) = crate::evidence::RunWriter::resume(
+        dir,
+        crate::evidence::seal::RunSigner::load_or_create()?,
+        &withdraw,
+    )?;
+    let run = SharedRun::new(writer);
+    let n = resumed.resume;
+    let note_path = format!("resumes/{n}.json");
+    let note = serde_json::json!({
+        "resume": n,
+        "resumed_at": crate::clock::now_rfc3339(),
+        "command": std::env::args().collect::<Vec<_>>(),
+        "tool": crate::evidence::record::ToolRecord::this(),
+        "previous_status": previous_status,
+        "previous_status_line": previous_line,
+        "previous_error": record.summary.as_ref().and_then(|s| s.error.clone()),
+        "skipped": record.sources.iter().enumerate()
+            .filter(|(i, _)| !todo.iter().any(|(t, _)| t == i))
+            .map(|(_, s)| &s.path).collect::<Vec<_>>(),
+        "screened": todo.iter().map(|(_, i)| &i.path).collect::<Vec<_>>(),
+        "found": &resumed,
+    });
+    run.lock().put(
+        &note_path,
+        &serde_json::to_vec_pretty(&note).expect("records serialise"),
+    )?;
+    for (i, src) in record.sources.iter_mut().enumerate() {
+        if withdraw.sources.contains_key(&i) {
+            *src = SourceRecord {
+                path: src.path.clone(),
+                kind: src.kind.clone(),
+                ..Default::default()
+            };
+            if !todo.iter().any(|(t, _)| *t == i) {
+                src.error = Some(format!("{}: cannot be read on resume", src.path.display()));
+                src.finished = true;
+            }
+        }
+    }
+    record
+        .errors
+        .extend(discover_errors.iter().map(|e| e.to_string()));
+    record.resumes.push(ResumeNote {
+        resume: n,
+        at: crate::clock::now_rfc3339(),
+        record: note_path,
+        previous_status,
+        skipped,
+        screened: todo.len(),
+    });
+    record.status = RunStatus::Running;
+    record.finished_at = None;
+    record.summary = None;
+    tracing::info!(
+        run = %dir.display(),
+        skipped,
+        screening = todo.len(),
+        withdrawn_events = resumed.withdrawn_events.len(),
+        "resuming"
+    );
+    let save_detections = record
+        .outputs
+        .iter()
+        .any(|o| o == crate::sink::detections::FILE);
+    let sinks = session.sinks(&run, save_detections);
+    drive(session, options, run, record, sinks, todo, t0)
+}
+
+fn source_record(input: &Input) -> SourceRecord {
+    SourceRecord {
+        path: input.path.clone(),
+        kind: serde_json::to_value(input.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        ..Default::default()
+    }
+}
+
+/// Screens `todo` (each input with its index in `record.sources`) into the
+/// open run, and seals it.
+fn drive(
+    mut session: Session,
+    options: &BatchOptions,
+    run: SharedRun,
+    mut record: RunRecord,
+    mut sinks: Vec<ScreenSink>,
+    todo: Vec<(usize, Input)>,
+    t0: Instant,
+) -> Result<Outcome, RunError> {
+    super::signal::arm(|| {})?;
     checkpoint(&run, &record)?;
-    let streams_ref: Vec<StreamRef> = inputs
+    let (ids, inputs): (Vec<usize>, Vec<Input>) = todo.into_iter().unzip();
+    let streams_ref: Vec<StreamRef> = record
+        .sources
         .iter()
         .enumerate()
-        .map(|(id, i)| StreamRef {
+        .map(|(id, s)| StreamRef {
             id,
-            name: i
+            name: s
                 .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            path: i.path.clone(),
+            path: s.path.clone(),
         })
         .collect();
 
@@ -130,9 +331,12 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
     };
     let stride = config.sampling.stride;
     let detector = session.take_detector();
-    let sources = &mut record.sources;
+    let mut last_checkpoint = Instant::now();
 
     let result = pipeline::run(&inputs, detector, &pipeline_options, |item| {
+        if super::signal::requested() {
+            return Err(Halt::Interrupted);
+        }
         match item {
             Item::Started {
                 source_id,
@@ -140,18 +344,23 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 info,
                 sha256,
             } => {
-                let rec = &mut sources[source_id];
+                let id = ids[source_id];
+                let rec = &mut record.sources[id];
                 rec.sha256 = sha256;
                 let expected = info.frames_hint.map(|n| n.div_ceil(stride)).unwrap_or(0);
                 rec.info = serde_json::to_value(&info).ok();
                 let bar = multi.add(ProgressBar::new(expected).with_style(style.clone()));
-                bar.set_prefix(streams_ref[source_id].name.clone());
-                bars.insert(source_id, bar);
-                streams.insert(source_id, session.stream(source_id, &session.signatures));
+                bar.set_prefix(streams_ref[id].name.clone());
+                bars.insert(id, bar);
+                streams.insert(id, session.stream(id, &session.signatures));
             }
-            Item::Frame(Detected { frame, detections }) => {
-                let id = frame.meta.source_id;
-                let rec = &mut sources[id];
+            Item::Frame(Detected {
+                mut frame,
+                detections,
+            }) => {
+                let id = ids[frame.meta.source_id];
+                frame.meta.source_id = id;
+                let rec = &mut record.sources[id];
                 rec.frames_screened += 1;
                 if let Some(bar) = bars.get(&id) {
                     bar.inc(1);
@@ -188,6 +397,13 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                     },
                 )?;
                 emit_events(&mut sinks, stream_ref, &observed.updates)?;
+                if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                    checkpoint(&run, &record).map_err(|e| match e {
+                        RunError::Evidence(e) => SinkError::Evidence(e),
+                        other => unreachable!("checkpoints only write: {other}"),
+                    })?;
+                    last_checkpoint = Instant::now();
+                }
             }
             Item::Finished {
                 source_id,
@@ -195,6 +411,7 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 error,
                 gaps,
             } => {
+                let id = ids[source_id];
                 if !gaps.is_empty() {
                     let frames: u64 = gaps.iter().map(|g| g.frames).sum();
                     let spans: Vec<String> = gaps
@@ -207,41 +424,57 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                         gaps.len(),
                         spans.join(", ")
                     );
-                    sources[source_id].gaps = gaps;
+                    record.sources[id].gaps = gaps;
                 }
-                if let Some(bar) = bars.remove(&source_id) {
+                if let Some(bar) = bars.remove(&id) {
                     bar.finish();
                 }
-                if let Some(mut stream) = streams.remove(&source_id) {
+                if let Some(mut stream) = streams.remove(&id) {
                     let reason = if error.is_some() {
                         "input failed"
                     } else {
                         "end of input"
                     };
-                    emit_events(&mut sinks, &streams_ref[source_id], &stream.finish(reason))?;
+                    emit_events(&mut sinks, &streams_ref[id], &stream.finish(reason))?;
                 }
                 if let Some(e) = error {
                     tracing::error!("{e}");
-                    sources[source_id].error = Some(e.to_string());
+                    record.sources[id].error = Some(e.to_string());
                 } else {
-                    tracing::debug!(path = %path.display(), frames = sources[source_id].frames_screened, "input done");
+                    tracing::debug!(path = %path.display(), frames = record.sources[id].frames_screened, "input done");
                 }
+                // Its events are closed and written: a resume skips it.
+                record.sources[id].finished = true;
+                checkpoint(&run, &record).map_err(|e| match e {
+                    RunError::Evidence(e) => SinkError::Evidence(e),
+                    other => unreachable!("checkpoints only write: {other}"),
+                })?;
+                last_checkpoint = Instant::now();
             }
         }
-        Ok::<(), SinkError>(())
+        Ok::<(), Halt>(())
     });
+    super::signal::disarm();
 
     let stats = match result {
         Ok((_, stats)) => stats,
         Err(e) => {
+            let interrupted = matches!(e, PipelineError::Consumer(Halt::Interrupted));
             // Close the events still open, so their evidence is kept, then
-            // seal what was written; the run is marked failed.
+            // seal what was written; the run is marked failed or
+            // interrupted, and `--resume` screens its unfinished inputs
+            // again.
+            let reason = if interrupted {
+                "run interrupted"
+            } else {
+                "run failed"
+            };
             let mut open: Vec<usize> = streams.keys().copied().collect();
             open.sort_unstable();
             for id in open {
                 if let Some(mut stream) = streams.remove(&id) {
                     if let Err(w) =
-                        emit_events(&mut sinks, &streams_ref[id], &stream.finish("run failed"))
+                        emit_events(&mut sinks, &streams_ref[id], &stream.finish(reason))
                     {
                         tracing::error!("{w}");
                     }
@@ -255,12 +488,24 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
             drop(sinks);
             let e: RunError = match e {
                 PipelineError::Detect(e) => e.into(),
-                PipelineError::Consumer(e) => e.into(),
+                PipelineError::Consumer(Halt::Sink(e)) => e.into(),
+                PipelineError::Consumer(Halt::Interrupted) => RunError::Interrupted {
+                    dir: run.lock().dir().to_owned(),
+                },
             };
-            record.status = RunStatus::Failed;
+            record.status = if interrupted {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Failed
+            };
             record.finished_at = Some(crate::clock::now_rfc3339());
             record.summary = Some(Summary {
-                error: Some(format!("{e:#}")),
+                error: Some(if interrupted {
+                    Halt::Interrupted.to_string()
+                } else {
+                    format!("{e:#}")
+                }),
+                stopped_by: interrupted.then(|| "signal".into()),
                 ..Default::default()
             });
             if let Err(w) = seal(run, &record) {
@@ -274,12 +519,13 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
     }
     drop(sinks);
 
-    let errors =
-        discover_errors.len() + record.sources.iter().filter(|s| s.error.is_some()).count();
+    let inputs_total = record.sources.len() + record.errors.len();
+    let errors = record.errors.len() + record.sources.iter().filter(|s| s.error.is_some()).count();
     let frames: u64 = record.sources.iter().map(|s| s.frames_screened).sum();
     let events: u64 = record.sources.iter().map(|s| s.events).sum();
     let wall = t0.elapsed().as_secs_f64();
     let pipeline_s = stats.wall_time.as_secs_f64().max(1e-9);
+    let frames_now: u64 = ids.iter().map(|&i| record.sources[i].frames_screened).sum();
     let gap_count: usize = record.sources.iter().map(|s| s.gaps.len()).sum();
     let frames_lost: u64 = record
         .sources
@@ -288,12 +534,12 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         .map(|g| g.frames)
         .sum();
     record.summary = Some(Summary {
-        inputs: Some(inputs.len() + discover_errors.len()),
+        inputs: Some(inputs_total),
         inputs_failed: Some(errors),
         frames_screened: Some(frames),
         events: Some(events),
         wall_s: Some(wall),
-        pipeline_fps: Some(frames as f64 / pipeline_s),
+        pipeline_fps: Some(frames_now as f64 / pipeline_s),
         inference_s: Some(stats.inference_time.as_secs_f64()),
         inference_calls: Some(stats.inference_calls),
         inference_batch_mean: (stats.inference_calls > 0)
@@ -319,10 +565,16 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         } else {
             String::new()
         };
+        let resumed = match record.resumes.last() {
+            Some(r) => format!(
+                " (resumed: {} input(s) finished before were skipped)",
+                r.skipped
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "screened {} input(s): {frames} frames, {events} event(s), {errors} error(s){damaged} in {wall:.1} s ({:.1} frames/s)",
-            inputs.len() + discover_errors.len(),
-            frames as f64 / wall.max(1e-9)
+            "screened {inputs_total} input(s): {frames} frames, {events} event(s), {errors} error(s){damaged} in {wall:.1} s ({:.1} frames/s){resumed}",
+            frames_now as f64 / wall.max(1e-9)
         );
     }
     Ok(Outcome {

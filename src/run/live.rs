@@ -320,10 +320,8 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
     {
         let stop = stop.clone();
         let feeds = feeds.clone();
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
+        super::signal::arm(move || {
+            stop.store(true, Ordering::SeqCst);
             for f in &feeds {
                 f.watchdog.stop.store(true, Ordering::SeqCst);
             }
@@ -516,8 +514,10 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
         inference_batch_mean: (stats.calls > 0).then(|| stats.tensors as f64 / stats.calls as f64),
         non_finite_outputs: (stats.non_finite > 0).then_some(stats.non_finite),
         error: result.as_ref().err().map(|e| format!("{e:#}")),
+        stopped_by: super::signal::requested().then(|| "signal".into()),
         ..Default::default()
     });
+    super::signal::disarm();
     record.status = if result.is_err() {
         RunStatus::Failed
     } else {

@@ -21,6 +21,7 @@ pub mod batch;
 pub mod eval;
 pub mod live;
 pub mod session;
+pub mod signal;
 
 pub use session::{RunFolder, Session, DEMO_MODEL};
 
@@ -56,7 +57,7 @@ pub enum RunError {
     #[error(transparent)]
     Metrics(#[from] crate::live::metrics::MetricsError),
     #[error("cannot install the signal handler: {0}")]
-    Signal(#[from] ctrlc::Error),
+    Signal(String),
     #[error(transparent)]
     Eval(#[from] eval::EvalRunError),
     #[error("feed {name}: {url} is neither a stream address (rtsp://, udp://, srt://, tcp://, http(s)://) nor {why}")]
@@ -65,6 +66,13 @@ pub enum RunError {
         url: String,
         why: &'static str,
     },
+    #[error(
+        "interrupted by a signal; {} is sealed as interrupted, and \
+         `lookout screen --resume {}` finishes it",
+        dir.display(),
+        dir.display()
+    )]
+    Interrupted { dir: PathBuf },
     #[error("a sink still holds the run folder {0}; it cannot be sealed")]
     RunStillShared(PathBuf),
 }

@@ -230,6 +230,18 @@ impl Session {
         let writer = RunWriter::create(&folder.out, &run_id)?;
         let run = SharedRun::new(writer);
         let mut record = self.record(mode, &run_id);
+        let sinks = self.sinks(&run, folder.save_detections);
+        if folder.save_detections {
+            record
+                .outputs
+                .push(crate::sink::detections::FILE.to_owned());
+        }
+        run.lock().write_run_json(&record)?;
+        Ok((run, record, sinks))
+    }
+
+    /// The sinks that write into the run folder `run`.
+    pub fn sinks(&self, run: &SharedRun, save_detections: bool) -> Vec<ScreenSink> {
         let mut sinks: Vec<ScreenSink> = vec![
             Box::new(EvidenceSink::new(
                 run.clone(),
@@ -239,22 +251,18 @@ impl Session {
                 run.clone(),
                 self.info.labels.clone(),
                 GeoJsonOptions {
-                    video_detections: folder.save_detections,
+                    video_detections: save_detections,
                     frame_footprints: self.config.geo.frame_footprints,
                 },
             )),
         ];
-        if folder.save_detections {
+        if save_detections {
             sinks.push(Box::new(DetectionsSink::new(
                 run.clone(),
                 self.info.labels.clone(),
             )));
-            record
-                .outputs
-                .push(crate::sink::detections::FILE.to_owned());
         }
-        run.lock().write_run_json(&record)?;
-        Ok((run, record, sinks))
+        sinks
     }
 }
 

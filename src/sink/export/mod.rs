@@ -24,7 +24,7 @@ pub mod redact;
 
 use std::path::{Path, PathBuf};
 
-use crate::evidence::record::{EventLine, EventRecord, RecordError, Step};
+use crate::evidence::record::{EventLine, EventRecord, RecordError, RunStatus, Step};
 use crate::review::db::{ReviewError, ReviewExport, Verdict, STATUSES};
 
 use super::{Sink, SinkError};
@@ -247,12 +247,30 @@ pub fn check_run(run: &Path, trusted: &[ed25519_dalek::VerifyingKey]) -> Result<
         });
     }
     let report = crate::review::verify::verify_run(run, trusted);
+    let status = crate::evidence::record::RunRecord::read(run)
+        .ok()
+        .map(|r| (r.status_now(run), r.status_line(run)));
     if report.holds() {
+        if let Some((s, line)) = status.filter(|(s, _)| *s != RunStatus::Finished) {
+            tracing::warn!(
+                "{}: the run is {line}; the export holds what it found before it stopped{}",
+                run.display(),
+                if s == RunStatus::Interrupted || s == RunStatus::Failed {
+                    " (`lookout screen --resume` can finish it)"
+                } else {
+                    ""
+                }
+            );
+        }
         Ok(())
     } else {
+        let mut problems = report.problems;
+        if let Some((_, line)) = status {
+            problems.push(format!("the run is {line}"));
+        }
         Err(ExportError::Unverified {
             dir: run.to_owned(),
-            problems: report.problems,
+            problems,
         })
     }
 }
