@@ -40,7 +40,7 @@ pub use record::EVENT_SCHEMA;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {source}{}", full_disk_hint(source))]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -64,6 +64,15 @@ pub enum EvidenceError {
     Resume { path: PathBuf, message: String },
 }
 
+/// What to do when the disk is full.
+fn full_disk_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        " (the disk is full: free space, then `lookout screen --resume RUN` finishes the run)"
+    } else {
+        ""
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
     move |source| EvidenceError::Io {
         path: path.to_owned(),
@@ -80,10 +89,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
         .and_then(|n| n.to_str())
         .unwrap_or("artefact");
     let tmp = dir.join(format!(".{name}.tmp"));
+    // Errors name the artefact, not its temporary name.
     let written = File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes))
-        .map_err(io_err(&tmp))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(io_err(path)));
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(io_err(path));
     if written.is_err() {
         // A full disk or a failing device: leave no half-written file.
         let _ = std::fs::remove_file(&tmp);

@@ -414,6 +414,101 @@ mod tests {
     }
 
     #[test]
+    fn a_path_listed_again_holds_only_after_a_resume_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let key = signer.verifying_key();
+        let mut w = RunWriter::create_with_signer(tmp.path(), "r", signer).unwrap();
+        w.put("events/e1/frame.jpg", b"first attempt").unwrap();
+        w.put("events/e1/frame.jpg", b"same epoch").unwrap();
+        let dir = w
+            .finish(&crate::evidence::record::RunRecord::stub("r"))
+            .unwrap();
+        let p = problems(&dir, &key);
+        assert!(
+            p.iter().any(|m| m.contains("listed twice")),
+            "a second listing without a resume: {p:?}"
+        );
+
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let mut w = RunWriter::create_with_signer(tmp.path(), "r", signer).unwrap();
+        w.put("events/e1/frame.jpg", b"first attempt").unwrap();
+        w.put("resumes/1.json", b"{}").unwrap();
+        w.put("events/e1/frame.jpg", b"screened again").unwrap();
+        let dir = w
+            .finish(&crate::evidence::record::RunRecord::stub("r"))
+            .unwrap();
+        assert!(problems(&dir, &key).is_empty());
+        // The file is checked against its latest entry.
+        std::fs::write(dir.join("events/e1/frame.jpg"), b"first attempt").unwrap();
+        let p = problems(&dir, &key);
+        assert!(p.iter().any(|m| m.contains("modified")), "{p:?}");
+    }
+
+    #[test]
+    fn resume_continues_the_chain_and_removes_unlisted_leftovers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let key = signer.verifying_key();
+        let mut w = RunWriter::create_with_signer(tmp.path(), "r", signer).unwrap();
+        w.put("events/e1/frame.jpg", b"kept").unwrap();
+        let dir = w.dir().to_owned();
+        // A kill: an artefact renamed into place but not listed, half a
+        // manifest line, and the writer gone without sealing.
+        std::fs::write(dir.join("events/e1/annotated.jpg"), b"unlisted").unwrap();
+        let manifest = dir.join("manifest.jsonl");
+        let mut m = std::fs::read(&manifest).unwrap();
+        m.extend_from_slice(b"{\"seq\":1,\"pa");
+        std::fs::write(&manifest, m).unwrap();
+        drop(w);
+
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let (mut w, found) =
+            RunWriter::resume(&dir, signer, &crate::evidence::Withdraw::default()).unwrap();
+        assert_eq!(found.resume, 1);
+        assert_eq!(found.previous_entries, 1);
+        assert_eq!(found.discarded.len(), 1, "{found:?}");
+        assert_eq!(found.discarded[0].path, "events/e1/annotated.jpg");
+        assert!(!dir.join("events/e1/annotated.jpg").exists());
+        w.put("resumes/1.json", b"{}").unwrap();
+        w.put("events/e1/annotated.jpg", b"written again").unwrap();
+        w.finish(&crate::evidence::record::RunRecord::stub("r"))
+            .unwrap();
+        let p = problems(&dir, &key);
+        assert!(p.is_empty(), "{p:?}");
+        assert!(!dir.join(crate::evidence::lock::LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn resume_refuses_a_changed_folder_and_a_live_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let mut w = RunWriter::create_with_signer(tmp.path(), "r", signer).unwrap();
+        w.put("events/e1/frame.jpg", b"as written").unwrap();
+        let dir = w.dir().to_owned();
+        let again = || {
+            RunWriter::resume(
+                &dir,
+                RunSigner::from_seed([3u8; 32]),
+                &crate::evidence::Withdraw::default(),
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+        };
+        let live = again();
+        assert!(live.contains("is being written by process"), "{live}");
+        drop(w);
+        std::fs::write(dir.join("events/e1/frame.jpg"), b"edited").unwrap();
+        let changed = again();
+        assert!(
+            changed.contains("events/e1/frame.jpg was changed"),
+            "{changed}"
+        );
+    }
+
+    #[test]
     fn an_untouched_run_holds() {
         let tmp = tempfile::tempdir().unwrap();
         let (dir, key) = sealed_run(tmp.path());
