@@ -11,6 +11,7 @@ mod eval;
 mod inspect;
 mod raster;
 mod reliability;
+mod resume;
 mod review;
 mod run;
 mod screen;
