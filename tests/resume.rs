@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// Two copies of the sample sortie (a container event and a vessel event
-/// each), every second frame: long enough to be stopped part-way.
+/// each), every fourth frame: long enough to be stopped part-way, short
+/// enough not to starve the real-time `watch` tests running beside it.
 fn inputs(dir: &Path) -> Vec<PathBuf> {
     ["first.mp4", "second.mp4"]
         .iter()
@@ -27,7 +28,7 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
 fn screen_args(inputs: &[PathBuf], out: &Path) -> Vec<String> {
     let mut args: Vec<String> = vec!["-q".into(), "screen".into()];
     args.extend(inputs.iter().map(|p| p.display().to_string()));
-    args.extend(["--stride", "2", "--run-id", "r", "-o"].map(String::from));
+    args.extend(["--stride", "4", "--run-id", "r", "-o"].map(String::from));
     args.push(out.display().to_string());
     args
 }
@@ -152,7 +153,10 @@ fn sigint_seals_the_run_as_interrupted_and_resume_skips_what_finished() {
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");
-    assert!(err.contains("--resume"), "the message says what to do: {err}");
+    assert!(
+        err.contains("--resume"),
+        "the message says what to do: {err}"
+    );
     let record = read_json(&run.join("run.json"));
     assert_eq!(record["status"], "interrupted", "{record:#}");
     assert_eq!(record["summary"]["stopped_by"], "signal");

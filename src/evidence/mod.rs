@@ -9,13 +9,18 @@
 //!   events.geojson        georeferenced rasters only: every event's footprint
 //!   manifest.jsonl        {seq, path, sha256, bytes, prev_hash, hash} per artefact: a hash chain
 //!   manifest.sig          the chain's head signed with this machine's Ed25519 key (see `seal`)
+//!   resumes/<n>.json      each `screen --resume`: what it found and did (see `RunWriter::resume`)
+//!   run.lock, .reserve    while the run is written: its writer (see `lock`), and space kept
+//!                         for the end of the run; both gone once it is sealed
 //! ```
 //!
 //! Artefacts are written to a temporary name in their final folder and
-//! renamed into place, so a reader never sees half a file. The two
-//! append-only logs (`events.jsonl`, `manifest.jsonl`) are flushed line by
-//! line instead, so a killed run keeps every line it finished. The GeoJSON
-//! files are streamed and get their closing brackets at the end of the run.
+//! renamed into place, so a reader never sees half a file. The
+//! append-only logs (`events.jsonl`, `manifest.jsonl`, `detections.jsonl`)
+//! grow by whole lines ([`AppendLog`]), flushed as they are written, so a
+//! killed run keeps every line it finished and a full disk leaves no half
+//! line. The GeoJSON files are streamed and get their closing brackets at
+//! the end of the run.
 
 pub mod annotate;
 pub mod bundle;
