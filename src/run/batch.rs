@@ -165,22 +165,12 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     for e in &discover_errors {
         tracing::error!("{e}");
     }
-    let (again, again_errors) =
-        source::discover(&withdraw.sources.values().cloned().collect::<Vec<_>>());
-    let mut again: HashMap<PathBuf, Input> =
-        again.into_iter().map(|i| (i.path.clone(), i)).collect();
     for (&i, path) in &withdraw.sources {
-        match again.remove(path) {
-            Some(input) => todo.push((i, input)),
-            None => {
-                // Gone since: an input error, as a missing input is.
-                let why = again_errors
-                    .iter()
-                    .find(|e| e.to_string().contains(&path.display().to_string()))
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| format!("{}: cannot be read", path.display()));
-                tracing::error!("{why}");
-            }
+        let (mut found, errors) = source::discover(std::slice::from_ref(path));
+        match found.pop() {
+            Some(input) if errors.is_empty() => todo.push((i, input)),
+            // Gone since: an input error, as a missing input is.
+            _ => errors.iter().for_each(|e| tracing::error!("{e}")),
         }
     }
     for input in more {
@@ -398,10 +388,9 @@ fn drive(
                 )?;
                 emit_events(&mut sinks, stream_ref, &observed.updates)?;
                 if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-                    checkpoint(&run, &record).map_err(|e| match e {
-                        RunError::Evidence(e) => SinkError::Evidence(e),
-                        other => unreachable!("checkpoints only write: {other}"),
-                    })?;
+                    run.lock()
+                        .write_run_json(&record)
+                        .map_err(SinkError::from)?;
                     last_checkpoint = Instant::now();
                 }
             }
@@ -445,10 +434,9 @@ fn drive(
                 }
                 // Its events are closed and written: a resume skips it.
                 record.sources[id].finished = true;
-                checkpoint(&run, &record).map_err(|e| match e {
-                    RunError::Evidence(e) => SinkError::Evidence(e),
-                    other => unreachable!("checkpoints only write: {other}"),
-                })?;
+                run.lock()
+                    .write_run_json(&record)
+                    .map_err(SinkError::from)?;
                 last_checkpoint = Instant::now();
             }
         }
