@@ -1128,7 +1128,8 @@ fn serve_starts_before_any_run_and_marks_tampered_and_unfinished_runs() {
     assert!(
         list.contains("\"total\":2")
             && list.contains("\"run_state\":\"unfinished\"")
-            && list.contains("not sealed"),
+            && list.contains("not sealed")
+            && list.contains("interrupted (its process is gone"),
         "{list}"
     );
     let (_, ui) = http(&base, "GET", "/app.js", &ok, "");
