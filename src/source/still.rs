@@ -55,7 +55,7 @@ impl StillSource {
             raster: None,
             telemetry: None,
         };
-        let placer = Placer::for_still(path, options.telemetry.as_deref(), &options.geo);
+        let placer = Placer::for_still(path, options.telemetry.as_deref(), &options.geo)?;
         let info = SourceInfo {
             telemetry: serde_json::to_value(&placer.info).ok(),
             ..info
