@@ -582,7 +582,12 @@ mod tests {
                 let mut text: Vec<String> = DEFAULT_TOML.lines().map(str::to_owned).collect();
                 for (at, v) in edits {
                     let i = lines[at.index(lines.len())];
-                    let key = text[i].trim_start_matches("# ").split(" = ").next().unwrap().to_owned();
+                    let key = text[i]
+                        .trim_start_matches("# ")
+                        .split(" = ")
+                        .next()
+                        .unwrap()
+                        .to_owned();
                     text[i] = format!("{key} = {v}");
                 }
                 text.join("\n")
@@ -601,7 +606,12 @@ mod tests {
             }
             let recorded = serde_json::to_value(&config).unwrap();
             let back: Result<Config, _> = serde_json::from_value(recorded.clone());
-            prop_assert!(back.is_ok(), "run.json cannot be read back: {:?}\n{}", back.err(), text);
+            prop_assert!(
+                back.is_ok(),
+                "run.json cannot be read back: {:?}\n{}",
+                back.err(),
+                text
+            );
             let mut back = back.unwrap();
             back.serve.token = config.serve.token.clone();
             prop_assert_eq!(back, config, "{}", text);

@@ -806,8 +806,8 @@ fn flag_cases(
     corpus: &Corpus,
     jpg: &PathBuf,
     clip: &PathBuf,
-    demo: &PathBuf,
-    coco: &PathBuf,
+    demo: &Path,
+    coco: &Path,
     out: &Path,
 ) -> Vec<Case> {
     let tif = corpus.path("rasters/good.tif");
@@ -933,7 +933,7 @@ fn flag_cases(
         let mut args: Vec<OsString> = vec![
             "eval".into(),
             "--gt".into(),
-            coco.clone().into(),
+            coco.as_os_str().to_owned(),
             "--predictions".into(),
             preds.clone().into(),
         ];
@@ -949,7 +949,7 @@ fn flag_cases(
         (&["--imgsz", "0"][..], &["--imgsz", "imgsz"][..]),
         (&["--family", "yolov99"], &["yolov99"]),
     ] {
-        let mut args: Vec<OsString> = vec!["inspect".into(), demo.clone().into()];
+        let mut args: Vec<OsString> = vec!["inspect".into(), demo.as_os_str().to_owned()];
         args.extend(flags.iter().map(OsString::from));
         cases.push(case_of(
             format!("inspect {}", flags.join(" ")),

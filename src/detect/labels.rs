@@ -653,18 +653,64 @@ mod tests {
         use proptest::prelude::*;
 
         const NAMES_PIECES: &[&str] = &[
-            "{", "}", "[", "]", ":", ",", " ", "'", "\"", "0", "1", "2", "10", "-1", "person",
-            "traffic light", "é", "\\", "null", "true",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "'",
+            "\"",
+            "0",
+            "1",
+            "2",
+            "10",
+            "-1",
+            "person",
+            "traffic light",
+            "é",
+            "\\",
+            "null",
+            "true",
         ];
 
-        const YAML: &str = "path: ../datasets/coco8\ntrain: images/train\nval: [images/val, more/val]\n\
+        const YAML: &str =
+            "path: ../datasets/coco8\ntrain: images/train\nval: [images/val, more/val]\n\
             test:\nnc: 3\nnames:\n  0: person\n  1: 'traffic light'\n  2: \"boat\"\n\
             roboflow:\n  workspace: x\n";
 
         const YAML_PIECES: &[&str] = &[
-            "\n", "  ", "- ", ": ", "names", "nc", "path", "train", "val", "test", "[", "]", "{",
-            "}", ",", "'", "\"", "#", "&a", "*a", "!!str", "|", ">", "~", "null", "0", "1", "2",
-            "person", "images/val",
+            "\n",
+            "  ",
+            "- ",
+            ": ",
+            "names",
+            "nc",
+            "path",
+            "train",
+            "val",
+            "test",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "'",
+            "\"",
+            "#",
+            "&a",
+            "*a",
+            "!!str",
+            "|",
+            ">",
+            "~",
+            "null",
+            "0",
+            "1",
+            "2",
+            "person",
+            "images/val",
         ];
 
         proptest! {

@@ -544,11 +544,7 @@ mod tests {
 
             #[test]
             fn damaged_local_sets_end(buf in fuzz::mutated(vec![1, 2, 0x10, 0x20, 2, 1, 5, 65, 3, 1, 2, 3])) {
-                for item in LocalSet::new(&buf).take(buf.len() + 1) {
-                    if let Ok(item) = item {
-                        let _ = item;
-                    }
-                }
+                // Each item takes at least a byte, and an error ends the set.
                 prop_assert!(LocalSet::new(&buf).count() <= buf.len());
             }
         }

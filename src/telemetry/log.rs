@@ -860,17 +860,37 @@ mod tests {
         use crate::telemetry::fuzz;
         use proptest::prelude::*;
 
-        const CSV: &str = "time(millisecond),datetime(utc),latitude,longitude,height_above_takeoff(feet),\
+        const CSV: &str =
+            "time(millisecond),datetime(utc),latitude,longitude,height_above_takeoff(feet),\
             altitude_above_seaLevel(feet),speed(mph),compass_heading(degrees),pitch(degrees)\n\
             0,2021-09-03 12:33:41,36.17,-75.75,10,100,0.0,90.5,-2.1\n\
             100,2021-09-03 12:33:41.100,36.1701,-75.7501,10.5,100.5,1.2,91,-2\n";
 
         /// Headers and cells of flight logs, and odd numbers.
         const CSV_PIECES: &[&str] = &[
-            ",", ";", "\t", "\n", "\"", "datetime(utc)", "latitude", "longitude", "lat", "lon",
-            "altitude(feet)", "altitude(m)", "height_above_takeoff(feet)", "time(millisecond)",
-            "compass_heading(degrees)", "gimbal_pitch(degrees)", "2021-09-03 12:33:41",
-            "2021-09-03T12:33:41.5Z", "1630672421", "36.17", "-75.75", "91", "-90",
+            ",",
+            ";",
+            "\t",
+            "\n",
+            "\"",
+            "datetime(utc)",
+            "latitude",
+            "longitude",
+            "lat",
+            "lon",
+            "altitude(feet)",
+            "altitude(m)",
+            "height_above_takeoff(feet)",
+            "time(millisecond)",
+            "compass_heading(degrees)",
+            "gimbal_pitch(degrees)",
+            "2021-09-03 12:33:41",
+            "2021-09-03T12:33:41.5Z",
+            "1630672421",
+            "36.17",
+            "-75.75",
+            "91",
+            "-90",
         ];
 
         fn finite(t: &Telemetry) -> Result<(), TestCaseError> {

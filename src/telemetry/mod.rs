@@ -578,14 +578,41 @@ pub(crate) mod fuzz {
             .into_iter()
             .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
             .map(|(name, _)| name)
-            .or_else(|| corners.into_iter().any(|v| !v.is_finite()).then_some("corners"))
+            .or_else(|| {
+                corners
+                    .into_iter()
+                    .any(|v| !v.is_finite())
+                    .then_some("corners")
+            })
     }
 
     /// Numbers as files write them, and as they should not.
     pub const NUMBERS: &[&str] = &[
-        "0", "1", "-1", "0.5", "-0.0", "1e308", "-1e308", "1e-320", "nan", "NaN", "inf", "-inf",
-        "+inf", "infinity", "18446744073709551616", "-9223372036854775809", "4294967296", "65536",
-        "1.7976931348623157e309", "0x10", "1_000", ".", "-", "", " ",
+        "0",
+        "1",
+        "-1",
+        "0.5",
+        "-0.0",
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "4294967296",
+        "65536",
+        "1.7976931348623157e309",
+        "0x10",
+        "1_000",
+        ".",
+        "-",
+        "",
+        " ",
     ];
 }
 

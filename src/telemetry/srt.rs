@@ -1347,7 +1347,10 @@ mod tests {
         // text inside that character, and panicked.
         let text = "1\n00:00:00,000 --> 00:00:01,000\n°GPS(149.0251,-20.2533,16) \u{fffd}(x)\n\n";
         let t = parse_ok(text);
-        assert_eq!((t.records[0].lat, t.records[0].lon), (Some(-20.2533), Some(149.0251)));
+        assert_eq!(
+            (t.records[0].lat, t.records[0].lon),
+            (Some(-20.2533), Some(149.0251))
+        );
     }
 
     #[test]
@@ -1401,12 +1404,55 @@ mod tests {
 
         /// The pieces DJI SRT files are made of.
         const PIECES: &[&str] = &[
-            "\n", "\n\n", "1\n", "2\n", "00:00:00,000 --> 00:00:00,033\n", "00:00:01,000", " --> ",
-            "99:99:99,999", "[", "]", "(", ")", ": ", ",", " ", "latitude", "longitude", "rel_alt",
-            "abs_alt", "altitude", "iso", "shutter", "fnum", "ev", "focal_len", "dzoom_ratio",
-            "gb_yaw", "gb_pitch", "gb_roll", "GPS", "HOME", "BAROMETER:", "F/", "SS ", "ISO ", "H ",
-            "D ", "HS ", "VS ", "m", "m/s", "<font size=\"28\">", "</font>", "FrameCnt: ",
-            "DiffTime: ", "ms", "2021-09-03 12:33:41,123,456", "2017.08.05 14:11:51", "1/1000.0",
+            "\n",
+            "\n\n",
+            "1\n",
+            "2\n",
+            "00:00:00,000 --> 00:00:00,033\n",
+            "00:00:01,000",
+            " --> ",
+            "99:99:99,999",
+            "[",
+            "]",
+            "(",
+            ")",
+            ": ",
+            ",",
+            " ",
+            "latitude",
+            "longitude",
+            "rel_alt",
+            "abs_alt",
+            "altitude",
+            "iso",
+            "shutter",
+            "fnum",
+            "ev",
+            "focal_len",
+            "dzoom_ratio",
+            "gb_yaw",
+            "gb_pitch",
+            "gb_roll",
+            "GPS",
+            "HOME",
+            "BAROMETER:",
+            "F/",
+            "SS ",
+            "ISO ",
+            "H ",
+            "D ",
+            "HS ",
+            "VS ",
+            "m",
+            "m/s",
+            "<font size=\"28\">",
+            "</font>",
+            "FrameCnt: ",
+            "DiffTime: ",
+            "ms",
+            "2021-09-03 12:33:41,123,456",
+            "2017.08.05 14:11:51",
+            "1/1000.0",
         ];
 
         proptest! {

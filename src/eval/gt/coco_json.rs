@@ -448,7 +448,8 @@ mod tests {
             let image = (0..4i64, number.clone(), number.clone()).prop_map(|(id, w, h)| {
                 serde_json::json!({"id": id, "file_name": format!("{id}.png"), "width": w, "height": h})
             });
-            let category = (0..4i64).prop_map(|id| serde_json::json!({"id": id, "name": format!("c{id}")}));
+            let category =
+                (0..4i64).prop_map(|id| serde_json::json!({"id": id, "name": format!("c{id}")}));
             let annotation = (
                 0..6i64,
                 0..5i64,
