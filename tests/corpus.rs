@@ -716,6 +716,10 @@ fn check_batch(corpus: &Corpus, media: &[&Entry], ran: &Ran, out: &Path, problem
                 if error.is_none() {
                     problems.add(ran, format!("{} ({}) has no error: {src}", f.path, f.what));
                 }
+                // One line, as the log prints it and a reader greps for it.
+                if error.is_some_and(|e| e.contains('\n')) {
+                    problems.add(ran, format!("the error of {} spans lines: {src}", f.path));
+                }
                 if !ran.stderr.contains(&name) {
                     problems.add(ran, format!("stderr does not name {name} ({})", f.what));
                 }
