@@ -150,17 +150,24 @@ def geotiff(width, height):
 
 def short_clip(path):
     """3 s (30 frames) of the sample sortie at 320x180, re-encoded as H.264
-    with a keyframe every 10 frames and no B-frames, the index (moov)
+    (MPEG-4 part 2 where FFmpeg lacks libx264) with a keyframe every 10
+    frames and no B-frames, the index (moov)
     first: a copy damaged in the middle resynchronises at the next
     keyframe. One encoder thread and bit-exact flags keep the bytes the
     same from run to run."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         sys.exit("make_bad_inputs.py: ffmpeg is not on PATH (scripts/setup.sh installs it)")
+    encoders = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True,
+                              text=True, check=True).stdout
+    if " libx264 " in encoders:
+        codec = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    else:
+        # FFmpeg built without libx264: its own MPEG-4 part 2 encoder.
+        codec = ["-c:v", "mpeg4", "-q:v", "5"]
     subprocess.run(
         [ffmpeg, "-v", "error", "-y", "-i", os.path.join(DATA, "sample-sortie.mp4"),
-         "-t", "3", "-vf", "scale=320:180", "-c:v", "libx264", "-preset", "veryfast",
-         "-bf", "0", "-g", "10", "-threads", "1", "-pix_fmt", "yuv420p",
+         "-t", "3", "-vf", "scale=320:180", *codec, "-bf", "0", "-g", "10", "-threads", "1",
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
          "-movflags", "+faststart", path],
         check=True,
