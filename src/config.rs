@@ -295,6 +295,31 @@ impl Config {
         Ok(())
     }
 
+    /// `[model.preprocess]` numbers: finite (a value beyond f32, such as
+    /// `scale = 1e39`, is read as infinity), and no `std` of 0, which
+    /// would divide every pixel by zero.
+    fn validate_preprocess(&self) -> Result<(), ConfigError> {
+        let p = &self.model.preprocess;
+        let invalid = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                key: format!("model.preprocess.{key}"),
+                message,
+            })
+        };
+        if let Some(v) = p.scale.filter(|v| !v.is_finite()) {
+            return invalid("scale", format!("{v} is not a finite multiplier"));
+        }
+        for (key, values) in [("mean", p.mean), ("std", p.std)] {
+            if let Some(v) = values.filter(|v| v.iter().any(|x| !x.is_finite())) {
+                return invalid(key, format!("{v:?} holds a number that is not finite"));
+            }
+        }
+        if let Some(v) = p.std.filter(|v| v.contains(&0.0)) {
+            return invalid("std", format!("{v:?} would divide by 0"));
+        }
+        Ok(())
+    }
+
     /// Checks ranges that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let unit = |key: &str, v: f64| {
@@ -361,6 +386,7 @@ impl Config {
             });
         }
         self.model.device()?;
+        self.validate_preprocess()?;
         if self.detect.max_det == 0 {
             return Err(ConfigError::Invalid {
                 key: "detect.max_det".into(),
@@ -506,5 +532,114 @@ mod tests {
         .unwrap();
         let err = Config::load(&path).unwrap_err().to_string();
         assert!(err.contains("feed[0] (cam).zone[0].polygon"), "{err}");
+    }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        /// Values a setting may be given, right or wrong.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(fuzz::NUMBERS)
+                    .prop_filter("a TOML value", |n| !n.trim().is_empty())
+                    .prop_map(str::to_owned),
+                Just("true".to_owned()),
+                Just("\"\"".to_owned()),
+                Just("\"cuda:99\"".to_owned()),
+                Just("\"person\"".to_owned()),
+                Just("[]".to_owned()),
+                Just("[0, 1, 2]".to_owned()),
+                Just("[1.0, nan]".to_owned()),
+                Just("[[0, 0], [1, 0], [1, 1]]".to_owned()),
+                Just("{}".to_owned()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| format!("{f:?}")),
+            ]
+        }
+
+        /// Lines of the default file that set a key (some commented out).
+        fn setting_lines() -> Vec<usize> {
+            DEFAULT_TOML
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    let l = l.trim_start_matches("# ");
+                    l.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect()
+        }
+
+        /// The default file with one to three settings set to `value()`s.
+        fn odd_settings() -> impl Strategy<Value = String> {
+            let lines = setting_lines();
+            prop::collection::vec((any::<Index>(), value()), 1..4).prop_map(move |edits| {
+                let mut text: Vec<String> = DEFAULT_TOML.lines().map(str::to_owned).collect();
+                for (at, v) in edits {
+                    let i = lines[at.index(lines.len())];
+                    let key = text[i]
+                        .trim_start_matches("# ")
+                        .split(" = ")
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    text[i] = format!("{key} = {v}");
+                }
+                text.join("\n")
+            })
+        }
+
+        /// Whatever a config says, loading it either fails or gives a
+        /// config that validates and that run.json records faithfully
+        /// (a NaN would not survive the JSON: such a value must be refused).
+        fn loads_or_is_refused(text: &str) -> Result<(), TestCaseError> {
+            let Ok(config) = toml::from_str::<Config>(text) else {
+                return Ok(());
+            };
+            if config.validate().is_err() {
+                return Ok(());
+            }
+            let recorded = serde_json::to_value(&config).unwrap();
+            let back: Result<Config, _> = serde_json::from_value(recorded.clone());
+            prop_assert!(
+                back.is_ok(),
+                "run.json cannot be read back: {:?}\n{}",
+                back.err(),
+                text
+            );
+            let mut back = back.unwrap();
+            back.serve.token = config.serve.token.clone();
+            prop_assert_eq!(back, config, "{}", text);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_setting_set_to_anything_is_refused_or_recorded(text in odd_settings()) {
+                loads_or_is_refused(&text)?;
+            }
+
+            #[test]
+            fn a_damaged_default_file_is_refused_or_recorded(text in fuzz::mutated_text(DEFAULT_TOML)) {
+                loads_or_is_refused(&text)?;
+            }
+
+            #[test]
+            fn the_errors_of_a_file_name_it(text in fuzz::mutated_text("[detect]\nconf = 0.4\n[tile]\nsize = 640\n")) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("odd.toml");
+                std::fs::write(&path, &text).unwrap();
+                if let Err(e @ (ConfigError::Io { .. } | ConfigError::Parse { .. })) = Config::load(&path) {
+                    prop_assert!(e.to_string().contains("odd.toml"), "{}", e);
+                }
+            }
+        }
     }
 }

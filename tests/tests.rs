@@ -6,6 +6,7 @@
 mod util;
 
 mod behaviour;
+mod corpus;
 mod detect;
 mod eval;
 mod inspect;

@@ -68,6 +68,12 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: &EvalArgs, quiet: bool) -> Result<()> {
+    // NaN compares false with everything: it would count every detection
+    // as below the operating point, silently.
+    let t = args.pr_threshold;
+    if !(0.0..=1.0).contains(&t) {
+        anyhow::bail!("--pr-threshold {t} is not a score between 0 and 1");
+    }
     if let Some(pair) = &args.compare {
         print!("{}", eval::compare(&pair[0], &pair[1])?);
         return Ok(());

@@ -36,6 +36,13 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: &InspectArgs) -> Result<()> {
+    // The same bounds as `screen --imgsz` (the config's model.imgsz).
+    if let Some(px) = args.imgsz {
+        let max = crate::config::MAX_IMGSZ;
+        if px == 0 || px > max {
+            anyhow::bail!("--imgsz {px} px is not an input size between 1 and {max}");
+        }
+    }
     let mut config = OnnxConfig::new(&args.model);
     config.labels = args.labels.clone();
     config.ort_lib = args.ort_lib.clone();

@@ -646,4 +646,121 @@ mod tests {
             Some("../d".into())
         );
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        const NAMES_PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "'",
+            "\"",
+            "0",
+            "1",
+            "2",
+            "10",
+            "-1",
+            "person",
+            "traffic light",
+            "é",
+            "\\",
+            "null",
+            "true",
+        ];
+
+        const YAML: &str =
+            "path: ../datasets/coco8\ntrain: images/train\nval: [images/val, more/val]\n\
+            test:\nnc: 3\nnames:\n  0: person\n  1: 'traffic light'\n  2: \"boat\"\n\
+            roboflow:\n  workspace: x\n";
+
+        const YAML_PIECES: &[&str] = &[
+            "\n",
+            "  ",
+            "- ",
+            ": ",
+            "names",
+            "nc",
+            "path",
+            "train",
+            "val",
+            "test",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "'",
+            "\"",
+            "#",
+            "&a",
+            "*a",
+            "!!str",
+            "|",
+            ">",
+            "~",
+            "null",
+            "0",
+            "1",
+            "2",
+            "person",
+            "images/val",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// A `names` value of any shape: names, or `None`, never a panic.
+            #[test]
+            fn any_names_metadata_parses_or_not(text in fuzz::text_of(NAMES_PIECES)) {
+                let _ = parse_names_metadata(&text);
+            }
+
+            /// Ultralytics' dict in any key order gives the names by id.
+            #[test]
+            fn an_ultralytics_dict_in_any_order_gives_names_by_id(
+                names in prop::collection::vec("[a-z][a-z ]{0,8}", 1..12),
+                order in any::<u64>(),
+                double in any::<bool>(),
+            ) {
+                let mut ids: Vec<usize> = (0..names.len()).collect();
+                // A fixed shuffle from the drawn seed.
+                let mut x = order | 1;
+                for i in (1..ids.len()).rev() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    ids.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+                let q = if double { '"' } else { '\'' };
+                let body: Vec<String> = ids.iter().map(|&i| format!("{i}: {q}{}{q}", names[i])).collect();
+                let text = format!("{{{}}}", body.join(", "));
+                prop_assert_eq!(parse_names_metadata(&text), Some(names), "{}", text);
+            }
+
+            #[test]
+            fn any_data_yaml_parses_or_names_its_problem(text in fuzz::text_of(YAML_PIECES)) {
+                if let Ok(yaml) = DataYaml::parse(&text) {
+                    if let Ok(list) = yaml.dense_names() {
+                        prop_assert_eq!(list.len(), yaml.names.as_ref().map_or(0, BTreeMap::len));
+                    }
+                    let _ = yaml.eval_split();
+                }
+            }
+
+            #[test]
+            fn a_damaged_data_yaml_parses_or_names_its_problem(text in fuzz::mutated_text(YAML)) {
+                if let Ok(yaml) = DataYaml::parse(&text) {
+                    let _ = yaml.dense_names();
+                    let _ = yaml.eval_split();
+                }
+            }
+        }
+    }
 }

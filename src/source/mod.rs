@@ -72,6 +72,18 @@ pub enum SourceError {
     },
 }
 
+/// A decoder's message on one line: some end in a newline or wrap (the
+/// JPEG decoder's "found 0\n", GDAL's NITF driver), which would break a
+/// log line and run.json's `error` in two.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What kind of decoder an input needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -357,6 +369,20 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoder_messages_are_put_on_one_line() {
+        assert_eq!(
+            one_line(
+                "Unable to read FSDWNG field from NITF file.  File is either corrupt\nor empty.\n"
+            ),
+            "Unable to read FSDWNG field from NITF file.  File is either corrupt or empty."
+        );
+        assert_eq!(
+            one_line("expected 2 but found 0\n"),
+            "expected 2 but found 0"
+        );
+    }
 
     #[test]
     fn stride_keeps_every_nth() {

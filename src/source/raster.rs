@@ -196,12 +196,13 @@ fn starts_like_tiff(path: &Path) -> bool {
 /// GDAL's own words for an error: the message of a CPL error or a failed
 /// call without the wrapper's class and number, or, when GDAL gave none,
 /// a plain statement of what failed.
+/// GDAL's reason, on one line (the NITF driver wraps its messages).
 fn gdal_reason(e: &GdalError) -> String {
     match e {
         GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. }
             if !msg.trim().is_empty() =>
         {
-            msg.trim().to_owned()
+            super::one_line(msg)
         }
         GdalError::NullPointer { .. } => "no GDAL driver recognises it".into(),
         other => other.to_string(),

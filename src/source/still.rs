@@ -55,7 +55,7 @@ impl StillSource {
             raster: None,
             telemetry: None,
         };
-        let placer = Placer::for_still(path, options.telemetry.as_deref(), &options.geo);
+        let placer = Placer::for_still(path, options.telemetry.as_deref(), &options.geo)?;
         let info = SourceInfo {
             telemetry: serde_json::to_value(&placer.info).ok(),
             ..info
@@ -93,7 +93,7 @@ impl Source for StillSource {
             .decode()
             .map_err(|e| SourceError::Image {
                 path: self.path.clone(),
-                message: e.to_string(),
+                message: super::one_line(&e.to_string()),
             })?
             .into_rgb8();
         let Placed {
@@ -127,7 +127,7 @@ fn check_size<R: std::io::BufRead + std::io::Seek>(
 ) -> Result<(u32, u32), SourceError> {
     let image_error = |e: image::ImageError| SourceError::Image {
         path: path.to_owned(),
-        message: e.to_string(),
+        message: super::one_line(&e.to_string()),
     };
     let limits = image::Limits::default();
     // The header is read without limits, so that the decoder cannot refuse

@@ -148,18 +148,22 @@ impl Placer {
         Ok(placer)
     }
 
-    /// For a still: its own EXIF/XMP, or `explicit`.
-    pub fn for_still(path: &Path, explicit: Option<&Path>, settings: &GeoSettings) -> Placer {
+    /// For a still: its own EXIF/XMP, or `explicit`. As for video, a file
+    /// named explicitly that holds no telemetry, or cannot be read, is an
+    /// error; a still without GPS of its own only stays unplaced.
+    pub fn for_still(
+        path: &Path,
+        explicit: Option<&Path>,
+        settings: &GeoSettings,
+    ) -> Result<Placer, PlacerError> {
         let mut placer = Placer::empty(settings, "no telemetry: no GPS in the image's EXIF or XMP");
-        let file = explicit.unwrap_or(path);
-        let read = if explicit.is_some() {
-            telemetry::read(file)
-        } else {
-            telemetry::exif::read(file)
+        let read = match explicit {
+            Some(file) => Ok(telemetry::read(file)?),
+            None => telemetry::exif::read(path),
         };
         match read {
             Ok(t) => {
-                placer.note(file, &t);
+                placer.note(explicit.unwrap_or(path), &t);
                 if let Some(mut r) = t.records.into_iter().next() {
                     r.t_s = Some(0.0);
                     placer.track = Track::new([r]);
@@ -171,7 +175,7 @@ impl Placer {
             }
             Err(e) => placer.info.warnings.push(e.to_string()),
         }
-        placer
+        Ok(placer)
     }
 
     fn note(&mut self, file: &Path, t: &Telemetry) {

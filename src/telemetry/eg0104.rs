@@ -424,4 +424,31 @@ mod tests {
             assert!(decode(&pkt[..n]).is_err(), "{n}");
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn damaged_packets_never_panic(p in fuzz::mutated(encode(&sample()))) {
+                if let Ok(r) = decode(&p) {
+                    prop_assert_eq!(fuzz::non_finite(&r), None, "{:?}", r);
+                }
+            }
+
+            /// The key, then anything.
+            #[test]
+            fn any_body_after_the_key_never_panics(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                let mut p = klv::EG0104_KEY.to_vec();
+                p.extend_from_slice(&body);
+                if let Ok(r) = decode(&p) {
+                    prop_assert_eq!(fuzz::non_finite(&r), None, "{:?}", r);
+                }
+            }
+        }
+    }
 }

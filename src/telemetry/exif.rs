@@ -941,4 +941,33 @@ mod tests {
         let broken = &XMP_ATTRIBUTES[..XMP_ATTRIBUTES.len() / 2];
         let _ = parse(&jpeg(None, Some(broken)), Path::new("broken.jpg"));
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn damaged_dji_stills_never_panic(
+                bytes in fuzz::mutated(jpeg(Some(&tiff(&dji_fields())), Some(XMP_ATTRIBUTES)))
+            ) {
+                if let Ok(t) = parse(&bytes, Path::new("damaged.jpg")) {
+                    for r in &t.records {
+                        prop_assert_eq!(fuzz::non_finite(r), None, "{:?}", r);
+                    }
+                }
+            }
+
+            /// A JPEG whose EXIF block is random bytes.
+            #[test]
+            fn random_exif_never_panics(tiff_bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                let mut b = b"II*\x00\x08\x00\x00\x00".to_vec();
+                b.extend_from_slice(&tiff_bytes);
+                let _ = parse(&jpeg(Some(&b), None), Path::new("random.jpg"));
+            }
+        }
+    }
 }

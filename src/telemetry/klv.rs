@@ -483,4 +483,70 @@ mod tests {
             let _ = checksum(&buf);
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        /// Bytes with the two known keys planted here and there.
+        fn with_keys() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop_oneof![
+                    3 => prop::collection::vec(any::<u8>(), 0..40),
+                    1 => Just(UAS_LS_KEY.to_vec()),
+                    1 => Just(EG0104_KEY.to_vec()),
+                    1 => Just(UL_PREFIX.to_vec()),
+                ],
+                0..8,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Tags of up to 63 bits: nine BER-OID bytes, the most
+            /// [`decode_ber_oid`] reads.
+            #[test]
+            fn ber_lengths_and_tags_round_trip(len in any::<usize>(), tag in 0..=(u64::MAX >> 1)) {
+                let mut b = Vec::new();
+                encode_ber_length(len, &mut b);
+                prop_assert_eq!(decode_ber_length(&b), Some((len, b.len())));
+                let mut b = Vec::new();
+                encode_ber_oid(tag, &mut b);
+                prop_assert_eq!(decode_ber_oid(&b), Some((tag, b.len())));
+            }
+
+            /// Whatever the bytes, what the readers return lies inside them.
+            #[test]
+            fn readers_stay_inside_the_buffer(buf in with_keys()) {
+                if let Some((_, used)) = decode_ber_length(&buf) {
+                    prop_assert!(used <= buf.len());
+                }
+                if let Some((_, used)) = decode_ber_oid(&buf) {
+                    prop_assert!(used <= buf.len());
+                }
+                if let Some(t) = split_packet(&buf) {
+                    prop_assert!(t.whole.len() <= buf.len());
+                    prop_assert!(t.whole.len() >= t.key.len() + t.value.len());
+                }
+                let mut last = None;
+                for f in find_packets(&buf) {
+                    prop_assert!(f.offset + f.bytes.len() <= buf.len());
+                    prop_assert!(set_kind(f.bytes) == Some(f.kind));
+                    prop_assert!(last < Some(f.offset), "offsets go forward");
+                    last = Some(f.offset);
+                }
+                let _ = LocalSet::new(&buf).count();
+                let _ = UniversalSet::new(&buf).count();
+            }
+
+            #[test]
+            fn damaged_local_sets_end(buf in fuzz::mutated(vec![1, 2, 0x10, 0x20, 2, 1, 5, 65, 3, 1, 2, 3])) {
+                // Each item takes at least a byte, and an error ends the set.
+                prop_assert!(LocalSet::new(&buf).count() <= buf.len());
+            }
+        }
+    }
 }

@@ -854,4 +854,85 @@ mod tests {
             let _ = parse_gpx(&text, Path::new("random.gpx"));
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        const CSV: &str =
+            "time(millisecond),datetime(utc),latitude,longitude,height_above_takeoff(feet),\
+            altitude_above_seaLevel(feet),speed(mph),compass_heading(degrees),pitch(degrees)\n\
+            0,2021-09-03 12:33:41,36.17,-75.75,10,100,0.0,90.5,-2.1\n\
+            100,2021-09-03 12:33:41.100,36.1701,-75.7501,10.5,100.5,1.2,91,-2\n";
+
+        /// Headers and cells of flight logs, and odd numbers.
+        const CSV_PIECES: &[&str] = &[
+            ",",
+            ";",
+            "\t",
+            "\n",
+            "\"",
+            "datetime(utc)",
+            "latitude",
+            "longitude",
+            "lat",
+            "lon",
+            "altitude(feet)",
+            "altitude(m)",
+            "height_above_takeoff(feet)",
+            "time(millisecond)",
+            "compass_heading(degrees)",
+            "gimbal_pitch(degrees)",
+            "2021-09-03 12:33:41",
+            "2021-09-03T12:33:41.5Z",
+            "1630672421",
+            "36.17",
+            "-75.75",
+            "91",
+            "-90",
+        ];
+
+        fn finite(t: &Telemetry) -> Result<(), TestCaseError> {
+            for r in &t.records {
+                prop_assert_eq!(fuzz::non_finite(r), None, "{:?}", r);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn csv_like_text_parses_to_finite_records(text in fuzz::text_of(CSV_PIECES)) {
+                if let Ok(t) = parse_csv(&text, Path::new("fuzz.csv")) {
+                    finite(&t)?;
+                }
+            }
+
+            #[test]
+            fn damaged_csv_logs_never_panic(text in fuzz::mutated_text(CSV)) {
+                if let Ok(t) = parse_csv(&text, Path::new("damaged.csv")) {
+                    finite(&t)?;
+                }
+            }
+
+            #[test]
+            fn damaged_gpx_tracks_never_panic(text in fuzz::mutated_text(GPX11)) {
+                if let Ok(t) = parse_gpx(&text, Path::new("damaged.gpx")) {
+                    finite(&t)?;
+                }
+            }
+
+            #[test]
+            fn any_cell_is_a_time_or_not(cell in fuzz::text_of(&[
+                "2021", "-", ":", "09", "03", " ", "T", "12", "33", "41", ".", "5", "Z", "/", "1630672421",
+                "1630672421000", "e", "PM", "AM",
+            ])) {
+                if let Some(t) = parse_time(&cell) {
+                    let _ = t.iso();
+                }
+            }
+        }
+    }
 }

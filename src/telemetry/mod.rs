@@ -476,6 +476,146 @@ pub fn read(path: &Path) -> Result<Telemetry, TelemetryError> {
     Ok(telemetry)
 }
 
+/// Strategies shared by the parsers' property tests (the telemetry
+/// readers here, and `config`, `detect::labels` and `eval::gt`): inputs
+/// damaged the ways files are, which a parser must take without panicking.
+#[cfg(test)]
+pub(crate) mod fuzz {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// `base` damaged by one to three edits, each a cut, random bytes
+    /// written over it, random bytes inserted, or a stretch repeated.
+    pub fn mutated(base: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+        let edit = (
+            0..4u8,
+            any::<Index>(),
+            any::<Index>(),
+            prop::collection::vec(any::<u8>(), 1..24),
+        );
+        prop::collection::vec(edit, 1..4).prop_map(move |edits| {
+            let mut out = base.clone();
+            for (how, at, len, noise) in edits {
+                if out.is_empty() {
+                    out = noise;
+                    continue;
+                }
+                let at = at.index(out.len());
+                match how {
+                    0 => out.truncate(at),
+                    1 => {
+                        for (b, n) in out[at..].iter_mut().zip(&noise) {
+                            *b = *n;
+                        }
+                    }
+                    2 => {
+                        out.splice(at..at, noise);
+                    }
+                    _ => {
+                        let end = at + len.index(out.len() - at + 1).min(256);
+                        let copy = out[at..end].to_vec();
+                        out.splice(at..at, copy);
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// [`mutated`] text, invalid UTF-8 replaced (the readers take `&str`).
+    pub fn mutated_text(base: &str) -> impl Strategy<Value = String> {
+        mutated(base.as_bytes().to_vec()).prop_map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Text made of the given pieces (keys, punctuation, numbers, words a
+    /// format uses) in random order: closer to real files than random
+    /// characters, so the parsers get past their first check.
+    pub fn text_of(pieces: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => prop::sample::select(pieces).prop_map(str::to_owned),
+                1 => "[ -~]{0,6}",
+                1 => prop::sample::select(NUMBERS).prop_map(str::to_owned),
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// The first number of `r` that is not finite, by name: a reader must
+    /// drop a NaN or an infinity rather than hand it on to be placed on
+    /// the map.
+    pub fn non_finite(r: &super::Record) -> Option<&'static str> {
+        let c = &r.camera;
+        let fields = [
+            ("t_s", r.t_s),
+            ("lat", r.lat),
+            ("lon", r.lon),
+            ("alt_m", r.alt_m),
+            ("rel_alt_m", r.rel_alt_m),
+            ("heading_deg", r.heading_deg),
+            ("pitch_deg", r.pitch_deg),
+            ("roll_deg", r.roll_deg),
+            ("gimbal_pitch_deg", r.gimbal_pitch_deg),
+            ("gimbal_yaw_deg", r.gimbal_yaw_deg),
+            ("gimbal_roll_deg", r.gimbal_roll_deg),
+            ("sensor_rel_azimuth_deg", r.sensor_rel_azimuth_deg),
+            ("sensor_rel_elevation_deg", r.sensor_rel_elevation_deg),
+            ("sensor_rel_roll_deg", r.sensor_rel_roll_deg),
+            ("hfov_deg", r.hfov_deg),
+            ("vfov_deg", r.vfov_deg),
+            ("slant_range_m", r.slant_range_m),
+            ("frame_center_lat", r.frame_center_lat),
+            ("frame_center_lon", r.frame_center_lon),
+            ("frame_center_elev_m", r.frame_center_elev_m),
+            ("focal_length_mm", c.focal_length_mm),
+            ("focal_length_35mm", c.focal_length_35mm),
+            ("sensor_width_mm", c.sensor_width_mm),
+            ("sensor_height_mm", c.sensor_height_mm),
+        ];
+        let corners = r.corners.iter().flatten().flatten();
+        fields
+            .into_iter()
+            .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+            .map(|(name, _)| name)
+            .or_else(|| {
+                corners
+                    .into_iter()
+                    .any(|v| !v.is_finite())
+                    .then_some("corners")
+            })
+    }
+
+    /// Numbers as files write them, and as they should not.
+    pub const NUMBERS: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "0.5",
+        "-0.0",
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "4294967296",
+        "65536",
+        "1.7976931348623157e309",
+        "0x10",
+        "1_000",
+        ".",
+        "-",
+        "",
+        " ",
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +634,29 @@ mod tests {
         );
         assert!(Utc::parse("2021-13-03 12:33:41").is_none());
         assert!(Utc::parse("yesterday").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Times in any form, or none: parsed or refused, never a panic,
+        /// and a parsed one prints.
+        #[test]
+        fn utc_parse_takes_any_text(text in fuzz::text_of(&[
+            "2021", "-", ":", "09", "03", "13", "31", "00", "99", " ", "T", "12", "33", "41", ".",
+            "123456789", "Z", "+02:00", "-12:00", "+99:99", "9999", "0000",
+        ])) {
+            if let Some(t) = Utc::parse(&text) {
+                let _ = t.iso();
+            }
+        }
+
+        #[test]
+        fn utc_parse_takes_damaged_times(text in fuzz::mutated_text("2021-09-03T14:33:41.5+02:00")) {
+            if let Some(t) = Utc::parse(&text) {
+                let _ = t.iso();
+            }
+        }
     }
 
     #[test]

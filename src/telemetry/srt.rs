@@ -450,9 +450,12 @@ fn take_calls(text: &str) -> (String, Vec<(String, Vec<String>)>) {
     while let Some(i) = s.find('(') {
         let before = &s[..i];
         let name_end = before.trim_end().len();
+        // After the last character that cannot be part of a name, which
+        // may be more than one byte long (`°(`, `…(`).
         let name_start = before[..name_end]
-            .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rfind(|(_, c)| !c.is_ascii_alphanumeric() && *c != '_')
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let name = &before[name_start..name_end];
         let Some(j) = s[i + 1..].find(')') else {
             rest.push_str(before);
@@ -1339,6 +1342,18 @@ mod tests {
     }
 
     #[test]
+    fn a_call_after_a_multibyte_character_is_read() {
+        // A name that follows a character of several bytes once cut the
+        // text inside that character, and panicked.
+        let text = "1\n00:00:00,000 --> 00:00:01,000\n°GPS(149.0251,-20.2533,16) \u{fffd}(x)\n\n";
+        let t = parse_ok(text);
+        assert_eq!(
+            (t.records[0].lat, t.records[0].lon),
+            (Some(-20.2533), Some(149.0251))
+        );
+    }
+
+    #[test]
     fn never_panics_on_truncated_or_random_input() {
         let samples = [OLD, BRACKETED];
         for s in samples {
@@ -1380,5 +1395,88 @@ mod tests {
         assert_eq!(snake_case("GpsLongtitude"), "gps_longtitude");
         assert_eq!(snake_case("LRFTargetLat"), "lrf_target_lat");
         assert_eq!(snake_case("color_md"), "color_md");
+    }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        /// The pieces DJI SRT files are made of.
+        const PIECES: &[&str] = &[
+            "\n",
+            "\n\n",
+            "1\n",
+            "2\n",
+            "00:00:00,000 --> 00:00:00,033\n",
+            "00:00:01,000",
+            " --> ",
+            "99:99:99,999",
+            "[",
+            "]",
+            "(",
+            ")",
+            ": ",
+            ",",
+            " ",
+            "latitude",
+            "longitude",
+            "rel_alt",
+            "abs_alt",
+            "altitude",
+            "iso",
+            "shutter",
+            "fnum",
+            "ev",
+            "focal_len",
+            "dzoom_ratio",
+            "gb_yaw",
+            "gb_pitch",
+            "gb_roll",
+            "GPS",
+            "HOME",
+            "BAROMETER:",
+            "F/",
+            "SS ",
+            "ISO ",
+            "H ",
+            "D ",
+            "HS ",
+            "VS ",
+            "m",
+            "m/s",
+            "<font size=\"28\">",
+            "</font>",
+            "FrameCnt: ",
+            "DiffTime: ",
+            "ms",
+            "2021-09-03 12:33:41,123,456",
+            "2017.08.05 14:11:51",
+            "1/1000.0",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Cues made of SRT pieces and odd numbers: parsed or refused,
+            /// never a panic, and no NaN or infinity in a record.
+            #[test]
+            fn srt_like_text_parses_to_finite_records(text in fuzz::text_of(PIECES)) {
+                if let Ok(t) = parse(&text, Path::new("fuzz.srt")) {
+                    for r in &t.records {
+                        prop_assert_eq!(fuzz::non_finite(r), None, "{:?}", r);
+                    }
+                }
+            }
+
+            #[test]
+            fn damaged_srt_files_never_panic(text in fuzz::mutated_text(BRACKETED)) {
+                if let Ok(t) = parse(&text, Path::new("damaged.srt")) {
+                    for r in &t.records {
+                        prop_assert_eq!(fuzz::non_finite(r), None, "{:?}", r);
+                    }
+                }
+            }
+        }
     }
 }

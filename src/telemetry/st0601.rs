@@ -791,4 +791,34 @@ mod tests {
             let _ = decode(&p);
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Packets of random items with a valid checksum: every value
+            /// of every length reaches the value decoders, which return
+            /// finite numbers or nothing.
+            #[test]
+            fn packets_of_random_items_decode_to_finite_values(
+                items in prop::collection::vec((1u64..150, prop::collection::vec(any::<u8>(), 0..12)), 0..20)
+            ) {
+                let packet = encode_items(&items);
+                if let Ok(r) = decode(&packet) {
+                    prop_assert_eq!(fuzz::non_finite(&r), None, "{:?}", r);
+                }
+            }
+
+            #[test]
+            fn damaged_packets_never_panic(p in fuzz::mutated(encode(&full_record()))) {
+                if let Ok(r) = decode(&p) {
+                    prop_assert_eq!(fuzz::non_finite(&r), None, "{:?}", r);
+                }
+            }
+        }
+    }
 }

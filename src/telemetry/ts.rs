@@ -1178,4 +1178,84 @@ mod tests {
             assert!(t.records[0].t_s.is_some());
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        /// Feeds `bytes` to the demuxer as a file's reader would.
+        fn demux(bytes: &[u8]) -> Result<Telemetry, TelemetryError> {
+            let mut d = Demux::default();
+            feed_file(Path::new("fuzz.ts"), bytes, &mut d)?;
+            Ok(d.finish().0)
+        }
+
+        /// TS packets: a sync byte, then anything, with now and then a
+        /// packet of the synthetic clip.
+        fn packets() -> impl Strategy<Value = Vec<u8>> {
+            let clip = clip(KlvCarriage::Async, true);
+            let n = clip.len() / TS_PACKET;
+            prop::collection::vec(
+                prop_oneof![
+                    2 => prop::collection::vec(any::<u8>(), TS_PACKET - 1)
+                        .prop_map(|rest| [vec![0x47], rest].concat()),
+                    1 => (0..n).prop_map(move |i| clip[i * TS_PACKET..(i + 1) * TS_PACKET].to_vec()),
+                ],
+                0..24,
+            )
+            .prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn damaged_streams_demux_to_finite_records(
+                bytes in fuzz::mutated(clip(KlvCarriage::Sync, true))
+            ) {
+                if let Ok(t) = demux(&bytes) {
+                    for r in &t.records {
+                        prop_assert_eq!(fuzz::non_finite(r), None, "{:?}", r);
+                    }
+                }
+            }
+
+            #[test]
+            fn random_and_spliced_packets_never_panic(bytes in packets()) {
+                let _ = demux(&bytes);
+            }
+
+            /// A live data stream's payloads, whatever they hold.
+            #[test]
+            fn any_live_payload_never_panics(
+                payloads in prop::collection::vec(
+                    (prop::collection::vec(any::<u8>(), 0..120), proptest::option::of(any::<u64>())),
+                    0..12,
+                ),
+                with_key in any::<bool>(),
+            ) {
+                let mut s = KlvStream::new();
+                for (mut p, pts) in payloads {
+                    if with_key {
+                        p.splice(0..0, klv::UAS_LS_KEY);
+                    }
+                    for r in s.push(&p, pts) {
+                        prop_assert_eq!(fuzz::non_finite(&r), None, "{:?}", r);
+                    }
+                }
+            }
+
+            #[test]
+            fn pes_and_cells_stay_inside_their_bytes(d in prop::collection::vec(any::<u8>(), 0..64)) {
+                if let Some(p) = parse_pes(&d) {
+                    prop_assert!(p.payload.len() <= d.len());
+                }
+                if let Some(cells) = parse_cells(&d) {
+                    let covered: usize = cells.iter().map(|c| 5 + c.data.len()).sum();
+                    prop_assert_eq!(covered, d.len());
+                }
+            }
+        }
+    }
 }

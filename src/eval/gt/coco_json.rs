@@ -426,4 +426,100 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        /// A COCO-shaped value with odd ids, sizes and boxes.
+        fn coco_like() -> impl Strategy<Value = serde_json::Value> {
+            let number = prop_oneof![
+                Just(serde_json::json!(0)),
+                Just(serde_json::json!(-1)),
+                Just(serde_json::json!(1.5)),
+                Just(serde_json::json!(1e300)),
+                Just(serde_json::json!(4294967296u64)),
+                (0..5i64).prop_map(|n| serde_json::json!(n)),
+                (0.0..100.0f64).prop_map(|f| serde_json::json!(f)),
+                Just(serde_json::json!("1")),
+                Just(serde_json::Value::Null),
+            ];
+            let image = (0..4i64, number.clone(), number.clone()).prop_map(|(id, w, h)| {
+                serde_json::json!({"id": id, "file_name": format!("{id}.png"), "width": w, "height": h})
+            });
+            let category =
+                (0..4i64).prop_map(|id| serde_json::json!({"id": id, "name": format!("c{id}")}));
+            let annotation = (
+                0..6i64,
+                0..5i64,
+                0..5i64,
+                prop::collection::vec(number.clone(), 0..6),
+                proptest::option::of(number.clone()),
+                proptest::option::of(number),
+            )
+                .prop_map(|(id, image_id, category_id, bbox, area, iscrowd)| {
+                    let mut a = serde_json::json!({
+                        "id": id, "image_id": image_id, "category_id": category_id, "bbox": bbox,
+                    });
+                    if let Some(v) = area {
+                        a["area"] = v;
+                    }
+                    if let Some(v) = iscrowd {
+                        a["iscrowd"] = v;
+                    }
+                    a
+                });
+            (
+                prop::collection::vec(image, 0..4),
+                prop::collection::vec(category, 0..4),
+                prop::collection::vec(annotation, 0..6),
+            )
+                .prop_map(|(images, categories, annotations)| {
+                    serde_json::json!({"images": images, "categories": categories, "annotations": annotations})
+                })
+        }
+
+        /// What the module promises of a dataset it returns: every
+        /// annotation points at a known image and category, every number is
+        /// finite, no box or area is negative.
+        fn consistent(path: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
+            std::fs::write(path, bytes).unwrap();
+            match load_coco(path) {
+                Ok(d) => {
+                    let images: HashSet<i64> = d.images.iter().map(|i| i.id).collect();
+                    let cats: HashSet<i64> = d.categories.iter().map(|c| c.id).collect();
+                    for a in &d.annotations {
+                        prop_assert!(images.contains(&a.image_id) && cats.contains(&a.category_id));
+                        prop_assert!(a.bbox.iter().all(|v| v.is_finite()));
+                        prop_assert!(a.bbox[2] >= 0.0 && a.bbox[3] >= 0.0);
+                        prop_assert!(a.area.is_finite() && a.area >= 0.0);
+                    }
+                }
+                Err(EvalError::Format { path: p, .. } | EvalError::Io { path: p, .. }) => {
+                    prop_assert_eq!(p, path);
+                }
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn coco_like_files_load_consistently_or_name_the_file(v in coco_like()) {
+                let dir = tempfile::tempdir().unwrap();
+                consistent(&dir.path().join("gt.json"), v.to_string().as_bytes())?;
+            }
+
+            #[test]
+            fn damaged_coco_files_load_consistently_or_name_the_file(
+                bytes in fuzz::mutated(std::fs::read(golden("coco-small.json")).unwrap())
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                consistent(&dir.path().join("gt.json"), &bytes)?;
+            }
+        }
+    }
 }

@@ -490,4 +490,60 @@ mod tests {
             assert_eq!(message, want);
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        const PIECES: &[&str] = &[
+            ",", ", ", "\n", "\r\n", "0", "1", "2", "11", "12", "684", "8", "-3", "0.5", "1e3", "x",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any annotation text: rows with sizes, scores and categories
+            /// the toolkit knows, or an error naming the file and a line.
+            #[test]
+            fn annotation_files_give_valid_rows_or_name_the_line(text in fuzz::text_of(PIECES)) {
+                let path = Path::new("annotations/x.txt");
+                match parse_visdrone(path, &text) {
+                    Ok(rows) => {
+                        for r in rows {
+                            prop_assert!(r.bbox.iter().all(|v| v.is_finite()));
+                            prop_assert!(r.bbox[2] >= 0.0 && r.bbox[3] >= 0.0);
+                            prop_assert!(r.category <= 11);
+                        }
+                    }
+                    Err(EvalError::Format { path: p, message }) => {
+                        prop_assert_eq!(p, path);
+                        prop_assert!(message.starts_with("line "), "{}", message);
+                    }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+            }
+
+            #[test]
+            fn damaged_annotation_files_never_panic(
+                text in fuzz::mutated_text("684,8,273,116,0,0,0,0\n406,119,265,70,1,1,0,0\n")
+            ) {
+                let _ = parse_visdrone(Path::new("x.txt"), &text);
+            }
+
+            /// The ignored-region mask over any regions and image size.
+            #[test]
+            fn ignore_masks_take_any_regions(
+                regions in prop::collection::vec(
+                    prop::array::uniform4(prop_oneof![-50.0..200.0f64, Just(f64::MAX), Just(-0.0)]),
+                    0..5,
+                ),
+                w in 1u32..120, h in 1u32..120,
+                b in prop::array::uniform4(-50.0..200.0f64),
+            ) {
+                let mask = IgnoreMask::new(&regions, w, h);
+                let _ = mask.covers_half([b[0], b[1], b[2].abs(), b[3].abs()]);
+            }
+        }
+    }
 }

@@ -626,4 +626,52 @@ mod tests {
         assert!(message.starts_with("dataset root "), "{message}");
         assert!(message.contains("elsewhere"), "{message}");
     }
+
+    mod props {
+        use super::*;
+        use crate::telemetry::fuzz;
+        use proptest::prelude::*;
+
+        const PIECES: &[&str] = &[
+            " ", "  ", "\t", "\n", "\r\n", "0", "1", "2", "0.5", "0.25", "1.0", "1.000001", "-0.1",
+            "1e-7", "person", "#",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any label text: boxes of known classes inside the image (within
+            /// the tolerance), or an error naming the file and a line.
+            #[test]
+            fn label_files_give_known_classes_in_range_or_name_the_line(text in fuzz::text_of(PIECES)) {
+                let names: BTreeMap<i64, String> = [(0, "a".to_owned()), (1, "b".to_owned())].into();
+                let mut stats = YoloStats::default();
+                let path = Path::new("labels/x.txt");
+                match parse_yolo_labels(path, &text, &names, &mut stats) {
+                    Ok(boxes) => {
+                        for (class, b) in boxes {
+                            prop_assert!(names.contains_key(&class));
+                            let t = YOLO_RANGE_TOLERANCE * 2.0;
+                            prop_assert!(b.iter().all(|v| v.is_finite()));
+                            prop_assert!(b[0] <= b[2] + t && b[1] <= b[3] + t, "{:?}", b);
+                            prop_assert!(b.iter().all(|v| (-0.5 - t..=1.5 + t).contains(v)), "{:?}", b);
+                        }
+                    }
+                    Err(EvalError::Format { path: p, message }) => {
+                        prop_assert_eq!(p, path);
+                        prop_assert!(message.starts_with("line "), "{}", message);
+                    }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+            }
+
+            #[test]
+            fn damaged_label_files_never_panic(
+                text in fuzz::mutated_text("0 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.3 0.1 0.3 0.3\n0 0.9 0.9 0.1 0.1 0.8\n")
+            ) {
+                let names: BTreeMap<i64, String> = [(0, "a".to_owned()), (1, "b".to_owned())].into();
+                let _ = parse_yolo_labels(Path::new("x.txt"), &text, &names, &mut YoloStats::default());
+            }
+        }
+    }
 }
