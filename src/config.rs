@@ -32,6 +32,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {key}: {message}")]
     Invalid { key: String, message: String },
+    #[error("config {path}: {source}")]
+    InFile {
+        path: PathBuf,
+        source: Box<ConfigError>,
+    },
     #[error("invalid setting model.device: {0}")]
     Device(DeviceError),
     #[error("invalid setting raster: {0}")]
@@ -245,7 +250,10 @@ impl Config {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        config.validate()?;
+        config.validate().map_err(|e| ConfigError::InFile {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
         Ok(config)
     }
 

@@ -25,20 +25,20 @@ pub struct ModelArgs {
     pub ort_lib: Option<PathBuf>,
     /// Minimum detection score [default: 0.3; for eval 0.001, as COCO mAP
     /// ranks every detection].
-    #[arg(long, value_name = "SCORE")]
+    #[arg(long, allow_negative_numbers = true, value_name = "SCORE")]
     pub conf: Option<f64>,
     /// NMS IoU threshold [default: 0.5].
-    #[arg(long, value_name = "IOU")]
+    #[arg(long, allow_negative_numbers = true, value_name = "IOU")]
     pub iou: Option<f64>,
     /// Replace the configured signatures with one: presence of these classes
     /// (comma-separated), e.g. `--classes person`.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub classes: Option<Vec<String>>,
     /// Inference threads [default: ONNX Runtime's choice].
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub threads: Option<usize>,
     /// Frames (or tiles) per inference call, for models with a dynamic batch axis.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub batch: Option<usize>,
     /// Decode the model as this family instead of guessing (see `lookout inspect`).
     #[arg(long, value_name = "FAMILY")]
@@ -55,7 +55,7 @@ pub struct ModelArgs {
           value_parser = parse_tile)]
     pub tile: Option<u32>,
     /// Share of a tile that overlaps its neighbour [default: 0.2].
-    #[arg(long, value_name = "F")]
+    #[arg(long, allow_negative_numbers = true, value_name = "F")]
     pub overlap: Option<f32>,
     /// With tiling, also detect on the whole frame or scene shrunk to one
     /// tile, for objects larger than a tile.

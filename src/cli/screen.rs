@@ -34,13 +34,18 @@ pub struct ScreenArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Screen every Nth frame of video.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub stride: Option<u64>,
     /// Screen at most F frames per second of video time.
-    #[arg(long, value_name = "F")]
+    #[arg(long, allow_negative_numbers = true, value_name = "F")]
     pub fps: Option<f64>,
     /// Inputs decoded at the same time.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub jobs: usize,
     /// Raster bands read as red, green, blue (1-based), or one band for
     /// grey, e.g. `--bands 3,2,1` [default: the bands labelled RGB, else

@@ -54,13 +54,23 @@ pub struct WatchArgs {
     /// Seconds a live feed may go without a frame before it counts as
     /// stalled and reconnects (connecting may take up to 10 s, or this
     /// long if longer: a stream decodes only from its first keyframe).
-    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 10.0,
+        value_name = "S"
+    )]
     pub timeout: f64,
     /// Seconds open events survive a lost feed before they close.
-    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 10.0,
+        value_name = "S"
+    )]
     pub lost_grace: f64,
     /// Stop after this many seconds (for drills and tests).
-    #[arg(long, value_name = "S")]
+    #[arg(long, allow_negative_numbers = true, value_name = "S")]
     pub duration: Option<f64>,
     /// Also write every detection of every screened frame to
     /// detections.jsonl in the run folder.

@@ -243,6 +243,10 @@ pub struct FeedRecord {
     /// Why a file feed stopped before its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A damaged file feed's stretches that could not be decoded (each
+    /// pass, for a feed that loops).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<crate::frame::Gap>,
 }
 
 /// One webhook of a `watch` run, with its delivery counters.

@@ -182,6 +182,8 @@ pub struct Feed {
     pub placement: Mutex<crate::geo::PlacementCounts>,
     /// Why a file feed stopped before its end (it is not retried).
     pub error: Mutex<Option<String>>,
+    /// Stretches of a damaged file feed that could not be decoded.
+    pub gaps: Mutex<Vec<crate::frame::Gap>>,
     slot: Mutex<Option<Arrived>>,
     slot_emptied: Condvar,
     last_frame: Mutex<Option<Instant>>,
@@ -201,6 +203,7 @@ impl Feed {
             events_opened: AtomicU64::new(0),
             placement: Mutex::new(Default::default()),
             error: Mutex::new(None),
+            gaps: Mutex::new(Vec::new()),
             latency: Mutex::new(Histogram::default()),
             frame_latency: Mutex::new(Histogram::default()),
             slot: Mutex::new(None),
@@ -438,6 +441,13 @@ pub fn run_feed(
                 }
             }
         };
+        if feed.spec.file {
+            let gaps = crate::source::Source::gaps(&src);
+            feed.gaps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(gaps);
+        }
         if ended && feed.spec.file {
             let failed = feed
                 .error

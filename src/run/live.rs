@@ -170,6 +170,7 @@ fn feed_records(feeds: &[Arc<Feed>], signatures: &[Vec<BuiltSignature>]) -> Vec<
                 (!p.is_empty()).then_some(p)
             },
             error: f.error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            gaps: f.gaps.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         })
         .collect()
 }
@@ -513,6 +514,15 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
         inference_calls: Some(stats.calls),
         inference_batch_mean: (stats.calls > 0).then(|| stats.tensors as f64 / stats.calls as f64),
         non_finite_outputs: (stats.non_finite > 0).then_some(stats.non_finite),
+        frames_lost: {
+            let lost: u64 = record
+                .feeds
+                .iter()
+                .flat_map(|f| &f.gaps)
+                .map(|g| g.frames)
+                .sum();
+            (lost > 0).then_some(lost)
+        },
         error: result.as_ref().err().map(|e| format!("{e:#}")),
         stopped_by: super::signal::requested().then(|| "signal".into()),
         ..Default::default()
