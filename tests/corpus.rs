@@ -672,14 +672,20 @@ fn every_command_on_every_bad_input_fails_cleanly_and_names_it() {
     problems.finish();
 }
 
-/// The batch of good and bad media: exit 2; every bad file named; the
-/// good ones screened; the damage recorded; the run verifies.
-fn check_batch(corpus: &Corpus, media: &[&Entry], ran: &Ran, out: &Path, problems: &mut Problems) {
+/// The run folder under `out` of a run that must exit 2 because some of
+/// its `what` failed, with its record; `None` (with the problem noted)
+/// when it crashed or left no run folder.
+fn failed_run(
+    ran: &Ran,
+    out: &Path,
+    what: &str,
+    problems: &mut Problems,
+) -> Option<(PathBuf, serde_json::Value)> {
     if !problems.sound(ran) {
-        return;
+        return None;
     }
     if ran.code != Some(2) {
-        problems.add(ran, "expected exit code 2: inputs failed");
+        problems.add(ran, format!("expected exit code 2: {what} failed"));
     }
     let Some(run) = std::fs::read_dir(out)
         .ok()
@@ -687,9 +693,18 @@ fn check_batch(corpus: &Corpus, media: &[&Entry], ran: &Ran, out: &Path, problem
         .map(|e| e.unwrap().path())
     else {
         problems.add(ran, "no run folder");
-        return;
+        return None;
     };
     let record = read_json(&run.join("run.json"));
+    Some((run, record))
+}
+
+/// The batch of good and bad media: exit 2; every bad file named; the
+/// good ones screened; the damage recorded; the run verifies.
+fn check_batch(corpus: &Corpus, media: &[&Entry], ran: &Ran, out: &Path, problems: &mut Problems) {
+    let Some((run, record)) = failed_run(ran, out, "inputs", problems) else {
+        return;
+    };
     let sources = record["sources"].as_array().cloned().unwrap_or_default();
     for f in media {
         let path = corpus.path(&f.path);
@@ -763,21 +778,9 @@ fn check_verifies(ran: &Ran, run: &Path, problems: &mut Problems) {
 /// The watch run: the good feed screened, each bad one failed once with
 /// its name, exit 2, and the run verifies.
 fn check_watch(corpus: &Corpus, ran: &Ran, out: &Path, problems: &mut Problems) {
-    if !problems.sound(ran) {
-        return;
-    }
-    if ran.code != Some(2) {
-        problems.add(ran, "expected exit code 2: feeds failed");
-    }
-    let Some(run) = std::fs::read_dir(out)
-        .ok()
-        .and_then(|mut d| d.next())
-        .map(|e| e.unwrap().path())
-    else {
-        problems.add(ran, "no run folder");
+    let Some((run, record)) = failed_run(ran, out, "feeds", problems) else {
         return;
     };
-    let record = read_json(&run.join("run.json"));
     let feeds = record["feeds"].as_array().cloned().unwrap_or_default();
     let feed_named = |name: &str| feeds.iter().find(|f| f.to_string().contains(name)).cloned();
     match feed_named("good-clip.mp4") {
