@@ -193,10 +193,10 @@ fn starts_like_tiff(path: &Path) -> bool {
         && matches!(&magic, b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+")
 }
 
-/// GDAL's own words for an error: the message of a CPL error or a failed
-/// call without the wrapper's class and number, or, when GDAL gave none,
-/// a plain statement of what failed.
-/// GDAL's reason, on one line (the NITF driver wraps its messages).
+/// GDAL's own words for an error, on one line (the NITF driver wraps its
+/// messages): the message of a CPL error or a failed call without the
+/// wrapper's class and number, or, when GDAL gave none, a plain statement
+/// of what failed.
 fn gdal_reason(e: &GdalError) -> String {
     match e {
         GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. }
