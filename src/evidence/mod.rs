@@ -307,10 +307,17 @@ impl RunWriter {
                 Err(err) => return Err(refuse(format!("{rel}, which the manifest lists: {err}"))),
             }
         }
+        // The next number after any resume's files, even those of a resume
+        // that was itself killed before it wrote its record.
         let resume = 1 + entries
             .iter()
-            .filter(|e| verify::resume_marker(&e.path).is_some())
-            .count() as u32;
+            .filter_map(|e| {
+                let rest = e.path.strip_prefix("resumes/")?;
+                let n = rest.split(['/', '.']).next()?;
+                n.parse::<u32>().ok()
+            })
+            .max()
+            .unwrap_or(0);
         let seal_path = dir.join(seal::SEAL_FILE);
         let previous_seal = match std::fs::read(&seal_path) {
             Ok(bytes) => {

@@ -481,6 +481,24 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_killed_before_its_record_does_not_reuse_its_number() {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([3u8; 32]);
+        let mut w = RunWriter::create_with_signer(tmp.path(), "r", signer).unwrap();
+        w.put("resumes/1/withdrawn/events.jsonl.lines", b"{}\n")
+            .unwrap();
+        let dir = w.dir().to_owned();
+        drop(w); // killed before resumes/1.json
+        let (_w, found) = RunWriter::resume(
+            &dir,
+            RunSigner::from_seed([3u8; 32]),
+            &crate::evidence::Withdraw::default(),
+        )
+        .unwrap();
+        assert_eq!(found.resume, 2);
+    }
+
+    #[test]
     fn resume_refuses_a_changed_folder_and_a_live_writer() {
         let tmp = tempfile::tempdir().unwrap();
         let signer = RunSigner::from_seed([3u8; 32]);
