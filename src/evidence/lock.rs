@@ -70,6 +70,14 @@ impl RunLock {
                     who,
                 });
             }
+            // A file system without locks (some FUSE mounts): the run goes
+            // on, but a kill cannot be told from a live run there.
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                tracing::warn!(
+                    "{}: this file system has no file locks; if the run is killed, it will still read as running",
+                    path.display()
+                );
+            }
             Err(TryLockError::Error(e)) => return Err(io_err(&path)(e)),
         }
         let info = LockInfo {
