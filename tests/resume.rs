@@ -137,6 +137,7 @@ fn resume_and_compare(run: &Path) -> serde_json::Value {
 
 #[test]
 fn sigint_seals_the_run_as_interrupted_and_resume_skips_what_finished() {
+    let _turn = take_turns();
     let tmp = tempfile::tempdir().unwrap();
     let inputs = inputs(tmp.path());
     let out = tmp.path().join("runs");
@@ -174,6 +175,7 @@ fn sigint_seals_the_run_as_interrupted_and_resume_skips_what_finished() {
 
 #[test]
 fn kill_9_at_several_points_then_resume_gives_the_events_of_an_uninterrupted_run() {
+    let _turn = take_turns();
     type Point = fn(&Path) -> bool;
     let points: [(&str, Point); 3] = [
         // Mid-decode of the second input, the first one done.
@@ -224,6 +226,7 @@ fn kill_9_at_several_points_then_resume_gives_the_events_of_an_uninterrupted_run
 
 #[test]
 fn a_full_disk_fails_the_run_cleanly_and_resume_finishes_it_once_space_is_freed() {
+    let _turn = take_turns();
     if !is_root() {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;

@@ -3,6 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Tests that keep both cores busy for many seconds (`tests/resume.rs`)
+/// and tests that need the machine to keep up with real time (a publisher
+/// restarting under `watch`) take turns: on a 2-core machine the first
+/// would starve the second of frames.
+pub fn take_turns() -> std::sync::MutexGuard<'static, ()> {
+    static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURNS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

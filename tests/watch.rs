@@ -284,6 +284,7 @@ fn tcp_feed_comes_back_after_its_publisher_restarts() {
 }
 
 fn feed_comes_back_after_its_publisher_restarts(proto: &str, port: u16) {
+    let _turn = take_turns();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
     let child = watch(&[
@@ -457,6 +458,7 @@ fn wait_for_events(out: &Path, what: &str, done: impl Fn(&[Value]) -> bool) -> V
 #[cfg(unix)]
 #[test]
 fn rtsp_feed_from_the_config_comes_back_after_the_server_restarts() {
+    let _turn = take_turns();
     let dir = tempfile::tempdir().unwrap();
     let (client_port, source_port) = (free_tcp_port(), free_tcp_port());
     let url = format!("rtsp://127.0.0.1:{client_port}/live");
