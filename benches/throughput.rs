@@ -4,7 +4,12 @@
 //!
 //! - `decode_only_fps`: decode, convert to RGB and letterbox on one core;
 //! - `model_only_fps`: the model alone on frames preprocessed beforehand,
-//!   with the same thread settings as the pipeline.
+//!   with the same thread settings as the pipeline;
+//! - `decode_cpu_ms` and `model_cpu_ms`: the processor time each stage
+//!   spends on a frame, over all its threads (the model's ONNX Runtime
+//!   threads seldom keep every core busy; time they spend spinning counts),
+//!   and `cores`: what the pipeline's limit is computed from (see
+//!   `scripts/bench.sh`).
 //!
 //! Usage: `cargo bench --bench throughput -- CLIP MODEL [THREADS]`.
 //! Prints `name value` lines.
@@ -54,6 +59,7 @@ fn main() {
         geo: Default::default(),
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
+    let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let mut frames = 0u64;
     let mut sample = Vec::new();
@@ -65,6 +71,7 @@ fn main() {
         frames += 1;
     }
     let decode_fps = frames as f64 / t0.elapsed().as_secs_f64();
+    let decode_cpu = (cpu_seconds() - cpu0) / frames as f64;
 
     // The model alone, on preprocessed frames, one frame per call as the
     // pipeline runs by default. One warm-up pass first.
@@ -73,6 +80,7 @@ fn main() {
         detector.detect(std::slice::from_ref(t)).expect("inference");
     }
     let runs = frames.clamp(32, 200) as usize;
+    let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     for i in 0..runs {
         detector
@@ -80,8 +88,37 @@ fn main() {
             .expect("inference");
     }
     let model_fps = runs as f64 / t0.elapsed().as_secs_f64();
+    let model_cpu = (cpu_seconds() - cpu0) / runs as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     println!("frames {frames}");
     println!("decode_only_fps {decode_fps:.2}");
     println!("model_only_fps {model_fps:.2}");
+    println!("decode_cpu_ms {:.3}", decode_cpu * 1e3);
+    println!("model_cpu_ms {:.3}", model_cpu * 1e3);
+    println!("cores {cores}");
+}
+
+/// Processor time of this process so far, over all its threads, in
+/// seconds (`utime + stime` of `/proc/self/stat`, in clock ticks).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("reading /proc/self/stat");
+    // The command name may hold spaces: fields count from after its ')'.
+    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
