@@ -161,9 +161,28 @@ fn sigint_seals_the_run_as_interrupted_and_resume_skips_what_finished() {
     let record = read_json(&run.join("run.json"));
     assert_eq!(record["status"], "interrupted", "{record:#}");
     assert_eq!(record["summary"]["stopped_by"], "signal");
-    // Sealed: what it found before it stopped holds, and says so.
+    // Sealed: what it found before it stopped holds, and says so; an
+    // export of it warns with its status.
     let text = verify_holds(&run);
     assert!(text.contains("run interrupted"), "{text}");
+    let bundle = tmp.path().join("interrupted.zip");
+    let o = lookout(&[
+        "export",
+        run.to_str().unwrap(),
+        "--format",
+        "bundle",
+        "--events",
+        "all",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the run is interrupted") && stderr(&o).contains("--resume"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(bundle.is_file());
 
     let note = resume_and_compare(&run);
     assert_eq!(note["previous_status"], "interrupted");
