@@ -843,20 +843,8 @@ fn empty_and_text_files_named_tif_are_not_rasters_gdal_can_read() {
     std::fs::write(&text, "field notes, not a raster\n").unwrap();
     let good = dir.path().join("good.png");
     write_png(&good, 64, 64);
-    let o = lookout(&[
-        "screen",
-        empty.to_str().unwrap(),
-        text.to_str().unwrap(),
-        good.to_str().unwrap(),
-        "--model",
-        fixture("yolov8-tiny.onnx").to_str().unwrap(),
-        "--classes",
-        "person",
-        "--out",
-        dir.path().join("runs").to_str().unwrap(),
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = screen_inputs(&[&empty, &text, &good], &dir.path().join("runs"), &[]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("empty.tif is not a raster GDAL can read: the file is empty"),
         "{err}"
@@ -897,19 +885,8 @@ fn geotiff_cut_in_half_is_a_damaged_raster_not_a_video() {
     let good = dir.path().join("good.png");
     write_png(&good, 64, 64);
     let out = dir.path().join("runs");
-    let o = lookout(&[
-        "screen",
-        half.to_str().unwrap(),
-        good.to_str().unwrap(),
-        "--model",
-        fixture("yolov8-tiny.onnx").to_str().unwrap(),
-        "--classes",
-        "person",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = screen_inputs(&[&half, &good], &out, &[]);
+    assert_eq!(code, Some(2), "{err}");
     let line = err
         .lines()
         .find(|l| l.contains("half.tif"))

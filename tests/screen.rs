@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::util::{
-    closed_events, fixture, jsonl, lookout, read_json, run_dir, stderr, steps, write_png,
+    closed_events, fixture, jsonl, lookout, read_json, run_dir, screen_inputs, stderr, steps,
+    write_png,
 };
 
 /// Every artefact in the manifest exists with the recorded sha256, the
@@ -462,24 +463,6 @@ fn tiling_detects_per_tile_and_maps_boxes_back_to_the_frame() {
     );
     // `--tile` alone uses the model's input size (64 here).
     assert_eq!(people(&["--tile", "--overlap", "0"], "default-size"), tiled);
-}
-
-/// Screens `inputs` with the fixture model, returning the exit code and
-/// stderr.
-fn screen_inputs(inputs: &[&Path], out: &Path, extra: &[&str]) -> (Option<i32>, String) {
-    let mut args: Vec<String> = vec!["screen".into()];
-    args.extend(inputs.iter().map(|p| p.display().to_string()));
-    args.extend([
-        "--model".into(),
-        fixture("yolov8-tiny.onnx").display().to_string(),
-        "--classes".into(),
-        "person".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    (o.status.code(), stderr(&o))
 }
 
 #[test]

@@ -57,6 +57,24 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Screens `inputs` with the fixture model, returning the exit code and
+/// stderr.
+pub fn screen_inputs(inputs: &[&Path], out: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args: Vec<String> = vec!["screen".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--model".into(),
+        fixture("yolov8-tiny.onnx").display().to_string(),
+        "--classes".into(),
+        "person".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = lookout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    (o.status.code(), stderr(&o))
+}
+
 /// The single run folder under `out`.
 pub fn run_dir(out: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(out)

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::ModelArgs;
 use super::Exit;
+use crate::config::Config;
 use crate::run::batch::{self, BatchOptions};
 use crate::run::{RunFolder, Session};
 
@@ -74,46 +75,33 @@ pub struct ScreenArgs {
 }
 
 pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
-    if let Some(dir) = &args.resume {
-        return resume(args, dir, quiet);
-    }
-    if let Some(t) = &args.telemetry {
-        if args.inputs.len() != 1 || !args.inputs[0].is_file() {
-            anyhow::bail!(
-                "--telemetry {} belongs to one video: give it with a single video or image                  (a .SRT beside each video, with the same name, is found without it)",
-                t.display()
-            );
-        }
-        if !t.is_file() {
-            anyhow::bail!("--telemetry {}: no such file", t.display());
-        }
-    }
     if args.jobs == 0 {
         anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
     }
-    let mut config = args.model.config()?;
+    let config = match &args.resume {
+        Some(dir) => resumed_config(args, dir)?,
+        None => config(args)?,
+    };
     crate::evidence::seal::choose_key_path(
         args.signing_key.as_deref(),
         config.output.signing_key.as_deref(),
     );
-    config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
-    config.sampling.fps = args.fps.or(config.sampling.fps);
-    config.raster.bands = args.bands.clone().or(config.raster.bands.take());
     let session = Session::load(config)?;
-    let outcome = batch::screen(
-        session,
-        &BatchOptions {
-            inputs: args.inputs.clone(),
-            folder: RunFolder {
-                out: args.out.clone(),
-                run_id: args.run_id.clone(),
-                save_detections: args.save_detections,
-            },
-            jobs: args.jobs,
-            progress: !quiet,
-            telemetry: args.telemetry.clone(),
+    let options = BatchOptions {
+        inputs: args.inputs.clone(),
+        folder: RunFolder {
+            out: args.out.clone(),
+            run_id: args.run_id.clone(),
+            save_detections: args.save_detections,
         },
-    )?;
+        jobs: args.jobs,
+        progress: !quiet,
+        telemetry: args.telemetry.clone(),
+    };
+    let outcome = match &args.resume {
+        Some(dir) => batch::resume(session, dir, &options)?,
+        None => batch::screen(session, &options)?,
+    };
     println!("{}", outcome.dir.display());
     Ok(Exit {
         errors: outcome.errors,
@@ -121,9 +109,30 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
     })
 }
 
+/// The config of a new run: the model flags over the config file.
+fn config(args: &ScreenArgs) -> Result<Config> {
+    if let Some(t) = &args.telemetry {
+        if args.inputs.len() != 1 || !args.inputs[0].is_file() {
+            anyhow::bail!(
+                "--telemetry {} belongs to one video: give it with a single video or image \
+                 (a .SRT beside each video, with the same name, is found without it)",
+                t.display()
+            );
+        }
+        if !t.is_file() {
+            anyhow::bail!("--telemetry {}: no such file", t.display());
+        }
+    }
+    let mut config = args.model.config()?;
+    config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
+    config.sampling.fps = args.fps.or(config.sampling.fps);
+    config.raster.bands = args.bands.clone().or(config.raster.bands.take());
+    Ok(config)
+}
+
 /// `screen --resume RUN`: the run's recorded config, with only the flags
 /// that do not change what is found (where the model runs, how fast).
-fn resume(args: &ScreenArgs, dir: &std::path::Path, quiet: bool) -> Result<Exit> {
+fn resumed_config(args: &ScreenArgs, dir: &std::path::Path) -> Result<Config> {
     let m = &args.model;
     let changed: Vec<&str> = [
         (m.config.is_some(), "--config"),
@@ -155,20 +164,16 @@ fn resume(args: &ScreenArgs, dir: &std::path::Path, quiet: bool) -> Result<Exit>
             changed.join(", ")
         );
     }
-    if args.jobs == 0 {
-        anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
-    }
     if !dir.join("run.json").is_file() {
         anyhow::bail!("--resume {}: not a run folder (no run.json)", dir.display());
     }
     let record = crate::evidence::record::RunRecord::read(dir)?;
-    let mut config: crate::config::Config =
-        serde_json::from_value(record.config.clone()).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: its config cannot be read back: {e}",
-                dir.join("run.json").display()
-            )
-        })?;
+    let mut config: Config = serde_json::from_value(record.config).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: its config cannot be read back: {e}",
+            dir.join("run.json").display()
+        )
+    })?;
     // Where and how fast the model runs may change; what it finds may not.
     if let Some(t) = m.threads {
         config.model.threads = t;
@@ -182,29 +187,5 @@ fn resume(args: &ScreenArgs, dir: &std::path::Path, quiet: bool) -> Result<Exit>
     if let Some(d) = &m.device {
         config.model.device = d.clone();
     }
-    crate::evidence::seal::choose_key_path(
-        args.signing_key.as_deref(),
-        config.output.signing_key.as_deref(),
-    );
-    let session = Session::load(config)?;
-    let outcome = batch::resume(
-        session,
-        dir,
-        &BatchOptions {
-            inputs: args.inputs.clone(),
-            folder: RunFolder {
-                out: dir.parent().map(ToOwned::to_owned).unwrap_or_default(),
-                run_id: None,
-                save_detections: false,
-            },
-            jobs: args.jobs,
-            progress: !quiet,
-            telemetry: None,
-        },
-    )?;
-    println!("{}", outcome.dir.display());
-    Ok(Exit {
-        errors: outcome.errors,
-        one: args.fail_on_flag && outcome.events > 0,
-    })
+    Ok(config)
 }

@@ -48,12 +48,12 @@ impl Manifest {
     /// last line cut short by a kill is dropped, and every entry must
     /// follow the one before it. Returns the manifest and its entries.
     pub fn reopen(path: &Path) -> Result<(Manifest, Vec<ManifestEntry>), EvidenceError> {
-        let (log, _cut) = AppendLog::reopen(path)?;
+        let (log, bytes) = AppendLog::reopen(path)?;
         let bad = |message: String| EvidenceError::Resume {
             path: path.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(super::io_err(path))?;
+        let text = String::from_utf8_lossy(&bytes);
         let mut entries = Vec::new();
         let mut head = GENESIS.to_owned();
         for (i, line) in text.lines().enumerate() {

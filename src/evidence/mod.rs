@@ -131,26 +131,39 @@ impl AppendLog {
     }
 
     /// Opens `path` to go on appending, first cutting off a last line that
-    /// a killed writer left unfinished. Returns the log and the bytes cut.
-    pub fn reopen(path: &Path) -> Result<(AppendLog, u64), EvidenceError> {
-        let bytes = std::fs::read(path).map_err(io_err(path))?;
-        let keep = bytes
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i as u64 + 1);
+    /// a killed writer left unfinished. Returns the log and its whole
+    /// lines.
+    pub fn reopen(path: &Path) -> Result<(AppendLog, Vec<u8>), EvidenceError> {
+        let mut bytes = std::fs::read(path).map_err(io_err(path))?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.truncate(keep);
         let file = OpenOptions::new()
             .append(true)
             .open(path)
             .map_err(io_err(path))?;
-        file.set_len(keep).map_err(io_err(path))?;
+        file.set_len(keep as u64).map_err(io_err(path))?;
         Ok((
             AppendLog {
                 path: path.to_owned(),
                 file,
-                len: keep,
+                len: keep as u64,
             },
-            bytes.len() as u64 - keep,
+            bytes,
         ))
+    }
+
+    /// Opens `path`, which holds whole lines only, to go on appending.
+    fn append_to(path: &Path) -> Result<AppendLog, EvidenceError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        Ok(AppendLog {
+            path: path.to_owned(),
+            file,
+            len,
+        })
     }
 
     /// Appends `line` and a newline, whole or not at all.
@@ -401,7 +414,7 @@ impl RunWriter {
         note_cut(&mut resumed, "events.jsonl", cut);
         rewrite_lines(&events_path, &kept)?;
         takeouts.push(("events.jsonl".into(), withdrawn));
-        let events = AppendLog::reopen(&events_path)?.0;
+        let events = AppendLog::append_to(&events_path)?;
 
         let mut logs = std::collections::BTreeMap::new();
         for rel in [crate::sink::detections::FILE] {
@@ -413,7 +426,7 @@ impl RunWriter {
             note_cut(&mut resumed, rel, cut);
             rewrite_lines(&path, &kept)?;
             takeouts.push((rel.to_owned(), withdrawn));
-            logs.insert(rel.to_owned(), AppendLog::reopen(&path)?.0);
+            logs.insert(rel.to_owned(), AppendLog::append_to(&path)?);
         }
         let mut geojson = std::collections::BTreeMap::new();
         for rel in ["detections.geojson", "events.geojson"] {

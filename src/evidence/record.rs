@@ -392,24 +392,24 @@ impl RunRecord {
 
     /// One line for people: the status now, and why a run did not finish.
     pub fn status_line(&self, dir: &Path) -> String {
-        let now = self.status_now(dir);
         let why = self.summary.as_ref().and_then(|s| s.error.as_deref());
-        match (now, self.status) {
-            (RunStatus::Running, _) => match super::lock::holder(dir) {
+        match self.status {
+            RunStatus::Running => match super::lock::holder(dir) {
                 super::lock::Holder::Alive(Some(who)) => format!(
                     "running (process {} on {}, since {})",
                     who.pid, who.host, who.since
                 ),
-                _ => "running".into(),
+                super::lock::Holder::Alive(None) => "running".into(),
+                super::lock::Holder::Gone => {
+                    "interrupted (its process is gone: killed or crashed before it could say so)"
+                        .into()
+                }
             },
-            (RunStatus::Interrupted, RunStatus::Running) => {
-                "interrupted (its process is gone: killed or crashed before it could say so)".into()
-            }
-            (RunStatus::Interrupted, _) => {
+            RunStatus::Interrupted => {
                 format!("interrupted ({})", why.unwrap_or("stopped by a signal"))
             }
-            (RunStatus::Failed, _) => format!("failed ({})", why.unwrap_or("no reason recorded")),
-            (RunStatus::Finished, _) => "finished".into(),
+            RunStatus::Failed => format!("failed ({})", why.unwrap_or("no reason recorded")),
+            RunStatus::Finished => "finished".into(),
         }
     }
 

@@ -265,7 +265,6 @@ pub fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
     // The files. A path is listed once, except that a resume
     // (`resumes/<n>.json`) lets the inputs it screens again list their
     // files anew: each file is checked against its latest entry.
-    let mut listed: BTreeSet<&str> = BTreeSet::new();
     let mut epoch_of: BTreeMap<&str, u32> = BTreeMap::new();
     let mut latest: BTreeMap<&str, &ManifestEntry> = BTreeMap::new();
     let mut epoch = 0u32;
@@ -279,7 +278,6 @@ pub fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
         if resume_marker(&e.path).is_some() {
             epoch += 1;
         }
-        listed.insert(&e.path);
         latest.insert(&e.path, e);
     }
     for e in latest.values() {
@@ -330,7 +328,7 @@ pub fn verify_store(store: &Store, trusted: &[VerifyingKey]) -> Report {
         UNLISTED
     };
     for rel in store.files() {
-        if !listed.contains(rel.as_str())
+        if !latest.contains_key(rel.as_str())
             && !allowed.contains(&rel.as_str())
             && !copies.contains(rel.as_str())
         {

@@ -98,7 +98,9 @@ pub fn screen(session: Session, options: &BatchOptions) -> Result<Outcome, RunEr
 /// sha256 still holds, are skipped; the others are screened again from
 /// their start, in place of what the stopped attempt wrote for them; new
 /// `options.inputs` are added. The resume is recorded in the manifest
-/// (`resumes/<n>.json`) and in `run.json`.
+/// (`resumes/<n>.json`) and in `run.json`. `options.folder` and
+/// `options.telemetry` are not used: the run is `dir`, with its own
+/// settings.
 pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Outcome, RunError> {
     let t0 = Instant::now();
     let refuse = |message: String| {
@@ -136,13 +138,13 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     // Which inputs to screen: those not finished, those that changed, and
     // new ones.
     let mut todo: Vec<(usize, Input)> = Vec::new();
-    let mut skipped = 0usize;
+    let mut skipped: Vec<usize> = Vec::new();
     let mut withdraw = Withdraw::default();
     for (i, src) in record.sources.iter().enumerate() {
         if src.finished {
             match crate::digest::sha256_file(&src.path) {
                 Ok(sha) if Some(&sha) == src.sha256.as_ref() => {
-                    skipped += 1;
+                    skipped.push(i);
                     continue;
                 }
                 Ok(_) => tracing::warn!(
@@ -154,7 +156,7 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
                         "{}: finished in the stopped attempt but cannot be read now; its results are kept",
                         src.path.display()
                     );
-                    skipped += 1;
+                    skipped.push(i);
                     continue;
                 }
             }
@@ -165,12 +167,17 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     for e in &discover_errors {
         tracing::error!("{e}");
     }
+    // Withdrawn inputs that cannot be read now: an input error each, as a
+    // missing input is.
+    let mut gone: Vec<usize> = Vec::new();
     for (&i, path) in &withdraw.sources {
         let (mut found, errors) = source::discover(std::slice::from_ref(path));
         match found.pop() {
             Some(input) if errors.is_empty() => todo.push((i, input)),
-            // Gone since: an input error, as a missing input is.
-            _ => errors.iter().for_each(|e| tracing::error!("{e}")),
+            _ => {
+                errors.iter().for_each(|e| tracing::error!("{e}"));
+                gone.push(i);
+            }
         }
     }
     for input in more {
@@ -190,17 +197,16 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     let run = SharedRun::new(writer);
     let n = resumed.resume;
     let note_path = format!("resumes/{n}.json");
+    let at = crate::clock::now_rfc3339();
     let note = serde_json::json!({
         "resume": n,
-        "resumed_at": crate::clock::now_rfc3339(),
+        "resumed_at": &at,
         "command": std::env::args().collect::<Vec<_>>(),
         "tool": crate::evidence::record::ToolRecord::this(),
         "previous_status": previous_status,
         "previous_status_line": previous_line,
         "previous_error": record.summary.as_ref().and_then(|s| s.error.clone()),
-        "skipped": record.sources.iter().enumerate()
-            .filter(|(i, _)| !todo.iter().any(|(t, _)| t == i))
-            .map(|(_, s)| &s.path).collect::<Vec<_>>(),
+        "skipped": skipped.iter().map(|&i| &record.sources[i].path).collect::<Vec<_>>(),
         "screened": todo.iter().map(|(_, i)| &i.path).collect::<Vec<_>>(),
         "found": &resumed,
     });
@@ -215,7 +221,7 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
                 kind: src.kind.clone(),
                 ..Default::default()
             };
-            if !todo.iter().any(|(t, _)| *t == i) {
+            if gone.contains(&i) {
                 src.error = Some(format!("{}: cannot be read on resume", src.path.display()));
                 src.finished = true;
             }
@@ -226,10 +232,10 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
         .extend(discover_errors.iter().map(|e| e.to_string()));
     record.resumes.push(ResumeNote {
         resume: n,
-        at: crate::clock::now_rfc3339(),
+        at,
         record: note_path,
         previous_status,
-        skipped,
+        skipped: skipped.len(),
         screened: todo.len(),
     });
     record.status = RunStatus::Running;
@@ -237,7 +243,7 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     record.summary = None;
     tracing::info!(
         run = %dir.display(),
-        skipped,
+        skipped = skipped.len(),
         screening = todo.len(),
         withdrawn_events = resumed.withdrawn_events.len(),
         "resuming"
