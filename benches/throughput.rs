@@ -57,6 +57,7 @@ fn main() {
         },
         telemetry: None,
         geo: Default::default(),
+        feedback: None,
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
     let cpu0 = cpu_seconds();

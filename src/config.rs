@@ -150,8 +150,15 @@ pub struct SamplingConfig {
     pub stride: u64,
     /// Screen at most this many frames per second of video time.
     pub fps: Option<f64>,
-    /// FFmpeg decoder threads per video; 0 lets FFmpeg decide.
-    pub decode_threads: usize,
+    /// `full` infers every frame `stride` and `fps` keep; `adaptive` only
+    /// those where something can be (see `source::adaptive`).
+    pub mode: crate::source::adaptive::SampleMode,
+    pub adaptive: crate::source::adaptive::AdaptiveParams,
+    /// FFmpeg decoder threads per video; 0 lets FFmpeg decide. Unset: 1
+    /// at full rate (inference needs the other cores), every core with
+    /// adaptive sampling (inference then leaves them idle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_threads: Option<usize>,
 }
 
 impl Default for SamplingConfig {
@@ -159,7 +166,30 @@ impl Default for SamplingConfig {
         SamplingConfig {
             stride: 1,
             fps: None,
-            decode_threads: 1,
+            mode: Default::default(),
+            adaptive: Default::default(),
+            decode_threads: None,
+        }
+    }
+}
+
+impl SamplingConfig {
+    /// Decoder threads per video, as set or as the mode suggests.
+    pub fn decode_threads(&self) -> usize {
+        use crate::source::adaptive::SampleMode;
+        self.decode_threads.unwrap_or(match self.mode {
+            SampleMode::Full => 1,
+            SampleMode::Adaptive => 0,
+        })
+    }
+
+    /// The source's sampling settings.
+    pub fn sampling(&self) -> crate::source::Sampling {
+        crate::source::Sampling {
+            stride: self.stride,
+            max_fps: self.fps,
+            mode: self.mode,
+            adaptive: self.adaptive,
         }
     }
 }
@@ -287,7 +317,10 @@ impl Config {
         }
         for (key, n) in [
             ("model.threads", self.model.threads),
-            ("sampling.decode_threads", self.sampling.decode_threads),
+            (
+                "sampling.decode_threads",
+                self.sampling.decode_threads.unwrap_or(0),
+            ),
         ] {
             if n > MAX_THREADS {
                 return invalid(
@@ -380,6 +413,12 @@ impl Config {
                     message: format!("{f} is not a positive rate"),
                 });
             }
+        }
+        if let Some((key, what)) = self.sampling.adaptive.problem() {
+            return Err(ConfigError::Invalid {
+                key: format!("sampling.adaptive.{key}"),
+                message: format!("must be {what}"),
+            });
         }
         if self.model.batch == 0 {
             return Err(ConfigError::Invalid {

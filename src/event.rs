@@ -141,6 +141,12 @@ impl EventBuilder {
         }
     }
 
+    /// Whether a condition holds or lapsed only within its grace: an event
+    /// is open or pending.
+    pub fn busy(&self) -> bool {
+        self.groups.iter().any(|g| !g.is_empty())
+    }
+
     /// Events currently open.
     pub fn open_events(&self) -> impl Iterator<Item = &Event> {
         self.groups

@@ -55,6 +55,8 @@ pub enum Item<T> {
         error: Option<SourceError>,
         /// Stretches of a video that could not be decoded.
         gaps: Vec<crate::frame::Gap>,
+        /// What sampling did (video only).
+        sampling: Option<crate::source::adaptive::SamplingCounts>,
     },
 }
 
@@ -79,11 +81,13 @@ impl<T> Item<T> {
                 path,
                 error,
                 gaps,
+                sampling,
             } => Item::Finished {
                 source_id,
                 path,
                 error,
                 gaps,
+                sampling,
             },
         }
     }
@@ -108,6 +112,11 @@ pub struct PipelineOptions {
     /// Sliced inference: each frame larger than a tile is cut into tiles,
     /// detected tile by tile, and the tiles' detections merged.
     pub tiling: Option<Tiling>,
+    /// How long the inference stage waits for the rest of a batch once
+    /// its first frame is in; `None` waits for a full batch. Adaptive
+    /// sampling needs a bound: its sources wait for the news of the frames
+    /// they sent.
+    pub batch_wait: Option<Duration>,
 }
 
 /// Time spent per stage, for the summary and benchmarks.
@@ -184,7 +193,10 @@ pub fn run<D: Detector + 'static, E: std::error::Error + 'static>(
         .expect("spawning a thread");
     let infer = std::thread::Builder::new()
         .name("inference".into())
-        .spawn(move || inference_stage(infer, windows_merge, &ready_rx, &out_tx))
+        .spawn({
+            let wait = options.batch_wait;
+            move || inference_stage(infer, windows_merge, wait, &ready_rx, &out_tx)
+        })
         .expect("spawning a thread");
 
     let mut consumer_error = None;
@@ -195,8 +207,12 @@ pub fn run<D: Detector + 'static, E: std::error::Error + 'static>(
         }
     }
     // Closing the last receiver makes every upstream send fail, so the
-    // stages stop instead of blocking on a full channel.
+    // stages stop instead of blocking on a full channel; sources waiting
+    // for news stop waiting.
     drop(out_rx);
+    if let Some(board) = &options.open.feedback {
+        board.close();
+    }
     let infer_result = infer.join().expect("inference thread panicked");
     pre.join().expect("preprocess thread panicked");
     for w in workers {
@@ -222,11 +238,12 @@ fn decode_worker(
             return;
         };
         let path = input.path.clone();
-        let finished = |error, gaps| Item::Finished {
+        let finished = |error, gaps, sampling| Item::Finished {
             source_id,
             path: path.clone(),
             error,
             gaps,
+            sampling,
         };
         let sha256 = if options.hash_sources {
             match sha256_file(&input.path) {
@@ -238,6 +255,7 @@ fn decode_worker(
                             source,
                         }),
                         Vec::new(),
+                        None,
                     ));
                     continue;
                 }
@@ -248,7 +266,7 @@ fn decode_worker(
         let mut src = match source::open(input, source_id, &options.open) {
             Ok(s) => s,
             Err(e) => {
-                if tx.send(finished(Some(e), Vec::new())).is_err() {
+                if tx.send(finished(Some(e), Vec::new(), None)).is_err() {
                     return;
                 }
                 continue;
@@ -274,7 +292,10 @@ fn decode_worker(
                 Err(e) => break Some(e),
             }
         };
-        if tx.send(finished(error, src.gaps())).is_err() {
+        if tx
+            .send(finished(error, src.gaps(), src.sampling()))
+            .is_err()
+        {
             return;
         }
     }
@@ -386,6 +407,7 @@ fn send_whole(
 fn inference_stage<D: Detector>(
     mut infer: Infer<D>,
     windows_merge: MergeConfig,
+    batch_wait: Option<Duration>,
     rx: &Receiver<Item<Prepared>>,
     tx: &Sender<Item<Detected>>,
 ) -> Result<(D, PipelineStats), DetectError> {
@@ -403,7 +425,14 @@ fn inference_stage<D: Detector>(
     while open || !queue.is_empty() {
         let mut waiting = 0;
         while open && waiting < batch {
-            match rx.recv() {
+            let next = match batch_wait {
+                Some(wait) if waiting > 0 => match rx.recv_timeout(wait) {
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
+                    other => other.map_err(|_| crossbeam_channel::RecvError),
+                },
+                _ => rx.recv(),
+            };
+            match next {
                 Ok(Item::Frame(p)) => {
                     waiting += p.tensors.len();
                     // A sliced frame comes out of `infer.run` once, with its
@@ -450,6 +479,7 @@ fn inference_stage<D: Detector>(
                     path,
                     error,
                     gaps,
+                    sampling,
                 } => {
                     // A raster's scene goes out just before its end, with
                     // what was detected even if reading failed part way.
@@ -465,6 +495,7 @@ fn inference_stage<D: Detector>(
                         path,
                         error,
                         gaps,
+                        sampling,
                     }
                 }
                 started @ Item::Started { .. } => {

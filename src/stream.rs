@@ -23,6 +23,8 @@ pub struct Stream {
     tracker: Tracker,
     tracker_config: TrackerConfig,
     events: EventBuilder,
+    /// Classes some signature counts, for [`Stream::busy`].
+    subjects: Vec<usize>,
 }
 
 impl Stream {
@@ -31,11 +33,30 @@ impl Stream {
         tracker: &TrackerConfig,
         signatures: Vec<(Arc<dyn Signature>, Timing)>,
     ) -> Stream {
+        let mut subjects: Vec<usize> = signatures
+            .iter()
+            .flat_map(|(s, _)| s.subjects().iter().copied())
+            .collect();
+        subjects.sort_unstable();
+        subjects.dedup();
         Stream {
             tracker: Tracker::new(tracker.clone()),
             tracker_config: tracker.clone(),
             events: EventBuilder::new(source_id, signatures),
+            subjects,
         }
+    }
+
+    /// Whether something is going on: a track (even a lost one the
+    /// tracker still keeps) of a class some signature counts, or an event
+    /// open or pending. Adaptive sampling infers every frame while it is.
+    pub fn busy(&self) -> bool {
+        self.events.busy()
+            || self
+                .tracker
+                .tracks()
+                .iter()
+                .any(|t| self.subjects.binary_search(&t.class_id).is_ok())
     }
 
     /// Tracks one frame's detections and applies the signatures. Frames must

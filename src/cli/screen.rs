@@ -40,6 +40,14 @@ pub struct ScreenArgs {
     /// Screen at most F frames per second of video time.
     #[arg(long, allow_negative_numbers = true, value_name = "F")]
     pub fps: Option<f64>,
+    /// Which video frames go to the detector: `full`, every frame kept by
+    /// --stride and --fps; `adaptive`, every frame while something is
+    /// tracked or an event is open, otherwise only where a cheap look
+    /// (after taking out the camera's motion) sees something move, a cut
+    /// or new ground, and at a base rate (see [sampling.adaptive])
+    /// [default: the config's sampling.mode, "full"].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub sample: Option<SampleArg>,
     /// Inputs decoded at the same time.
     #[arg(
         long,
@@ -126,6 +134,9 @@ fn config(args: &ScreenArgs) -> Result<Config> {
     let mut config = args.model.config()?;
     config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
     config.sampling.fps = args.fps.or(config.sampling.fps);
+    if let Some(mode) = args.sample {
+        config.sampling.mode = mode.into();
+    }
     config.raster.bands = args.bands.clone().or(config.raster.bands.take());
     Ok(config)
 }
@@ -148,6 +159,7 @@ fn resumed_config(args: &ScreenArgs, dir: &std::path::Path) -> Result<Config> {
         (m.full_frame, "--full-frame"),
         (args.stride.is_some(), "--stride"),
         (args.fps.is_some(), "--fps"),
+        (args.sample.is_some(), "--sample"),
         (args.bands.is_some(), "--bands"),
         (args.save_detections, "--save-detections"),
         (args.telemetry.is_some(), "--telemetry"),
@@ -188,4 +200,20 @@ fn resumed_config(args: &ScreenArgs, dir: &std::path::Path) -> Result<Config> {
         config.model.device = d.clone();
     }
     Ok(config)
+}
+
+/// `--sample`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleArg {
+    Full,
+    Adaptive,
+}
+
+impl From<SampleArg> for crate::source::adaptive::SampleMode {
+    fn from(a: SampleArg) -> Self {
+        match a {
+            SampleArg::Full => Self::Full,
+            SampleArg::Adaptive => Self::Adaptive,
+        }
+    }
 }

@@ -199,6 +199,10 @@ pub struct SourceRecord {
     /// resynchronised after each, and screening went on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<crate::frame::Gap>,
+    /// Video: frames decoded, skipped by the decoder, looked at and
+    /// inferred, and why the others were not (see `source::adaptive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<crate::source::adaptive::SamplingCounts>,
     /// Screened to its end (or to its error), with its events closed and
     /// written: `--resume` skips it while its sha256 holds.
     #[serde(default)]

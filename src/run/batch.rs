@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -21,7 +22,8 @@ use crate::evidence::Withdraw;
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::SharedRun;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
-use crate::source::{self, raster::RasterOptions, Input, OpenOptions, Sampling};
+use crate::source::adaptive::{Feedback, SampleMode};
+use crate::source::{self, raster::RasterOptions, Input, OpenOptions};
 use crate::stream::Stream;
 
 /// What to screen, and how.
@@ -68,6 +70,10 @@ enum Halt {
 /// How often `run.json` is rewritten while an input is screened, so that a
 /// killed run still says how far each input got.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// With adaptive sampling, how long inference waits for the rest of a
+/// batch: a source may be waiting for the news of the frames it sent.
+const BATCH_WAIT: Duration = Duration::from_millis(5);
 
 /// Screens `options.inputs` and seals the run folder.
 pub fn screen(session: Session, options: &BatchOptions) -> Result<Outcome, RunError> {
@@ -306,13 +312,13 @@ fn drive(
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut streams: HashMap<usize, Stream> = HashMap::new();
     let config = &session.config;
+    let adaptive = config.sampling.mode == SampleMode::Adaptive;
+    let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
     let pipeline_options = PipelineOptions {
         open: OpenOptions {
-            sampling: Sampling {
-                stride: config.sampling.stride,
-                max_fps: config.sampling.fps,
-            },
-            decode_threads: config.sampling.decode_threads,
+            sampling: config.sampling.sampling(),
+            decode_threads: config.sampling.decode_threads(),
+            feedback: feedback.clone(),
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),
@@ -324,6 +330,7 @@ fn drive(
         batch: config.model.batch,
         hash_sources: true,
         tiling: session.tiling(),
+        batch_wait: adaptive.then_some(BATCH_WAIT),
     };
     let stride = config.sampling.stride;
     let detector = session.take_detector();
@@ -354,12 +361,15 @@ fn drive(
                 mut frame,
                 detections,
             }) => {
-                let id = ids[frame.meta.source_id];
+                let (source_id, seq) = (frame.meta.source_id, frame.meta.seq);
+                let id = ids[source_id];
                 frame.meta.source_id = id;
                 let rec = &mut record.sources[id];
                 rec.frames_screened += 1;
                 if let Some(bar) = bars.get(&id) {
-                    bar.inc(1);
+                    // Where in the input, also when adaptive sampling
+                    // passes frames over.
+                    bar.set_position(frame.meta.frame_index / stride.max(1) + 1);
                 }
                 if let Some(scene) = &frame.scene {
                     rec.tiles = Some(scene.tile_counts());
@@ -377,6 +387,9 @@ fn drive(
                 }
                 let stream = streams.get_mut(&id).expect("Started precedes frames");
                 let observed = stream.observe(&frame, &detections);
+                if let Some(board) = &feedback {
+                    board.report(source_id, seq, stream.busy());
+                }
                 rec.events += observed
                     .updates
                     .iter()
@@ -405,8 +418,16 @@ fn drive(
                 path,
                 error,
                 gaps,
+                sampling,
             } => {
+                if let Some(board) = &feedback {
+                    board.forget(source_id);
+                }
                 let id = ids[source_id];
+                if let Some(counts) = &sampling {
+                    tracing::debug!(path = %path.display(), ?counts, "sampling");
+                }
+                record.sources[id].sampling = sampling;
                 if !gaps.is_empty() {
                     let frames: u64 = gaps.iter().map(|g| g.frames).sum();
                     let spans: Vec<String> = gaps

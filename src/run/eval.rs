@@ -191,11 +191,10 @@ pub fn detect(
     .with_prefix("eval");
     let options = PipelineOptions {
         open: OpenOptions {
-            sampling: Sampling {
-                stride: 1,
-                max_fps: None,
-            },
-            decode_threads: session.config.sampling.decode_threads,
+            // Every labelled frame is scored: eval never samples.
+            sampling: Sampling::default(),
+            decode_threads: session.config.sampling.decode_threads.unwrap_or(1),
+            feedback: None,
             raster: RasterOptions {
                 config: session.config.raster.clone(),
                 tiling: session.raster_tiling(),
@@ -207,6 +206,7 @@ pub fn detect(
         batch: session.config.model.batch,
         hash_sources: false,
         tiling: session.tiling(),
+        batch_wait: None,
     };
     let labels = session.labels().to_vec();
     let detector = session.take_detector();

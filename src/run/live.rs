@@ -334,7 +334,8 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
     let feed_options = FeedOptions {
         open: OpenOptions {
             sampling: Sampling::default(),
-            decode_threads: config.sampling.decode_threads,
+            decode_threads: config.sampling.decode_threads.unwrap_or(1),
+            feedback: None,
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),

@@ -120,6 +120,10 @@ impl Signature for Containment {
         "containment"
     }
 
+    fn subjects(&self) -> &[usize] {
+        &self.subjects
+    }
+
     fn observe(&self, _frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
         contents(
             tracks,

@@ -102,6 +102,10 @@ pub trait Signature: Send + Sync {
     fn name(&self) -> &str;
     /// The kind: `containment`, `overcrowding`, `zone` or `presence`.
     fn kind(&self) -> &'static str;
+    /// The classes whose tracks this rule counts (persons, not the
+    /// containers or vessels they are in): while one is alive the stream
+    /// is busy, and adaptive sampling infers every frame.
+    fn subjects(&self) -> &[usize];
     /// The groups meeting the condition in this frame. `tracks` are the
     /// confirmed tracks matched in this frame.
     fn observe(&self, frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit>;

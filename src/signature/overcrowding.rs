@@ -158,6 +158,10 @@ impl Signature for Overcrowding {
         "overcrowding"
     }
 
+    fn subjects(&self) -> &[usize] {
+        &self.persons
+    }
+
     fn observe(&self, frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
         let aboard = contents(
             tracks,

@@ -101,6 +101,10 @@ impl Signature for Presence {
         "presence"
     }
 
+    fn subjects(&self) -> &[usize] {
+        &self.classes
+    }
+
     fn observe(&self, _frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
         let seen = self.gate.select(tracks, &self.classes);
         self.classes

@@ -120,6 +120,10 @@ impl Signature for Zone {
         "zone"
     }
 
+    fn subjects(&self) -> &[usize] {
+        &self.classes
+    }
+
     fn observe(&self, _frame: &FrameMeta, tracks: &[Track]) -> Vec<Hit> {
         let mut ids: Vec<u64> = self
             .gate

@@ -8,6 +8,7 @@
 //! into a running [`Source`]. Only this module reads pixels through FFmpeg
 //! and GDAL ([`crate::geo`] uses GDAL for coordinates only).
 
+pub mod adaptive;
 pub mod raster;
 pub mod still;
 pub mod telemetry;
@@ -133,6 +134,10 @@ pub trait Source: Send {
     fn gaps(&self) -> Vec<crate::frame::Gap> {
         Vec::new()
     }
+    /// What sampling did so far (video only).
+    fn sampling(&self) -> Option<adaptive::SamplingCounts> {
+        None
+    }
 }
 
 /// Which decoded frames to keep.
@@ -142,6 +147,9 @@ pub struct Sampling {
     pub stride: u64,
     /// Keep at most this many frames per second of video time.
     pub max_fps: Option<f64>,
+    /// Of the frames kept, infer all, or only where something can be.
+    pub mode: adaptive::SampleMode,
+    pub adaptive: adaptive::AdaptiveParams,
 }
 
 impl Default for Sampling {
@@ -149,6 +157,8 @@ impl Default for Sampling {
         Sampling {
             stride: 1,
             max_fps: None,
+            mode: adaptive::SampleMode::Full,
+            adaptive: adaptive::AdaptiveParams::default(),
         }
     }
 }
@@ -339,6 +349,8 @@ pub struct OpenOptions {
     pub telemetry: Option<PathBuf>,
     /// How drone frames are placed on the ground.
     pub geo: crate::geo::camera::GeoSettings,
+    /// With adaptive sampling: the consumer's news of each stream.
+    pub feedback: Option<std::sync::Arc<adaptive::Feedback>>,
 }
 
 /// Opens an input as a frame source.
@@ -388,7 +400,7 @@ mod tests {
     fn stride_keeps_every_nth() {
         let mut s = Sampler::new(Sampling {
             stride: 3,
-            max_fps: None,
+            ..Default::default()
         });
         let kept: Vec<u64> = (0..10)
             .filter(|&i| s.keep(i, Some(i as f64 / 30.0)))
@@ -400,8 +412,8 @@ mod tests {
     fn fps_limit_uses_timestamps() {
         // 30 fps video with timestamps in a 1/90000 time base, sampled at 10.
         let mut s = Sampler::new(Sampling {
-            stride: 1,
             max_fps: Some(10.0),
+            ..Default::default()
         });
         let kept: Vec<u64> = (0..30)
             .filter(|&i| s.keep(i, Some((i * 3000) as f64 / 90000.0)))
@@ -409,8 +421,8 @@ mod tests {
         assert_eq!(kept, vec![0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
         // A gap in timestamps (dropped frames) does not cause a burst after it.
         let mut s = Sampler::new(Sampling {
-            stride: 1,
             max_fps: Some(1.0),
+            ..Default::default()
         });
         let times = [0.0, 0.5, 5.0, 5.5, 6.0, 6.2];
         let kept: Vec<f64> = times

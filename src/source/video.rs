@@ -1,11 +1,16 @@
 //! Video files through FFmpeg (`ffmpeg-next`): any container and codec that
 //! the system's libavformat/libavcodec decode.
 //!
-//! Frames are decoded in presentation order, sampled by [`Sampler`] before
-//! colour conversion (so skipped frames cost no conversion), converted to
-//! RGB24 at full resolution, and timestamped from the stream's pts, counted
-//! from the first frame the stream presents. At the
-//! end of the stream the decoder is drained so the last frames are not lost.
+//! Frames are decoded in presentation order, sampled by [`Sampler`] and,
+//! with `--sample adaptive`, by the [`Adaptive`] policy before colour
+//! conversion (so skipped frames cost no conversion), converted to RGB24 at
+//! full resolution, and timestamped from the stream's pts, counted from the
+//! first frame the stream presents. At the end of the stream the decoder is
+//! drained so the last frames are not lost.
+//!
+//! A frame's `frame_index` is its position in the stream, also while the
+//! decoder skips frames (counted from the timestamps), so that evidence
+//! names the same frame whichever sampling found it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -13,6 +18,9 @@ use std::sync::Once;
 use ffmpeg_next as ff;
 use image::RgbImage;
 
+use super::adaptive::{
+    thumb_size, Adaptive, Decision, Feedback, Gray, SampleMode, SamplingCounts, Unanswered,
+};
 use super::telemetry::{Placed, Placer};
 use super::{InputKind, OpenOptions, Sampler, Source, SourceError, SourceInfo};
 use crate::frame::{Frame, FrameMeta};
@@ -69,7 +77,36 @@ pub struct VideoSource {
     /// Reads that failed in a row; the demuxer skips damage on its own,
     /// so a few are retried before the file counts as unreadable.
     read_errors: u32,
+    /// The colour-converted picture, reused from frame to frame.
+    rgb: ff::frame::Video,
+    /// With `--sample adaptive`: the policy and its thumbnails.
+    adaptive: Option<AdaptiveState>,
+    counts: SamplingCounts,
 }
+
+/// A video's adaptive sampling: the policy, the consumer's news, and the
+/// grey thumbnails the policy looks at.
+struct AdaptiveState {
+    policy: Adaptive,
+    feedback: Option<std::sync::Arc<Feedback>>,
+    unanswered: Unanswered,
+    /// Busy after the latest frame the consumer reported.
+    busy: bool,
+    thumb: (u32, u32),
+    scaler: Option<Scaler>,
+    grey: ff::frame::Video,
+    /// The decoder is skipping frames no other frame refers to.
+    skipping: bool,
+    /// Frames still to come that the decoder may have skipped before
+    /// them: a jump in time there is sampling, not damage. (A frame-
+    /// threaded decoder applies a new `skip_frame` only to the packets it
+    /// is given after it.)
+    skip_tail: u32,
+}
+
+/// Decoded frames after the decoder stops skipping during which a jump in
+/// time still counts as skipped frames.
+const SKIP_TAIL: u32 = 16;
 
 /// Failed reads in a row after which a video counts as unreadable.
 const MAX_READ_ERRORS: u32 = 64;
@@ -277,6 +314,20 @@ impl VideoSource {
                 )
             })
             .collect();
+        let adaptive = (options.sampling.mode == SampleMode::Adaptive).then(|| {
+            let thumb = thumb_size(decoder.width(), decoder.height());
+            AdaptiveState {
+                policy: Adaptive::new(options.sampling.adaptive, thumb),
+                feedback: options.feedback.clone(),
+                unanswered: Unanswered::default(),
+                busy: false,
+                thumb,
+                scaler: None,
+                grey: ff::frame::Video::empty(),
+                skipping: false,
+                skip_tail: 0,
+            }
+        });
         let exact_frame_count = input
             .format()
             .name()
@@ -317,6 +368,9 @@ impl VideoSource {
             last_shown: None,
             gaps: Vec::new(),
             read_errors: 0,
+            rgb: ff::frame::Video::empty(),
+            adaptive,
+            counts: SamplingCounts::new(options.sampling.mode),
         })
     }
 
@@ -350,16 +404,13 @@ impl VideoSource {
             })?;
             self.scaler = Some(Scaler(ctx));
         }
-        let mut rgb = ff::frame::Video::empty();
+        let rgb = &mut self.rgb;
         let scaler = self.scaler.as_mut().expect("scaler was just created");
-        scaler
-            .0
-            .run(frame, &mut rgb)
-            .map_err(|e| SourceError::Decode {
-                path: self.path.clone(),
-                frames: self.decoded,
-                message: format!("colour conversion failed: {e}"),
-            })?;
+        scaler.0.run(frame, rgb).map_err(|e| SourceError::Decode {
+            path: self.path.clone(),
+            frames: self.decoded,
+            message: format!("colour conversion failed: {e}"),
+        })?;
         let stride = rgb.stride(0);
         let data = rgb.data(0);
         let row = w as usize * 3;
@@ -368,6 +419,99 @@ impl VideoSource {
             packed.extend_from_slice(&data[y * stride..y * stride + row]);
         }
         Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
+    }
+
+    /// The stream position of the frame decoded at `pts_s`: one after the
+    /// last, or, when the decoder skipped frames since, as many more as
+    /// the time that passed holds.
+    fn place_in_stream(&self, pts_s: Option<f64>) -> u64 {
+        let skipped = self.adaptive.as_ref().is_some_and(|a| a.skip_tail > 0);
+        match (skipped, self.last_shown, pts_s, self.info.fps) {
+            (true, Some((index, prev)), Some(t), Some(fps)) if fps > 0.0 => {
+                index + (((t - prev) * fps).round() as u64).max(1)
+            }
+            (_, Some((index, _)), _, _) if skipped => index + 1,
+            _ => self.decoded + self.counts.not_decoded,
+        }
+    }
+
+    /// Whether the adaptive policy sends the frame at `pts_s` to the
+    /// detector; counts why not. Always true without adaptive sampling.
+    fn adaptive_keeps(
+        &mut self,
+        frame: &ff::frame::Video,
+        pts_s: Option<f64>,
+    ) -> Result<bool, SourceError> {
+        let Some(a) = self.adaptive.as_mut() else {
+            return Ok(true);
+        };
+        if let Some(board) = &a.feedback {
+            if let Some((seq, busy)) = board.latest(self.source_id) {
+                a.unanswered.answered(seq);
+                a.busy = busy;
+            }
+            // A frame that is not inferred anyway is only skipped once the
+            // news of the frames sent a moment before it has come: a
+            // person found there makes this one count.
+            if a.policy.must_infer(pts_s, a.busy).is_none() {
+                if let Some(seq) = a.unanswered.overdue(pts_s, Feedback::LEAD_S) {
+                    if let Some((seq, busy)) = board.wait_for(self.source_id, seq) {
+                        a.unanswered.answered(seq);
+                        a.busy = busy;
+                    }
+                }
+            }
+        }
+        let (tw, th) = a.thumb;
+        let path = &self.path;
+        let frames = self.decoded;
+        let mut thumb_error = None;
+        let mut looked = false;
+        let decision = {
+            let (scaler, grey) = (&mut a.scaler, &mut a.grey);
+            let thumb = || match grey_thumbnail(scaler, grey, frame, tw, th) {
+                Ok(g) => Some(g),
+                Err(message) => {
+                    thumb_error = Some(SourceError::Decode {
+                        path: path.clone(),
+                        frames,
+                        message,
+                    });
+                    None
+                }
+            };
+            a.policy.decide(pts_s, a.busy, thumb, &mut looked)
+        };
+        if let Some(e) = thumb_error {
+            return Err(e);
+        }
+        self.counts.looked += u64::from(looked);
+        let keep = match decision {
+            Decision::Infer(reason) => {
+                self.counts.infer(reason);
+                a.unanswered.sent(self.emitted, pts_s);
+                true
+            }
+            Decision::Skip(reason) => {
+                self.counts.skip(reason);
+                false
+            }
+        };
+        // Quiet: frames no other frame refers to are not needed by any
+        // look or inference. Busy: every frame is.
+        let skip = a.policy.params().skip_nonref && !a.busy;
+        if skip {
+            a.skip_tail = SKIP_TAIL;
+        }
+        if skip != a.skipping {
+            a.skipping = skip;
+            self.decoder.skip_frame(if skip {
+                ff::Discard::NonReference
+            } else {
+                ff::Discard::Default
+            });
+        }
+        Ok(keep)
     }
 
     /// Records a gap when the frame decoded as `index` at `pts_s` comes
@@ -465,20 +609,42 @@ impl Source for VideoSource {
         self.gaps.clone()
     }
 
+    fn sampling(&self) -> Option<SamplingCounts> {
+        Some(self.counts.clone())
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         let mut decoded = ff::frame::Video::empty();
         while !self.finished {
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
-                    let index = self.decoded;
-                    self.decoded += 1;
                     let pts_s = decoded
                         .timestamp()
                         .or(decoded.pts())
                         .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base);
+                    let index = self.place_in_stream(pts_s);
+                    self.decoded += 1;
+                    self.counts.decoded += 1;
+                    if let Some(a) = self.adaptive.as_mut().filter(|a| a.skip_tail > 0) {
+                        let before = self.last_shown.map_or(0, |(i, _)| i + 1);
+                        self.counts.not_decoded += index.saturating_sub(before);
+                        if let Some(t) = pts_s {
+                            self.last_shown = Some((index, t));
+                        }
+                        if !a.skipping {
+                            a.skip_tail -= 1;
+                        }
+                    }
                     self.note_gap(index, pts_s);
                     if !self.sampler.keep(index, pts_s) {
+                        self.counts.skip("stride_or_fps");
                         continue;
+                    }
+                    if !self.adaptive_keeps(&decoded, pts_s)? {
+                        continue;
+                    }
+                    if self.adaptive.is_none() {
+                        self.counts.inferred += 1;
                     }
                     let image = self.convert_rgb(&decoded)?;
                     let raw_90k = decoded
@@ -531,15 +697,55 @@ impl Source for VideoSource {
         if let Some(expected) = self.info.frames_hint.filter(|_| self.exact_frame_count) {
             // Frames lost in gaps inside the file are damage, already
             // recorded; only a shortfall beyond them is a cut-off end.
+            // Frames the decoder was told to skip were in the file too.
             let lost: u64 = self.gaps.iter().map(|g| g.frames).sum();
-            if self.decoded + lost + 1 < expected && !self.truncation_reported {
+            let seen = self.decoded + self.counts.not_decoded;
+            if seen + lost + 1 < expected && !self.truncation_reported {
                 self.truncation_reported = true;
                 return Err(self.decode_error(format!(
-                    "the stream ended after {} of the {expected} frames its container lists (file truncated?)",
-                    self.decoded
+                    "the stream ended after {seen} of the {expected} frames its container lists (file truncated?)"
                 )));
             }
         }
         Ok(None)
     }
+}
+
+/// Scales `frame` to a `w × h` grey thumbnail (luma only, by area), into
+/// `out`, reusing its buffer and `scaler`.
+fn grey_thumbnail(
+    scaler: &mut Option<Scaler>,
+    out: &mut ff::frame::Video,
+    frame: &ff::frame::Video,
+    w: u32,
+    h: u32,
+) -> Result<Gray, String> {
+    let (fw, fh, fmt) = (frame.width(), frame.height(), frame.format());
+    let stale = scaler.as_ref().is_none_or(|s| {
+        let i = s.0.input();
+        (i.width, i.height, i.format) != (fw, fh, fmt)
+    });
+    if stale {
+        let ctx = ff::software::scaling::Context::get(
+            fmt,
+            fw,
+            fh,
+            ff::format::Pixel::GRAY8,
+            w,
+            h,
+            ff::software::scaling::Flags::AREA,
+        )
+        .map_err(|e| format!("cannot make a {w}x{h} thumbnail of {fmt:?} {fw}x{fh}: {e}"))?;
+        *scaler = Some(Scaler(ctx));
+    }
+    let s = scaler.as_mut().expect("scaler was just created");
+    s.0.run(frame, out)
+        .map_err(|e| format!("thumbnail scaling failed: {e}"))?;
+    let stride = out.stride(0);
+    let data = out.data(0);
+    let mut pixels = Vec::with_capacity((w * h) as usize);
+    for y in 0..h as usize {
+        pixels.extend_from_slice(&data[y * stride..y * stride + w as usize]);
+    }
+    Ok(Gray::new(w as usize, h as usize, pixels))
 }
