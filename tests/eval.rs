@@ -8,17 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{lookout, read_json, repo, stderr};
-
-fn pyeval() -> PathBuf {
-    let python = repo().join(".deps/pyeval/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/setup.sh (scripts/test.sh does)",
-        python.display()
-    );
-    python
-}
+use crate::util::{lookout, pyeval, read_json, repo, stderr};
 
 fn reference(gt: &Path, results: &Path, max_dets: Option<&str>) -> serde_json::Value {
     let mut cmd = Command::new(pyeval());

@@ -15,6 +15,7 @@ mod reliability;
 mod resume;
 mod review;
 mod run;
+mod sampling;
 mod screen;
 mod sortie;
 mod telemetry;

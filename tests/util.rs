@@ -16,6 +16,18 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Python of `.deps/pyeval`, with the reference evaluators and the
+/// scene generator's packages.
+pub fn pyeval() -> PathBuf {
+    let python = repo().join(".deps/pyeval/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures").join(name)
 }

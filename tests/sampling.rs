@@ -1,0 +1,151 @@
+//! Adaptive sampling against full-rate screening, through the real binary
+//! and the bundled demo model: every event found at full rate is found
+//! with `--sample adaptive`, by the same signature, opening at most 1 s
+//! later; and `run.json` accounts for every frame of the input.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{jsonl, lookout, pyeval, read_json, repo, stderr, take_turns};
+
+/// An opened event: signature, and the time its opening frame was shown.
+type Opened = (String, f64);
+
+struct Screened {
+    opened: Vec<Opened>,
+    sampling: serde_json::Value,
+    frames_screened: u64,
+}
+
+fn screen(video: &Path, out: &Path, mode: &str) -> Screened {
+    let o = lookout(&[
+        "screen",
+        video.to_str().unwrap(),
+        "--model",
+        repo().join("models/lookout-demo.onnx").to_str().unwrap(),
+        "--sample",
+        mode,
+        "--run-id",
+        mode,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{mode}: {}", stderr(&o));
+    let run = out.join(mode);
+    let opened = jsonl(&run.join("events.jsonl"))
+        .into_iter()
+        .filter(|e| e["step"] == "open")
+        .map(|e| {
+            (
+                e["signature"].as_str().unwrap().to_owned(),
+                e["at"]["pts_s"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let record = read_json(&run.join("run.json"));
+    let source = &record["sources"][0];
+    Screened {
+        opened,
+        sampling: source["sampling"].clone(),
+        frames_screened: source["frames_screened"].as_u64().unwrap(),
+    }
+}
+
+fn count(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("sampling.{key} missing: {v}"))
+}
+
+fn sum(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_object()
+        .unwrap_or_else(|| panic!("sampling.{key} missing: {v}"))
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Checks the sampling record of one input of `frames` frames.
+fn assert_accounted(s: &Screened, mode: &str, frames: u64) {
+    let v = &s.sampling;
+    assert_eq!(v["mode"], mode, "{v}");
+    assert_eq!(count(v, "decoded") + count(v, "not_decoded"), frames, "{v}");
+    assert_eq!(count(v, "inferred"), s.frames_screened, "{v}");
+    let skipped = sum(v, "skipped_because");
+    assert_eq!(count(v, "inferred") + skipped, count(v, "decoded"), "{v}");
+    if mode == "adaptive" {
+        assert_eq!(sum(v, "inferred_because"), count(v, "inferred"), "{v}");
+        assert!(count(v, "looked") > 0, "{v}");
+    }
+}
+
+/// Every event of the full run has one of the adaptive run with the same
+/// signature, opening no earlier than 0.5 s before and no later than
+/// 1 s after it; and no more events than full rate found.
+fn assert_same_events(full: &[Opened], adaptive: &[Opened]) {
+    assert!(!full.is_empty(), "the footage should hold events");
+    for (signature, t) in full {
+        let matched = adaptive
+            .iter()
+            .any(|(s, a)| s == signature && *a >= t - 0.5 && *a <= t + 1.0);
+        assert!(
+            matched,
+            "{signature} opened at {t:.2} s at full rate; adaptive opened {adaptive:?}"
+        );
+    }
+    assert_eq!(
+        full.len(),
+        adaptive.len(),
+        "full: {full:?}, adaptive: {adaptive:?}"
+    );
+}
+
+#[test]
+fn adaptive_sampling_finds_the_sample_sorties_events_as_full_rate_does() {
+    let _turn = take_turns();
+    let dir = tempfile::tempdir().unwrap();
+    let video = repo().join("tests/data/sample-sortie.mp4");
+    let full = screen(&video, dir.path(), "full");
+    let adaptive = screen(&video, dir.path(), "adaptive");
+    assert_accounted(&full, "full", 265);
+    assert_accounted(&adaptive, "adaptive", 265);
+    assert_eq!(count(&full.sampling, "inferred"), 265);
+    assert_same_events(&full.opened, &adaptive.opened);
+}
+
+#[test]
+fn adaptive_sampling_on_a_generated_sortie_finds_every_event_with_far_fewer_inferences() {
+    let _turn = take_turns();
+    let dir = tempfile::tempdir().unwrap();
+    // A minute of mostly empty sea and road at 25 fps, with an event that
+    // comes into view during a pan and one inside sun glitter.
+    let status = Command::new(pyeval())
+        .arg(repo().join("scripts/make_long_sortie.py"))
+        .arg(dir.path())
+        .args(["--minutes", "1", "--size", "640x360", "--name", "short"])
+        .args(["--events", "during_pan,behind_glitter"])
+        .status()
+        .expect("running scripts/make_long_sortie.py");
+    assert!(status.success());
+    let video = dir.path().join("short.mp4");
+    let truth = read_json(&dir.path().join("short.events.json"));
+    let frames = truth["frames"].as_u64().unwrap();
+    let full = screen(&video, dir.path(), "full");
+    let adaptive = screen(&video, dir.path(), "adaptive");
+    assert_accounted(&full, "full", frames);
+    assert_accounted(&adaptive, "adaptive", frames);
+    assert_same_events(&full.opened, &adaptive.opened);
+    assert_eq!(full.opened.len(), 2, "{:?}", full.opened);
+    let (f, a) = (
+        count(&full.sampling, "inferred"),
+        count(&adaptive.sampling, "inferred"),
+    );
+    assert!(2 * a < f, "adaptive inferred {a} of the {f} frames");
+    // While quiet, the decoder skipped the frames no other refers to.
+    assert!(
+        count(&adaptive.sampling, "not_decoded") > 0,
+        "{}",
+        adaptive.sampling
+    );
+}
