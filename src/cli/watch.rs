@@ -81,6 +81,14 @@ pub struct WatchArgs {
     /// `loop = true`.
     #[arg(long = "loop")]
     pub replay: bool,
+    /// Which frames go to the detector: `full`, the newest of each feed
+    /// whenever the detector is free; `adaptive`, every frame of a busy
+    /// feed (something tracked, an event open), otherwise only where a
+    /// cheap look sees motion, a cut or new ground, and at a base rate, so
+    /// that one machine holds more feeds [default: the config's
+    /// sampling.mode, "full"].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub sample: Option<super::screen::SampleArg>,
     /// The Ed25519 key file that seals the run, made on first use
     /// [default: [output] signing_key of the config, else
     /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
@@ -89,7 +97,10 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
-    let config = args.model.config()?;
+    let mut config = args.model.config()?;
+    if let Some(mode) = args.sample {
+        config.sampling.mode = mode.into();
+    }
     crate::evidence::seal::choose_key_path(
         args.signing_key.as_deref(),
         config.output.signing_key.as_deref(),

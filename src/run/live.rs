@@ -31,6 +31,7 @@ use crate::sink::alerts::{AlertSink, Alerts, WebhookStats};
 use crate::sink::evidence::EvidenceSink;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::raster::RasterOptions;
+use crate::source::adaptive::{Feedback, SampleMode};
 use crate::source::{OpenOptions, Sampling};
 
 /// How to watch.
@@ -331,11 +332,22 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
 
     let bell = Arc::new(Bell::default());
     let config = &session.config;
+    // Adaptive sampling of a feed: its reader reads the news of the
+    // frames screened, and never waits for it.
+    let adaptive = config.sampling.mode == SampleMode::Adaptive;
+    let feedback = adaptive.then(|| Arc::new(Feedback::live()));
     let feed_options = FeedOptions {
         open: OpenOptions {
-            sampling: Sampling::default(),
+            // A feed is screened as fast as it comes (the newest frame of
+            // each whenever the detector is free): stride and fps are for
+            // recorded video.
+            sampling: Sampling {
+                mode: config.sampling.mode,
+                adaptive: config.sampling.adaptive,
+                ..Sampling::default()
+            },
             decode_threads: config.sampling.decode_threads.unwrap_or(1),
-            feedback: None,
+            feedback: feedback.clone(),
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),
@@ -415,6 +427,9 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
             for ((i, at), (frame, detections)) in taken.into_iter().zip(detected) {
                 let feed = &feeds[i];
                 let observed = streams[i].observe(&frame, &detections);
+                if let Some(board) = &feedback {
+                    board.report(frame.meta.source_id, frame.meta.seq, streams[i].busy());
+                }
                 feed.frames_processed.fetch_add(1, Ordering::Relaxed);
                 feed.placement
                     .lock()

@@ -242,7 +242,8 @@ impl Feedback {
     pub fn report(&self, source: usize, seq: u64, busy: bool) {
         let mut board = self.news.lock().expect("feedback lock");
         let entry = board.seen.entry(source).or_insert((seq, busy));
-        if seq >= entry.0 {
+        // A live feed that reconnects counts its frames from 0 again.
+        if seq >= entry.0 || self.live {
             *entry = (seq, busy);
         }
         drop(board);
