@@ -155,8 +155,9 @@ pub struct SamplingConfig {
     pub mode: crate::source::adaptive::SampleMode,
     pub adaptive: crate::source::adaptive::AdaptiveParams,
     /// FFmpeg decoder threads per video; 0 lets FFmpeg decide. Unset: 1
-    /// at full rate (inference needs the other cores), every core with
-    /// adaptive sampling (inference then leaves them idle).
+    /// at full rate (inference needs the other cores); with adaptive
+    /// sampling, which leaves inference idle most of the time, every core
+    /// but one, up to 4 (on 2 cores, 1: two threads measured slower).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode_threads: Option<usize>,
 }
@@ -179,7 +180,9 @@ impl SamplingConfig {
         use crate::source::adaptive::SampleMode;
         self.decode_threads.unwrap_or(match self.mode {
             SampleMode::Full => 1,
-            SampleMode::Adaptive => 0,
+            SampleMode::Adaptive => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .clamp(1, 4),
         })
     }
 

@@ -30,8 +30,8 @@ use crate::signature::BuiltSignature;
 use crate::sink::alerts::{AlertSink, Alerts, WebhookStats};
 use crate::sink::evidence::EvidenceSink;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
-use crate::source::raster::RasterOptions;
 use crate::source::adaptive::{Feedback, SampleMode};
+use crate::source::raster::RasterOptions;
 use crate::source::{OpenOptions, Sampling};
 
 /// How to watch.

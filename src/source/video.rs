@@ -711,8 +711,8 @@ impl Source for VideoSource {
     }
 }
 
-/// Scales `frame` to a `w × h` grey thumbnail (luma only, by area), into
-/// `out`, reusing its buffer and `scaler`.
+/// Scales `frame` to a `w × h` grey thumbnail (luma only, by area); other
+/// formats than 8-bit YUV go through `scaler` into `out`, reused.
 fn grey_thumbnail(
     scaler: &mut Option<Scaler>,
     out: &mut ff::frame::Video,
@@ -721,6 +721,30 @@ fn grey_thumbnail(
     h: u32,
 ) -> Result<Gray, String> {
     let (fw, fh, fmt) = (frame.width(), frame.height(), frame.format());
+    // 8-bit formats whose first plane is luma: averaged by hand, which
+    // costs a fraction of a general scaler's pass over the picture.
+    use ff::format::Pixel as P;
+    if matches!(
+        fmt,
+        P::YUV420P
+            | P::YUVJ420P
+            | P::YUV422P
+            | P::YUVJ422P
+            | P::YUV444P
+            | P::YUVJ444P
+            | P::NV12
+            | P::NV21
+            | P::GRAY8
+    ) {
+        return Ok(super::adaptive::box_thumbnail(
+            frame.data(0),
+            frame.stride(0),
+            fw as usize,
+            fh as usize,
+            w as usize,
+            h as usize,
+        ));
+    }
     let stale = scaler.as_ref().is_none_or(|s| {
         let i = s.0.input();
         (i.width, i.height, i.format) != (fw, fh, fmt)
