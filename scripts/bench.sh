@@ -43,6 +43,20 @@
 #                    same bundle without it, on the first round's run of the
 #                    clip. See scripts/bench_redact.py.
 #
+#   screen_x_realtime_full, screen_x_realtime_adaptive  video seconds per wall
+#                    second of `lookout screen --sample full` and `--sample
+#                    adaptive`, back to back, on a generated long sortie
+#                    (LONG_MINUTES, default 10, at 1920x1080 and 25 fps: mostly
+#                    empty sea and roads, four events; scripts/make_long_sortie.py)
+#                    after the sample sortie. Target >= 20 for adaptive.
+#   adaptive_event_recall, adaptive_first_flag_delay_s  events of the full
+#                    runs that the adaptive runs opened too (same signature,
+#                    within 1 s), and the largest delay. See
+#                    scripts/bench_adaptive.py. Target: recall 1.0.
+#   feeds_per_machine_720p, feeds_per_machine_720p_adaptive  720p25 feeds one
+#                    `lookout watch` holds with every feed's p99 frame latency
+#                    under 1 s. See scripts/bench_feeds.py.
+#
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -145,6 +159,13 @@ source = json.load(open(f"{out}/sparse/run.json"))["sources"][0]
 print(f"sparse raster 30000 px, {os.path.getsize(f'{out}/sparse.tif') / 1e6:.1f} MB on disk, tiles {source['tiles']}, {wall:.1f} s")
 print(f"raster_peak_rss_mb {peak:.0f}")
 PYEOF
+
+# --- Adaptive sampling and feeds per machine ----------------------------------
+LONG_MINUTES="${LONG_MINUTES:-10}"
+"$PY" scripts/make_long_sortie.py "$OUT/long" --minutes "$LONG_MINUTES" --name long-sortie
+python3 scripts/bench_adaptive.py ./target/release/lookout "$MODEL" "$OUT" "$CLIP" "$OUT/long/long-sortie.mp4"
+"$PY" scripts/make_long_sortie.py "$OUT/feeds" --minutes 2 --size 1280x720 --name patrol >/dev/null
+python3 scripts/bench_feeds.py ./target/release/lookout "$OUT/feeds/patrol.mp4" "$MODEL" "$OUT"
 
 # --- Live feeds ---------------------------------------------------------------
 python3 scripts/bench_live.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${LIVE_SOAK_S:-600}"
