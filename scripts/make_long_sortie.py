@@ -60,6 +60,18 @@ def jitter(rng, p, amp=0.8):
                         y0 + amp * math.sin(2 * math.pi * f[1] * t + ph[1]))
 
 
+def crowded_vessel(rng, s, cx, cy, length, angle, people):
+    """A cabin boat at (cx, cy) with `people` aboard, shuffling in place."""
+    v = sg.Vessel.random(rng, cx, cy, length=length, kind="boat", angle=angle)
+    v.cabin = True
+    crowd = v.add_people(rng, people)
+    for p in crowd:
+        jitter(rng, p, 0.6)
+    s.objects.append(v)
+    s.persons += crowd
+    return v, crowd
+
+
 def pan(a, b):
     """Camera from a to b over the segment (u in [0, 1])."""
     return lambda u: (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u)
@@ -91,13 +103,7 @@ def segment(rng, name, seconds):
     elif name == "brief":
         # A fast pan (some 260 px/s) over a crowded vessel.
         s = scene(rng, "sea", 1280 + 2400, 720 + 100)
-        v = sg.Vessel.random(rng, 1280 + 1200, 400, length=220, kind="boat", angle=0.3)
-        v.cabin = True
-        crowd = v.add_people(rng, 16)
-        for p in crowd:
-            jitter(rng, p, 0.6)
-        s.objects.append(v)
-        s.persons += crowd
+        v, crowd = crowded_vessel(rng, s, 1280 + 1200, 400, 220, 0.3, 16)
         seg.update(scene=s, cam=pan((0, 50), (2400, 50)), holder=v, persons=crowd, kind="overcrowding")
     elif name == "during_pan":
         s = scene(rng, "port", 1280 + 1100, 720 + 100)
@@ -113,13 +119,7 @@ def segment(rng, name, seconds):
         seg.update(scene=s, cam=pan((0, 50), (1100, 50)), holder=c, persons=people, kind="containment")
     elif name == "behind_glitter":
         s = scene(rng, "sea", 1280 + 500, 720 + 100)
-        v = sg.Vessel.random(rng, 1280 + 150, 380, length=210, kind="boat", angle=-0.2)
-        v.cabin = True
-        crowd = v.add_people(rng, 15)
-        for p in crowd:
-            jitter(rng, p, 0.6)
-        s.objects.append(v)
-        s.persons += crowd
+        v, crowd = crowded_vessel(rng, s, 1280 + 150, 380, 210, -0.2, 15)
         # Slow drift (55 px/s) brings the vessel into the glittering right half.
         seg.update(scene=s, cam=pan((0, 50), (500, 50)), holder=v, persons=crowd, kind="overcrowding",
                    glitter=(0.5, 0.1, 0.98, 0.9))

@@ -183,8 +183,9 @@ impl SamplingCounts {
         }
     }
 
+    /// Notes why a frame was inferred (`inferred` itself is the source's
+    /// count of frames sent).
     pub fn infer(&mut self, reason: InferReason) {
-        self.inferred += 1;
         *self
             .inferred_because
             .entry(reason.name().into())
@@ -237,10 +238,6 @@ impl Feedback {
             live: true,
             ..Feedback::batch()
         }
-    }
-
-    pub fn is_live(&self) -> bool {
-        self.live
     }
 
     /// The consumer has screened frame `seq` of `source`; the stream is
@@ -783,6 +780,11 @@ impl Adaptive {
 
     pub fn params(&self) -> &AdaptiveParams {
         &self.params
+    }
+
+    /// The size of the thumbnails it looks at.
+    pub fn thumb(&self) -> (u32, u32) {
+        self.thumb
     }
 
     /// Whether the frame at `t` must be inferred whatever it shows: the

@@ -92,7 +92,6 @@ struct AdaptiveState {
     unanswered: Unanswered,
     /// Busy after the latest frame the consumer reported.
     busy: bool,
-    thumb: (u32, u32),
     scaler: Option<Scaler>,
     grey: ff::frame::Video,
     /// The decoder is skipping frames no other frame refers to.
@@ -321,7 +320,6 @@ impl VideoSource {
                 feedback: options.feedback.clone(),
                 unanswered: Unanswered::default(),
                 busy: false,
-                thumb,
                 scaler: None,
                 grey: ff::frame::Video::empty(),
                 skipping: false,
@@ -462,7 +460,7 @@ impl VideoSource {
                 }
             }
         }
-        let (tw, th) = a.thumb;
+        let (tw, th) = a.policy.thumb();
         let path = &self.path;
         let frames = self.decoded;
         let mut thumb_error = None;
@@ -610,7 +608,11 @@ impl Source for VideoSource {
     }
 
     fn sampling(&self) -> Option<SamplingCounts> {
-        Some(self.counts.clone())
+        Some(SamplingCounts {
+            decoded: self.decoded,
+            inferred: self.emitted,
+            ..self.counts.clone()
+        })
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
@@ -624,7 +626,6 @@ impl Source for VideoSource {
                         .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base);
                     let index = self.place_in_stream(pts_s);
                     self.decoded += 1;
-                    self.counts.decoded += 1;
                     if let Some(a) = self.adaptive.as_mut().filter(|a| a.skip_tail > 0) {
                         let before = self.last_shown.map_or(0, |(i, _)| i + 1);
                         self.counts.not_decoded += index.saturating_sub(before);
@@ -642,9 +643,6 @@ impl Source for VideoSource {
                     }
                     if !self.adaptive_keeps(&decoded, pts_s)? {
                         continue;
-                    }
-                    if self.adaptive.is_none() {
-                        self.counts.inferred += 1;
                     }
                     let image = self.convert_rgb(&decoded)?;
                     let raw_90k = decoded
