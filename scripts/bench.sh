@@ -2,7 +2,8 @@
 # Whole-pipeline throughput against its parts, measured in one run on the
 # same clip and model, so the ratio means something on a noisy machine.
 #
-#   pipeline_fps     whole `lookout screen` (from run.json: frames / pipeline time)
+#   pipeline_fps     whole `lookout screen --sample full` (from run.json: frames /
+#                    pipeline time)
 #   model_only_fps   the model alone, same threads, preprocessed frames
 #   decode_only_fps  decode + RGB + letterbox on one core
 #   efficiency       pipeline_fps / limit_fps, where limit_fps is the
@@ -74,7 +75,7 @@ trap 'rm -rf "$OUT"' EXIT
 # ROUNDS times, and report the median of each.
 ROUNDS="${ROUNDS:-3}"
 for round in $(seq "$ROUNDS"); do
-    RUN="$(./target/release/lookout screen "$CLIP" --model "$MODEL" --out "$OUT" --run-id "r$round" --quiet)"
+    RUN="$(./target/release/lookout screen "$CLIP" --sample full --model "$MODEL" --out "$OUT" --run-id "r$round" --quiet)"
     python3 -c 'import json,sys; print("pipeline_fps", json.load(open(sys.argv[1]))["summary"]["pipeline_fps"])' "$RUN/run.json"
     cargo bench --locked --quiet --bench throughput -- "$CLIP" "$MODEL"
 done > "$OUT/rounds.txt"

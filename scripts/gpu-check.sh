@@ -37,7 +37,7 @@ $BIN inspect models/lookout-demo.onnx --ort-lib "$ORT_LIB" | grep -E '^(family|p
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 for device in cpu cuda; do
-    run="$(timeout 120 $BIN screen tests/data/sample-sortie.mp4 --ort-lib "$ORT_LIB" --device "$device" --out "$OUT" --run-id "$device" --quiet)"
+    run="$(timeout 120 $BIN screen tests/data/sample-sortie.mp4 --sample full --ort-lib "$ORT_LIB" --device "$device" --out "$OUT" --run-id "$device" --quiet)"
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(f"{sys.argv[2]}_pipeline_fps {s[\"pipeline_fps\"]:.2f}  inference_ms_per_call {1000*s[\"inference_s\"]/max(1,s[\"inference_calls\"]):.2f}  events {s[\"events\"]}")' "$run/run.json" "$device"
 done
 # The same events on both devices (scores may differ in the last digits).

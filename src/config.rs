@@ -151,8 +151,12 @@ pub struct SamplingConfig {
     /// Screen at most this many frames per second of video time.
     pub fps: Option<f64>,
     /// `full` infers every frame `stride` and `fps` keep; `adaptive` only
-    /// those where something can be (see `source::adaptive`).
-    pub mode: crate::source::adaptive::SampleMode,
+    /// those where something can be (see `source::adaptive`). Unset, each
+    /// command chooses: `screen` adaptive, `watch` full (a feed's sampling
+    /// follows the news as it comes, so what it infers depends on timing),
+    /// and the library full. A run records the mode it used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::source::adaptive::SampleMode>,
     pub adaptive: crate::source::adaptive::AdaptiveParams,
     /// FFmpeg decoder threads per video; 0 lets FFmpeg decide. Unset: 1
     /// at full rate (inference needs the other cores); with adaptive
@@ -175,10 +179,15 @@ impl Default for SamplingConfig {
 }
 
 impl SamplingConfig {
+    /// The sampling mode: as set, or else full.
+    pub fn mode(&self) -> crate::source::adaptive::SampleMode {
+        self.mode.unwrap_or_default()
+    }
+
     /// Decoder threads per video, as set or as the mode suggests.
     pub fn decode_threads(&self) -> usize {
         use crate::source::adaptive::SampleMode;
-        self.decode_threads.unwrap_or(match self.mode {
+        self.decode_threads.unwrap_or(match self.mode() {
             SampleMode::Full => 1,
             SampleMode::Adaptive => std::thread::available_parallelism()
                 .map_or(1, |n| n.get().saturating_sub(1))
@@ -191,7 +200,7 @@ impl SamplingConfig {
         crate::source::Sampling {
             stride: self.stride,
             max_fps: self.fps,
-            mode: self.mode,
+            mode: self.mode(),
             adaptive: self.adaptive,
         }
     }

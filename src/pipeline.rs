@@ -44,7 +44,6 @@ pub enum Item<T> {
         source_id: usize,
         path: PathBuf,
         info: SourceInfo,
-        sha256: Option<String>,
     },
     Frame(T),
     /// The source is done; `error` says why it stopped early, if it did.
@@ -57,6 +56,9 @@ pub enum Item<T> {
         gaps: Vec<crate::frame::Gap>,
         /// What sampling did (video only).
         sampling: Option<crate::source::adaptive::SamplingCounts>,
+        /// The input file's sha256, with `hash_sources`, once the whole
+        /// file was read: it is hashed beside its decoding.
+        sha256: Option<String>,
     },
 }
 
@@ -68,12 +70,10 @@ impl<T> Item<T> {
                 source_id,
                 path,
                 info,
-                sha256,
             } => Item::Started {
                 source_id,
                 path,
                 info,
-                sha256,
             },
             Item::Frame(t) => Item::Frame(f(t)),
             Item::Finished {
@@ -82,12 +82,14 @@ impl<T> Item<T> {
                 error,
                 gaps,
                 sampling,
+                sha256,
             } => Item::Finished {
                 source_id,
                 path,
                 error,
                 gaps,
                 sampling,
+                sha256,
             },
         }
     }
@@ -238,35 +240,27 @@ fn decode_worker(
             return;
         };
         let path = input.path.clone();
-        let finished = |error, gaps, sampling| Item::Finished {
+        let finished = |error, gaps, sampling, sha256| Item::Finished {
             source_id,
             path: path.clone(),
             error,
             gaps,
             sampling,
+            sha256,
         };
-        let sha256 = if options.hash_sources {
-            match sha256_file(&input.path) {
-                Ok(h) => Some(h),
-                Err(source) => {
-                    let _ = tx.send(finished(
-                        Some(SourceError::Io {
-                            path: path.clone(),
-                            source,
-                        }),
-                        Vec::new(),
-                        None,
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
+        // The file is hashed on its own thread while it is decoded, so
+        // screening does not wait for a read of the whole file first.
+        let hashing = options.hash_sources.then(|| {
+            let file = input.path.clone();
+            std::thread::Builder::new()
+                .name(format!("hash-{source_id}"))
+                .spawn(move || sha256_file(&file))
+                .expect("spawning a thread")
+        });
         let mut src = match source::open(input, source_id, &options.open) {
             Ok(s) => s,
             Err(e) => {
-                if tx.send(finished(Some(e), Vec::new(), None)).is_err() {
+                if tx.send(finished(Some(e), Vec::new(), None, None)).is_err() {
                     return;
                 }
                 continue;
@@ -276,7 +270,6 @@ fn decode_worker(
             source_id,
             path: path.clone(),
             info: src.info().clone(),
-            sha256,
         };
         if tx.send(started).is_err() {
             return;
@@ -292,8 +285,20 @@ fn decode_worker(
                 Err(e) => break Some(e),
             }
         };
+        let (sha256, hash_error) = match hashing.map(|h| h.join().expect("hash thread panicked")) {
+            Some(Ok(sha)) => (Some(sha), None),
+            Some(Err(source)) => (
+                None,
+                Some(SourceError::Io {
+                    path: path.clone(),
+                    source,
+                }),
+            ),
+            None => (None, None),
+        };
+        let error = error.or(hash_error);
         if tx
-            .send(finished(error, src.gaps(), src.sampling()))
+            .send(finished(error, src.gaps(), src.sampling(), sha256))
             .is_err()
         {
             return;
@@ -480,6 +485,7 @@ fn inference_stage<D: Detector>(
                     error,
                     gaps,
                     sampling,
+                    sha256,
                 } => {
                     // A raster's scene goes out just before its end, with
                     // what was detected even if reading failed part way.
@@ -496,6 +502,7 @@ fn inference_stage<D: Detector>(
                         error,
                         gaps,
                         sampling,
+                        sha256,
                     }
                 }
                 started @ Item::Started { .. } => {

@@ -395,6 +395,9 @@ fn every_command_on_every_bad_input_fails_cleanly_and_names_it() {
     let batch_out = corpus.out("batch");
     let mut args: Vec<OsString> = vec!["screen".into()];
     args.extend(media.iter().map(|f| corpus.path(&f.path).into_os_string()));
+    // At full rate, so that every frame is decoded and damage anywhere is
+    // recorded (adaptive sampling never decodes some damaged frames).
+    args.extend(["--sample".into(), "full".into()]);
     args.extend(["-o".into(), batch_out.clone().into_os_string()]);
     let batch = Case {
         name: "screen batch of good and bad media".into(),

@@ -56,9 +56,12 @@ fn watch_with_tiles_detects_what_screen_detects_on_the_same_frames() {
     // 1280x720 frames in 320-pixel tiles: 15 tiles a frame, plus the
     // whole frame.
     let tiles = ["--tile", "320", "--full-frame", "--save-detections"];
+    // `watch` infers every frame by default; `screen` is told to.
     let mut args = vec![
         "screen",
         clip,
+        "--sample",
+        "full",
         "--quiet",
         "--out",
         screened.to_str().unwrap(),
@@ -249,6 +252,8 @@ fn saved_detections_score_as_the_model_does_on_the_same_frames() {
     let o = lookout(&[
         "screen",
         video,
+        "--sample",
+        "full",
         "--conf",
         "0.001",
         "--save-detections",

@@ -1,7 +1,8 @@
 //! Adaptive sampling against full-rate screening, through the real binary
 //! and the bundled demo model: every event found at full rate is found
 //! with `--sample adaptive`, by the same signature, opening at most 1 s
-//! later; and `run.json` accounts for every frame of the input.
+//! later; `run.json` accounts for every frame of the input; and a
+//! batch run's adaptive sampling, the default, does not depend on timing.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,23 +16,36 @@ struct Screened {
     opened: Vec<Opened>,
     sampling: serde_json::Value,
     frames_screened: u64,
+    /// The stream positions of the frames inferred.
+    inferred: Vec<u64>,
 }
 
 fn screen(video: &Path, out: &Path, mode: &str) -> Screened {
-    let o = lookout(&[
+    screen_with(video, out, mode, &["--sample", mode])
+}
+
+/// Screens `video` into run `run_id` with `extra` flags, saving every
+/// inferred frame's detections.
+fn screen_with(video: &Path, out: &Path, run_id: &str, extra: &[&str]) -> Screened {
+    let mut args = vec![
         "screen",
         video.to_str().unwrap(),
-        "--model",
-        repo().join("models/lookout-demo.onnx").to_str().unwrap(),
-        "--sample",
-        mode,
+        "--save-detections",
         "--run-id",
-        mode,
+        run_id,
         "--out",
         out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{mode}: {}", stderr(&o));
-    let run = out.join(mode);
+    ];
+    let model = repo().join("models/lookout-demo.onnx");
+    args.extend(["--model", model.to_str().unwrap()]);
+    args.extend(extra);
+    let o = lookout(&args);
+    assert!(o.status.success(), "{run_id}: {}", stderr(&o));
+    let run = out.join(run_id);
+    let inferred = jsonl(&run.join("detections.jsonl"))
+        .iter()
+        .map(|f| f["frame_index"].as_u64().unwrap())
+        .collect();
     let opened = jsonl(&run.join("events.jsonl"))
         .into_iter()
         .filter(|e| e["step"] == "open")
@@ -48,6 +62,7 @@ fn screen(video: &Path, out: &Path, mode: &str) -> Screened {
         opened,
         sampling: source["sampling"].clone(),
         frames_screened: source["frames_screened"].as_u64().unwrap(),
+        inferred,
     }
 }
 
@@ -111,7 +126,15 @@ fn adaptive_sampling_finds_the_sample_sorties_events_as_full_rate_does() {
     assert_accounted(&full, "full", 265);
     assert_accounted(&adaptive, "adaptive", 265);
     assert_eq!(count(&full.sampling, "inferred"), 265);
+    assert_eq!(full.inferred, (0..265).collect::<Vec<u64>>());
     assert_same_events(&full.opened, &adaptive.opened);
+    // `screen` samples adaptively by default, and what a batch run infers
+    // does not depend on timing: inference on one thread (about half as
+    // fast) infers the same frames and opens the same events.
+    let default = screen_with(&video, dir.path(), "default", &["--threads", "1"]);
+    assert_accounted(&default, "adaptive", 265);
+    assert_eq!(default.inferred, adaptive.inferred);
+    assert_eq!(default.opened, adaptive.opened);
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub struct ScreenArgs {
     /// tracked or an event is open, otherwise only where a cheap look
     /// (after taking out the camera's motion) sees something move, a cut
     /// or new ground, and at a base rate (see [sampling.adaptive])
-    /// [default: the config's sampling.mode, "full"].
+    /// [default: the config's sampling.mode, else "adaptive"].
     #[arg(long, value_enum, value_name = "MODE")]
     pub sample: Option<SampleArg>,
     /// Inputs decoded at the same time.
@@ -135,8 +135,14 @@ fn config(args: &ScreenArgs) -> Result<Config> {
     config.sampling.stride = args.stride.unwrap_or(config.sampling.stride);
     config.sampling.fps = args.fps.or(config.sampling.fps);
     if let Some(mode) = args.sample {
-        config.sampling.mode = mode.into();
+        config.sampling.mode = Some(mode.into());
     }
+    // Batch screening samples adaptively unless told otherwise: the same
+    // events as at full rate, found at a fraction of the inferences.
+    config
+        .sampling
+        .mode
+        .get_or_insert(crate::source::adaptive::SampleMode::Adaptive);
     config.raster.bands = args.bands.clone().or(config.raster.bands.take());
     Ok(config)
 }

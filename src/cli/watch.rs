@@ -86,7 +86,8 @@ pub struct WatchArgs {
     /// feed (something tracked, an event open), otherwise only where a
     /// cheap look sees motion, a cut or new ground, and at a base rate, so
     /// that one machine holds more feeds [default: the config's
-    /// sampling.mode, "full"].
+    /// sampling.mode, else "full": a feed's sampling follows the news as
+    /// it comes, so what it infers depends on timing].
     #[arg(long, value_enum, value_name = "MODE")]
     pub sample: Option<super::screen::SampleArg>,
     /// The Ed25519 key file that seals the run, made on first use
@@ -99,8 +100,12 @@ pub struct WatchArgs {
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
     let mut config = args.model.config()?;
     if let Some(mode) = args.sample {
-        config.sampling.mode = mode.into();
+        config.sampling.mode = Some(mode.into());
     }
+    config
+        .sampling
+        .mode
+        .get_or_insert(crate::source::adaptive::SampleMode::Full);
     crate::evidence::seal::choose_key_path(
         args.signing_key.as_deref(),
         config.output.signing_key.as_deref(),

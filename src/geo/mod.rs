@@ -148,10 +148,43 @@ impl Georef {
         let (mut xs, mut ys): (Vec<f64>, Vec<f64>) =
             pixels.iter().map(|&(x, y)| self.pixel_to_crs(x, y)).unzip();
         let mut zs = vec![0.0; xs.len()];
-        self.transform()?
-            .transform_coords(&mut xs, &mut ys, &mut zs)
-            .map_err(|e| GeoError::Transform(e.to_string()))?;
+        self.with_transform(|t| {
+            t.transform_coords(&mut xs, &mut ys, &mut zs)
+                .map_err(|e| GeoError::Transform(e.to_string()))
+        })?;
         Ok(xs.into_iter().zip(ys).collect())
+    }
+
+    /// Calls `f` with this CRS's transformation to WGS84, made once per
+    /// thread and CRS. Making one parses the CRS and asks PROJ for a
+    /// route, which cost more than the points of a detection's footprint:
+    /// a scene's GeoJSON asks for one per detection.
+    fn with_transform<T>(
+        &self,
+        f: impl FnOnce(&CoordTransform) -> Result<T, GeoError>,
+    ) -> Result<T, GeoError> {
+        // A GDAL transformation is not thread-safe: each thread keeps its
+        // own, for the last few CRSs it used.
+        thread_local! {
+            static TRANSFORMS: std::cell::RefCell<Vec<(String, CoordTransform)>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        const KEPT: usize = 4;
+        TRANSFORMS.with(|cell| {
+            let mut kept = cell.borrow_mut();
+            let at = match kept.iter().position(|(wkt, _)| *wkt == self.crs_wkt) {
+                Some(at) => at,
+                None => {
+                    let t = self.transform()?;
+                    if kept.len() == KEPT {
+                        kept.remove(0);
+                    }
+                    kept.push((self.crs_wkt.clone(), t));
+                    kept.len() - 1
+                }
+            };
+            f(&kept[at].1)
+        })
     }
 
     /// The footprints of many boxes, in one transformation.

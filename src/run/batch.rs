@@ -312,7 +312,7 @@ fn drive(
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut streams: HashMap<usize, Stream> = HashMap::new();
     let config = &session.config;
-    let adaptive = config.sampling.mode == SampleMode::Adaptive;
+    let adaptive = config.sampling.mode() == SampleMode::Adaptive;
     let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
     let pipeline_options = PipelineOptions {
         open: OpenOptions {
@@ -345,11 +345,9 @@ fn drive(
                 source_id,
                 path: _,
                 info,
-                sha256,
             } => {
                 let id = ids[source_id];
                 let rec = &mut record.sources[id];
-                rec.sha256 = sha256;
                 let expected = info.frames_hint.map(|n| n.div_ceil(stride)).unwrap_or(0);
                 rec.info = serde_json::to_value(&info).ok();
                 let bar = multi.add(ProgressBar::new(expected).with_style(style.clone()));
@@ -419,11 +417,13 @@ fn drive(
                 error,
                 gaps,
                 sampling,
+                sha256,
             } => {
                 if let Some(board) = &feedback {
                     board.forget(source_id);
                 }
                 let id = ids[source_id];
+                record.sources[id].sha256 = sha256;
                 if let Some(counts) = &sampling {
                     tracing::debug!(path = %path.display(), ?counts, "sampling");
                 }

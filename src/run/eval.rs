@@ -281,7 +281,9 @@ fn images_without_frame(
     let missing = gt.images.iter().filter(|i| !seen.contains(&i.id)).count();
     if missing > 0 {
         tracing::warn!(
-            "{missing} of the {} ground-truth images had no screened frame; their objects count as misses",
+            "{missing} of the {} ground-truth images had no screened frame; their objects count as misses \
+             (a video screened with adaptive sampling, the default, infers only some frames: \
+             screen it with --sample full to score every frame)",
             gt.images.len()
         );
     }

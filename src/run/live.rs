@@ -334,7 +334,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
     let config = &session.config;
     // Adaptive sampling of a feed: its reader reads the news of the
     // frames screened, and never waits for it.
-    let adaptive = config.sampling.mode == SampleMode::Adaptive;
+    let adaptive = config.sampling.mode() == SampleMode::Adaptive;
     let feedback = adaptive.then(|| Arc::new(Feedback::live()));
     let feed_options = FeedOptions {
         open: OpenOptions {
@@ -342,7 +342,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
             // each whenever the detector is free): stride and fps are for
             // recorded video.
             sampling: Sampling {
-                mode: config.sampling.mode,
+                mode: config.sampling.mode(),
                 adaptive: config.sampling.adaptive,
                 ..Sampling::default()
             },

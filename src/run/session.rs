@@ -89,7 +89,8 @@ impl Session {
             preprocess: config.model.preprocess.clone(),
             device: config.model.device()?,
         };
-        let detector = OnnxDetector::load(&onnx)?;
+        let mut detector = OnnxDetector::load(&onnx)?;
+        detector.warm_up();
         let info = detector.info().clone();
         tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
         Ok(Session {

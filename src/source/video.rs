@@ -444,20 +444,18 @@ impl VideoSource {
             return Ok(true);
         };
         if let Some(board) = &a.feedback {
-            if let Some((seq, busy)) = board.latest(self.source_id) {
-                a.unanswered.answered(seq);
+            // See [`Feedback`]: a batch source reads the news of the last
+            // frame it sent `LEAD_S` of video ago (waiting for it if need
+            // be), so that what is inferred does not depend on timing; a
+            // live one reads the latest news, whatever frame it is of.
+            let asked = if board.is_live() {
+                a.unanswered.due(None, Feedback::LEAD_S);
+                Some(0)
+            } else {
+                a.unanswered.due(pts_s, Feedback::LEAD_S)
+            };
+            if let Some(busy) = asked.and_then(|seq| board.busy_after(self.source_id, seq)) {
                 a.busy = busy;
-            }
-            // A frame that is not inferred anyway is only skipped once the
-            // news of the frames sent a moment before it has come: a
-            // person found there makes this one count.
-            if a.policy.must_infer(pts_s, a.busy).is_none() {
-                if let Some(seq) = a.unanswered.overdue(pts_s, Feedback::LEAD_S) {
-                    if let Some((seq, busy)) = board.wait_for(self.source_id, seq) {
-                        a.unanswered.answered(seq);
-                        a.busy = busy;
-                    }
-                }
             }
         }
         let (tw, th) = a.policy.thumb();
