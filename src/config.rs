@@ -151,10 +151,10 @@ pub struct SamplingConfig {
     /// Screen at most this many frames per second of video time.
     pub fps: Option<f64>,
     /// `full` infers every frame `stride` and `fps` keep; `adaptive` only
-    /// those where something can be (see `source::adaptive`). Unset, each
-    /// command chooses: `screen` adaptive, `watch` full (a feed's sampling
-    /// follows the news as it comes, so what it infers depends on timing),
-    /// and the library full. A run records the mode it used.
+    /// those where something can be (see `source::adaptive`). Unset, the
+    /// run chooses: `run::batch::screen` adaptive, `run::live::watch` full
+    /// (a feed's sampling follows the news as it comes, so what it infers
+    /// depends on timing). A run records the mode it used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<crate::source::adaptive::SampleMode>,
     pub adaptive: crate::source::adaptive::AdaptiveParams,

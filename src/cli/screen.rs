@@ -137,12 +137,6 @@ fn config(args: &ScreenArgs) -> Result<Config> {
     if let Some(mode) = args.sample {
         config.sampling.mode = Some(mode.into());
     }
-    // Batch screening samples adaptively unless told otherwise: the same
-    // events as at full rate, found at a fraction of the inferences.
-    config
-        .sampling
-        .mode
-        .get_or_insert(crate::source::adaptive::SampleMode::Adaptive);
     config.raster.bands = args.bands.clone().or(config.raster.bands.take());
     Ok(config)
 }

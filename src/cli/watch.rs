@@ -102,10 +102,6 @@ pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
     if let Some(mode) = args.sample {
         config.sampling.mode = Some(mode.into());
     }
-    config
-        .sampling
-        .mode
-        .get_or_insert(crate::source::adaptive::SampleMode::Full);
     crate::evidence::seal::choose_key_path(
         args.signing_key.as_deref(),
         config.output.signing_key.as_deref(),

@@ -720,13 +720,7 @@ fn to_f32(name: &str, value: &ort::value::DynValueRef<'_>) -> Result<RawOutput, 
             }
         };
     }
-    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-        return Ok(RawOutput {
-            name: name.to_owned(),
-            shape: shape.iter().map(|&d| d as usize).collect(),
-            data: data.to_vec(),
-        });
-    }
+    try_as!(f32, |&v| v);
     try_as!(half::f16, |v| v.to_f32());
     try_as!(i64, |&v| v as f32);
     try_as!(i32, |&v| v as f32);

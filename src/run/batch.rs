@@ -76,8 +76,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const BATCH_WAIT: Duration = Duration::from_millis(5);
 
 /// Screens `options.inputs` and seals the run folder.
-pub fn screen(session: Session, options: &BatchOptions) -> Result<Outcome, RunError> {
+pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, RunError> {
     let t0 = Instant::now();
+    // Batch screening samples video adaptively unless told otherwise: the
+    // same events as at full rate, at a fraction of the inferences. The
+    // run records the mode, so a resume keeps it.
+    session
+        .config
+        .sampling
+        .mode
+        .get_or_insert(SampleMode::Adaptive);
     let (inputs, discover_errors) = source::discover(&options.inputs);
     for e in &discover_errors {
         tracing::error!("{e}");

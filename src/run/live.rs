@@ -240,6 +240,10 @@ fn handle(
 /// seals the run folder.
 pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, RunError> {
     let started = session.started;
+    // A feed's adaptive sampling follows the news as it comes, so what it
+    // infers depends on timing: feeds are inferred at full rate unless
+    // told otherwise.
+    session.config.sampling.mode.get_or_insert(SampleMode::Full);
     let stall_timeout = seconds("--timeout", options.timeout, true)?;
     let lost_grace = seconds("--lost-grace", options.lost_grace, false)?;
     let deadline = match options.duration {

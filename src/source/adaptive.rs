@@ -269,19 +269,11 @@ impl Feedback {
         self.changed.notify_all();
     }
 
-    /// Whether `source` was busy after its frame `seq`: for a batch board,
-    /// once that frame's news has come (waiting for it), and the news of
-    /// earlier frames is dropped; `None` once the board is closed. A live
-    /// board answers at once with the latest news, if any.
+    /// Whether `source` was busy after its frame `seq`, once that frame's
+    /// news has come (waiting for it); the news of earlier frames is
+    /// dropped. `None` once the board is closed. For batch boards.
     pub fn busy_after(&self, source: usize, seq: u64) -> Option<bool> {
         let mut board = self.news.lock().expect("feedback lock");
-        if self.live {
-            return board
-                .seen
-                .get(&source)
-                .and_then(|n| n.back())
-                .map(|&(_, b)| b);
-        }
         loop {
             let news = board.seen.entry(source).or_default();
             if news.back().is_some_and(|&(s, _)| s >= seq) {
@@ -299,6 +291,17 @@ impl Feedback {
                 .expect("feedback lock")
                 .0;
         }
+    }
+
+    /// Whether `source` is busy after the latest frame of it screened, if
+    /// any was: for live boards, which never wait.
+    pub fn latest_busy(&self, source: usize) -> Option<bool> {
+        let board = self.news.lock().expect("feedback lock");
+        board
+            .seen
+            .get(&source)
+            .and_then(|n| n.back())
+            .map(|&(_, b)| b)
     }
 
     /// No more news will come (the consumer stopped): nobody waits again.
@@ -1218,10 +1221,10 @@ mod tests {
         board.close();
         assert_eq!(board.busy_after(1, 9), None);
         let live = Feedback::live();
-        assert_eq!(live.busy_after(0, 1), None);
+        assert_eq!(live.latest_busy(0), None);
         live.report(0, 7, true);
         live.report(0, 0, false);
-        assert_eq!(live.busy_after(0, 9), Some(false));
+        assert_eq!(live.latest_busy(0), Some(false));
     }
 
     #[test]

@@ -448,13 +448,14 @@ impl VideoSource {
             // frame it sent `LEAD_S` of video ago (waiting for it if need
             // be), so that what is inferred does not depend on timing; a
             // live one reads the latest news, whatever frame it is of.
-            let asked = if board.is_live() {
-                a.unanswered.due(None, Feedback::LEAD_S);
-                Some(0)
+            let news = if board.is_live() {
+                board.latest_busy(self.source_id)
             } else {
-                a.unanswered.due(pts_s, Feedback::LEAD_S)
+                a.unanswered
+                    .due(pts_s, Feedback::LEAD_S)
+                    .and_then(|seq| board.busy_after(self.source_id, seq))
             };
-            if let Some(busy) = asked.and_then(|seq| board.busy_after(self.source_id, seq)) {
+            if let Some(busy) = news {
                 a.busy = busy;
             }
         }
@@ -485,7 +486,9 @@ impl VideoSource {
         let keep = match decision {
             Decision::Infer(reason) => {
                 self.counts.infer(reason);
-                a.unanswered.sent(self.emitted, pts_s);
+                if a.feedback.as_ref().is_some_and(|b| !b.is_live()) {
+                    a.unanswered.sent(self.emitted, pts_s);
+                }
                 true
             }
             Decision::Skip(reason) => {
