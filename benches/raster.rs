@@ -6,12 +6,16 @@
 //! - `sparse OUT.tif SIZE`: the same size of GeoTIFF, nodata except for a
 //!   3000 x 3000 block of such scene in the middle; its empty blocks are
 //!   never written (SPARSE_OK), so a 30,000 px scene is a few MB on disk;
-//! - `model RASTER MODEL [THREADS]`: reading and preprocessing every window
-//!   on one thread (`read_only_tiles_per_s`), then the model alone on the
-//!   first 64 windows with data, preprocessed beforehand, one window per
-//!   call as `lookout screen` runs by default (`model_only_tiles_per_s`).
+//! - `model RASTER MODEL [THREADS [WORKERS]]`: reading and preprocessing
+//!   every window on one thread (`read_only_tiles_per_s`), then the model
+//!   alone on the first 64 windows with data, preprocessed beforehand, one
+//!   window per call on each inference worker's own copy at once, as
+//!   `lookout screen` runs by default (`model_only_tiles_per_s`), with the
+//!   processor time per window of each (`read_cpu_ms`, `tile_model_cpu_ms`).
 //!
 //! Usage: `cargo bench --bench raster -- COMMAND ARGS...`.
+
+mod common;
 
 use std::path::Path;
 use std::time::Instant;
@@ -133,7 +137,7 @@ fn main() {
         .collect();
     let arg = |i: usize| -> &str {
         args.get(i).map(String::as_str).unwrap_or_else(|| {
-            eprintln!("usage: cargo bench --bench raster -- scene|sparse OUT.tif SIZE | model RASTER MODEL [THREADS]");
+            eprintln!("usage: cargo bench --bench raster -- scene|sparse OUT.tif SIZE | model RASTER MODEL [THREADS [WORKERS]]");
             std::process::exit(2)
         })
     };
@@ -160,7 +164,10 @@ fn main() {
             }
         }
         "model" => {
-            let threads: usize = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(0);
+            let (workers, threads) = common::layout(
+                args.get(3).and_then(|t| t.parse().ok()).unwrap_or(0),
+                args.get(4).and_then(|t| t.parse().ok()),
+            );
             let mut config = OnnxConfig::new(arg(2));
             config.threads = threads;
             config.post = PostProcess {
@@ -168,8 +175,10 @@ fn main() {
                 iou: 0.5,
                 max_det: 300,
             };
-            let mut detector = OnnxDetector::load(&config).expect("loading the model");
-            let spec = detector.preprocess().clone();
+            let spec = OnnxDetector::load(&config)
+                .expect("loading the model")
+                .preprocess()
+                .clone();
             let options = RasterOptions {
                 config: Default::default(),
                 tiling: Tiling::with_size(spec.input_w.max(spec.input_h)),
@@ -177,6 +186,7 @@ fn main() {
             // Reading and preprocessing alone, on this one thread: every
             // window of the scene, keeping the first 64 for the model.
             let t0 = Instant::now();
+            let cpu0 = common::cpu_seconds();
             let mut src =
                 RasterSource::open(Path::new(arg(1)), 0, &options).expect("opening the raster");
             let mut tensors = Vec::new();
@@ -189,20 +199,17 @@ fn main() {
                 read += 1;
             }
             let read_rate = read as f64 / t0.elapsed().as_secs_f64();
+            let read_cpu = (common::cpu_seconds() - cpu0) / read as f64;
             println!("read_only_tiles_per_s {read_rate:.2}");
+            println!("read_cpu_ms {:.3}", read_cpu * 1e3);
             assert!(!tensors.is_empty(), "the raster has no data");
-            for t in tensors.iter().take(8) {
-                detector.detect(std::slice::from_ref(t)).expect("inference");
-            }
-            let runs = 128;
-            let t0 = Instant::now();
-            for i in 0..runs {
-                detector
-                    .detect(std::slice::from_ref(&tensors[i % tensors.len()]))
-                    .expect("inference");
-            }
-            let rate = runs as f64 / t0.elapsed().as_secs_f64();
+            let (rate, cpu) = common::model_alone(&config, workers, &tensors, 128);
             println!("model_only_tiles_per_s {rate:.2}");
+            println!("tile_model_cpu_ms {:.3}", cpu * 1e3);
+            println!(
+                "cores {}",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
         }
         other => {
             eprintln!("unknown command {other:?}");

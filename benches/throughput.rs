@@ -4,15 +4,19 @@
 //!
 //! - `decode_only_fps`: decode, convert to RGB and letterbox on one core;
 //! - `model_only_fps`: the model alone on frames preprocessed beforehand,
-//!   with the same thread settings as the pipeline;
+//!   with the same inference workers and threads as the pipeline (by
+//!   default, what `screen` chooses: see `ModelConfig::workers`), each
+//!   worker calling its own copy of the model back to back;
 //! - `decode_cpu_ms` and `model_cpu_ms`: the processor time each stage
 //!   spends on a frame, over all its threads (the model's ONNX Runtime
 //!   threads seldom keep every core busy; time they spend spinning counts),
 //!   and `cores`: what the pipeline's limit is computed from (see
 //!   `scripts/bench.sh`).
 //!
-//! Usage: `cargo bench --bench throughput -- CLIP MODEL [THREADS]`.
+//! Usage: `cargo bench --bench throughput -- CLIP MODEL [THREADS [WORKERS]]`.
 //! Prints `name value` lines.
+
+mod common;
 
 use std::time::Instant;
 
@@ -28,10 +32,13 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let (Some(clip), Some(model)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: cargo bench --bench throughput -- CLIP MODEL [THREADS]");
+        eprintln!("usage: cargo bench --bench throughput -- CLIP MODEL [THREADS [WORKERS]]");
         std::process::exit(2);
     };
-    let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let (workers, threads) = common::layout(
+        args.get(2).and_then(|t| t.parse().ok()).unwrap_or(0),
+        args.get(3).and_then(|t| t.parse().ok()),
+    );
 
     let mut config = OnnxConfig::new(model);
     config.threads = threads;
@@ -60,7 +67,7 @@ fn main() {
         feedback: None,
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
-    let cpu0 = cpu_seconds();
+    let cpu0 = common::cpu_seconds();
     let t0 = Instant::now();
     let mut frames = 0u64;
     let mut sample = Vec::new();
@@ -72,24 +79,12 @@ fn main() {
         frames += 1;
     }
     let decode_fps = frames as f64 / t0.elapsed().as_secs_f64();
-    let decode_cpu = (cpu_seconds() - cpu0) / frames as f64;
+    let decode_cpu = (common::cpu_seconds() - cpu0) / frames as f64;
 
-    // The model alone, on preprocessed frames, one frame per call as the
-    // pipeline runs by default. One warm-up pass first.
-    let mut detector = detector;
-    for t in &sample {
-        detector.detect(std::slice::from_ref(t)).expect("inference");
-    }
+    // The model alone, on preprocessed frames, as the pipeline runs it.
+    drop(detector);
     let runs = frames.clamp(32, 200) as usize;
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
-    for i in 0..runs {
-        detector
-            .detect(std::slice::from_ref(&sample[i % sample.len()]))
-            .expect("inference");
-    }
-    let model_fps = runs as f64 / t0.elapsed().as_secs_f64();
-    let model_cpu = (cpu_seconds() - cpu0) / runs as f64;
+    let (model_fps, model_cpu) = common::model_alone(&config, workers, &sample, runs);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     println!("frames {frames}");
@@ -98,28 +93,5 @@ fn main() {
     println!("decode_cpu_ms {:.3}", decode_cpu * 1e3);
     println!("model_cpu_ms {:.3}", model_cpu * 1e3);
     println!("cores {cores}");
-}
-
-/// Processor time of this process so far, over all its threads, in
-/// seconds (`utime + stime` of `/proc/self/stat`, in clock ticks).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("reading /proc/self/stat");
-    // The command name may hold spaces: fields count from after its ')'.
-    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0)
-    })
+    println!("workers {workers}");
 }

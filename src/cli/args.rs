@@ -34,9 +34,14 @@ pub struct ModelArgs {
     /// (comma-separated), e.g. `--classes person`.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub classes: Option<Vec<String>>,
-    /// Inference threads [default: ONNX Runtime's choice].
+    /// Inference threads, per worker [default: ONNX Runtime's choice; with
+    /// several workers, the cores shared among them].
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Inference workers for screen and eval, each with its own copy of the
+    /// model [default: 2 on a CPU with 2 cores or more, 1 on a GPU].
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub workers: Option<usize>,
     /// Frames (or tiles) per inference call, for models with a dynamic batch axis.
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub batch: Option<usize>,
@@ -76,6 +81,7 @@ impl ModelArgs {
         m.labels = self.labels.clone().or(m.labels.take());
         m.ort_lib = self.ort_lib.clone().or(m.ort_lib.take());
         m.threads = self.threads.unwrap_or(m.threads);
+        m.workers = self.workers.or(m.workers);
         m.batch = self.batch.unwrap_or(m.batch);
         if let Some(v) = &self.family {
             m.family = Some(crate::detect::family::Family::parse(v)?);

@@ -190,6 +190,9 @@ fn resumed_config(args: &ScreenArgs, dir: &std::path::Path) -> Result<Config> {
     if let Some(t) = m.threads {
         config.model.threads = t;
     }
+    if let Some(w) = m.workers {
+        config.model.workers = Some(w);
+    }
     if let Some(b) = m.batch {
         config.model.batch = b;
     }

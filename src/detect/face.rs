@@ -76,9 +76,9 @@ impl FaceDetector {
             std: [1.0; 3],
             pad_value: 0,
         };
-        let t = pre.run(image);
+        let mut t = pre.run(image);
         let shape = [1, 3, t.input_h as usize, t.input_w as usize];
-        let outputs = self.model.run(&shape, t.data)?;
+        let outputs = self.model.run(&shape, std::mem::take(&mut t.data))?;
         let malformed = |what: String| DetectError::Unsupported {
             path: self.path.clone(),
             reason: format!("not a CenterFace model: {what}"),

@@ -173,11 +173,69 @@ pub struct InferStats {
 pub struct Infer<D> {
     detector: D,
     batch: usize,
-    merge: Option<MergeConfig>,
     stats: InferStats,
+    assemble: Assemble,
+}
+
+/// A frame, or part of a sliced frame, detected but not yet assembled:
+/// what [`Infer::detect`] returns and [`Assemble::push`] takes. Each
+/// tensor's detections are in its own pixels (the frame's, or its tile's).
+pub struct Inferred {
+    pub frame: Frame,
+    pub tiles: Option<TilePart>,
+    pub per_tensor: Vec<Vec<Detection>>,
+}
+
+/// Joins the parts of sliced frames, in the order they were prepared. It
+/// is kept apart from [`Infer`] so that several inference workers can
+/// detect the parts of one frame while one assembler merges them.
+#[derive(Debug, Clone)]
+pub struct Assemble {
+    merge: Option<MergeConfig>,
     /// The detections of the sliced frame whose parts are arriving, in
     /// frame pixels, until its last part.
     partial: Vec<tile::TileDetection>,
+}
+
+impl Assemble {
+    /// `merge`: how the tiles of a sliced frame are joined (the tiling's).
+    pub fn new(merge: Option<MergeConfig>) -> Assemble {
+        Assemble {
+            merge,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The frame with its detections in frame pixels once `part` completes
+    /// it: at once for a whole frame, with its last part for a sliced one.
+    /// A raster window's detections stay in window pixels (the caller
+    /// places them in the scene).
+    pub fn push(&mut self, part: Inferred) -> Option<(Frame, Vec<Detection>)> {
+        let Inferred {
+            frame,
+            tiles,
+            mut per_tensor,
+        } = part;
+        let Some(part) = tiles else {
+            return Some((frame, per_tensor.pop().unwrap_or_default()));
+        };
+        let (fw, fh) = (frame.meta.width, frame.meta.height);
+        self.partial.extend(
+            part.tiles
+                .iter()
+                .zip(per_tensor)
+                .flat_map(|(&(i, t), dets)| dets.into_iter().map(move |d| t.place(i, d, fw, fh))),
+        );
+        if !part.last {
+            return None;
+        }
+        let placed = std::mem::take(&mut self.partial);
+        let detections = match self.merge {
+            Some(cfg) => tile::merge(placed, &cfg),
+            None => placed.into_iter().map(|t| t.detection).collect(),
+        };
+        Some((frame, detections))
+    }
 }
 
 impl<D: Detector> Infer<D> {
@@ -188,9 +246,8 @@ impl<D: Detector> Infer<D> {
         Infer {
             detector,
             batch,
-            merge,
             stats: InferStats::default(),
-            partial: Vec::new(),
+            assemble: Assemble::new(merge),
         }
     }
 
@@ -212,14 +269,9 @@ impl<D: Detector> Infer<D> {
     }
 
     /// Detects every tensor of `prepared` in calls of at most `batch`, and
-    /// returns each frame with its detections in frame pixels, in order: a
-    /// sliced frame once its last part has been detected (its earlier parts
-    /// may have come in earlier calls). A raster window's detections stay
-    /// in window pixels (the caller places them in the scene).
-    pub fn run(
-        &mut self,
-        prepared: Vec<Prepared>,
-    ) -> Result<Vec<(Frame, Vec<Detection>)>, DetectError> {
+    /// returns each part with its detections per tensor, in order, for an
+    /// [`Assemble`] to join.
+    pub fn detect(&mut self, prepared: Vec<Prepared>) -> Result<Vec<Inferred>, DetectError> {
         let mut counts = Vec::with_capacity(prepared.len());
         let mut parts = Vec::with_capacity(prepared.len());
         let mut tensors: Vec<Tensorised> = Vec::with_capacity(prepared.len());
@@ -238,34 +290,30 @@ impl<D: Detector> Infer<D> {
         }
         self.stats.non_finite = self.detector.non_finite_frames();
         let mut results = results.into_iter();
-        let mut out = Vec::with_capacity(parts.len());
-        for ((frame, tiles), n) in parts.into_iter().zip(counts) {
-            let (fw, fh) = (frame.meta.width, frame.meta.height);
-            let mut per_tensor: Vec<Vec<Detection>> = (0..n)
-                .map(|_| results.next().expect("one result per tensor"))
-                .collect();
-            let Some(part) = tiles else {
-                out.push((frame, per_tensor.pop().unwrap_or_default()));
-                continue;
-            };
-            self.partial.extend(
-                part.tiles
-                    .iter()
-                    .zip(per_tensor)
-                    .flat_map(|(&(i, t), dets)| {
-                        dets.into_iter().map(move |d| t.place(i, d, fw, fh))
-                    }),
-            );
-            if part.last {
-                let placed = std::mem::take(&mut self.partial);
-                let detections = match self.merge {
-                    Some(cfg) => tile::merge(placed, &cfg),
-                    None => placed.into_iter().map(|t| t.detection).collect(),
-                };
-                out.push((frame, detections));
-            }
-        }
-        Ok(out)
+        Ok(parts
+            .into_iter()
+            .zip(counts)
+            .map(|((frame, tiles), n)| Inferred {
+                frame,
+                tiles,
+                per_tensor: results.by_ref().take(n).collect(),
+            })
+            .collect())
+    }
+
+    /// Detects and assembles in turn: each frame with its detections in
+    /// frame pixels, in order, a sliced frame once its last part has been
+    /// detected (its earlier parts may have come in earlier calls). A
+    /// raster window's detections stay in window pixels.
+    pub fn run(
+        &mut self,
+        prepared: Vec<Prepared>,
+    ) -> Result<Vec<(Frame, Vec<Detection>)>, DetectError> {
+        let parts = self.detect(prepared)?;
+        Ok(parts
+            .into_iter()
+            .filter_map(|p| self.assemble.push(p))
+            .collect())
     }
 }
 

@@ -288,8 +288,13 @@ pub struct Summary {
     pub wall_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_fps: Option<f64>,
+    /// Seconds spent in inference calls, summed over the inference workers
+    /// (with two, up to twice the wall time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_s: Option<f64>,
+    /// Inference workers, each with its own copy of the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_workers: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_calls: Option<u64>,
     /// Frames (or tiles) per inference call, on average.

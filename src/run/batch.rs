@@ -341,10 +341,11 @@ fn drive(
         batch_wait: adaptive.then_some(BATCH_WAIT),
     };
     let stride = config.sampling.stride;
-    let detector = session.take_detector();
+    let detectors = session.take_detectors()?;
+    let workers = detectors.len();
     let mut last_checkpoint = Instant::now();
 
-    let result = pipeline::run(&inputs, detector, &pipeline_options, |item| {
+    let result = pipeline::run(&inputs, detectors, &pipeline_options, |item| {
         if super::signal::requested() {
             return Err(Halt::Interrupted);
         }
@@ -564,6 +565,7 @@ fn drive(
         wall_s: Some(wall),
         pipeline_fps: Some(frames_now as f64 / pipeline_s),
         inference_s: Some(stats.inference_time.as_secs_f64()),
+        inference_workers: Some(workers),
         inference_calls: Some(stats.inference_calls),
         inference_batch_mean: (stats.inference_calls > 0)
             .then(|| stats.inference_tensors as f64 / stats.inference_calls as f64),

@@ -209,10 +209,10 @@ pub fn detect(
         batch_wait: None,
     };
     let labels = session.labels().to_vec();
-    let detector = session.take_detector();
+    let detectors = session.take_detectors().map_err(Box::new)?;
     let mut frames = Vec::new();
     let mut failures = Vec::new();
-    let result = pipeline::run(&inputs, detector, &options, |item| {
+    let result = pipeline::run(&inputs, detectors, &options, |item| {
         match item {
             Item::Frame(Detected { frame, detections }) => {
                 bar.inc(1);

@@ -32,6 +32,8 @@ pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
 pub struct Session {
     pub config: Config,
     pub model_path: PathBuf,
+    /// How the detector was loaded, for [`Session::take_detectors`].
+    onnx: OnnxConfig,
     detector: Option<OnnxDetector>,
     pub info: ModelInfo,
     /// The run's signatures (a `watch` feed may build its own).
@@ -89,13 +91,13 @@ impl Session {
             preprocess: config.model.preprocess.clone(),
             device: config.model.device()?,
         };
-        let mut detector = OnnxDetector::load(&onnx)?;
-        detector.warm_up();
+        let detector = OnnxDetector::load(&onnx)?;
         let info = detector.info().clone();
         tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
         Ok(Session {
             config,
             model_path,
+            onnx,
             detector: Some(detector),
             info,
             signatures: Vec::new(),
@@ -104,9 +106,43 @@ impl Session {
         })
     }
 
-    /// The detector, once: the driver that runs it owns it.
+    /// The detector, once: the driver that runs it owns it. It is warmed
+    /// up (see [`OnnxDetector::warm_up`]).
     pub fn take_detector(&mut self) -> OnnxDetector {
-        self.detector.take().expect("the detector is taken once")
+        let mut detector = self.detector.take().expect("the detector is taken once");
+        detector.warm_up();
+        detector
+    }
+
+    /// One detector per inference worker, `[model] workers` of them (see
+    /// [`crate::config::ModelConfig::workers`]), warmed up, once. Several
+    /// workers share the cores: unless `[model] threads` is set, each
+    /// session gets its share, and the one loaded to read the model is
+    /// loaded again with it.
+    pub fn take_detectors(&mut self) -> Result<Vec<OnnxDetector>, RunError> {
+        let workers = self.config.model.workers();
+        let threads = self.config.model.threads_per_worker(workers);
+        let first = self.detector.take().expect("the detector is taken once");
+        let mut detectors = Vec::with_capacity(workers);
+        let onnx = OnnxConfig {
+            threads,
+            ..self.onnx.clone()
+        };
+        if threads == self.onnx.threads {
+            detectors.push(first);
+        } else {
+            drop(first);
+        }
+        while detectors.len() < workers {
+            detectors.push(OnnxDetector::load(&onnx)?);
+        }
+        for d in &mut detectors {
+            d.warm_up();
+        }
+        if workers > 1 {
+            tracing::info!(workers, threads, "inference workers");
+        }
+        Ok(detectors)
     }
 
     pub fn labels(&self) -> &[String] {
