@@ -68,6 +68,9 @@
 #                    under 1 s. See scripts/bench_feeds.py.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
+# BENCH_ONLY=video,raster (a comma-separated list of sections: video, eval,
+# raster, adaptive, live, review, redact) runs only those sections; redact
+# needs video's runs, so it brings video along.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -80,9 +83,13 @@ cargo build --release --locked --quiet --bench raster
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
+want() { [[ -z "${BENCH_ONLY:-}" || ",$BENCH_ONLY," == *",$1,"* ]]; }
+PY="$ROOT/.deps/pyeval/bin/python"
+ROUNDS="${ROUNDS:-3}"
+
+if want video || want redact; then
 # Shared machines are noisy: run the three measurements back to back,
 # ROUNDS times, and report the median of each.
-ROUNDS="${ROUNDS:-3}"
 for round in $(seq "$ROUNDS"); do
     RUN="$(./target/release/lookout screen "$CLIP" --sample full --model "$MODEL" --out "$OUT" --run-id "r$round" --quiet)"
     python3 -c 'import json,sys; print("pipeline_fps", json.load(open(sys.argv[1]))["summary"]["pipeline_fps"])' "$RUN/run.json"
@@ -111,9 +118,11 @@ print(f"limit_fps {limit:.2f}  (min(model_only_fps, cores / cpu per frame), {med
 print(f"efficiency {statistics.median(ratios):.3f}  (median of {sys.argv[2]} rounds: " + ", ".join(f"{r:.2f}" for r in ratios) + ")")
 PYEOF
 
+fi
+
 # --- Evaluation speed -------------------------------------------------------
+if want eval; then
 EVAL_IMAGES="${EVAL_IMAGES:-5000}"
-PY="$ROOT/.deps/pyeval/bin/python"
 "$PY" scripts/make_eval_cases.py "$OUT/evalset" --bench "$EVAL_IMAGES" --objects 50 >/dev/null
 SET="$OUT/evalset/bench"
 ./target/release/lookout eval --gt "$SET/gt.json" --predictions "$SET/results.json" --out "$OUT/evalreport" --quiet >/dev/null
@@ -133,7 +142,10 @@ print(f"eval_speedup_faster_coco_eval {fast['seconds'] / ours['seconds']:.1f}")
 print(f"eval_max_stat_difference {worst:.2e}")
 PYEOF
 
+fi
+
 # --- Rasters ------------------------------------------------------------------
+if want raster; then
 RASTER_SIZE="${RASTER_SIZE:-8192}"
 cargo bench --locked --quiet --bench raster -- scene "$OUT/scene.tif" "$RASTER_SIZE"
 for round in $(seq "$ROUNDS"); do
@@ -177,18 +189,31 @@ print(f"sparse raster 30000 px, {os.path.getsize(f'{out}/sparse.tif') / 1e6:.1f}
 print(f"raster_peak_rss_mb {peak:.0f}")
 PYEOF
 
+fi
+
 # --- Adaptive sampling and feeds per machine ----------------------------------
+if want adaptive; then
 LONG_MINUTES="${LONG_MINUTES:-10}"
 "$PY" scripts/make_long_sortie.py "$OUT/long" --minutes "$LONG_MINUTES" --name long-sortie
 python3 scripts/bench_adaptive.py ./target/release/lookout "$MODEL" "$OUT" "$CLIP" "$OUT/long/long-sortie.mp4"
 "$PY" scripts/make_long_sortie.py "$OUT/feeds" --minutes 2 --size 1280x720 --name patrol >/dev/null
 python3 scripts/bench_feeds.py ./target/release/lookout "$OUT/feeds/patrol.mp4" "$MODEL" "$OUT"
 
+fi
+
 # --- Live feeds ---------------------------------------------------------------
+if want live; then
 python3 scripts/bench_live.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${LIVE_SOAK_S:-600}"
 
+fi
+
 # --- Review server ---------------------------------------------------------------
+if want review; then
 python3 scripts/bench_review.py ./target/release/lookout "$OUT" "${REVIEW_EVENTS:-20000}"
 
+fi
+
 # --- Redacted export ---------------------------------------------------------
+if want redact; then
 python3 scripts/bench_redact.py ./target/release/lookout "$OUT/r1" "$OUT"
+fi

@@ -259,14 +259,22 @@ impl Preprocess {
                 for value in pad {
                     data.extend(std::iter::repeat_n(value, plane));
                 }
+                // One pass over each source row, writing the three planes.
+                let (p0, rest) = data.split_at_mut(plane);
+                let (p1, p2) = rest.split_at_mut(plane);
+                let [l0, l1, l2] = &lut;
+                let [s0, s1, s2] = src_c;
                 for (y, row) in resized.chunks_exact(rw * 3).enumerate() {
                     let base = (y + py) * iw + px;
-                    for c in 0..3 {
-                        let dst = &mut data[c * plane + base..c * plane + base + rw];
-                        let sc = src_c[c];
-                        for (x, d) in dst.iter_mut().enumerate() {
-                            *d = lut[c][row[x * 3 + sc] as usize];
-                        }
+                    let (d0, d1, d2) = (
+                        &mut p0[base..base + rw],
+                        &mut p1[base..base + rw],
+                        &mut p2[base..base + rw],
+                    );
+                    for (x, rgb) in row.chunks_exact(3).enumerate() {
+                        d0[x] = l0[rgb[s0] as usize];
+                        d1[x] = l1[rgb[s1] as usize];
+                        d2[x] = l2[rgb[s2] as usize];
                     }
                 }
             }
@@ -294,7 +302,12 @@ impl Preprocess {
 }
 
 /// Bilinear resize of packed RGB8 pixels with SIMD where the CPU has it.
+/// Each thread keeps its resizer (and the scratch buffers inside it) from
+/// one frame to the next.
 fn resize_rgb(image: &RgbImage, w: u32, h: u32) -> Vec<u8> {
+    thread_local! {
+        static RESIZER: std::cell::RefCell<fr::Resizer> = std::cell::RefCell::new(fr::Resizer::new());
+    }
     let (sw, sh) = image.dimensions();
     if (sw, sh) == (w, h) {
         return image.as_raw().clone();
@@ -304,9 +317,11 @@ fn resize_rgb(image: &RgbImage, w: u32, h: u32) -> Vec<u8> {
     let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x3);
     let options =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("source and destination are both U8x3");
+    RESIZER.with_borrow_mut(|resizer| {
+        resizer
+            .resize(&src, &mut dst, &options)
+            .expect("source and destination are both U8x3")
+    });
     dst.into_vec()
 }
 

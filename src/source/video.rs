@@ -77,8 +77,6 @@ pub struct VideoSource {
     /// Reads that failed in a row; the demuxer skips damage on its own,
     /// so a few are retried before the file counts as unreadable.
     read_errors: u32,
-    /// The colour-converted picture, reused from frame to frame.
-    rgb: ff::frame::Video,
     /// With `--sample adaptive`: the policy and its thumbnails.
     adaptive: Option<AdaptiveState>,
     counts: SamplingCounts,
@@ -109,6 +107,9 @@ const SKIP_TAIL: u32 = 16;
 
 /// Failed reads in a row after which a video counts as unreadable.
 const MAX_READ_ERRORS: u32 = 64;
+
+/// Bytes allocated past an RGB image's end for swscale's vector stores.
+const SCALE_SLACK: usize = 64;
 
 /// Lets another thread abort a live source's blocking I/O: FFmpeg polls it
 /// while connecting and reading, and gives up once the deadline passes or
@@ -366,7 +367,6 @@ impl VideoSource {
             last_shown: None,
             gaps: Vec::new(),
             read_errors: 0,
-            rgb: ff::frame::Video::empty(),
             adaptive,
             counts: SamplingCounts::new(options.sampling.mode),
         })
@@ -402,20 +402,45 @@ impl VideoSource {
             })?;
             self.scaler = Some(Scaler(ctx));
         }
-        let rgb = &mut self.rgb;
         let scaler = self.scaler.as_mut().expect("scaler was just created");
-        scaler.0.run(frame, rgb).map_err(|e| SourceError::Decode {
-            path: self.path.clone(),
-            frames: self.decoded,
-            message: format!("colour conversion failed: {e}"),
-        })?;
-        let stride = rgb.stride(0);
-        let data = rgb.data(0);
+        // swscale writes straight into the image's own buffer, rows packed,
+        // instead of into a padded frame that would then be copied. The
+        // slack past the end covers any SIMD store that runs over a row.
         let row = w as usize * 3;
-        let mut packed = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            packed.extend_from_slice(&data[y * stride..y * stride + row]);
+        let len = row * h as usize;
+        let mut packed: Vec<u8> = Vec::with_capacity(len + SCALE_SLACK);
+        let dst: [*mut u8; 4] = [
+            packed.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        ];
+        let dst_stride: [i32; 4] = [row as i32, 0, 0, 0];
+        // SAFETY: the context was made for this frame's size and format
+        // (checked above) and RGB24 output, whose one plane of `h` rows of
+        // `row` bytes fits in `packed`; the source pointers and strides are
+        // the decoded frame's own.
+        let rows = unsafe {
+            let src = frame.as_ptr();
+            ff::ffi::sws_scale(
+                scaler.0.as_mut_ptr(),
+                (*src).data.as_ptr() as *const *const u8,
+                (*src).linesize.as_ptr(),
+                0,
+                h as i32,
+                dst.as_ptr(),
+                dst_stride.as_ptr(),
+            )
+        };
+        if rows != h as i32 {
+            return Err(SourceError::Decode {
+                path: self.path.clone(),
+                frames: self.decoded,
+                message: format!("colour conversion failed: {rows} of {h} rows converted"),
+            });
         }
+        // SAFETY: sws_scale wrote all `h` rows of `row` bytes.
+        unsafe { packed.set_len(len) };
         Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
     }
 
