@@ -326,9 +326,19 @@ fn register_device(
             if !ort::ep::TensorRT::is_available().unwrap_or(false) {
                 return Err(DeviceStartError::NoTensorRt);
             }
+            let cache = tensorrt_cache();
+            if let Err(error) = std::fs::create_dir_all(&cache) {
+                tracing::warn!(path = %cache.display(), %error, "cannot create the TensorRT engine cache; engines will be built again on every run");
+            }
             builder
                 .with_execution_providers([ort::ep::TensorRT::default()
                     .with_device_id(id)
+                    // Building an engine takes minutes; the cache keeps it
+                    // for the next run of the same model on the same GPU.
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(cache.display())
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(cache.display())
                     .build()
                     .error_on_failure()])
                 .map_err(|error| DeviceStartError::Start {
@@ -347,6 +357,24 @@ fn register_device(
             },
         }),
     }
+}
+
+/// Where TensorRT keeps the engines and timing caches it builds:
+/// `LOOKOUT_TENSORRT_CACHE`, else `$XDG_CACHE_HOME/lookout/tensorrt`, else
+/// `~/.cache/lookout/tensorrt`, else a folder in the temporary directory.
+pub fn tensorrt_cache() -> PathBuf {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("LOOKOUT_TENSORRT_CACHE").unwrap_or_else(|| {
+        env("XDG_CACHE_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("lookout")
+            .join("tensorrt")
+    })
 }
 
 impl OnnxDetector {
