@@ -362,7 +362,8 @@ fn register_device(
 /// Where TensorRT keeps the engines and timing caches it builds:
 /// `LOOKOUT_TENSORRT_CACHE`, else `$XDG_CACHE_HOME/lookout/tensorrt`, else
 /// `~/.cache/lookout/tensorrt`, else a folder in the temporary directory.
-pub fn tensorrt_cache() -> PathBuf {
+#[cfg(feature = "tensorrt")]
+fn tensorrt_cache() -> PathBuf {
     let env = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
