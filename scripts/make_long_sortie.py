@@ -20,7 +20,8 @@ empty roads, under slowly drifting light.
 
 Frames are drawn by scripts/scenegen.py at 1280x720 (the scale the demo
 model was made for) and scaled by FFmpeg to --size. x264 writes them with
-its default B-frames and a keyframe every 2 s, as drone recorders do.
+its default B-frames and a keyframe every --gop-s seconds (2 by default;
+recorders commonly write 0.5 to 2 s).
 
 Writes OUT_DIR/NAME.mp4 and OUT_DIR/NAME.events.json (segments, and for each
 event the time its holder and a person are first both in view). Everything
@@ -193,6 +194,7 @@ def main():
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--name", default="long-sortie")
     ap.add_argument("--crf", type=int, default=23)
+    ap.add_argument("--gop-s", type=float, default=2.0, help="seconds between keyframes")
     ap.add_argument("--events", default=",".join(EVENTS), help=f"comma-separated, of {','.join(EVENTS)}")
     args = ap.parse_args()
     out_w, out_h = (int(v) for v in args.size.lower().split("x"))
@@ -208,7 +210,7 @@ def main():
     scale = [] if (out_w, out_h) == (W, H) else ["-vf", f"scale={out_w}:{out_h}:flags=area"]
     cmd = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
            "-r", str(args.fps), "-i", "-", *scale, "-c:v", "libx264", "-preset", "veryfast",
-           "-crf", str(args.crf), "-pix_fmt", "yuv420p", "-g", str(2 * args.fps), "-threads", "2",
+           "-crf", str(args.crf), "-pix_fmt", "yuv420p", "-g", str(max(1, round(args.gop_s * args.fps))), "-threads", "2",
            "-movflags", "+faststart", "-map_metadata", "-1", mp4]
     enc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     noise_rng = np.random.default_rng([args.seed, 1])

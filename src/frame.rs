@@ -38,6 +38,10 @@ pub struct FrameMeta {
     /// Why a frame whose input has telemetry is not placed.
     #[serde(skip)]
     pub unplaced: Option<Arc<str>>,
+    /// A keyframe probe of adaptive sampling, which the consumer judges
+    /// before it screens it (see [`crate::source::adaptive`]).
+    #[serde(skip)]
+    pub probe: bool,
 }
 
 /// A stretch of a video that could not be decoded: the decoder lost the

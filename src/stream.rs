@@ -59,6 +59,20 @@ impl Stream {
                 .any(|t| self.subjects.binary_search(&t.class_id).is_ok())
     }
 
+    /// Whether a keyframe probe showing `detections` is rejected unscreened
+    /// (see [`crate::source::adaptive`]): the stream is busy, or a
+    /// detection of a class some signature counts is one the tracker would
+    /// look at. The bar is the tracker's lowest, not the one that starts a
+    /// track: a person scored 0.4 on the keyframe may score 0.6 on the
+    /// next frame, which a full-rate run would have seen.
+    pub fn wakes(&self, detections: &[Detection]) -> bool {
+        self.busy()
+            || detections.iter().any(|d| {
+                d.score >= self.tracker_config.low_score
+                    && self.subjects.binary_search(&d.class_id).is_ok()
+            })
+    }
+
     /// Tracks one frame's detections and applies the signatures. Frames must
     /// come in presentation order.
     pub fn observe(&mut self, frame: &Frame, detections: &[Detection]) -> Observed {

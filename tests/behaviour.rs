@@ -187,6 +187,7 @@ fn run_case(path: &Path) -> Result<(), String> {
                 gsd_m_per_px: None,
                 ground: None,
                 unplaced: None,
+                probe: false,
             },
             image: image.clone(),
             scene: None,

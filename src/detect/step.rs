@@ -434,6 +434,7 @@ mod tests {
             gsd_m_per_px: None,
             ground: None,
             unplaced: None,
+            probe: false,
         };
         Frame::whole(meta, image::RgbImage::new(w, h))
     }

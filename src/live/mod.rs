@@ -520,6 +520,7 @@ mod tests {
                 gsd_m_per_px: None,
                 ground: None,
                 unplaced: None,
+                probe: false,
             };
             Arrived {
                 frame: Frame::whole(meta, image::RgbImage::new(1, 1)),

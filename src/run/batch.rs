@@ -319,6 +319,8 @@ fn drive(
     let style = progress_style("{prefix:30!} {bar:30} {pos}/{len} frames {rate:>10} ETA {eta}");
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut streams: HashMap<usize, Stream> = HashMap::new();
+    // Inputs whose latest keyframe probe was rejected.
+    let mut rejecting: std::collections::HashSet<usize> = Default::default();
     let config = &session.config;
     let adaptive = config.sampling.mode() == SampleMode::Adaptive;
     let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
@@ -371,6 +373,25 @@ fn drive(
                 let (source_id, seq) = (frame.meta.source_id, frame.meta.seq);
                 let id = ids[source_id];
                 frame.meta.source_id = id;
+                // Keyframe probes are judged before they are screened: one
+                // where something may be is rejected, and so are those
+                // sent after it; the source then decodes the stretch
+                // before it again, every frame.
+                if frame.meta.probe {
+                    if rejecting.contains(&id) {
+                        return Ok(());
+                    }
+                    let stream = streams.get(&id).expect("Started precedes frames");
+                    if stream.wakes(&detections) {
+                        if let Some(board) = &feedback {
+                            board.reject(source_id, seq);
+                        }
+                        rejecting.insert(id);
+                        return Ok(());
+                    }
+                } else {
+                    rejecting.remove(&id);
+                }
                 let rec = &mut record.sources[id];
                 rec.frames_screened += 1;
                 if let Some(bar) = bars.get(&id) {

@@ -19,6 +19,19 @@
 //! While a stream is quiet, the decoder also skips the frames no other
 //! frame refers to (`skip_frame`), which no look or inference needs.
 //!
+//! **Keyframe steps.** On a quiet stretch of a file whose keyframes are at
+//! most `max_gap_s` apart, a batch source decodes keyframes only, on a
+//! decoder of their own, and sends each to the detector as a *probe*. The
+//! consumer judges a probe before it screens it: a probe that shows a
+//! class some signature counts (or comes while the stream is busy) is
+//! *rejected* and not screened, and the source decodes the stretch from
+//! the keyframe before it again, every frame, so the tracker sees every
+//! frame a full-rate run would from that keyframe on. An accepted probe is
+//! screened as any frame, and the frames between it and the keyframe
+//! before were never decoded. Up to [`PROBES_IN_FLIGHT`] probes are out at
+//! once; those sent after a rejected one are dropped unscreened. What is
+//! screened depends on the video alone, as with the news below.
+//!
 //! Tracker and signatures are driven by timestamps, not frame counts, so
 //! uneven sampling changes nothing in how they decide (see
 //! [`crate::track`] and [`crate::event`]).
@@ -70,6 +83,9 @@ pub struct AdaptiveParams {
     pub min_blob_px: usize,
     /// Let the decoder skip frames no other frame refers to while quiet.
     pub skip_nonref: bool,
+    /// On quiet stretches of files whose keyframes are at most
+    /// `max_gap_s` apart, decode keyframes only (see the module).
+    pub keyframe_steps: bool,
 }
 
 impl Default for AdaptiveParams {
@@ -84,6 +100,7 @@ impl Default for AdaptiveParams {
             motion_threshold: 14.0,
             min_blob_px: 4,
             skip_nonref: true,
+            keyframe_steps: true,
         }
     }
 }
@@ -136,6 +153,8 @@ pub enum InferReason {
     BaseRate,
     /// No timestamp to decide by: every such frame is inferred.
     Untimed,
+    /// A keyframe probe the consumer accepted (keyframe steps).
+    Keyframe,
 }
 
 impl InferReason {
@@ -148,6 +167,7 @@ impl InferReason {
             InferReason::NewGround => "new_ground",
             InferReason::BaseRate => "base_rate",
             InferReason::Untimed => "untimed",
+            InferReason::Keyframe => "keyframe",
         }
     }
 }
@@ -163,8 +183,13 @@ pub struct SamplingCounts {
     pub not_decoded: u64,
     /// Frames whose thumbnail was compared for motion.
     pub looked: u64,
-    /// Frames sent to the detector.
+    /// Frames sent to the detector and screened.
     pub inferred: u64,
+    /// Keyframe probes sent to the detector that were not screened: the
+    /// consumer rejected them, or they followed a rejected one. Their
+    /// frames were decoded again with the stretch before them.
+    #[serde(default)]
+    pub probes_discarded: u64,
     /// Inferred frames by reason.
     #[serde(default)]
     pub inferred_because: BTreeMap<String, u64>,
@@ -218,11 +243,25 @@ pub struct Feedback {
 
 #[derive(Debug, Default)]
 struct Board {
-    /// Per source, the news not yet read, oldest first: `(seq, busy)`. A
-    /// live board keeps only the latest.
-    seen: HashMap<usize, VecDeque<(u64, bool)>>,
+    /// Per source, the news not yet read, oldest first. A live board
+    /// keeps only the latest.
+    seen: HashMap<usize, VecDeque<(u64, News)>>,
     closed: bool,
 }
+
+/// What the consumer made of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct News {
+    /// The stream is busy after the frame.
+    pub busy: bool,
+    /// The frame was a keyframe probe the consumer rejected unscreened.
+    pub rejected: bool,
+}
+
+/// Keyframe probes a batch source may have sent before it waits for the
+/// verdict on the oldest: two keep both inference workers of a 2-core
+/// machine fed while the source decodes the next keyframe.
+pub const PROBES_IN_FLIGHT: usize = 2;
 
 impl Feedback {
     /// Seconds of video a batch source may decode past its news. A person
@@ -256,14 +295,39 @@ impl Feedback {
     /// The consumer has screened frame `seq` of `source`; the stream is
     /// `busy` after it.
     pub fn report(&self, source: usize, seq: u64, busy: bool) {
+        self.post(
+            source,
+            seq,
+            News {
+                busy,
+                rejected: false,
+            },
+        );
+    }
+
+    /// The consumer rejected keyframe probe `seq` of `source` unscreened:
+    /// something may be there, and the source must decode the stretch
+    /// before it again, every frame.
+    pub fn reject(&self, source: usize, seq: u64) {
+        self.post(
+            source,
+            seq,
+            News {
+                busy: true,
+                rejected: true,
+            },
+        );
+    }
+
+    fn post(&self, source: usize, seq: u64, news: News) {
         let mut board = self.news.lock().expect("feedback lock");
-        let news = board.seen.entry(source).or_default();
+        let seen = board.seen.entry(source).or_default();
         if self.live {
             // A live feed that reconnects counts its frames from 0 again.
-            news.clear();
-            news.push_back((seq, busy));
-        } else if news.back().is_none_or(|&(s, _)| seq > s) {
-            news.push_back((seq, busy));
+            seen.clear();
+            seen.push_back((seq, news));
+        } else if seen.back().is_none_or(|&(s, _)| seq > s) {
+            seen.push_back((seq, news));
         }
         drop(board);
         self.changed.notify_all();
@@ -273,6 +337,14 @@ impl Feedback {
     /// news has come (waiting for it); the news of earlier frames is
     /// dropped. `None` once the board is closed. For batch boards.
     pub fn busy_after(&self, source: usize, seq: u64) -> Option<bool> {
+        self.news_of(source, seq).map(|n| n.busy)
+    }
+
+    /// The news of `source`'s frame `seq`, or of the last frame before it
+    /// that has news, once news of `seq` or a later frame has come
+    /// (waiting for it); the news of earlier frames is dropped. `None`
+    /// once the board is closed. For batch boards.
+    pub fn news_of(&self, source: usize, seq: u64) -> Option<News> {
         let mut board = self.news.lock().expect("feedback lock");
         loop {
             let news = board.seen.entry(source).or_default();
@@ -280,7 +352,7 @@ impl Feedback {
                 while news.len() > 1 && news[1].0 <= seq {
                     news.pop_front();
                 }
-                return news.front().map(|&(_, b)| b);
+                return news.front().map(|&(_, n)| n);
             }
             if board.closed {
                 return None;
@@ -301,7 +373,7 @@ impl Feedback {
             .seen
             .get(&source)
             .and_then(|n| n.back())
-            .map(|&(_, b)| b)
+            .map(|&(_, n)| n.busy)
     }
 
     /// No more news will come (the consumer stopped): nobody waits again.
@@ -901,6 +973,16 @@ impl Adaptive {
         unseen >= self.params.new_ground
     }
 
+    /// A keyframe probe at `t` was accepted and screened: the base rate
+    /// counts from it, and the next look starts afresh (the frames between
+    /// were never decoded).
+    pub fn probed(&mut self, t: f64) {
+        self.last_inferred = Some(t);
+        self.travel = (0, 0);
+        self.motion.reset();
+        self.last_look = None;
+    }
+
     fn inferred(&mut self, t: Option<f64>, reason: InferReason) -> Decision {
         if t.is_some() {
             self.last_inferred = t;
@@ -1225,6 +1307,34 @@ mod tests {
         live.report(0, 7, true);
         live.report(0, 0, false);
         assert_eq!(live.latest_busy(0), Some(false));
+    }
+
+    #[test]
+    fn a_rejected_probe_is_news_of_its_own_and_busy() {
+        let board = Feedback::batch();
+        board.report(0, 10, false);
+        board.reject(0, 11);
+        // The probe after a rejected one is dropped unscreened: no news.
+        board.report(0, 13, true);
+        let quiet = News {
+            busy: false,
+            rejected: false,
+        };
+        assert_eq!(board.news_of(0, 10), Some(quiet));
+        assert_eq!(
+            board.news_of(0, 11),
+            Some(News {
+                busy: true,
+                rejected: true
+            })
+        );
+        // Asked of the dropped probe, the board answers with the last
+        // frame before it; news of a frame already read is not given twice
+        // over a later one.
+        assert_eq!(board.news_of(0, 12).map(|n| n.rejected), Some(true));
+        assert_eq!(board.busy_after(0, 13), Some(true));
+        board.report(0, 13, false);
+        assert_eq!(board.busy_after(0, 13), Some(true), "the first news stands");
     }
 
     #[test]

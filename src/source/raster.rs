@@ -467,6 +467,7 @@ impl RasterSource {
             gsd_m_per_px: gsd,
             ground: None,
             unplaced: None,
+            probe: false,
         };
         Ok(RasterSource {
             info,

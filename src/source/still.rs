@@ -113,6 +113,7 @@ impl Source for StillSource {
             gsd_m_per_px,
             ground,
             unplaced,
+            probe: false,
         };
         Ok(Some(Frame::whole(meta, image)))
     }

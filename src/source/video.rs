@@ -11,7 +11,17 @@
 //! A frame's `frame_index` is its position in the stream, also while the
 //! decoder skips frames (counted from the timestamps), so that evidence
 //! names the same frame whichever sampling found it.
+//!
+//! With keyframe steps (see [`super::adaptive`]) the source runs in one of
+//! three states: every packet to the main decoder; draining the main
+//! decoder before steps begin at a keyframe; or stepping, where only
+//! keyframes are decoded, each alone on a decoder of its own, and the
+//! packets between are kept (compressed) until the probe after them is
+//! judged. A rejected probe sends the kept packets, from the keyframe
+//! before it, back through the main decoder; the frames already screened
+//! among them are not shown again.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -19,7 +29,8 @@ use ffmpeg_next as ff;
 use image::RgbImage;
 
 use super::adaptive::{
-    thumb_size, Adaptive, Decision, Feedback, Gray, SampleMode, SamplingCounts, Unanswered,
+    thumb_size, Adaptive, Decision, Feedback, Gray, InferReason, SampleMode, SamplingCounts,
+    Unanswered, PROBES_IN_FLIGHT,
 };
 use super::telemetry::{Placed, Placer};
 use super::{InputKind, OpenOptions, Sampler, Source, SourceError, SourceInfo};
@@ -80,6 +91,56 @@ pub struct VideoSource {
     /// With `--sample adaptive`: the policy and its thumbnails.
     adaptive: Option<AdaptiveState>,
     counts: SamplingCounts,
+    /// Keyframe steps: off, draining, or stepping.
+    steps: Stepping,
+    /// Packets to decode before reading on: a stretch kept while stepping.
+    replay: VecDeque<ff::Packet>,
+    /// Frames shown at or before this time were screened already (they
+    /// come again when a stretch is decoded a second time).
+    drop_until: Option<f64>,
+    /// Time of the last keyframe packet read, and the interval before it.
+    last_key: Option<f64>,
+    key_interval: Option<f64>,
+    /// The last frame sent that was not a probe.
+    last_sent: Option<u64>,
+}
+
+/// Where a video is with keyframe steps.
+enum Stepping {
+    /// Every packet goes to the main decoder.
+    Off,
+    /// The main decoder is drained; steps begin at this keyframe packet.
+    Draining(ff::Packet),
+    /// Keyframes only.
+    On(Steps),
+}
+
+/// A keyframe and the packets after it, up to the next keyframe.
+struct Gop {
+    t: f64,
+    packets: Vec<ff::Packet>,
+}
+
+/// The counters a rejected probe winds back.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    last_shown: Option<(u64, f64)>,
+    decoded: u64,
+    not_decoded: u64,
+}
+
+struct Steps {
+    /// The keyframe of the last accepted probe, with its stretch; `None`
+    /// until one is accepted.
+    committed: Option<Gop>,
+    /// Probes sent, oldest first: their `seq`, stretch, and the counters
+    /// as they were before each.
+    pending: VecDeque<(u64, Gop, Snapshot)>,
+    /// A keyframe packet read while the most probes were out.
+    held: Option<ff::Packet>,
+    /// No more probes (end of input, or keyframes too far apart): these
+    /// packets follow the last stretch.
+    tail: Option<Vec<ff::Packet>>,
 }
 
 /// A video's adaptive sampling: the policy, the consumer's news, and the
@@ -99,6 +160,9 @@ struct AdaptiveState {
     /// threaded decoder applies a new `skip_frame` only to the packets it
     /// is given after it.)
     skip_tail: u32,
+    /// Decodes keyframe probes, one at a time; `None` where keyframe steps
+    /// are off (live feeds, `stride` or `fps` set, or turned off).
+    probe_decoder: Option<ff::decoder::Video>,
 }
 
 /// Decoded frames after the decoder stops skipping during which a jump in
@@ -314,6 +378,26 @@ impl VideoSource {
                 )
             })
             .collect();
+        let steps_allowed = options.sampling.mode == SampleMode::Adaptive
+            && options.sampling.adaptive.keyframe_steps
+            && options.sampling.stride <= 1
+            && options.sampling.max_fps.is_none()
+            && options.feedback.as_ref().is_some_and(|b| !b.is_live())
+            && !live_url;
+        let probe_decoder = if steps_allowed {
+            // One frame at a time, drained after each: threads would only
+            // add latency.
+            let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
+                .map_err(|e| open_err(e.to_string()))?;
+            context.set_threading(ff::threading::Config {
+                kind: ff::threading::Type::Slice,
+                count: 1,
+                ..Default::default()
+            });
+            context.decoder().video().ok()
+        } else {
+            None
+        };
         let adaptive = (options.sampling.mode == SampleMode::Adaptive).then(|| {
             let thumb = thumb_size(decoder.width(), decoder.height());
             AdaptiveState {
@@ -325,6 +409,7 @@ impl VideoSource {
                 grey: ff::frame::Video::empty(),
                 skipping: false,
                 skip_tail: 0,
+                probe_decoder,
             }
         });
         let exact_frame_count = input
@@ -369,6 +454,12 @@ impl VideoSource {
             read_errors: 0,
             adaptive,
             counts: SamplingCounts::new(options.sampling.mode),
+            steps: Stepping::Off,
+            replay: VecDeque::new(),
+            drop_until: None,
+            last_key: None,
+            key_interval: None,
+            last_sent: None,
         })
     }
 
@@ -580,47 +671,371 @@ impl VideoSource {
         }
     }
 
-    /// Feeds the decoder one packet of our stream, or signals end of stream.
-    fn feed(&mut self) -> Result<(), SourceError> {
+    /// Reads the next packet of our stream (KLV packets go to the placer
+    /// on the way); `None` at the end of the input.
+    fn read_packet(&mut self) -> Result<Option<ff::Packet>, SourceError> {
         loop {
             let mut packet = ff::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) if packet.stream() != self.stream_index => {
                     self.take_klv(&packet);
-                    continue;
                 }
                 Ok(()) => {
                     self.read_errors = 0;
-                    // A damaged packet is skipped; the decoder resynchronises
-                    // on the next keyframe.
-                    if let Err(e) = self.decoder.send_packet(&packet) {
-                        tracing::debug!(path = %self.path.display(), error = %e, "skipping undecodable packet");
+                    if packet.is_key() {
+                        if let Some(t) = self.packet_time(&packet) {
+                            if let Some(prev) = self.last_key {
+                                self.key_interval = Some(t - prev);
+                            }
+                            self.last_key = Some(t);
+                        }
                     }
-                    return Ok(());
+                    return Ok(Some(packet));
                 }
-                Err(ff::Error::Eof) => {
-                    self.draining = true;
-                    // Errors here only mean the decoder was already flushed.
-                    let _ = self.decoder.send_eof();
-                    return Ok(());
-                }
+                Err(ff::Error::Eof) => return Ok(None),
                 Err(e) if self.read_errors + 1 < MAX_READ_ERRORS => {
                     // Damage inside the file: the demuxer moves on to the
                     // next packet it can find; the frames lost show as a
                     // gap.
                     self.read_errors += 1;
                     tracing::debug!(path = %self.path.display(), error = %e, "skipping an unreadable packet");
-                    continue;
                 }
                 Err(e) => {
-                    self.draining = true;
-                    let _ = self.decoder.send_eof();
                     return Err(self.decode_error(format!(
                         "read failed {MAX_READ_ERRORS} times in a row: {e}"
-                    )));
+                    )))
                 }
             }
         }
+    }
+
+    /// A packet's presentation time, on the frames' clock.
+    fn packet_time(&self, packet: &ff::Packet) -> Option<f64> {
+        let start = self.start_pts?;
+        packet
+            .pts()
+            .map(|p| (p - start) as f64 * self.time_base)
+    }
+
+    /// Feeds the decoder one packet of our stream, or signals end of
+    /// stream; at a keyframe where steps may begin, drains the decoder
+    /// instead (see [`Stepping`]).
+    fn feed(&mut self) -> Result<(), SourceError> {
+        let (packet, replayed) = match self.replay.pop_front() {
+            Some(p) => (Some(p), true),
+            None => match self.read_packet() {
+                Ok(p) => (p, false),
+                Err(e) => {
+                    self.draining = true;
+                    let _ = self.decoder.send_eof();
+                    return Err(e);
+                }
+            },
+        };
+        let Some(packet) = packet else {
+            self.draining = true;
+            // Errors here only mean the decoder was already flushed.
+            let _ = self.decoder.send_eof();
+            return Ok(());
+        };
+        if !replayed && packet.is_key() && self.may_step() {
+            self.steps = Stepping::Draining(packet);
+            let _ = self.decoder.send_eof();
+            return Ok(());
+        }
+        // A damaged packet is skipped; the decoder resynchronises on the
+        // next keyframe.
+        if let Err(e) = self.decoder.send_packet(&packet) {
+            tracing::debug!(path = %self.path.display(), error = %e, "skipping undecodable packet");
+        }
+        Ok(())
+    }
+
+    /// Whether keyframe steps may begin at the keyframe just read: the
+    /// stream is quiet as far as the news goes, and the keyframes are at
+    /// most `max_gap_s` apart.
+    fn may_step(&self) -> bool {
+        let Some(a) = &self.adaptive else {
+            return false;
+        };
+        a.probe_decoder.is_some()
+            && !a.busy
+            && self.start_pts.is_some()
+            && self.last_shown.is_some()
+            && self
+                .key_interval
+                .is_some_and(|i| i > 0.0 && i <= a.policy.params().max_gap_s + 1e-3)
+    }
+
+    /// The main decoder has drained: steps begin at `key` if every frame
+    /// sent is answered and the stream is quiet after them all; otherwise
+    /// `key` goes to the main decoder as usual.
+    fn begin_steps(&mut self, key: ff::Packet) {
+        self.decoder.flush();
+        let a = self.adaptive.as_mut().expect("steps need adaptive sampling");
+        let board = a.feedback.clone().expect("steps need a batch board");
+        let quiet = match self.last_sent {
+            Some(seq) => board.news_of(self.source_id, seq).is_some_and(|n| !n.busy),
+            None => true,
+        };
+        tracing::debug!(path = %self.path.display(), quiet, "keyframe steps may begin");
+        if !quiet {
+            a.busy = true;
+            self.replay.push_front(key);
+            self.steps = Stepping::Off;
+            return;
+        }
+        a.unanswered = Unanswered::default();
+        a.skip_tail = SKIP_TAIL;
+        self.steps = Stepping::On(Steps {
+            committed: None,
+            pending: VecDeque::new(),
+            held: Some(key),
+            tail: None,
+        });
+    }
+
+    /// One move of keyframe steps: a probe to send, or `None` once steps
+    /// have ended (the main decoder takes over).
+    fn step(&mut self) -> Result<Option<Frame>, SourceError> {
+        let Stepping::On(mut steps) = std::mem::replace(&mut self.steps, Stepping::Off) else {
+            return Ok(None);
+        };
+        loop {
+            if steps.pending.len() < PROBES_IN_FLIGHT && steps.tail.is_none() {
+                let key = match steps.held.take() {
+                    Some(k) => Some(k),
+                    None => self.read_to_keyframe(&mut steps)?,
+                };
+                let Some(key) = key else {
+                    steps.tail = Some(Vec::new());
+                    continue;
+                };
+                let t = self.packet_time(&key);
+                let last = steps
+                    .pending
+                    .back()
+                    .map(|(_, g, _)| g.t)
+                    .or(steps.committed.as_ref().map(|g| g.t));
+                let max_gap = self.adaptive.as_ref().map_or(0.0, |a| a.policy.params().max_gap_s);
+                let near = match (t, last) {
+                    (Some(t), Some(l)) => t > l && t - l <= max_gap + 1e-3,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if !near {
+                    steps.tail = Some(vec![key]);
+                    continue;
+                }
+                let t = t.expect("checked above");
+                let before = Snapshot {
+                    last_shown: self.last_shown,
+                    decoded: self.decoded,
+                    not_decoded: self.counts.not_decoded,
+                };
+                match self.decode_probe(&key)? {
+                    Some(frame) => {
+                        let seq = frame.meta.seq;
+                        steps.pending.push_back((
+                            seq,
+                            Gop {
+                                t,
+                                packets: vec![key],
+                            },
+                            before,
+                        ));
+                        self.steps = Stepping::On(steps);
+                        return Ok(Some(frame));
+                    }
+                    // A keyframe that does not decode alone: the main
+                    // decoder takes the stretch, damage and all.
+                    None => {
+                        steps.tail = Some(vec![key]);
+                        continue;
+                    }
+                }
+            }
+            let Some(&(seq, _, _)) = steps.pending.front() else {
+                // Nothing out and nothing more to probe: the main decoder
+                // goes on from the last accepted keyframe.
+                self.end_steps(steps, false);
+                return Ok(None);
+            };
+            let board = self
+                .adaptive
+                .as_ref()
+                .and_then(|a| a.feedback.clone())
+                .expect("steps need a batch board");
+            let Some(news) = board.news_of(self.source_id, seq) else {
+                // The consumer has stopped.
+                self.finished = true;
+                return Ok(None);
+            };
+            if news.rejected {
+                tracing::debug!(path = %self.path.display(), t = steps.pending[0].1.t, "keyframe probe rejected: decoding the stretch before it");
+                let (_, _, before) = steps.pending[0];
+                self.counts.probes_discarded += steps.pending.len() as u64;
+                self.last_shown = before.last_shown;
+                self.decoded = before.decoded;
+                self.counts.not_decoded = before.not_decoded;
+                self.end_steps(steps, true);
+                return Ok(None);
+            }
+            let (_, gop, _) = steps.pending.pop_front().expect("front exists");
+            self.counts.infer(InferReason::Keyframe);
+            if let Some(a) = self.adaptive.as_mut() {
+                a.policy.probed(gop.t);
+            }
+            steps.committed = Some(gop);
+        }
+    }
+
+    /// Reads packets up to the next keyframe, keeping them with the
+    /// latest stretch; `None` at the end of the input.
+    fn read_to_keyframe(&mut self, steps: &mut Steps) -> Result<Option<ff::Packet>, SourceError> {
+        loop {
+            let Some(packet) = self.read_packet()? else {
+                return Ok(None);
+            };
+            if packet.is_key() {
+                return Ok(Some(packet));
+            }
+            // Steps begin with a keyframe held, so there is always a
+            // stretch to keep the packet with.
+            let latest = match steps.pending.back_mut() {
+                Some((_, gop, _)) => Some(gop),
+                None => steps.committed.as_mut(),
+            };
+            if let Some(gop) = latest {
+                gop.packets.push(packet);
+            }
+        }
+    }
+
+    /// Ends keyframe steps: the kept packets go back through the main
+    /// decoder from the last accepted keyframe, whose frame and those
+    /// before it are not shown again. `busy`: a probe was rejected, so
+    /// every frame of the stretch is inferred.
+    fn end_steps(&mut self, steps: Steps, busy: bool) {
+        let Steps {
+            committed,
+            pending,
+            held,
+            tail,
+        } = steps;
+        self.drop_until = committed.as_ref().map(|g| g.t);
+        let packets = committed
+            .into_iter()
+            .chain(pending.into_iter().map(|(_, g, _)| g))
+            .flat_map(|g| g.packets)
+            .chain(held)
+            .chain(tail.into_iter().flatten());
+        self.replay.extend(packets);
+        self.decoder.flush();
+        if let Some(a) = self.adaptive.as_mut() {
+            a.busy = busy;
+            a.skip_tail = SKIP_TAIL;
+        }
+        self.steps = Stepping::Off;
+    }
+
+    /// Decodes a keyframe alone into a probe frame; `None` if it does not
+    /// decode.
+    fn decode_probe(&mut self, key: &ff::Packet) -> Result<Option<Frame>, SourceError> {
+        let Some(dec) = self
+            .adaptive
+            .as_mut()
+            .and_then(|a| a.probe_decoder.as_mut())
+        else {
+            return Ok(None);
+        };
+        let mut decoded = ff::frame::Video::empty();
+        let mut got = false;
+        if dec.send_packet(key).is_ok() {
+            let _ = dec.send_eof();
+            let mut spare = ff::frame::Video::empty();
+            while dec.receive_frame(if got { &mut spare } else { &mut decoded }).is_ok() {
+                got = true;
+            }
+        }
+        dec.flush();
+        if !got {
+            return Ok(None);
+        }
+        let Some(pts_s) = self.frame_time(&decoded) else {
+            return Ok(None);
+        };
+        if let Some(a) = self.adaptive.as_mut() {
+            a.skip_tail = SKIP_TAIL;
+        }
+        let index = self.shown(Some(pts_s));
+        self.make_frame(&decoded, index, Some(pts_s), true).map(Some)
+    }
+
+    /// A decoded frame's time from the stream's first frame.
+    fn frame_time(&mut self, decoded: &ff::frame::Video) -> Option<f64> {
+        decoded
+            .timestamp()
+            .or(decoded.pts())
+            .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base)
+    }
+
+    /// Counts a frame the decoder produced at `pts_s` and places it in the
+    /// stream: its index.
+    fn shown(&mut self, pts_s: Option<f64>) -> u64 {
+        let index = self.place_in_stream(pts_s);
+        self.decoded += 1;
+        if let Some(a) = self.adaptive.as_mut().filter(|a| a.skip_tail > 0) {
+            let before = self.last_shown.map_or(0, |(i, _)| i + 1);
+            self.counts.not_decoded += index.saturating_sub(before);
+            if let Some(t) = pts_s {
+                self.last_shown = Some((index, t));
+            }
+            if !a.skipping && matches!(self.steps, Stepping::Off) {
+                a.skip_tail -= 1;
+            }
+        }
+        self.note_gap(index, pts_s);
+        index
+    }
+
+    /// Converts and places a frame chosen for the detector.
+    fn make_frame(
+        &mut self,
+        decoded: &ff::frame::Video,
+        index: u64,
+        pts_s: Option<f64>,
+        probe: bool,
+    ) -> Result<Frame, SourceError> {
+        let image = self.convert_rgb(decoded)?;
+        let raw_90k = decoded
+            .timestamp()
+            .or(decoded.pts())
+            .map(|t| (t as f64 * self.time_base * 90_000.0).round() as i64);
+        let Placed {
+            ground,
+            unplaced,
+            gsd_m_per_px,
+        } = self
+            .placer
+            .place_frame(pts_s, raw_90k, image.width(), image.height());
+        let meta = FrameMeta {
+            source_id: self.source_id,
+            seq: self.emitted,
+            frame_index: index,
+            pts_s,
+            width: image.width(),
+            height: image.height(),
+            gsd_m_per_px,
+            ground,
+            unplaced,
+            probe,
+        };
+        if !probe {
+            self.last_sent = Some(self.emitted);
+        }
+        self.emitted += 1;
+        Ok(Frame::whole(meta, image))
     }
 }
 
@@ -636,7 +1051,7 @@ impl Source for VideoSource {
     fn sampling(&self) -> Option<SamplingCounts> {
         Some(SamplingCounts {
             decoded: self.decoded,
-            inferred: self.emitted,
+            inferred: self.emitted - self.counts.probes_discarded,
             ..self.counts.clone()
         })
     }
@@ -644,25 +1059,24 @@ impl Source for VideoSource {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         let mut decoded = ff::frame::Video::empty();
         while !self.finished {
+            if matches!(self.steps, Stepping::On(_)) {
+                match self.step()? {
+                    Some(probe) => return Ok(Some(probe)),
+                    None => continue,
+                }
+            }
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
-                    let pts_s = decoded
-                        .timestamp()
-                        .or(decoded.pts())
-                        .map(|t| (t - *self.start_pts.get_or_insert(t)) as f64 * self.time_base);
-                    let index = self.place_in_stream(pts_s);
-                    self.decoded += 1;
-                    if let Some(a) = self.adaptive.as_mut().filter(|a| a.skip_tail > 0) {
-                        let before = self.last_shown.map_or(0, |(i, _)| i + 1);
-                        self.counts.not_decoded += index.saturating_sub(before);
-                        if let Some(t) = pts_s {
-                            self.last_shown = Some((index, t));
+                    let pts_s = self.frame_time(&decoded);
+                    if let (Some(until), Some(t)) = (self.drop_until, pts_s) {
+                        if t <= until + 1e-6 {
+                            // Screened already, before the stretch was
+                            // decoded again.
+                            continue;
                         }
-                        if !a.skipping {
-                            a.skip_tail -= 1;
-                        }
+                        self.drop_until = None;
                     }
-                    self.note_gap(index, pts_s);
+                    let index = self.shown(pts_s);
                     if !self.sampler.keep(index, pts_s) {
                         self.counts.skip("stride_or_fps");
                         continue;
@@ -670,33 +1084,14 @@ impl Source for VideoSource {
                     if !self.adaptive_keeps(&decoded, pts_s)? {
                         continue;
                     }
-                    let image = self.convert_rgb(&decoded)?;
-                    let raw_90k = decoded
-                        .timestamp()
-                        .or(decoded.pts())
-                        .map(|t| (t as f64 * self.time_base * 90_000.0).round() as i64);
-                    let Placed {
-                        ground,
-                        unplaced,
-                        gsd_m_per_px,
-                    } = self
-                        .placer
-                        .place_frame(pts_s, raw_90k, image.width(), image.height());
-                    let meta = FrameMeta {
-                        source_id: self.source_id,
-                        seq: self.emitted,
-                        frame_index: index,
-                        pts_s,
-                        width: image.width(),
-                        height: image.height(),
-                        gsd_m_per_px,
-                        ground,
-                        unplaced,
-                    };
-                    self.emitted += 1;
-                    return Ok(Some(Frame::whole(meta, image)));
+                    return self.make_frame(&decoded, index, pts_s, false).map(Some);
                 }
-                Err(ff::Error::Eof) => self.finished = true,
+                Err(ff::Error::Eof) => {
+                    match std::mem::replace(&mut self.steps, Stepping::Off) {
+                        Stepping::Draining(key) => self.begin_steps(key),
+                        _ => self.finished = true,
+                    }
+                }
                 Err(ff::Error::Other { errno })
                     if errno == ff::util::error::EAGAIN && !self.draining =>
                 {
