@@ -70,7 +70,8 @@ def main():
         print(f"  full     {wall_f:.1f} s wall, inferred {samp_f.get('inferred')}")
         print(f"  adaptive {wall_a:.1f} s wall, inferred {samp_a.get('inferred')} "
               f"({samp_a.get('inferred_because')}), decoded {samp_a.get('decoded')}, "
-              f"not decoded {samp_a.get('not_decoded')}, looked {samp_a.get('looked')}")
+              f"not decoded {samp_a.get('not_decoded')}, looked {samp_a.get('looked')}, "
+              f"probes discarded {samp_a.get('probes_discarded', 0)}")
         print(f"screen_x_realtime_full {duration / wall_f:.2f}")
         print(f"screen_x_realtime_adaptive {duration / wall_a:.2f}")
         print(f"adaptive_inferred_share {samp_a.get('inferred', 0) / max(1, frames):.3f}")

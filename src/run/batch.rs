@@ -319,8 +319,10 @@ fn drive(
     let style = progress_style("{prefix:30!} {bar:30} {pos}/{len} frames {rate:>10} ETA {eta}");
     let mut bars: HashMap<usize, ProgressBar> = HashMap::new();
     let mut streams: HashMap<usize, Stream> = HashMap::new();
-    // Inputs whose latest keyframe probe was rejected.
+    // Inputs whose latest keyframe probe was rejected, and the accepted
+    // probe each input's consumer holds.
     let mut rejecting: std::collections::HashSet<usize> = Default::default();
+    let mut held: HashMap<usize, Detected> = HashMap::new();
     let config = &session.config;
     let adaptive = config.sampling.mode() == SampleMode::Adaptive;
     let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
@@ -351,7 +353,112 @@ fn drive(
         if super::signal::requested() {
             return Err(Halt::Interrupted);
         }
+        // Keyframe probes are judged before they are screened (see
+        // `source::adaptive`). One where something may be is rejected, with
+        // the probe held before it and those sent after it; the source then
+        // decodes the stretch from the last probe screened again, every
+        // frame. An accepted probe is held until the next frame of its
+        // input, so that a rejection reaches two stretches back: an event
+        // the probe before missed is still seen from its start.
+        let mut ready: Vec<Detected> = Vec::with_capacity(2);
+        let item = match item {
+            Item::Frame(d) if d.frame.meta.probe => {
+                let (source_id, seq) = (d.frame.meta.source_id, d.frame.meta.seq);
+                let id = ids[source_id];
+                if rejecting.contains(&id) {
+                    return Ok(());
+                }
+                let stream = streams.get(&id).expect("Started precedes frames");
+                if stream.wakes(&d.detections) {
+                    if let Some(board) = &feedback {
+                        board.reject(source_id, seq);
+                    }
+                    rejecting.insert(id);
+                    held.remove(&id);
+                    return Ok(());
+                }
+                if let Some(board) = &feedback {
+                    board.report(source_id, seq, false);
+                }
+                ready.extend(held.insert(id, d));
+                None
+            }
+            Item::Frame(d) => {
+                let id = ids[d.frame.meta.source_id];
+                rejecting.remove(&id);
+                ready.extend(held.remove(&id));
+                ready.push(d);
+                None
+            }
+            Item::Finished { source_id, .. } => {
+                ready.extend(held.remove(&ids[source_id]));
+                Some(item)
+            }
+            other => Some(other),
+        };
+        for Detected {
+            mut frame,
+            detections,
+        } in ready
+        {
+            let (source_id, seq) = (frame.meta.source_id, frame.meta.seq);
+            let id = ids[source_id];
+            frame.meta.source_id = id;
+            let rec = &mut record.sources[id];
+            rec.frames_screened += 1;
+            if let Some(bar) = bars.get(&id) {
+                // Where in the input, also when adaptive sampling
+                // passes frames over.
+                bar.set_position(frame.meta.frame_index / stride.max(1) + 1);
+            }
+            if let Some(scene) = &frame.scene {
+                rec.tiles = Some(scene.tile_counts());
+                if scene.georef.is_some() {
+                    rec.detections_placed += detections.len() as u64;
+                }
+            } else if frame.meta.ground.is_some() || frame.meta.unplaced.is_some() {
+                let method = frame.meta.ground.as_ref().map(|g| g.model.method.name());
+                if method.is_some() {
+                    rec.detections_placed += detections.len() as u64;
+                }
+                rec.placement
+                    .get_or_insert_with(Default::default)
+                    .note(method, frame.meta.unplaced.as_deref());
+            }
+            let stream = streams.get_mut(&id).expect("Started precedes frames");
+            let observed = stream.observe(&frame, &detections);
+            // A probe's news went out when it was judged.
+            if let Some(board) = feedback.as_ref().filter(|_| !frame.meta.probe) {
+                board.report(source_id, seq, stream.busy());
+            }
+            rec.events += observed
+                .updates
+                .iter()
+                .filter(|u| u.step == Step::Open)
+                .count() as u64;
+            let stream_ref = &streams_ref[id];
+            emit(
+                &mut sinks,
+                &Screened::Frame {
+                    stream: stream_ref,
+                    frame: &frame,
+                    detections: &detections,
+                    tracks: &observed.tracks,
+                },
+            )?;
+            emit_events(&mut sinks, stream_ref, &observed.updates)?;
+            if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+                run.lock()
+                    .write_run_json(&record)
+                    .map_err(SinkError::from)?;
+                last_checkpoint = Instant::now();
+            }
+        }
+        let Some(item) = item else {
+            return Ok(());
+        };
         match item {
+            Item::Frame(_) => unreachable!("frames are screened above"),
             Item::Started {
                 source_id,
                 path: _,
@@ -365,81 +472,6 @@ fn drive(
                 bar.set_prefix(streams_ref[id].name.clone());
                 bars.insert(id, bar);
                 streams.insert(id, session.stream(id, &session.signatures));
-            }
-            Item::Frame(Detected {
-                mut frame,
-                detections,
-            }) => {
-                let (source_id, seq) = (frame.meta.source_id, frame.meta.seq);
-                let id = ids[source_id];
-                frame.meta.source_id = id;
-                // Keyframe probes are judged before they are screened: one
-                // where something may be is rejected, and so are those
-                // sent after it; the source then decodes the stretch
-                // before it again, every frame.
-                if frame.meta.probe {
-                    if rejecting.contains(&id) {
-                        return Ok(());
-                    }
-                    let stream = streams.get(&id).expect("Started precedes frames");
-                    if stream.wakes(&detections) {
-                        if let Some(board) = &feedback {
-                            board.reject(source_id, seq);
-                        }
-                        rejecting.insert(id);
-                        return Ok(());
-                    }
-                } else {
-                    rejecting.remove(&id);
-                }
-                let rec = &mut record.sources[id];
-                rec.frames_screened += 1;
-                if let Some(bar) = bars.get(&id) {
-                    // Where in the input, also when adaptive sampling
-                    // passes frames over.
-                    bar.set_position(frame.meta.frame_index / stride.max(1) + 1);
-                }
-                if let Some(scene) = &frame.scene {
-                    rec.tiles = Some(scene.tile_counts());
-                    if scene.georef.is_some() {
-                        rec.detections_placed += detections.len() as u64;
-                    }
-                } else if frame.meta.ground.is_some() || frame.meta.unplaced.is_some() {
-                    let method = frame.meta.ground.as_ref().map(|g| g.model.method.name());
-                    if method.is_some() {
-                        rec.detections_placed += detections.len() as u64;
-                    }
-                    rec.placement
-                        .get_or_insert_with(Default::default)
-                        .note(method, frame.meta.unplaced.as_deref());
-                }
-                let stream = streams.get_mut(&id).expect("Started precedes frames");
-                let observed = stream.observe(&frame, &detections);
-                if let Some(board) = &feedback {
-                    board.report(source_id, seq, stream.busy());
-                }
-                rec.events += observed
-                    .updates
-                    .iter()
-                    .filter(|u| u.step == Step::Open)
-                    .count() as u64;
-                let stream_ref = &streams_ref[id];
-                emit(
-                    &mut sinks,
-                    &Screened::Frame {
-                        stream: stream_ref,
-                        frame: &frame,
-                        detections: &detections,
-                        tracks: &observed.tracks,
-                    },
-                )?;
-                emit_events(&mut sinks, stream_ref, &observed.updates)?;
-                if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-                    run.lock()
-                        .write_run_json(&record)
-                        .map_err(SinkError::from)?;
-                    last_checkpoint = Instant::now();
-                }
             }
             Item::Finished {
                 source_id,
