@@ -58,7 +58,10 @@
 #                    adaptive`, back to back, on a generated long sortie
 #                    (LONG_MINUTES, default 10, at 1920x1080 and 25 fps: mostly
 #                    empty sea and roads, four events; scripts/make_long_sortie.py)
-#                    after the sample sortie. Target >= 20 for adaptive.
+#                    with a keyframe every second, after the sample sortie
+#                    and the same sortie with keyframes 2 s apart (keys end
+#                    in _gop2s: too far apart for keyframe steps). Target
+#                    >= 20 for adaptive.
 #   adaptive_event_recall, adaptive_first_flag_delay_s  events of the full
 #                    runs that the adaptive runs opened too (same signature,
 #                    within 1 s), and the largest delay. See
@@ -194,8 +197,10 @@ fi
 # --- Adaptive sampling and feeds per machine ----------------------------------
 if want adaptive; then
 LONG_MINUTES="${LONG_MINUTES:-10}"
-"$PY" scripts/make_long_sortie.py "$OUT/long" --minutes "$LONG_MINUTES" --name long-sortie
-python3 scripts/bench_adaptive.py ./target/release/lookout "$MODEL" "$OUT" "$CLIP" "$OUT/long/long-sortie.mp4"
+"$PY" scripts/make_long_sortie.py "$OUT/long" --minutes "$LONG_MINUTES" --name long-sortie-gop2s --gop-s 2
+"$PY" scripts/make_long_sortie.py "$OUT/long" --minutes "$LONG_MINUTES" --name long-sortie --gop-s 1
+python3 scripts/bench_adaptive.py ./target/release/lookout "$MODEL" "$OUT" "$CLIP" \
+    "gop2s=$OUT/long/long-sortie-gop2s.mp4" "$OUT/long/long-sortie.mp4"
 "$PY" scripts/make_long_sortie.py "$OUT/feeds" --minutes 2 --size 1280x720 --name patrol >/dev/null
 python3 scripts/bench_feeds.py ./target/release/lookout "$OUT/feeds/patrol.mp4" "$MODEL" "$OUT"
 

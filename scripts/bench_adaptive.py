@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Adaptive sampling against full rate, on the same videos, back to back.
 
-    python3 scripts/bench_adaptive.py LOOKOUT MODEL OUT_DIR VIDEO...
+    python3 scripts/bench_adaptive.py LOOKOUT MODEL OUT_DIR [NAME=]VIDEO...
 
 For each video, `lookout screen --sample full` and then `--sample adaptive`
 (whole process, wall clock), and prints:
@@ -15,7 +15,9 @@ For each video, `lookout screen --sample full` and then `--sample adaptive`
   adaptive_inferred_share     frames inferred over frames in the videos
 
 The figures for the last video come last, and the bench reads those: it
-passes the longest, most realistic video last.
+passes the longest, most realistic video last. A video given as NAME=PATH
+prints its per-video figures with `_NAME` after the key
+(`screen_x_realtime_adaptive_gop2s`); recall and delay are over all videos.
 """
 from __future__ import annotations
 
@@ -53,7 +55,9 @@ def main():
     videos = sys.argv[4:]
     found = matched = 0
     worst_delay = 0.0
-    for i, video in enumerate(videos):
+    for i, arg in enumerate(videos):
+        name, _, video = arg.rpartition("=") if "=" in arg and not os.path.exists(arg) else ("", "", arg)
+        key = f"_{name}" if name else ""
         wall_f, duration, samp_f, full = screen(lookout, model, out, video, "full", f"full{i}")
         wall_a, _, samp_a, adaptive = screen(lookout, model, out, video, "adaptive", f"adaptive{i}")
         delays = []
@@ -72,9 +76,9 @@ def main():
               f"({samp_a.get('inferred_because')}), decoded {samp_a.get('decoded')}, "
               f"not decoded {samp_a.get('not_decoded')}, looked {samp_a.get('looked')}, "
               f"probes discarded {samp_a.get('probes_discarded', 0)}")
-        print(f"screen_x_realtime_full {duration / wall_f:.2f}")
-        print(f"screen_x_realtime_adaptive {duration / wall_a:.2f}")
-        print(f"adaptive_inferred_share {samp_a.get('inferred', 0) / max(1, frames):.3f}")
+        print(f"screen_x_realtime_full{key} {duration / wall_f:.2f}")
+        print(f"screen_x_realtime_adaptive{key} {duration / wall_a:.2f}")
+        print(f"adaptive_inferred_share{key} {samp_a.get('inferred', 0) / max(1, frames):.3f}")
     print(f"adaptive_event_recall {matched / found if found else float('nan'):.3f}  ({matched} of {found} events)")
     print(f"adaptive_first_flag_delay_s {worst_delay:.2f}")
 

@@ -24,13 +24,14 @@
 //! decoder of their own, and sends each to the detector as a *probe*. The
 //! consumer judges a probe before it screens it: a probe that shows a
 //! class some signature counts (or comes while the stream is busy) is
-//! *rejected* and not screened, and the source decodes the stretch from
-//! the keyframe before it again, every frame, so the tracker sees every
-//! frame a full-rate run would from that keyframe on. An accepted probe is
-//! screened as any frame, and the frames between it and the keyframe
-//! before were never decoded. Up to [`PROBES_IN_FLIGHT`] probes are out at
-//! once; those sent after a rejected one are dropped unscreened. What is
-//! screened depends on the video alone, as with the news below.
+//! *rejected* unscreened, and so are the accepted probe the consumer holds
+//! and those sent after it. An accepted probe is held until the next frame
+//! of its input comes, then screened. After a rejection the source decodes
+//! the stretch from the last probe screened again, every frame from the
+//! held probe to the rejected one inferred, so that an object one probe
+//! missed and the next saw is still seen from its first frame. Up to
+//! [`PROBES_IN_FLIGHT`] probes are out at once. What is screened depends on
+//! the video alone, as with the news below.
 //!
 //! Tracker and signatures are driven by timestamps, not frame counts, so
 //! uneven sampling changes nothing in how they decide (see
