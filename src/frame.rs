@@ -116,6 +116,17 @@ impl Frame {
             .map(|g| Placement::Camera(&g.model))
     }
 
+    /// The size, in pixels, that detections on `image` are given in: the
+    /// frame's own for a whole frame, whose `image` may be a scaled-down
+    /// copy (a keyframe probe's); the image's for a raster window.
+    pub fn source_size(&self) -> (u32, u32) {
+        if self.window.is_none() && self.scene.is_none() {
+            (self.meta.width, self.meta.height)
+        } else {
+            self.image.dimensions()
+        }
+    }
+
     /// A whole video frame or still image.
     pub fn whole(meta: FrameMeta, image: RgbImage) -> Frame {
         Frame {

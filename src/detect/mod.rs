@@ -210,7 +210,14 @@ impl Preprocess {
     /// Resizes `image` into the model input (letterbox or stretch, bilinear)
     /// and lays it out as the model wants it.
     pub fn run(&self, image: &RgbImage) -> Tensorised {
-        let (src_w, src_h) = image.dimensions();
+        self.run_for(image, image.dimensions())
+    }
+
+    /// The tensor of a picture `(src_w, src_h)` pixels large, made from
+    /// `image`, a copy of it scaled down (same shape): boxes map back to
+    /// the full picture's pixels. An `image` already at the size the
+    /// model's input takes is used as it is.
+    pub fn run_for(&self, image: &RgbImage, (src_w, src_h): (u32, u32)) -> Tensorised {
         let (iw, ih) = (self.input_w as usize, self.input_h as usize);
         let (map, rw, rh, px, py) = match self.resize {
             Resize::Stretch => {
@@ -357,6 +364,35 @@ mod tests {
             mean: [0.0; 3],
             std: [1.0; 3],
             pad_value: 114,
+        }
+    }
+
+    #[test]
+    fn a_scaled_down_copy_gives_the_tensor_and_the_map_of_the_full_picture() {
+        // A 32x16 picture of 2x2 blocks, and its 8x4 copy (each pixel one
+        // 4x4 block's colour): into an 8x8 input both fill rows 2..6.
+        let full = RgbImage::from_fn(32, 16, |x, y| {
+            image::Rgb([(x / 4 * 30) as u8, (y / 4 * 60) as u8, 7])
+        });
+        let small = RgbImage::from_fn(8, 4, |x, y| image::Rgb([(x * 30) as u8, (y * 60) as u8, 7]));
+        for resize in [Resize::LetterboxCenter, Resize::Stretch] {
+            let p = spec(ChannelOrder::Rgb, resize, 1.0);
+            let a = p.run(&full);
+            let b = p.run_for(&small, (32, 16));
+            assert_eq!(a.map, b.map, "{resize:?}");
+            assert_eq!((b.src_w, b.src_h), (32, 16));
+            let worst = a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(worst <= 16.0, "{resize:?}: {worst}");
+            // Boxes come back in the full picture's pixels.
+            let back = b.map.box_to_source(&BBox::new(0.0, 2.0, 8.0, 6.0));
+            if resize == Resize::LetterboxCenter {
+                assert_eq!(back, BBox::new(0.0, 0.0, 32.0, 16.0));
+            }
         }
     }
 

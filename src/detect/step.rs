@@ -90,7 +90,7 @@ impl Prepare {
     /// does not slice).
     pub fn whole(&self, frame: Frame) -> Prepared {
         Prepared {
-            tensors: vec![self.preprocess.run(&frame.image)],
+            tensors: vec![self.preprocess.run_for(&frame.image, frame.source_size())],
             tiles: None,
             frame,
         }

@@ -23,7 +23,8 @@ use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::SharedRun;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::adaptive::{Feedback, SampleMode};
-use crate::source::{self, raster::RasterOptions, Input, OpenOptions};
+use crate::detect::Resize;
+use crate::source::{self, raster::RasterOptions, Input, OpenOptions, ProbeSize};
 use crate::stream::Stream;
 
 /// What to screen, and how.
@@ -326,11 +327,22 @@ fn drive(
     let config = &session.config;
     let adaptive = config.sampling.mode() == SampleMode::Adaptive;
     let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
+    // Keyframe probes are converted straight to the detector's input size,
+    // unless frames are cut into tiles (which need every pixel).
+    let probe_size = {
+        let p = session.preprocess();
+        session.tiling().is_none().then_some(ProbeSize {
+            input_w: p.input_w,
+            input_h: p.input_h,
+            letterbox: p.resize != Resize::Stretch,
+        })
+    };
     let pipeline_options = PipelineOptions {
         open: OpenOptions {
             sampling: config.sampling.sampling(),
             decode_threads: config.sampling.decode_threads(),
             feedback: feedback.clone(),
+            probe_size,
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),

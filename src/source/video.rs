@@ -65,6 +65,9 @@ pub struct VideoSource {
     stream_index: usize,
     decoder: ff::decoder::Video,
     scaler: Option<Scaler>,
+    /// Converts keyframe probes straight to the detector's input size.
+    probe_scaler: Option<Scaler>,
+    probe_size: Option<super::ProbeSize>,
     time_base: f64,
     start_pts: Option<i64>,
     sampler: Sampler,
@@ -472,6 +475,8 @@ impl VideoSource {
             stream_index,
             decoder,
             scaler: None,
+            probe_scaler: None,
+            probe_size: options.probe_size,
             time_base,
             start_pts,
             sampler: Sampler::new(options.sampling),
@@ -507,12 +512,26 @@ impl VideoSource {
         }
     }
 
-    /// Converts a decoded frame to packed RGB24 at its own size.
-    fn convert_rgb(&mut self, frame: &ff::frame::Video) -> Result<RgbImage, SourceError> {
+    /// Converts a decoded frame to packed RGB24 at its own size, or for a
+    /// keyframe probe at the size the detector takes it.
+    fn convert_rgb(
+        &mut self,
+        frame: &ff::frame::Video,
+        probe: bool,
+    ) -> Result<RgbImage, SourceError> {
         let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
-        let stale = self.scaler.as_ref().is_none_or(|s| {
-            let i = s.0.input();
-            (i.width, i.height, i.format) != (w, h, fmt)
+        let (ow, oh) = probe
+            .then(|| self.probe_size.and_then(|p| p.fit(w, h)))
+            .flatten()
+            .unwrap_or((w, h));
+        let slot = if (ow, oh) == (w, h) {
+            &mut self.scaler
+        } else {
+            &mut self.probe_scaler
+        };
+        let stale = slot.as_ref().is_none_or(|s| {
+            let (i, o) = (s.0.input(), s.0.output());
+            (i.width, i.height, i.format, o.width, o.height) != (w, h, fmt, ow, oh)
         });
         if stale {
             let ctx = ff::software::scaling::Context::get(
@@ -520,21 +539,23 @@ impl VideoSource {
                 w,
                 h,
                 ff::format::Pixel::RGB24,
-                w,
-                h,
+                ow,
+                oh,
                 ff::software::scaling::Flags::BILINEAR,
             )
-            .map_err(|e| {
-                self.decode_error(format!("cannot convert {fmt:?} {w}x{h} to RGB: {e}"))
+            .map_err(|e| SourceError::Decode {
+                path: self.path.clone(),
+                frames: self.decoded,
+                message: format!("cannot convert {fmt:?} {w}x{h} to RGB {ow}x{oh}: {e}"),
             })?;
-            self.scaler = Some(Scaler(ctx));
+            *slot = Some(Scaler(ctx));
         }
-        let scaler = self.scaler.as_mut().expect("scaler was just created");
+        let scaler = slot.as_mut().expect("scaler was just created");
         // swscale writes straight into the image's own buffer, rows packed,
         // instead of into a padded frame that would then be copied. The
         // slack past the end covers any SIMD store that runs over a row.
-        let row = w as usize * 3;
-        let len = row * h as usize;
+        let row = ow as usize * 3;
+        let len = row * oh as usize;
         let mut packed: Vec<u8> = Vec::with_capacity(len + SCALE_SLACK);
         let dst: [*mut u8; 4] = [
             packed.as_mut_ptr(),
@@ -544,9 +565,9 @@ impl VideoSource {
         ];
         let dst_stride: [i32; 4] = [row as i32, 0, 0, 0];
         // SAFETY: the context was made for this frame's size and format
-        // (checked above) and RGB24 output, whose one plane of `h` rows of
-        // `row` bytes fits in `packed`; the source pointers and strides are
-        // the decoded frame's own.
+        // (checked above) and RGB24 output at `ow × oh`, whose one plane of
+        // `oh` rows of `row` bytes fits in `packed`; the source pointers and
+        // strides are the decoded frame's own, all `h` rows of them.
         let rows = unsafe {
             let src = frame.as_ptr();
             ff::ffi::sws_scale(
@@ -559,16 +580,16 @@ impl VideoSource {
                 dst_stride.as_ptr(),
             )
         };
-        if rows != h as i32 {
+        if rows != oh as i32 {
             return Err(SourceError::Decode {
                 path: self.path.clone(),
                 frames: self.decoded,
-                message: format!("colour conversion failed: {rows} of {h} rows converted"),
+                message: format!("colour conversion failed: {rows} of {oh} rows converted"),
             });
         }
-        // SAFETY: sws_scale wrote all `h` rows of `row` bytes.
+        // SAFETY: sws_scale wrote all `oh` rows of `row` bytes.
         unsafe { packed.set_len(len) };
-        Ok(RgbImage::from_raw(w, h, packed).expect("buffer holds exactly w*h*3 bytes"))
+        Ok(RgbImage::from_raw(ow, oh, packed).expect("buffer holds exactly ow*oh*3 bytes"))
     }
 
     /// The stream position of the frame decoded at `pts_s`: one after the
@@ -1077,7 +1098,7 @@ impl VideoSource {
         pts_s: Option<f64>,
         probe: bool,
     ) -> Result<Frame, SourceError> {
-        let image = self.convert_rgb(decoded)?;
+        let image = self.convert_rgb(decoded, probe)?;
         let raw_90k = decoded
             .timestamp()
             .or(decoded.pts())
@@ -1088,14 +1109,15 @@ impl VideoSource {
             gsd_m_per_px,
         } = self
             .placer
-            .place_frame(pts_s, raw_90k, image.width(), image.height());
+            .place_frame(pts_s, raw_90k, decoded.width(), decoded.height());
         let meta = FrameMeta {
             source_id: self.source_id,
             seq: self.emitted,
             frame_index: index,
             pts_s,
-            width: image.width(),
-            height: image.height(),
+            // The frame's own size: a probe's image may be smaller.
+            width: decoded.width(),
+            height: decoded.height(),
             gsd_m_per_px,
             ground,
             unplaced,
