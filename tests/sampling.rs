@@ -169,7 +169,10 @@ fn adaptive_sampling_on_a_generated_sortie_finds_every_event_with_far_fewer_infe
     let v = &adaptive.sampling;
     // Quiet stretches were stepped over: accepted keyframe probes, and
     // most of the footage never decoded.
-    assert!(v["inferred_because"]["keyframe"].as_u64().unwrap_or(0) > 10, "{v}");
+    assert!(
+        v["inferred_because"]["keyframe"].as_u64().unwrap_or(0) > 10,
+        "{v}"
+    );
     assert!(2 * count(v, "not_decoded") > frames, "{v}");
     // Each event was first seen on a probe, which was rejected and sent
     // the stretch before it back through the detector: the events above

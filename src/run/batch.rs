@@ -16,6 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::session::{checkpoint, seal};
 use super::{Outcome, RunError, RunFolder, Session};
+use crate::detect::Resize;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::record::{ResumeNote, RunMode, RunRecord, RunStatus, SourceRecord, Summary};
 use crate::evidence::Withdraw;
@@ -23,7 +24,6 @@ use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::SharedRun;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::adaptive::{Feedback, SampleMode};
-use crate::detect::Resize;
 use crate::source::{self, raster::RasterOptions, Input, OpenOptions, ProbeSize};
 use crate::stream::Stream;
 
@@ -368,8 +368,8 @@ fn drive(
         // Keyframe probes are judged before they are screened (see
         // `source::adaptive`). One where something may be is rejected, with
         // the probe held before it and those sent after it; the source then
-        // decodes the stretch from the last probe screened again, every
-        // frame. An accepted probe is held until the next frame of its
+        // decodes again from the last probe screened, inferring every frame
+        // from the held probe on. An accepted probe is held until the next frame of its
         // input, so that a rejection reaches two stretches back: an event
         // the probe before missed is still seen from its start.
         let mut ready: Vec<Detected> = Vec::with_capacity(2);

@@ -779,9 +779,7 @@ impl VideoSource {
     /// A packet's presentation time, on the frames' clock.
     fn packet_time(&self, packet: &ff::Packet) -> Option<f64> {
         let start = self.start_pts?;
-        packet
-            .pts()
-            .map(|p| (p - start) as f64 * self.time_base)
+        packet.pts().map(|p| (p - start) as f64 * self.time_base)
     }
 
     /// Feeds the decoder one packet of our stream, or signals end of
@@ -840,7 +838,10 @@ impl VideoSource {
     /// `key` goes to the main decoder as usual.
     fn begin_steps(&mut self, key: ff::Packet) {
         self.decoder.flush();
-        let a = self.adaptive.as_mut().expect("steps need adaptive sampling");
+        let a = self
+            .adaptive
+            .as_mut()
+            .expect("steps need adaptive sampling");
         let board = a.feedback.clone().expect("steps need a batch board");
         let quiet = match self.last_sent {
             Some(seq) => board.news_of(self.source_id, seq).is_some_and(|n| !n.busy),
@@ -958,7 +959,10 @@ impl VideoSource {
                 // rejected one is inferred; the stretch before the held
                 // probe is sampled as usual (motion, base rate), which
                 // finds what the held probe missed.
-                let from = steps.accepted.as_ref().map_or(f64::NEG_INFINITY, |(g, _)| g.t);
+                let from = steps
+                    .accepted
+                    .as_ref()
+                    .map_or(f64::NEG_INFINITY, |(g, _)| g.t);
                 let until = steps.pending[0].1.t;
                 self.end_steps(steps, Some((from, until)));
                 return Ok(None);
@@ -1045,7 +1049,10 @@ impl VideoSource {
         if dec.send_packet(key).is_ok() {
             let _ = dec.send_eof();
             let mut spare = ff::frame::Video::empty();
-            while dec.receive_frame(if got { &mut spare } else { &mut decoded }).is_ok() {
+            while dec
+                .receive_frame(if got { &mut spare } else { &mut decoded })
+                .is_ok()
+            {
                 got = true;
             }
         }
@@ -1060,7 +1067,8 @@ impl VideoSource {
             a.skip_tail = SKIP_TAIL;
         }
         let index = self.shown(Some(pts_s));
-        self.make_frame(&decoded, index, Some(pts_s), true).map(Some)
+        self.make_frame(&decoded, index, Some(pts_s), true)
+            .map(Some)
     }
 
     /// A decoded frame's time from the stream's first frame.
@@ -1179,12 +1187,10 @@ impl Source for VideoSource {
                     }
                     return self.make_frame(&decoded, index, pts_s, false).map(Some);
                 }
-                Err(ff::Error::Eof) => {
-                    match std::mem::replace(&mut self.steps, Stepping::Off) {
-                        Stepping::Draining(key) => self.begin_steps(key),
-                        _ => self.finished = true,
-                    }
-                }
+                Err(ff::Error::Eof) => match std::mem::replace(&mut self.steps, Stepping::Off) {
+                    Stepping::Draining(key) => self.begin_steps(key),
+                    _ => self.finished = true,
+                },
                 Err(ff::Error::Other { errno })
                     if errno == ff::util::error::EAGAIN && !self.draining =>
                 {
