@@ -50,7 +50,7 @@ fn sortie_frames() -> Vec<RgbImage> {
         telemetry: None,
         geo: Default::default(),
         feedback: None,
-        probe_size: None,
+        probe_for: None,
     };
     let mut src = source::open(&input, 0, &options).expect("opening the sample sortie");
     let mut out = Vec::new();

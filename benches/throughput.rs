@@ -65,7 +65,7 @@ fn main() {
         telemetry: None,
         geo: Default::default(),
         feedback: None,
-        probe_size: None,
+        probe_for: None,
     };
     let mut src = source::open(&input, 0, &options).expect("opening the clip");
     let cpu0 = common::cpu_seconds();

@@ -719,7 +719,7 @@ mod tests {
                 telemetry: None,
                 geo: Default::default(),
                 feedback: None,
-                probe_size: None,
+                probe_for: None,
             },
             // One input at a time, so the whole stream has one order (with
             // more, inputs interleave; each keeps its own order).

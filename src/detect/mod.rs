@@ -207,25 +207,23 @@ pub mod buffers {
 }
 
 impl Preprocess {
-    /// Resizes `image` into the model input (letterbox or stretch, bilinear)
-    /// and lays it out as the model wants it.
-    pub fn run(&self, image: &RgbImage) -> Tensorised {
-        self.run_for(image, image.dimensions())
+    /// The size a `src_w × src_h` picture is resized to inside the model
+    /// input.
+    pub fn resized_size(&self, src_w: u32, src_h: u32) -> (u32, u32) {
+        let (_, rw, rh, _, _) = self.place(src_w, src_h);
+        (rw, rh)
     }
 
-    /// The tensor of a picture `(src_w, src_h)` pixels large, made from
-    /// `image`, a copy of it scaled down (same shape): boxes map back to
-    /// the full picture's pixels. An `image` already at the size the
-    /// model's input takes is used as it is.
-    pub fn run_for(&self, image: &RgbImage, (src_w, src_h): (u32, u32)) -> Tensorised {
-        let (iw, ih) = (self.input_w as usize, self.input_h as usize);
-        let (map, rw, rh, px, py) = match self.resize {
+    /// Where a `src_w × src_h` picture goes in the model input: the map
+    /// back, the resized size, and the padding before it (x, y).
+    fn place(&self, src_w: u32, src_h: u32) -> (InputMap, u32, u32, usize, usize) {
+        match self.resize {
             Resize::Stretch => {
                 let map = InputMap::Stretch {
                     sx: self.input_w as f32 / src_w as f32,
                     sy: self.input_h as f32 / src_h as f32,
                 };
-                (map, self.input_w, self.input_h, 0usize, 0usize)
+                (map, self.input_w, self.input_h, 0, 0)
             }
             Resize::LetterboxCenter | Resize::LetterboxTopLeft => {
                 let align = if self.resize == Resize::LetterboxCenter {
@@ -242,7 +240,22 @@ impl Preprocess {
                     lb.pad_y as usize,
                 )
             }
-        };
+        }
+    }
+
+    /// Resizes `image` into the model input (letterbox or stretch, bilinear)
+    /// and lays it out as the model wants it.
+    pub fn run(&self, image: &RgbImage) -> Tensorised {
+        self.run_for(image, image.dimensions())
+    }
+
+    /// The tensor of a picture `(src_w, src_h)` pixels large, made from
+    /// `image`, a copy of it scaled down (same shape): boxes map back to
+    /// the full picture's pixels. An `image` already at the size the
+    /// model's input takes is used as it is.
+    pub fn run_for(&self, image: &RgbImage, (src_w, src_h): (u32, u32)) -> Tensorised {
+        let (iw, ih) = (self.input_w as usize, self.input_h as usize);
+        let (map, rw, rh, px, py) = self.place(src_w, src_h);
         let resized = resize_rgb(image, rw, rh);
         let plane = iw * ih;
         // Output channel c takes source channel src_c[c].

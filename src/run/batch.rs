@@ -16,7 +16,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::session::{checkpoint, seal};
 use super::{Outcome, RunError, RunFolder, Session};
-use crate::detect::Resize;
 use crate::event::{EventUpdate, Step};
 use crate::evidence::record::{ResumeNote, RunMode, RunRecord, RunStatus, SourceRecord, Summary};
 use crate::evidence::Withdraw;
@@ -24,7 +23,7 @@ use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::SharedRun;
 use crate::sink::{emit, ScreenSink, Screened, SinkError, StreamRef};
 use crate::source::adaptive::{Feedback, SampleMode};
-use crate::source::{self, raster::RasterOptions, Input, OpenOptions, ProbeSize};
+use crate::source::{self, raster::RasterOptions, Input, OpenOptions};
 use crate::stream::Stream;
 
 /// What to screen, and how.
@@ -329,20 +328,16 @@ fn drive(
     let feedback = adaptive.then(|| Arc::new(Feedback::batch()));
     // Keyframe probes are converted straight to the detector's input size,
     // unless frames are cut into tiles (which need every pixel).
-    let probe_size = {
-        let p = session.preprocess();
-        session.tiling().is_none().then_some(ProbeSize {
-            input_w: p.input_w,
-            input_h: p.input_h,
-            letterbox: p.resize != Resize::Stretch,
-        })
-    };
+    let probe_for = session
+        .tiling()
+        .is_none()
+        .then(|| session.preprocess().clone());
     let pipeline_options = PipelineOptions {
         open: OpenOptions {
             sampling: config.sampling.sampling(),
             decode_threads: config.sampling.decode_threads(),
             feedback: feedback.clone(),
-            probe_size,
+            probe_for,
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),

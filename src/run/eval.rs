@@ -195,7 +195,7 @@ pub fn detect(
             sampling: Sampling::default(),
             decode_threads: session.config.sampling.decode_threads.unwrap_or(1),
             feedback: None,
-            probe_size: None,
+            probe_for: None,
             raster: RasterOptions {
                 config: session.config.raster.clone(),
                 tiling: session.raster_tiling(),

@@ -352,7 +352,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
             },
             decode_threads: config.sampling.decode_threads.unwrap_or(1),
             feedback: feedback.clone(),
-            probe_size: None,
+            probe_for: None,
             raster: RasterOptions {
                 config: config.raster.clone(),
                 tiling: session.raster_tiling(),

@@ -351,39 +351,10 @@ pub struct OpenOptions {
     pub geo: crate::geo::camera::GeoSettings,
     /// With adaptive sampling: the consumer's news of each stream.
     pub feedback: Option<std::sync::Arc<adaptive::Feedback>>,
-    /// The size the detector takes its input at, for keyframe probes,
-    /// which are converted straight to it; `None` converts them in full.
-    pub probe_size: Option<ProbeSize>,
-}
-
-/// A detector's input size, as keyframe probes are made for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeSize {
-    pub input_w: u32,
-    pub input_h: u32,
-    /// The picture keeps its shape inside the input (letterbox), rather
-    /// than being stretched to it.
-    pub letterbox: bool,
-}
-
-impl ProbeSize {
-    /// The size a `w × h` picture is scaled to for the detector, if that
-    /// is smaller than the picture.
-    pub fn fit(&self, w: u32, h: u32) -> Option<(u32, u32)> {
-        let (fw, fh) = if self.letterbox {
-            let lb = crate::geom::Letterbox::fit(
-                w,
-                h,
-                self.input_w,
-                self.input_h,
-                crate::geom::PadAlign::Center,
-            );
-            (lb.resized_w, lb.resized_h)
-        } else {
-            (self.input_w, self.input_h)
-        };
-        (fw > 0 && fh > 0 && fw <= w && fh <= h && (fw, fh) != (w, h)).then_some((fw, fh))
-    }
+    /// The detector's preprocessing, for keyframe probes, which are
+    /// converted straight to the size it resizes frames to; `None`
+    /// converts them in full.
+    pub probe_for: Option<crate::detect::Preprocess>,
 }
 
 /// Opens an input as a frame source.

@@ -67,7 +67,7 @@ pub struct VideoSource {
     scaler: Option<Scaler>,
     /// Converts keyframe probes straight to the detector's input size.
     probe_scaler: Option<Scaler>,
-    probe_size: Option<super::ProbeSize>,
+    probe_for: Option<crate::detect::Preprocess>,
     time_base: f64,
     start_pts: Option<i64>,
     sampler: Sampler,
@@ -476,7 +476,7 @@ impl VideoSource {
             decoder,
             scaler: None,
             probe_scaler: None,
-            probe_size: options.probe_size,
+            probe_for: options.probe_for.clone(),
             time_base,
             start_pts,
             sampler: Sampler::new(options.sampling),
@@ -512,6 +512,16 @@ impl VideoSource {
         }
     }
 
+    /// The conversion context for full-size frames, or for probes scaled
+    /// down.
+    fn scaler_for(&mut self, scaled: bool) -> &mut Option<Scaler> {
+        if scaled {
+            &mut self.probe_scaler
+        } else {
+            &mut self.scaler
+        }
+    }
+
     /// Converts a decoded frame to packed RGB24 at its own size, or for a
     /// keyframe probe at the size the detector takes it.
     fn convert_rgb(
@@ -520,16 +530,20 @@ impl VideoSource {
         probe: bool,
     ) -> Result<RgbImage, SourceError> {
         let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
-        let (ow, oh) = probe
-            .then(|| self.probe_size.and_then(|p| p.fit(w, h)))
-            .flatten()
-            .unwrap_or((w, h));
-        let slot = if (ow, oh) == (w, h) {
-            &mut self.scaler
-        } else {
-            &mut self.probe_scaler
+        // A probe goes to the size the detector resizes it to, if smaller.
+        let (ow, oh) = match &self.probe_for {
+            Some(p) if probe => {
+                let (rw, rh) = p.resized_size(w, h);
+                if rw > 0 && rh > 0 && rw <= w && rh <= h {
+                    (rw, rh)
+                } else {
+                    (w, h)
+                }
+            }
+            _ => (w, h),
         };
-        let stale = slot.as_ref().is_none_or(|s| {
+        let scaled = (ow, oh) != (w, h);
+        let stale = self.scaler_for(scaled).as_ref().is_none_or(|s| {
             let (i, o) = (s.0.input(), s.0.output());
             (i.width, i.height, i.format, o.width, o.height) != (w, h, fmt, ow, oh)
         });
@@ -543,14 +557,17 @@ impl VideoSource {
                 oh,
                 ff::software::scaling::Flags::BILINEAR,
             )
-            .map_err(|e| SourceError::Decode {
-                path: self.path.clone(),
-                frames: self.decoded,
-                message: format!("cannot convert {fmt:?} {w}x{h} to RGB {ow}x{oh}: {e}"),
+            .map_err(|e| {
+                self.decode_error(format!(
+                    "cannot convert {fmt:?} {w}x{h} to RGB {ow}x{oh}: {e}"
+                ))
             })?;
-            *slot = Some(Scaler(ctx));
+            *self.scaler_for(scaled) = Some(Scaler(ctx));
         }
-        let scaler = slot.as_mut().expect("scaler was just created");
+        let scaler = self
+            .scaler_for(scaled)
+            .as_mut()
+            .expect("scaler was just created");
         // swscale writes straight into the image's own buffer, rows packed,
         // instead of into a padded frame that would then be copied. The
         // slack past the end covers any SIMD store that runs over a row.
@@ -581,11 +598,9 @@ impl VideoSource {
             )
         };
         if rows != oh as i32 {
-            return Err(SourceError::Decode {
-                path: self.path.clone(),
-                frames: self.decoded,
-                message: format!("colour conversion failed: {rows} of {oh} rows converted"),
-            });
+            return Err(self.decode_error(format!(
+                "colour conversion failed: {rows} of {oh} rows converted"
+            )));
         }
         // SAFETY: sws_scale wrote all `oh` rows of `row` bytes.
         unsafe { packed.set_len(len) };
@@ -828,9 +843,17 @@ impl VideoSource {
             && !self.consumer_holds
             && self.start_pts.is_some()
             && self.last_shown.is_some()
-            && self
-                .key_interval
-                .is_some_and(|i| i > 0.0 && i <= a.policy.params().max_gap_s + 1e-3)
+            && self.key_interval.is_some_and(|i| self.steps_span(i))
+    }
+
+    /// Whether keyframes `interval` seconds apart are near enough for
+    /// keyframe steps: at most `max_gap_s`.
+    fn steps_span(&self, interval: f64) -> bool {
+        let max_gap = self
+            .adaptive
+            .as_ref()
+            .map_or(0.0, |a| a.policy.params().max_gap_s);
+        interval > 0.0 && interval <= max_gap + 1e-3
     }
 
     /// The main decoder has drained: steps begin at `key` if every frame
@@ -883,12 +906,8 @@ impl VideoSource {
                 };
                 let t = self.packet_time(&key);
                 let last = steps.latest().map(|g| g.t);
-                let max_gap = self
-                    .adaptive
-                    .as_ref()
-                    .map_or(0.0, |a| a.policy.params().max_gap_s);
                 let near = match (t, last) {
-                    (Some(t), Some(l)) => t > l && t - l <= max_gap + 1e-3,
+                    (Some(t), Some(l)) => self.steps_span(t - l),
                     (Some(_), None) => true,
                     _ => false,
                 };
