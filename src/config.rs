@@ -6,12 +6,14 @@
 //! a default. Command-line flags override the file; the effective config is
 //! recorded in `run.json`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::detect::family::Family;
 use crate::detect::onnx::{Device, DeviceError, PreprocessOverride};
+use crate::detect::roles::RoleTable;
 use crate::live::feeds::{FeedConfig, FeedError};
 use crate::signature::{SignatureConfig, SignatureError};
 use crate::source::raster::{RasterConfig, RasterConfigError};
@@ -66,6 +68,11 @@ pub struct Config {
     /// How drone frames are placed on the ground from their telemetry.
     pub geo: crate::geo::camera::GeoSettings,
     pub output: OutputConfig,
+    /// `[roles]`: class name → role (`person`, `vessel`, `vehicle`,
+    /// `container`, or `none`), on top of the built-in table of
+    /// [`crate::detect::roles`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, String>,
     /// The `[[signature]]` tables. `None` (no table in the file) means the
     /// built-in defaults of [`DEFAULT_TOML`].
     pub signature: Option<Vec<SignatureConfig>>,
@@ -416,6 +423,14 @@ impl Config {
     }
 
     /// Checks ranges that serde cannot express.
+    /// The built-in class roles with `[roles]` on top.
+    pub fn role_table(&self) -> Result<RoleTable, ConfigError> {
+        RoleTable::with_overrides(&self.roles).map_err(|e| ConfigError::Invalid {
+            key: "roles".into(),
+            message: e.to_string(),
+        })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let unit = |key: &str, v: f64| {
             if (0.0..=1.0).contains(&v) {
@@ -450,6 +465,7 @@ impl Config {
         self.geo
             .validate()
             .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
+        self.role_table()?;
         if let Some(list) = &self.signature {
             crate::signature::validate_all(list)?;
         }
@@ -609,7 +625,8 @@ mod tests {
         .unwrap();
         let c = Config::load(&path).unwrap();
         let build = |labels: &[String]| {
-            crate::signature::build(c.signature.as_deref(), labels, c.detect.conf)
+            let roles = crate::detect::roles::ClassRoles::new(labels, &c.role_table().unwrap());
+            crate::signature::build(c.signature.as_deref(), &roles, c.detect.conf)
         };
         let err = build(&names(&["person", "vessel", "container", "vehicle"]))
             .err()

@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use lookout::detect::roles::{ClassRoles, RoleTable};
 use lookout::detect::Detection;
 use lookout::event::{EventUpdate, Step};
 use lookout::frame::{Frame, FrameMeta};
@@ -138,12 +139,13 @@ fn run_case(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let case: Case = toml::from_str(&text).map_err(|e| format!("parse: {e}"))?;
     assert!(!case.description.is_empty());
+    let roles = ClassRoles::new(&case.labels, &RoleTable::builtin());
     let signatures = case
         .signature
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.build(&format!("signature[{i}]"), &case.labels, 0.3)
+            s.build(&format!("signature[{i}]"), &roles, 0.3)
                 .map(|built| (built, s.timing()))
         })
         .collect::<Result<Vec<_>, _>>()

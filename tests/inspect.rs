@@ -1,7 +1,7 @@
 //! `lookout inspect`: the family and why, tensors, classes, preprocessing
 //! and providers, as text and as JSON.
 
-use crate::util::{fixture, lookout, stderr};
+use crate::util::{fixture, lookout, repo, stderr};
 
 #[test]
 fn inspect_reports_family_tensors_classes_and_providers() {
@@ -57,6 +57,54 @@ fn inspect_refuses_a_classifier_and_an_unknown_family() {
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("unknown family \"yolo9000\"") && stderr(&o).contains("nanodet"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn inspect_shows_class_roles_and_the_signatures_the_model_can_drive() {
+    let model = fixture("yolov8-dynamic.onnx");
+    let o = lookout(&["inspect", model.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for needle in [
+        "1 boat    role vessel (COCO, SeaDronesSee)",
+        "people-in-container: cannot run: no class of the model maps to container or vehicle",
+        "overcrowded-vessel: runs with persons person; vessels boat",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!stderr(&o).contains("synthetic"), "{}", stderr(&o));
+    // The config's [roles] are applied.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, "[roles]\ncar = \"vehicle\"\nboat = \"none\"\n").unwrap();
+    let o = lookout(&[
+        "inspect",
+        model.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["roles"],
+        serde_json::json!({"person": "person", "car": "vehicle"})
+    );
+    assert_eq!(
+        v["signatures"],
+        serde_json::json!([
+            "people-in-container: runs with subjects person; containers car",
+            "overcrowded-vessel: cannot run: no class of the model maps to vessel (its vessels)"
+        ])
+    );
+    // The demo model says what it is.
+    let demo = repo().join("models/lookout-demo.onnx");
+    let o = lookout(&["inspect", demo.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("trained on synthetic scenes only"),
         "{}",
         stderr(&o)
     );

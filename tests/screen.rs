@@ -251,9 +251,9 @@ fn bad_models_and_classes_fail_with_clear_errors() {
                 "--model".into(),
                 fixture("yolov8-tiny.onnx").display().to_string(),
                 "--classes".into(),
-                "vessel".into(),
+                "bicycle".into(),
             ],
-            vec!["vessel", "person, boat, car"],
+            vec!["\"bicycle\"", "neither a role", "person, boat, car"],
         ),
     ];
     for (extra, needles) in cases {
@@ -271,6 +271,114 @@ fn bad_models_and_classes_fail_with_clear_errors() {
             assert!(err.contains(n), "{args:?}: expected {n:?} in {err}");
         }
     }
+}
+
+#[test]
+fn a_model_of_other_class_names_runs_the_signatures_its_roles_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    write_png(&img, 64, 64);
+    let model = fixture("yolov8-tiny.onnx");
+    let screen = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "screen",
+            img.to_str().unwrap(),
+            "--out",
+            out,
+            "--model",
+            model.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        lookout(&args)
+    };
+    let names = |run: &Path| -> Vec<String> {
+        read_json(&run.join("run.json"))["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // A COCO-named model (person, boat, car): `boat` is a vessel, and
+    // nothing is a container or a vehicle with an open bed.
+    let out = dir.path().join("coco");
+    let o = screen(out.to_str().unwrap(), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("people-in-container: no class of the model maps to container or vehicle"),
+        "{err}"
+    );
+    let run = run_dir(&out);
+    assert_eq!(names(&run), vec!["overcrowded-vessel"]);
+    let model = &read_json(&run.join("run.json"))["model"];
+    assert_eq!(
+        model["roles"],
+        serde_json::json!({"person": "person", "boat": "vessel"})
+    );
+    assert!(model.get("demo").is_none(), "{model}");
+    assert!(!err.contains("synthetic scenes"), "{err}");
+
+    // [roles] makes `car` a vehicle: both defaults run, without `container`.
+    let config = dir.path().join("lookout.toml");
+    std::fs::write(&config, "[roles]\nCar = \"vehicle\"\n").unwrap();
+    let out = dir.path().join("mapped");
+    let o = screen(
+        out.to_str().unwrap(),
+        &["--config", config.to_str().unwrap()],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "people-in-container runs without container: no class of the model maps to it"
+        ),
+        "{err}"
+    );
+    let run = run_dir(&out);
+    assert_eq!(
+        names(&run),
+        vec!["people-in-container", "overcrowded-vessel"]
+    );
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(
+        record["signatures"][0]["config"]["containers"],
+        serde_json::json!(["vehicle"])
+    );
+    assert_eq!(record["model"]["roles"]["car"], "vehicle");
+
+    // A role that is no role is a config error that names it.
+    std::fs::write(&config, "[roles]\ncar = \"truck\"\n").unwrap();
+    let o = screen(
+        dir.path().join("bad").to_str().unwrap(),
+        &["--config", config.to_str().unwrap()],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("roles.\"car\" = \"truck\" is not a role"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_model_warns_that_it_knows_only_synthetic_scenes() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    write_png(&img, 64, 64);
+    let out = dir.path().join("runs");
+    let o = lookout(&[
+        "screen",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("trained on synthetic scenes only"), "{err}");
+    let record = read_json(&run_dir(&out).join("run.json"));
+    assert_eq!(record["model"]["demo"], true);
+    assert_eq!(record["model"]["roles"]["vessel"], "vessel");
 }
 
 #[test]

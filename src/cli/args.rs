@@ -31,7 +31,7 @@ pub struct ModelArgs {
     #[arg(long, allow_negative_numbers = true, value_name = "IOU")]
     pub iou: Option<f64>,
     /// Replace the configured signatures with one: presence of these classes
-    /// (comma-separated), e.g. `--classes person`.
+    /// or roles (comma-separated), e.g. `--classes person` or `--classes vessel`.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub classes: Option<Vec<String>>,
     /// Inference threads, per worker [default: ONNX Runtime's choice; with

@@ -1,7 +1,8 @@
 //! `lookout inspect MODEL.onnx`: what lookout makes of a model, before a run
 //! depends on it. The detected family and why, inputs and outputs with
 //! dtypes and dynamic dimensions, class names and where they came from,
-//! the preprocessing that will be used, and the execution providers this
+//! the role of each class and the signatures the model can drive, the
+//! preprocessing that will be used, and the execution providers this
 //! machine's ONNX Runtime offers.
 
 use std::path::PathBuf;
@@ -9,9 +10,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::config::Config;
 use crate::detect::describe::describe;
 use crate::detect::family::Family;
 use crate::detect::onnx::{available_providers, OnnxConfig, OnnxDetector};
+use crate::detect::roles::ClassRoles;
+use crate::run::{is_demo_model, DEMO_WARNING};
+use crate::signature::drivable;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -30,6 +35,10 @@ pub struct InspectArgs {
     /// ONNX Runtime library (libonnxruntime.so).
     #[arg(long, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
+    /// Config file (lookout.toml) whose `[roles]` and `[[signature]]`
+    /// tables to check the model against [default: the built-in ones].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -48,15 +57,26 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     config.ort_lib = args.ort_lib.clone();
     config.imgsz = args.imgsz;
     config.family = args.family.as_deref().map(Family::parse).transpose()?;
+    let settings = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
     let detector = OnnxDetector::load(&config)?;
     let providers = available_providers(args.ort_lib.as_deref())?;
     let info = detector.info();
+    let roles = ClassRoles::new(&info.labels, &settings.role_table()?);
+    let signatures = drivable(settings.signature.as_deref(), &roles);
+    if is_demo_model(info) {
+        eprintln!("note: {DEMO_WARNING}");
+    }
     if args.json {
         let mut v = serde_json::to_value(info)?;
+        v["roles"] = serde_json::json!(roles.record());
+        v["signatures"] = serde_json::json!(signatures);
         v["providers"] = serde_json::json!(providers);
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", describe(info, &providers));
+        print!("{}", describe(info, &roles, &signatures, &providers));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::family::TensorDecl;
 use super::onnx::ModelInfo;
+use super::roles::ClassRoles;
 
 fn dims(d: &TensorDecl) -> String {
     let parts: Vec<String> = d
@@ -21,9 +22,16 @@ fn dims(d: &TensorDecl) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-/// What `lookout inspect` prints: family and why, tensors, classes,
-/// preprocessing, batch, metadata and the execution providers.
-pub fn describe(info: &ModelInfo, providers: &[String]) -> String {
+/// What `lookout inspect` prints: family and why, tensors, classes with
+/// their roles, the signatures the model can drive (one line each, from
+/// [`crate::signature::drivable`]), preprocessing, batch, metadata and the
+/// execution providers.
+pub fn describe(
+    info: &ModelInfo,
+    roles: &ClassRoles,
+    signatures: &[String],
+    providers: &[String],
+) -> String {
     let mut s = String::new();
     let p = &info.preprocess;
     let _ = writeln!(s, "model      {}", info.path.display());
@@ -43,8 +51,25 @@ pub fn describe(info: &ModelInfo, providers: &[String]) -> String {
         info.labels.len(),
         info.labels_source
     );
+    let width = info
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
     for (i, l) in info.labels.iter().enumerate() {
-        let _ = writeln!(s, "  {i:>4} {l}");
+        match roles.role(i) {
+            Some((role, from)) => {
+                let _ = writeln!(s, "  {i:>4} {l:<width$}  role {role} ({from})");
+            }
+            None => {
+                let _ = writeln!(s, "  {i:>4} {l}");
+            }
+        }
+    }
+    let _ = writeln!(s, "signatures");
+    for line in signatures {
+        let _ = writeln!(s, "  {line}");
     }
     let _ = writeln!(
         s,

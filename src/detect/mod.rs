@@ -14,6 +14,7 @@ pub mod family;
 pub mod labels;
 pub mod nms;
 pub mod onnx;
+pub mod roles;
 pub mod step;
 pub mod tile;
 

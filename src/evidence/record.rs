@@ -11,6 +11,7 @@
 //! JSON values: they are recorded for people, and typed where they are
 //! used (the layers above parse `RunRecord::config` as a `Config`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,13 @@ pub struct ModelRecord {
     pub labels_source: Option<String>,
     #[serde(default)]
     pub preprocess: Value,
+    /// Class name → role, for the classes that have one (see
+    /// `crate::detect::roles`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, String>,
+    /// The run used lookout's demo model, trained on synthetic scenes only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
 }
 
 /// One input of a `screen` run.
@@ -485,6 +493,8 @@ impl RunRecord {
             labels: Vec::new(),
             labels_source: None,
             preprocess: Value::Null,
+            roles: BTreeMap::new(),
+            demo: false,
         };
         let thresholds = Thresholds {
             conf: 0.3,

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::signature::zone::ZoneConfig;
-use crate::signature::{BuiltSignature, SignatureConfig, SignatureError};
+use crate::signature::{BuiltSignature, ClassRoles, SignatureConfig, SignatureError};
 
 /// A `[[feed]]` table that is wrong, or whose signatures do not fit the
 /// model.
@@ -204,13 +204,13 @@ impl FeedConfig {
         index: usize,
         configured: Option<&[SignatureConfig]>,
         default_min_score: f64,
-        labels: &[String],
+        roles: &ClassRoles,
     ) -> Result<Vec<BuiltSignature>, FeedError> {
-        let global = crate::signature::applicable_configs(configured, labels)?;
+        let global = crate::signature::applicable_configs(configured, roles)?;
         let configs = self.signature_configs(index, &global)?;
         Ok(crate::signature::build_list(
             configs,
-            labels,
+            roles,
             default_min_score,
         )?)
     }
@@ -289,7 +289,8 @@ mod tests {
 
     impl Doc {
         fn build(&self, index: usize, labels: &[String]) -> Result<Vec<BuiltSignature>, FeedError> {
-            self.feed[index].build_signatures(index, self.signature.as_deref(), 0.3, labels)
+            let roles = ClassRoles::new(labels, &crate::detect::roles::RoleTable::builtin());
+            self.feed[index].build_signatures(index, self.signature.as_deref(), 0.3, &roles)
         }
     }
 

@@ -260,7 +260,7 @@ pub fn watch(mut session: Session, options: &LiveOptions) -> Result<Outcome, Run
                 *i,
                 session.config.signature.as_deref(),
                 session.config.detect.conf,
-                session.labels(),
+                &session.roles,
             ),
             None => Ok(session.signatures.clone()),
         })

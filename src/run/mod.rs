@@ -23,7 +23,7 @@ pub mod live;
 pub mod session;
 pub mod signal;
 
-pub use session::{RunFolder, Session, DEMO_MODEL};
+pub use session::{is_demo_model, RunFolder, Session, DEMO_MODEL, DEMO_WARNING};
 
 use std::path::PathBuf;
 

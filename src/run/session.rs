@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::config::{Config, TileConfig};
 use crate::detect::family::PostProcess;
 use crate::detect::onnx::{ModelInfo, OnnxConfig, OnnxDetector};
+use crate::detect::roles::ClassRoles;
 use crate::detect::step::{Infer, Prepare};
 use crate::detect::tile::{MergeConfig, Tiling};
 use crate::detect::{Detector, Preprocess};
@@ -28,6 +29,21 @@ use super::RunError;
 /// The bundled demo model, used when no model is named.
 pub const DEMO_MODEL: &str = "models/lookout-demo.onnx";
 
+/// What a run with the demo model warns, at start.
+pub const DEMO_WARNING: &str = "this is lookout's demo model, trained on synthetic scenes only \
+(drawn shapes, as in the sample sortie): on real imagery its detections and flags mean nothing. \
+Screen real footage with a real detector: --model MODEL.onnx";
+
+/// Whether `info` is the demo model (bundled, or a copy of it anywhere):
+/// it says so in its metadata, which its training script writes.
+pub fn is_demo_model(info: &ModelInfo) -> bool {
+    info.metadata.get("author").map(String::as_str) == Some("lookout project")
+        && info
+            .metadata
+            .get("description")
+            .is_some_and(|d| d.starts_with("lookout demo detector"))
+}
+
 /// A loaded model, its signatures, and the run's clock.
 pub struct Session {
     pub config: Config,
@@ -36,6 +52,8 @@ pub struct Session {
     onnx: OnnxConfig,
     detector: Option<OnnxDetector>,
     pub info: ModelInfo,
+    /// The model's classes with their roles (built-in table and `[roles]`).
+    pub roles: ClassRoles,
     /// The run's signatures (a `watch` feed may build its own).
     pub signatures: Vec<BuiltSignature>,
     pub started_at: String,
@@ -60,7 +78,7 @@ impl Session {
         let mut session = Self::load_model(config)?;
         session.signatures = crate::signature::build(
             session.config.signature.as_deref(),
-            &session.info.labels,
+            &session.roles,
             session.config.detect.conf,
         )?;
         Ok(session)
@@ -94,12 +112,17 @@ impl Session {
         let detector = OnnxDetector::load(&onnx)?;
         let info = detector.info().clone();
         tracing::info!(model = %model_path.display(), family = ?info.family, classes = info.labels.len(), "model loaded");
+        if is_demo_model(&info) {
+            tracing::warn!("{DEMO_WARNING}");
+        }
+        let roles = ClassRoles::new(&info.labels, &config.role_table()?);
         Ok(Session {
             config,
             model_path,
             onnx,
             detector: Some(detector),
             info,
+            roles,
             signatures: Vec::new(),
             started_at,
             started,
@@ -247,6 +270,8 @@ impl Session {
                 labels: info.labels.clone(),
                 labels_source: Some(info.labels_source.clone()),
                 preprocess: json(&info.preprocess),
+                roles: self.roles.record(),
+                demo: is_demo_model(info),
             },
             Self::signature_records(&self.signatures),
         )

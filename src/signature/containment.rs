@@ -14,8 +14,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    contents, defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate,
-    Signature, SignatureError, SignatureKind,
+    contents, defaults, resolve_classes, ClassLists, ClassRoles, Common, Hit, ScoreGate, Signature,
+    SignatureError, SignatureKind,
 };
 use crate::frame::FrameMeta;
 use crate::track::Track;
@@ -70,33 +70,35 @@ impl SignatureKind for ContainmentConfig {
         &self,
         key: &str,
         name: String,
-        labels: &[String],
+        roles: &ClassRoles,
         gate: ScoreGate,
     ) -> Result<Arc<dyn Signature>, SignatureError> {
         Ok(Arc::new(Containment {
             name,
-            subjects: resolve_classes(&format!("{key}.subjects"), &self.subjects, labels)?,
-            containers: resolve_classes(&format!("{key}.containers"), &self.containers, labels)?,
-            labels: labels.to_vec(),
+            subjects: resolve_classes(&format!("{key}.subjects"), &self.subjects, roles)?,
+            containers: resolve_classes(&format!("{key}.containers"), &self.containers, roles)?,
+            labels: roles.labels().to_vec(),
             min_overlap: self.min_overlap as f32,
             min_count: self.min_count,
             gate,
         }))
     }
 
-    fn class_names(&self) -> Vec<(&'static str, &String)> {
-        self.subjects
-            .iter()
-            .map(|n| ("subjects", n))
-            .chain(self.containers.iter().map(|n| ("containers", n)))
-            .collect()
+    fn class_lists(&self) -> Vec<(&'static str, &Vec<String>)> {
+        vec![
+            ("subjects", &self.subjects),
+            ("containers", &self.containers),
+        ]
     }
 
-    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
-        keep_known_scores(&mut self.scores, labels);
-        let subjects = keep_known(&mut self.subjects, labels);
-        let containers = keep_known(&mut self.containers, labels);
-        subjects && containers
+    fn class_lists_mut(&mut self) -> ClassLists<'_> {
+        ClassLists {
+            lists: vec![
+                ("subjects", &mut self.subjects),
+                ("containers", &mut self.containers),
+            ],
+            scores: &mut self.scores,
+        }
     }
 }
 

@@ -37,6 +37,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::detect::roles::ClassRoles;
+use crate::detect::roles::Role;
 use crate::frame::FrameMeta;
 use crate::geom::BBox;
 use crate::track::Track;
@@ -50,7 +52,7 @@ const DEFAULT_TOML: &str = include_str!("../lookout.default.toml");
 pub enum SignatureError {
     #[error("invalid setting {key}: {message}")]
     Invalid { key: String, message: String },
-    #[error("unknown class {name:?} in {key}; the model's classes are: {known}")]
+    #[error("unknown class {name:?} in {key}: it is neither a role (person, vessel, vehicle, container) nor a class of the model, whose classes are: {known}")]
     UnknownClass {
         key: String,
         name: String,
@@ -132,22 +134,29 @@ pub trait SignatureKind {
     /// Checks this kind's own settings; the common ones are checked by
     /// [`SignatureConfig::validate`].
     fn validate(&self, key: &str) -> Result<(), SignatureError>;
-    /// Resolves this kind's class names against the model's `labels` (see
-    /// [`resolve_classes`]) and builds the rule, named `name`, with the
-    /// score gate already built from the common settings.
+    /// Resolves this kind's class lists against the model's classes and
+    /// their roles (see [`resolve_classes`]) and builds the rule, named
+    /// `name`, with the score gate already built from the common settings.
     fn build(
         &self,
         key: &str,
         name: String,
-        labels: &[String],
+        roles: &ClassRoles,
         gate: ScoreGate,
     ) -> Result<Arc<dyn Signature>, SignatureError>;
-    /// The class names of this kind's own lists, each with the list's key
-    /// (`scores` is added by [`SignatureConfig::class_names`]).
-    fn class_names(&self) -> Vec<(&'static str, &String)>;
-    /// Drops class names the model lacks from this kind's lists (see
-    /// [`keep_known`]); false when a list the rule needs is left empty.
-    fn keep_known_classes(&mut self, labels: &[String]) -> bool;
+    /// This kind's class lists (roles or class names), each with its key,
+    /// in the order the table spells them. Every list is required: a rule
+    /// with an empty one cannot run.
+    fn class_lists(&self) -> Vec<(&'static str, &Vec<String>)>;
+    /// The same lists, and the `scores` map, to trim to the model.
+    fn class_lists_mut(&mut self) -> ClassLists<'_>;
+}
+
+/// A kind's class lists and its `scores` map, borrowed for trimming (see
+/// [`SignatureConfig::fit_to_model`]).
+pub struct ClassLists<'a> {
+    pub lists: Vec<(&'static str, &'a mut Vec<String>)>,
+    pub scores: &'a mut BTreeMap<String, f64>,
 }
 
 /// The registry of kinds: generates [`SignatureConfig`], tagged by `kind`,
@@ -309,27 +318,28 @@ impl SignatureConfig {
         self.as_kind().validate(key)
     }
 
-    /// Resolves class names against the model's labels and builds the rule.
-    /// `default_min_score` applies where neither `scores` nor `min_score`
-    /// says otherwise.
+    /// Resolves class lists against the model's classes and their roles,
+    /// and builds the rule. `default_min_score` applies where neither
+    /// `scores` nor `min_score` says otherwise.
     pub fn build(
         &self,
         key: &str,
-        labels: &[String],
+        roles: &ClassRoles,
         default_min_score: f64,
     ) -> Result<Arc<dyn Signature>, SignatureError> {
         self.validate(key)?;
-        let gate = ScoreGate::build(key, &self.common(), labels, default_min_score)?;
-        self.as_kind().build(key, self.name(), labels, gate)
+        let gate = ScoreGate::build(key, &self.common(), roles, default_min_score)?;
+        self.as_kind().build(key, self.name(), roles, gate)
     }
 
-    /// Every class name the config mentions, with the key it sits under.
+    /// Every class name or role the config mentions, with the key it sits
+    /// under.
     pub fn class_names(&self) -> Vec<(String, &String)> {
         let mut out: Vec<(String, &String)> = self
             .as_kind()
-            .class_names()
+            .class_lists()
             .into_iter()
-            .map(|(k, n)| (k.to_owned(), n))
+            .flat_map(|(k, list)| list.iter().map(move |n| (k.to_owned(), n)))
             .collect();
         out.extend(
             self.common()
@@ -340,24 +350,48 @@ impl SignatureConfig {
         out
     }
 
-    /// For the built-in default only: drops class names the model lacks
-    /// (a COCO model has no `vessel`). Returns `None` when a list the rule
-    /// needs is left empty, so the whole rule is skipped.
-    pub fn keep_known_classes(&self, labels: &[String]) -> Option<SignatureConfig> {
+    /// Fits the rule to the model: drops the roles no class of the model
+    /// has (a COCO model has no `container`), from the class lists and
+    /// from `scores`. Class names the model lacks are kept, so that
+    /// building names the typo. Returns the rule that is left, or, when a
+    /// list is left empty, why it cannot run; and the roles dropped.
+    pub fn fit_to_model(&self, roles: &ClassRoles) -> Fitted {
         let mut c = self.clone();
-        c.as_kind_mut().keep_known_classes(labels).then_some(c)
+        let lists = c.as_kind_mut().class_lists_mut();
+        let unmapped = |n: &String| Role::parse(n).is_some() && roles.resolve(n).is_empty();
+        let mut dropped = Vec::new();
+        let mut empty = None;
+        for (key, list) in lists.lists {
+            let before = list.clone();
+            list.retain(|n| !unmapped(n));
+            for n in before.iter().filter(|n| unmapped(n)) {
+                if !dropped.contains(n) {
+                    dropped.push(n.clone());
+                }
+            }
+            if list.is_empty() && empty.is_none() {
+                empty = Some((key, before));
+            }
+        }
+        lists.scores.retain(|n, _| !unmapped(n));
+
+        let outcome = match empty {
+            None => Ok(c),
+            Some((key, names)) => Err(format!(
+                "no class of the model maps to {} (its {key})",
+                names.join(" or ")
+            )),
+        };
+        Fitted { outcome, dropped }
     }
 }
 
-/// Keeps the names of `list` that are among `labels`; true when any is left.
-pub fn keep_known(list: &mut Vec<String>, labels: &[String]) -> bool {
-    list.retain(|n| labels.contains(n));
-    !list.is_empty()
-}
-
-/// Keeps the `scores` entries of classes among `labels`.
-pub fn keep_known_scores(scores: &mut BTreeMap<String, f64>, labels: &[String]) {
-    scores.retain(|k, _| labels.contains(k));
+/// A signature fitted to a model (see [`SignatureConfig::fit_to_model`]).
+pub struct Fitted {
+    /// The rule that runs, or why it cannot.
+    pub outcome: Result<SignatureConfig, String>,
+    /// The roles dropped from its lists because no class maps to them.
+    pub dropped: Vec<String>,
 }
 
 /// Checks every configured table and that their names are unique.
@@ -400,70 +434,101 @@ pub struct BuiltSignature {
     pub config_hash: String,
 }
 
-/// Builds a run's signatures against the model's class names.
+/// Builds a run's signatures against the model's classes and their roles.
 ///
 /// `configured` is the `[[signature]]` tables, `None` when the config has
 /// none (see [`applicable_configs`]); `default_min_score` applies where a
-/// table sets neither `scores` nor `min_score`. Configured signatures must
-/// name only classes the model has; each error names its table.
+/// table sets neither `scores` nor `min_score`. A class name the model
+/// lacks is an error that names its table.
 pub fn build(
     configured: Option<&[SignatureConfig]>,
-    labels: &[String],
+    roles: &ClassRoles,
     default_min_score: f64,
 ) -> Result<Vec<BuiltSignature>, SignatureError> {
-    let keyed = applicable_configs(configured, labels)?
+    let keyed = applicable_configs(configured, roles)?
         .into_iter()
         .enumerate()
         .map(|(i, config)| (config.table_key(i), config))
         .collect();
-    build_list(keyed, labels, default_min_score)
+    build_list(keyed, roles, default_min_score)
+}
+
+/// What each signature of `configured` (the built-in defaults for `None`)
+/// can do with the model, one line each: the classes it will count, or
+/// why it cannot run. `lookout inspect` prints these.
+pub fn drivable(configured: Option<&[SignatureConfig]>, roles: &ClassRoles) -> Vec<String> {
+    let all = configured.map_or_else(builtin_configs, <[_]>::to_vec);
+    all.iter()
+        .map(|s| match s.fit_to_model(roles).outcome {
+            Err(why) => format!("{}: cannot run: {why}", s.name()),
+            Ok(fitted) => {
+                let lists: Vec<String> = fitted
+                    .as_kind()
+                    .class_lists()
+                    .into_iter()
+                    .map(|(key, list)| {
+                        let classes: Vec<&str> = list
+                            .iter()
+                            .flat_map(|n| roles.resolve(n))
+                            .map(|id| roles.labels()[id].as_str())
+                            .collect();
+                        format!("{key} {}", classes.join(", "))
+                    })
+                    .collect();
+                format!("{}: runs with {}", s.name(), lists.join("; "))
+            }
+        })
+        .collect()
 }
 
 /// The signature configs that apply: the `configured` tables, or (for
-/// `None`) the built-in defaults trimmed to the model's classes. The
-/// defaults are lenient: names the model lacks are dropped with a warning,
-/// and a rule left without classes is skipped; if nothing is left, that is
-/// an error saying how to choose.
+/// `None`) the built-in defaults, each fitted to the model's classes (see
+/// [`SignatureConfig::fit_to_model`]). Roles no class maps to are left
+/// out, and a rule left without classes is skipped; each with a warning
+/// saying why. Only a model that drives no signature at all is an error,
+/// which says how to choose.
 pub fn applicable_configs(
     configured: Option<&[SignatureConfig]>,
-    labels: &[String],
+    roles: &ClassRoles,
 ) -> Result<Vec<SignatureConfig>, SignatureError> {
-    if let Some(list) = configured {
-        return Ok(list.to_vec());
-    }
-    let kept: Vec<SignatureConfig> = builtin_configs()
-        .iter()
-        .filter_map(|s| {
-            let kept = s.keep_known_classes(labels);
-            if kept.as_ref() != Some(s) {
-                let missing: Vec<&String> = s
-                    .class_names()
-                    .into_iter()
-                    .map(|(_, n)| n)
-                    .filter(|n| !labels.contains(n))
-                    .collect();
-                tracing::warn!(
-                    signature = %s.name(),
-                    ?missing,
-                    "{}",
-                    if kept.is_some() {
-                        "default signature: classes not in the model are left out"
-                    } else {
-                        "default signature skipped: the model lacks its classes"
-                    }
-                );
+    let all = configured.map_or_else(builtin_configs, <[_]>::to_vec);
+    let mut kept = Vec::new();
+    let mut cannot = Vec::new();
+    for s in &all {
+        let fitted = s.fit_to_model(roles);
+        match fitted.outcome {
+            Ok(c) => {
+                if !fitted.dropped.is_empty() {
+                    tracing::warn!(
+                        "signature {} runs without {}: no class of the model maps to {}",
+                        s.name(),
+                        fitted.dropped.join(" or "),
+                        if fitted.dropped.len() == 1 {
+                            "it"
+                        } else {
+                            "them"
+                        }
+                    );
+                }
+                kept.push(c);
             }
-            kept
-        })
-        .collect();
+            Err(why) => {
+                let why = format!("{}: {why}", s.name());
+                tracing::warn!("signature cannot run: {why}");
+                cannot.push(why);
+            }
+        }
+    }
     if kept.is_empty() {
         return Err(SignatureError::invalid(
             "signature",
             format!(
-                "the model has none of the classes the default signatures use; \
-                 choose classes with --classes, or write signatures for this model \
-                 (`lookout config init` writes a commented example). The model's classes are: {}",
-                labels.join(", ")
+                "the model drives no signature ({}). Its classes are: {}. \
+                 Map its classes to roles (person, vessel, vehicle, container) with [roles] \
+                 in lookout.toml, choose classes with --classes, or write signatures for it \
+                 (`lookout config init` writes a commented example)",
+                cannot.join("; "),
+                roles.labels().join(", ")
             ),
         ));
     }
@@ -473,13 +538,13 @@ pub fn applicable_configs(
 /// Builds signature configs, each named in errors by its key.
 pub fn build_list(
     configs: Vec<(String, SignatureConfig)>,
-    labels: &[String],
+    roles: &ClassRoles,
     default_min_score: f64,
 ) -> Result<Vec<BuiltSignature>, SignatureError> {
     configs
         .into_iter()
         .map(|(key, config)| {
-            let signature = config.build(&key, labels, default_min_score)?;
+            let signature = config.build(&key, roles, default_min_score)?;
             let (_, config_hash) = config.fingerprint();
             Ok(BuiltSignature {
                 signature,
@@ -491,26 +556,29 @@ pub fn build_list(
         .collect()
 }
 
-/// Resolves class names to model class ids, naming the config key and the
-/// model's classes when a name is unknown.
+/// Resolves a signature's list of roles and class names to the model's
+/// class ids (see [`ClassRoles::resolve`]), naming the config key and the
+/// model's classes when a name is neither.
 pub fn resolve_classes(
     key: &str,
     names: &[String],
-    labels: &[String],
+    roles: &ClassRoles,
 ) -> Result<Vec<usize>, SignatureError> {
-    names
-        .iter()
-        .map(|name| {
-            labels
-                .iter()
-                .position(|l| l == name)
-                .ok_or_else(|| SignatureError::UnknownClass {
-                    key: key.to_owned(),
-                    name: name.clone(),
-                    known: labels.join(", "),
-                })
-        })
-        .collect()
+    let mut ids = Vec::new();
+    for name in names {
+        let found = roles.resolve(name);
+        if found.is_empty() {
+            return Err(SignatureError::UnknownClass {
+                key: key.to_owned(),
+                name: name.clone(),
+                known: roles.labels().join(", "),
+            });
+        }
+        ids.extend(found);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// Per-class minimum scores of one signature, resolved to class ids.
@@ -524,25 +592,32 @@ impl ScoreGate {
     pub fn build(
         key: &str,
         common: &Common<'_>,
-        labels: &[String],
+        roles: &ClassRoles,
         default_min_score: f64,
     ) -> Result<ScoreGate, SignatureError> {
-        let names: Vec<String> = common.scores.keys().cloned().collect();
-        let ids = resolve_classes(&format!("{key}.scores"), &names, labels)?;
+        // A role's score applies to each class it maps; a class named
+        // itself wins over its role (its entries come last, and the last
+        // entry of a class is the one that counts).
+        let mut per_class = Vec::new();
+        for by_role in [true, false] {
+            for (name, &s) in common.scores {
+                if Role::parse(name).is_some() == by_role {
+                    let key = format!("{key}.scores");
+                    let ids = resolve_classes(&key, std::slice::from_ref(name), roles)?;
+                    per_class.extend(ids.into_iter().map(|id| (id, s as f32)));
+                }
+            }
+        }
         Ok(ScoreGate {
             default: common.min_score.unwrap_or(default_min_score) as f32,
-            per_class: ids
-                .into_iter()
-                .zip(common.scores.values())
-                .map(|(id, &s)| (id, s as f32))
-                .collect(),
+            per_class,
         })
     }
 
     pub fn min_score(&self, class_id: usize) -> f32 {
         self.per_class
             .iter()
-            .find(|(id, _)| *id == class_id)
+            .rfind(|(id, _)| *id == class_id)
             .map_or(self.default, |&(_, s)| s)
     }
 
@@ -646,28 +721,45 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
+    fn roles_of(labels: &[&str]) -> ClassRoles {
+        ClassRoles::new(&names(labels), &crate::detect::roles::RoleTable::builtin())
+    }
+
     #[test]
     fn resolving_unknown_class_lists_known_ones() {
-        let labels = vec!["person".to_string(), "boat".to_string()];
+        let roles = roles_of(&["person", "boat"]);
         assert_eq!(
-            resolve_classes("k", &["boat".into()], &labels).unwrap(),
+            resolve_classes("k", &["boat".into()], &roles).unwrap(),
             vec![1]
         );
-        let err = resolve_classes("flag.classes", &["vessel".into()], &labels)
+        assert_eq!(
+            resolve_classes("k", &["vessel".into()], &roles).unwrap(),
+            vec![1]
+        );
+        let err = resolve_classes("flag.classes", &["bicycle".into()], &roles)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("vessel") && err.contains("person, boat"),
+            err.contains("\"bicycle\"")
+                && err.contains("neither a role")
+                && err.contains("person, boat"),
             "{err}"
         );
     }
 
+    fn kinds(built: &[BuiltSignature]) -> Vec<&'static str> {
+        built.iter().map(|b| b.signature.kind()).collect()
+    }
+
     #[test]
     fn builtin_signatures_adapt_to_the_model_or_say_what_to_do() {
-        let built = build(None, &names(&["person", "vessel"]), 0.3).unwrap();
-        let kinds: Vec<&str> = built.iter().map(|b| b.signature.kind()).collect();
-        assert_eq!(kinds, vec!["overcrowding"], "containment needs containers");
-        let built = build(None, &names(&["person", "car", "vehicle"]), 0.3).unwrap();
+        let built = build(None, &roles_of(&["person", "vessel"]), 0.3).unwrap();
+        assert_eq!(
+            kinds(&built),
+            vec!["overcrowding"],
+            "containment needs containers"
+        );
+        let built = build(None, &roles_of(&["person", "car", "vehicle"]), 0.3).unwrap();
         assert_eq!(built[0].signature.kind(), "containment");
         assert_eq!(
             built[0]
@@ -679,14 +771,105 @@ mod tests {
             1,
             "container dropped, vehicle kept"
         );
-        let err = build(None, &names(&["cat", "dog"]), 0.3)
+        let err = build(None, &roles_of(&["cat", "dog"]), 0.3)
             .err()
             .unwrap()
             .to_string();
         assert!(
-            err.contains("--classes") && err.contains("cat, dog"),
+            err.contains("--classes")
+                && err.contains("[roles]")
+                && err.contains("cat, dog")
+                && err.contains("people-in-container: no class of the model maps to person")
+                && err.contains("overcrowded-vessel: no class of the model maps to person"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn default_signatures_run_on_models_of_the_common_datasets() {
+        let coco = roles_of(&["person", "bicycle", "car", "bus", "truck", "boat"]);
+        let built = build(None, &coco, 0.3).unwrap();
+        assert_eq!(kinds(&built), vec!["containment", "overcrowding"]);
+        let lines = drivable(None, &coco);
+        assert_eq!(
+            lines,
+            vec![
+                "people-in-container: runs with subjects person; containers truck",
+                "overcrowded-vessel: runs with persons person; vessels boat",
+            ]
+        );
+        // VisDrone: two person classes, no vessel.
+        let visdrone = roles_of(&[
+            "pedestrian",
+            "people",
+            "bicycle",
+            "car",
+            "van",
+            "truck",
+            "tricycle",
+            "awning-tricycle",
+            "bus",
+            "motor",
+        ]);
+        let built = build(None, &visdrone, 0.3).unwrap();
+        assert_eq!(kinds(&built), vec!["containment"]);
+        assert_eq!(
+            drivable(None, &visdrone)[1],
+            "overcrowded-vessel: cannot run: no class of the model maps to vessel (its vessels)"
+        );
+        // SeaDronesSee: swimmers and boats.
+        let sds = roles_of(&[
+            "ignored",
+            "swimmer",
+            "boat",
+            "jetski",
+            "life_saving_appliances",
+            "buoy",
+        ]);
+        assert_eq!(
+            kinds(&build(None, &sds, 0.3).unwrap()),
+            vec!["overcrowding"]
+        );
+        // DOTA has no person: it drives nothing, and says why.
+        let dota = roles_of(&[
+            "plane",
+            "ship",
+            "storage-tank",
+            "large-vehicle",
+            "small-vehicle",
+        ]);
+        let err = build(None, &dota, 0.3).err().unwrap().to_string();
+        assert!(err.contains("drives no signature"), "{err}");
+    }
+
+    #[test]
+    fn configured_roles_are_fitted_and_class_names_stay_strict() {
+        let coco = roles_of(&["person", "truck", "boat"]);
+        let configured: Vec<SignatureConfig> = builtin_configs();
+        // The defaults written out (what `lookout config init` gives) run
+        // as the built-in ones do: `container` is dropped.
+        let built = build(Some(&configured), &coco, 0.3).unwrap();
+        assert_eq!(kinds(&built), vec!["containment", "overcrowding"]);
+        // A class name the model lacks is a typo, not a missing role.
+        let typo = SignatureConfig::from(presence::PresenceConfig::of(names(&["persn"])));
+        let err = build(Some(&[typo]), &coco, 0.3).err().unwrap().to_string();
+        assert!(
+            err.contains("signature[0] (presence).classes") && err.contains("\"persn\""),
+            "{err}"
+        );
+        // Scores by role reach each class of the role; a class's own wins.
+        let mut p = presence::PresenceConfig::of(names(&["vessel", "person"]));
+        p.scores = [
+            ("vessel".to_owned(), 0.7),
+            ("boat".to_owned(), 0.6),
+            ("person".to_owned(), 0.2),
+        ]
+        .into_iter()
+        .collect();
+        let gate = ScoreGate::build("k", &SignatureConfig::from(p).common(), &coco, 0.3).unwrap();
+        assert_eq!(gate.min_score(2), 0.6);
+        assert_eq!(gate.min_score(0), 0.2);
+        assert_eq!(gate.min_score(1), 0.3);
     }
 
     #[test]
@@ -702,7 +885,7 @@ mod tests {
             assert_eq!(value["kind"], config.kind());
             let built = config.build(
                 "k",
-                &names(&["person", "vessel", "container", "vehicle"]),
+                &roles_of(&["person", "vessel", "container", "vehicle"]),
                 0.3,
             );
             assert_eq!(built.unwrap().kind(), config.kind());
@@ -726,9 +909,9 @@ mod tests {
     #[test]
     fn trimming_to_the_model_keeps_or_skips_whole_rules() {
         let containment = &builtin_configs()[0];
-        let kept = containment
-            .keep_known_classes(&names(&["person", "vehicle"]))
-            .unwrap();
+        let fitted = containment.fit_to_model(&roles_of(&["person", "vehicle"]));
+        assert_eq!(fitted.dropped, vec!["container"]);
+        let kept = fitted.outcome.unwrap();
         let classes: Vec<(String, &String)> = kept.class_names();
         assert!(
             classes
@@ -736,9 +919,14 @@ mod tests {
                 .all(|(_, n)| *n == "person" || *n == "vehicle"),
             "{classes:?}"
         );
-        assert!(containment
-            .keep_known_classes(&names(&["person"]))
-            .is_none());
+        let why = containment
+            .fit_to_model(&roles_of(&["person"]))
+            .outcome
+            .unwrap_err();
+        assert_eq!(
+            why,
+            "no class of the model maps to container or vehicle (its containers)"
+        );
     }
 
     #[test]

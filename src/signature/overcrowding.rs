@@ -20,8 +20,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    contents, defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate,
-    Signature, SignatureError, SignatureKind,
+    contents, defaults, resolve_classes, ClassLists, ClassRoles, Common, Hit, ScoreGate, Signature,
+    SignatureError, SignatureKind,
 };
 use crate::frame::FrameMeta;
 use crate::track::Track;
@@ -104,14 +104,14 @@ impl SignatureKind for OvercrowdingConfig {
         &self,
         key: &str,
         name: String,
-        labels: &[String],
+        roles: &ClassRoles,
         gate: ScoreGate,
     ) -> Result<Arc<dyn Signature>, SignatureError> {
         Ok(Arc::new(Overcrowding {
             name,
-            persons: resolve_classes(&format!("{key}.persons"), &self.persons, labels)?,
-            vessels: resolve_classes(&format!("{key}.vessels"), &self.vessels, labels)?,
-            labels: labels.to_vec(),
+            persons: resolve_classes(&format!("{key}.persons"), &self.persons, roles)?,
+            vessels: resolve_classes(&format!("{key}.vessels"), &self.vessels, roles)?,
+            labels: roles.labels().to_vec(),
             max_persons: self.max_persons,
             max_density: self.max_density,
             gsd_m_per_px: self.gsd_m_per_px,
@@ -120,19 +120,18 @@ impl SignatureKind for OvercrowdingConfig {
         }))
     }
 
-    fn class_names(&self) -> Vec<(&'static str, &String)> {
-        self.persons
-            .iter()
-            .map(|n| ("persons", n))
-            .chain(self.vessels.iter().map(|n| ("vessels", n)))
-            .collect()
+    fn class_lists(&self) -> Vec<(&'static str, &Vec<String>)> {
+        vec![("persons", &self.persons), ("vessels", &self.vessels)]
     }
 
-    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
-        keep_known_scores(&mut self.scores, labels);
-        let persons = keep_known(&mut self.persons, labels);
-        let vessels = keep_known(&mut self.vessels, labels);
-        persons && vessels
+    fn class_lists_mut(&mut self) -> ClassLists<'_> {
+        ClassLists {
+            lists: vec![
+                ("persons", &mut self.persons),
+                ("vessels", &mut self.vessels),
+            ],
+            scores: &mut self.scores,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    defaults, keep_known, keep_known_scores, resolve_classes, Common, Hit, ScoreGate, Signature,
+    defaults, resolve_classes, ClassLists, ClassRoles, Common, Hit, ScoreGate, Signature,
     SignatureError, SignatureKind,
 };
 use crate::frame::FrameMeta;
@@ -63,24 +63,26 @@ impl SignatureKind for PresenceConfig {
         &self,
         key: &str,
         name: String,
-        labels: &[String],
+        roles: &ClassRoles,
         gate: ScoreGate,
     ) -> Result<Arc<dyn Signature>, SignatureError> {
         Ok(Arc::new(Presence {
             name,
-            classes: resolve_classes(&format!("{key}.classes"), &self.classes, labels)?,
-            labels: labels.to_vec(),
+            classes: resolve_classes(&format!("{key}.classes"), &self.classes, roles)?,
+            labels: roles.labels().to_vec(),
             gate,
         }))
     }
 
-    fn class_names(&self) -> Vec<(&'static str, &String)> {
-        self.classes.iter().map(|n| ("classes", n)).collect()
+    fn class_lists(&self) -> Vec<(&'static str, &Vec<String>)> {
+        vec![("classes", &self.classes)]
     }
 
-    fn keep_known_classes(&mut self, labels: &[String]) -> bool {
-        keep_known_scores(&mut self.scores, labels);
-        keep_known(&mut self.classes, labels)
+    fn class_lists_mut(&mut self) -> ClassLists<'_> {
+        ClassLists {
+            lists: vec![("classes", &mut self.classes)],
+            scores: &mut self.scores,
+        }
     }
 }
 
