@@ -157,16 +157,36 @@ Models (all in tests/fixtures/):
     [1, (64/s)^2, 3] (sigmoided class scores) and ``dis_pred_stride_{s}``
     float32 [1, (64/s)^2, 32] (4 sides left, top, right, bottom x 8 bins,
     reg_max 7, raw logits). Cell (gx, gy), row-major, has centre
-    (gx*s, gy*s) (NanoDet-Plus, no +0.5); side = s * sum_i i*softmax(bins)_i;
-    box = (cx-l, cy-t, cx+r, cy+b); score = best class; conf then
-    class-aware NMS. No metadata; names in ``nanodet-tiny.labels.txt``.
-    Each designed side has bins -(i-mu)^2/(2*0.6^2) with mu solved so the
-    expectation is the designed distance (peak bin ~0.6-0.7, never one-hot;
-    an argmax decode is off by >= 0.5 px). Cells: s8 (2,3) person .85
-    [6,10,22,42]; s8 (2,4) person .7 [7,10,22,42] (IoU 0.94, NMS removes it);
-    s16 (2,2) boat .78 [20,26,52,42]; s32 (1,1) car .66 [6,24,60,62]
-    (overlaps the boat, other class, kept); s16 (1,1) person .2 (below conf).
-    Other cells: bins all 0 (side 3.5*s), class scores 0.01.
+    ((gx+0.5)*s, (gy+0.5)*s), as the original NanoDet (GFL) head decodes;
+    side = s * sum_i i*softmax(bins)_i; box = (cx-l, cy-t, cx+r, cy+b);
+    score = best class; conf then class-aware NMS. No metadata; names in
+    ``nanodet-tiny.labels.txt``. Each designed side has bins
+    -(i-mu)^2/(2*0.6^2) with mu solved so the expectation is the designed
+    distance (peak bin ~0.6-0.7, never one-hot; an argmax decode is off by
+    >= 0.5 px). Cells: s8 (2,3) person .85 [10,14,26,46]; s8 (2,4) person .7
+    [11,14,26,46] (IoU 0.94, NMS removes it); s16 (2,2) boat .78
+    [28,34,60,50]; s32 (1,1) car .66 [22,40,76,78] (overlaps the boat, other
+    class, kept; crosses the frame, clipped to [22,40,64,64]); s16 (1,1)
+    person .2 (below conf). Other cells: bins all 0 (side 3.5*s), class
+    scores 0.01.
+
+``nanodet-numeric.onnx``
+    The original NanoDet exporter's layout (no output names given, so they
+    are graph-node numbers; multi_apply puts every class output before every
+    distribution output): ``792`` [1,64,8], ``814`` [1,16,8], ``836`` [1,4,8]
+    (8 sigmoided class scores for strides 8, 16, 32), then ``795`` [1,64,32],
+    ``817`` [1,16,32], ``839`` [1,4,32]. Both widths are multiples of 4, so
+    only output order tells classes from distributions. Decoded as
+    nanodet-tiny (mid-cell centres). Cells: s8 (2,3) person .86 [9,13,27,43];
+    s8 (2,4) person .74 [10,13,27,43] (NMS removes it); s16 (1,1) bicycle
+    (5) .77 [6,10,46,34]; s32 (1,1) van (7) .61 [26,22,62,62]; s16 (3,2)
+    truck .2 (below conf). Names in ``nanodet-numeric.labels.txt``.
+
+``detr-squeezed.onnx``
+    detr-tiny with the batch axis squeezed out of the outputs (batch-1 deploy
+    scripts of DEIM, DEIMv2, D-FINE): ``labels`` int64 [10], ``boxes``
+    float32 [10, 4] in source pixels (``orig_target_sizes`` int64 [1, 2] as
+    in detr-tiny), ``scores`` float32 [10]. Same detections as detr-tiny.
 
 ``rtdetr-ultralytics.onnx``
     Ultralytics RT-DETR export. Input ``images`` float32 [1,3,64,64]; output
@@ -568,21 +588,26 @@ def nanodet_bins(dist: float) -> np.ndarray:
     return (-((i - mu) ** 2) / (2 * 0.6**2)).astype(np.float32)
 
 
-def nanodet_constant() -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
-    nc = len(V8_NAMES)
+def nanodet_split_constant(
+    nc: int, objects: list[tuple], strides: tuple[int, ...] = STRIDES
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[dict]]:
+    """Per-stride class [1, cells, nc] and distribution [1, cells, 32] constants.
+
+    `objects` are (stride, gx, gy, class, score, box, suppressed). Cells have
+    their centre mid-cell, ((gx + 0.5) * s, (gy + 0.5) * s), as the original
+    NanoDet (GFL) head decodes. Returns (cls by stride, dis by stride, the
+    designed detections: above conf, not suppressed, by score descending)."""
     bins = NANODET_REG_MAX + 1
     cls_out, dis_out = {}, {}
-    for s in STRIDES:
+    for s in strides:
         n = (IMG // s) ** 2
         cls_out[s] = np.full((1, n, nc), 0.01, dtype=np.float32)
         dis_out[s] = np.zeros((1, n, 4 * bins), dtype=np.float32)
-
     designed = []
-
-    def put(s, gx, gy, cls, score, box, suppressed=False):
+    for s, gx, gy, cls, score, box, suppressed in objects:
         n = IMG // s
         idx = gy * n + gx
-        cx, cy = gx * s, gy * s
+        cx, cy = (gx + 0.5) * s, (gy + 0.5) * s
         sides = [cx - box[0], cy - box[1], box[2] - cx, box[3] - cy]  # l, t, r, b
         cls_out[s][0, idx, cls] = score
         for k, d in enumerate(sides):
@@ -594,19 +619,44 @@ def nanodet_constant() -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
             assert abs(float(np.argmax(b)) - d / s) * s >= 0.5  # argmax decode would be wrong
             dis_out[s][0, idx, k * bins : (k + 1) * bins] = b
         if score > CONF and not suppressed:
-            designed.append({"class_id": cls, "score": score, "box": box})
-
-    put(8, 2, 3, 0, 0.85, [6, 10, 22, 42])
-    put(8, 2, 4, 0, 0.7, [7, 10, 22, 42], suppressed=True)  # IoU 0.94 with the above
-    put(16, 2, 2, 1, 0.78, [20, 26, 52, 42])
-    put(32, 1, 1, 2, 0.66, [6, 24, 60, 62])   # overlaps the boat, other class: kept
-    put(16, 1, 1, 0, 0.2, [4, 6, 28, 22])     # below conf
+            # the pipeline clips every box to the (64x64) frame
+            designed.append({"class_id": cls, "score": score, "box": [min(max(v, 0.0), IMG) for v in box]})
     designed.sort(key=lambda d: -d["score"])
+    return cls_out, dis_out, designed
 
+
+def nanodet_constant() -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
+    cls_out, dis_out, designed = nanodet_split_constant(len(V8_NAMES), [
+        (8, 2, 3, 0, 0.85, [10, 14, 26, 46], False),
+        (8, 2, 4, 0, 0.7, [11, 14, 26, 46], True),   # IoU 0.94 with the above: NMS removes it
+        (16, 2, 2, 1, 0.78, [28, 34, 60, 50], False),
+        (32, 1, 1, 2, 0.66, [22, 40, 76, 78], False),  # overlaps the boat, other class: kept; clipped
+        (16, 1, 1, 0, 0.2, [12, 14, 36, 30], False),   # below conf
+    ])
     consts = []
     for s in STRIDES:
         consts.append((f"cls_pred_stride_{s}", cls_out[s]))
         consts.append((f"dis_pred_stride_{s}", dis_out[s]))
+    return consts, designed
+
+
+# Names of the nanodet-numeric outputs, as the original exporter takes them
+# from graph nodes: class outputs for strides 8, 16, 32, then distributions.
+NANODET_NUMERIC_CLS = {8: "792", 16: "814", 32: "836"}
+NANODET_NUMERIC_DIS = {8: "795", 16: "817", 32: "839"}
+NANODET_NUMERIC_NAMES = ["person", "boat", "car", "truck", "bus", "bicycle", "motor", "van"]
+
+
+def nanodet_numeric_constant() -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
+    cls_out, dis_out, designed = nanodet_split_constant(len(NANODET_NUMERIC_NAMES), [
+        (8, 2, 3, 0, 0.86, [9, 13, 27, 43], False),
+        (8, 2, 4, 0, 0.74, [10, 13, 27, 43], True),   # IoU 0.94 with the above: NMS removes it
+        (16, 1, 1, 5, 0.77, [6, 10, 46, 34], False),
+        (32, 1, 1, 7, 0.61, [26, 22, 62, 62], False),
+        (16, 3, 2, 3, 0.2, [44, 30, 60, 52], False),  # below conf
+    ])
+    consts = [(NANODET_NUMERIC_CLS[s], cls_out[s]) for s in STRIDES]
+    consts += [(NANODET_NUMERIC_DIS[s], dis_out[s]) for s in STRIDES]
     return consts, designed
 
 
@@ -788,8 +838,13 @@ def ssd_model(consts: list[tuple[str, np.ndarray]]) -> onnx.ModelProto:
     return finish(graph)
 
 
-def detr_model(labels: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> onnx.ModelProto:
-    """RT-DETR deploy layout: boxes = normalised C * [w, h, w, h] of orig_target_sizes."""
+def detr_model(
+    labels: np.ndarray, boxes: np.ndarray, scores: np.ndarray, squeeze: bool = False, name: str = "detr_tiny"
+) -> onnx.ModelProto:
+    """RT-DETR deploy layout: boxes = normalised C * [w, h, w, h] of orig_target_sizes.
+
+    `squeeze`: the outputs lose their batch axis (labels [N], boxes [N, 4],
+    scores [N]), as batch-1 deploy scripts of DEIM, DEIMv2 and D-FINE write them."""
     nq = labels.shape[1]
     nodes, inits = [], []
     zero_term(nodes, inits, "images", "zero")
@@ -804,22 +859,26 @@ def detr_model(labels: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> onn
         helper.make_node("Concat", ["size_f", "size_f"], ["size_whwh"], axis=1),
         helper.make_node("Reshape", ["size_whwh", "size_shape"], ["size_b"]),
         helper.make_node("Mul", ["C_boxes", "size_b"], ["boxes_px"]),
-        helper.make_node("Add", ["boxes_px", "zero"], ["boxes"]),
-        helper.make_node("Add", ["C_scores", "zero"], ["scores"]),
+        helper.make_node("Add", ["boxes_px", "zero"], ["boxes_b" if squeeze else "boxes"]),
+        helper.make_node("Add", ["C_scores", "zero"], ["scores_b" if squeeze else "scores"]),
         helper.make_node("Cast", ["zero"], ["zero_i64"], to=TensorProto.INT64),
-        helper.make_node("Add", ["C_labels", "zero_i64"], ["labels"]),
+        helper.make_node("Add", ["C_labels", "zero_i64"], ["labels_b" if squeeze else "labels"]),
     ]
+    if squeeze:
+        inits.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "batch_axis"))
+        nodes += [helper.make_node("Squeeze", [f"{k}_b", "batch_axis"], [k]) for k in ("labels", "boxes", "scores")]
+    lead = [] if squeeze else [1]
     graph = helper.make_graph(
         nodes,
-        "detr_tiny",
+        name,
         [
             helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, IMG, IMG]),
             helper.make_tensor_value_info("orig_target_sizes", TensorProto.INT64, [1, 2]),
         ],
         [
-            helper.make_tensor_value_info("labels", TensorProto.INT64, [1, nq]),
-            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, nq, 4]),
-            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, nq]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, lead + [nq]),
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, lead + [nq, 4]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, lead + [nq]),
         ],
         initializer=inits,
     )
@@ -1021,8 +1080,13 @@ def decode_nanodet_plus(raw: np.ndarray) -> list[dict]:
     return collect(boxes[m], scores[m], classes[m])
 
 
-def nanodet_boxes(outs: list[np.ndarray], expectation: bool = True, strides: tuple[int, ...] = STRIDES):
-    """All cells' (boxes, class scores) from the outputs (cls_s, dis_s per stride)."""
+def nanodet_boxes(
+    outs: list[np.ndarray], expectation: bool = True, strides: tuple[int, ...] = STRIDES, offset: float = 0.0
+):
+    """All cells' (boxes, class scores) from the outputs (cls_s, dis_s per stride).
+
+    Cell (gx, gy) has its centre at ((gx + offset) * s, (gy + offset) * s):
+    offset 0.5 for the original NanoDet head, 0 for NanoDet-Plus."""
     bins = NANODET_REG_MAX + 1
     all_boxes, all_cls = [], []
     for k, s in enumerate(strides):
@@ -1036,14 +1100,15 @@ def nanodet_boxes(outs: list[np.ndarray], expectation: bool = True, strides: tup
             d = dis.argmax(axis=2) * float(s)
         n = IMG // s
         gy, gx = np.divmod(np.arange(n * n), n)
-        cx, cy = gx * float(s), gy * float(s)
+        cx, cy = (gx + offset) * float(s), (gy + offset) * float(s)
         all_boxes.append(np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], axis=1))
         all_cls.append(cls)
     return np.concatenate(all_boxes), np.concatenate(all_cls)
 
 
 def decode_nanodet(outs: list[np.ndarray]) -> list[dict]:
-    boxes, cls_scores = nanodet_boxes(outs)
+    """Per-stride heads, outputs as (cls_s, dis_s) for s = 8, 16, 32; mid-cell centres."""
+    boxes, cls_scores = nanodet_boxes(outs, offset=0.5)
     classes = cls_scores.argmax(axis=1)
     scores = cls_scores.max(axis=1)
     m = scores > CONF
@@ -1391,16 +1456,17 @@ def main() -> None:
     consts, designedn = nanodet_constant()
     m = const_model("nanodet-tiny", consts, [1, 3, IMG, IMG])
     outs = check_constant(m, [c for _, c in consts])
-    detsn = decode_nanodet(outs)
+    detsn_raw = decode_nanodet(outs)  # input pixels, unclipped
+    detsn = clip_source(detsn_raw, IMG, IMG)
     check_designed(detsn, designedn, 1e-4)
     # An argmax (non-expectation) decode lands elsewhere: the expectation matters.
-    arg_boxes, _ = nanodet_boxes(outs, expectation=False)
-    exp_boxes, _ = nanodet_boxes(outs)
-    for d in detsn:
+    arg_boxes, _ = nanodet_boxes(outs, expectation=False, offset=0.5)
+    exp_boxes, _ = nanodet_boxes(outs, offset=0.5)
+    for d in detsn_raw:
         k = int(np.argmin(np.abs(exp_boxes - np.array(d["box"])).sum(axis=1)))
         assert np.abs(arg_boxes[k] - exp_boxes[k]).max() >= 0.5
-    srcn = source_dets(detsn, PP_NANODET)
-    check_source(srcn, [(0, [9, 10, 33, 42]), (1, [30, 26, 78, 42]), (2, [9, 24, 90, 62])], 1e-4)
+    srcn = source_dets(detsn_raw, PP_NANODET)
+    check_source(srcn, [(0, [15, 14, 39, 46]), (1, [42, 34, 90, 50]), (2, [33, 40, 96, 64])], 1e-4)
     write_model("nanodet-tiny", m)
     write_labels("nanodet-tiny", V8_NAMES)
     write_json(
@@ -1478,6 +1544,57 @@ def main() -> None:
     check_constant(m, [probs])
     write_model("classifier", m)
     write_json("classifier", {"error_contains": ["classify"]})
+
+    # 15. nanodet-numeric -----------------------------------------------------
+    consts, designedu = nanodet_numeric_constant()
+    m = const_model("nanodet-numeric", consts, [1, 3, IMG, IMG])
+    outs = check_constant(m, [c for _, c in consts])
+    assert [o.shape[-1] for o in outs] == [8, 8, 8, 32, 32, 32]  # both widths split into 4 sides
+    by_stride = [outs[0], outs[3], outs[1], outs[4], outs[2], outs[5]]  # (cls_s, dis_s) per stride
+    detsu = decode_nanodet(by_stride)
+    check_designed(detsu, designedu, 1e-4)
+    arg_boxes, _ = nanodet_boxes(by_stride, expectation=False, offset=0.5)
+    exp_boxes, _ = nanodet_boxes(by_stride, offset=0.5)
+    for d in detsu:
+        k = int(np.argmin(np.abs(exp_boxes - np.array(d["box"])).sum(axis=1)))
+        assert np.abs(arg_boxes[k] - exp_boxes[k]).max() >= 0.5
+    # Corner centres (NanoDet-Plus) would land half a stride off.
+    corner, _ = nanodet_boxes(by_stride, offset=0.0)
+    assert all(np.abs(corner - exp_boxes).max(axis=1) >= 4)
+    srcu = source_dets(detsu, PP_NANODET)
+    check_source(srcu, [(0, [13.5, 13, 40.5, 43]), (5, [9, 10, 69, 34]), (7, [39, 22, 93, 62])], 1e-4)
+    write_model("nanodet-numeric", m)
+    write_labels("nanodet-numeric", NANODET_NUMERIC_NAMES)
+    write_json(
+        "nanodet-numeric",
+        expected_json(detsu, NANODET_NUMERIC_NAMES, 1e-4, srcu, PP_NANODET, labels="nanodet-numeric.labels.txt"),
+    )
+
+    # 16. detr-squeezed --------------------------------------------------------
+    m = detr_model(labels_c, boxes_c, scores_c, squeeze=True, name="detr_squeezed")
+    by_size = {}
+    for size in ((IMG, IMG), (SRC_W, SRC_H)):
+        sizes = np.array([size], dtype=np.int64)
+        for img in (np.zeros((1, 3, IMG, IMG), np.float32), rng.random((1, 3, IMG, IMG)).astype(np.float32)):
+            outs = run(m, {"images": img, "orig_target_sizes": sizes})
+            assert [o.shape for o in outs] == [(10,), (10, 4), (10,)]
+            assert outs[0].dtype == np.int64 and np.array_equal(outs[0], labels_c[0])
+            assert outs[2].dtype == np.float32 and np.array_equal(outs[2], scores_c[0])
+            assert np.array_equal(outs[1], boxes_c[0] * np.array(size * 2, dtype=np.float32))
+        by_size[size] = [o[None] for o in outs]  # the reference decoder reads image 0 of a batch
+    detsq2 = decode_detr(by_size[(IMG, IMG)])
+    check_designed(detsq2, designedd, 1e-5)
+    srcq2 = clip_source(decode_detr(by_size[(SRC_W, SRC_H)]))
+    check_designed(srcq2, srcd, 1e-5)
+    write_model("detr-squeezed", m)
+    write_labels("detr-squeezed", V8_NAMES)
+    write_json(
+        "detr-squeezed",
+        expected_json(
+            detsq2, V8_NAMES, 1e-4, srcq2, PP_RTDETR,
+            labels="detr-squeezed.labels.txt", no_nms=True, orig_target_sizes=[SRC_W, SRC_H],
+        ),
+    )
 
     print("all fixtures verified with onnxruntime", ort.__version__)
 

@@ -36,6 +36,22 @@ const FIXTURES: &[(&str, Family, Option<&str>)] = &[
         Family::Nanodet,
         Some("nanodet-tiny.labels.txt"),
     ),
+    (
+        "nanodet-numeric.onnx",
+        Family::Nanodet,
+        Some("nanodet-numeric.labels.txt"),
+    ),
+    (
+        "nanodet-plus.onnx",
+        Family::Nanodet,
+        Some("nanodet-plus.labels.txt"),
+    ),
+    (
+        "detr-squeezed.onnx",
+        Family::Detr,
+        Some("detr-squeezed.labels.txt"),
+    ),
+    ("rtdetr-ultralytics.onnx", Family::Rtdetr, None),
 ];
 
 fn load(model: &str, labels: Option<&str>) -> Result<OnnxDetector, lookout::detect::DetectError> {

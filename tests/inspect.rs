@@ -109,3 +109,52 @@ fn inspect_shows_class_roles_and_the_signatures_the_model_can_drive() {
         stderr(&o)
     );
 }
+
+#[test]
+fn inspect_prints_the_tensors_of_a_model_it_refuses() {
+    let o = lookout(&["inspect", fixture("unsupported.onnx").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    for needle in [
+        "images               float32  [1, 3, 64, 64]",
+        "logits               float32  [1, 10]",
+        "features             float32  [1, 5, 5]",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(
+        stderr(&o).contains("fit no known detector family"),
+        "{}",
+        stderr(&o)
+    );
+    // The same as JSON, with the reason.
+    let o = lookout(&[
+        "inspect",
+        fixture("unsupported.onnx").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["family"], serde_json::Value::Null);
+    assert_eq!(v["outputs"][1]["shape"], serde_json::json!([1, 5, 5]));
+    assert!(v["error"].as_str().unwrap().contains("[1, 10]"), "{v}");
+}
+
+#[test]
+fn inspect_explains_how_numbered_nanodet_outputs_pair_up() {
+    let o = lookout(&[
+        "inspect",
+        fixture("nanodet-numeric.onnx").to_str().unwrap(),
+        "--labels",
+        fixture("nanodet-numeric.labels.txt").to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for needle in [
+        "family     Nanodet",
+        "8: 792 + 795, 16: 814 + 817, 32: 836 + 839",
+        "by output order",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}

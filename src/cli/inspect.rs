@@ -11,10 +11,11 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::config::Config;
-use crate::detect::describe::describe;
+use crate::detect::describe::{describe, describe_rejected};
 use crate::detect::family::Family;
-use crate::detect::onnx::{available_providers, OnnxConfig, OnnxDetector};
+use crate::detect::onnx::{available_providers, read_signature, OnnxConfig, OnnxDetector};
 use crate::detect::roles::ClassRoles;
+use crate::detect::DetectError;
 use crate::run::{is_demo_model, DEMO_WARNING};
 use crate::signature::drivable;
 
@@ -61,7 +62,30 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let detector = OnnxDetector::load(&config)?;
+    let detector = match OnnxDetector::load(&config) {
+        Ok(d) => d,
+        Err(e @ (DetectError::Family { .. } | DetectError::Unsupported { .. })) => {
+            // Show what the model declares before the refusal, so the
+            // refusal can be read against it.
+            if let Ok(sig) = read_signature(&args.model, args.ort_lib.as_deref()) {
+                if args.json {
+                    let v = serde_json::json!({
+                        "path": args.model,
+                        "family": null,
+                        "inputs": sig.inputs,
+                        "outputs": sig.outputs,
+                        "metadata": sig.metadata,
+                        "error": e.to_string(),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    print!("{}", describe_rejected(&args.model, &sig));
+                }
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let providers = available_providers(args.ort_lib.as_deref())?;
     let info = detector.info();
     let roles = ClassRoles::new(&info.labels, &settings.role_table()?);

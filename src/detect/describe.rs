@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::family::TensorDecl;
+use super::family::{ModelSignature, TensorDecl};
 use super::onnx::ModelInfo;
 use super::roles::ClassRoles;
 
@@ -89,5 +89,28 @@ pub fn describe(
         }
     }
     let _ = writeln!(s, "providers  {}", providers.join(", "));
+    s
+}
+
+/// What `lookout inspect` prints for a model it refuses: what the model
+/// declares, so that the refusal can be read against it.
+pub fn describe_rejected(path: &std::path::Path, sig: &ModelSignature) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "model      {}", path.display());
+    let _ = writeln!(s, "family     none (see the error below)");
+    let _ = writeln!(s, "inputs");
+    for i in &sig.inputs {
+        let _ = writeln!(s, "  {:<20} {:<8} {}", i.name, i.dtype, dims(i));
+    }
+    let _ = writeln!(s, "outputs");
+    for o in &sig.outputs {
+        let _ = writeln!(s, "  {:<20} {:<8} {}", o.name, o.dtype, dims(o));
+    }
+    if !sig.metadata.is_empty() {
+        let _ = writeln!(s, "metadata");
+        for (k, v) in &sig.metadata {
+            let _ = writeln!(s, "  {k:<12} {}", v.chars().take(100).collect::<String>());
+        }
+    }
     s
 }

@@ -732,6 +732,48 @@ impl RawModel {
     }
 }
 
+/// What a model declares (inputs, outputs with dynamic dimensions, custom
+/// metadata), read without deciding its family: for `lookout inspect` on a
+/// model that [`OnnxDetector::load`] refuses.
+pub fn read_signature(path: &Path, ort_lib: Option<&Path>) -> Result<ModelSignature, DetectError> {
+    let bytes = std::fs::read(path).map_err(|source| DetectError::ModelIo {
+        path: path.to_owned(),
+        source,
+    })?;
+    let env = environment(&find_runtime_library(ort_lib)?)?;
+    let session = Session::builder(&env)
+        .and_then(|mut b| b.commit_from_memory(&bytes))
+        .map_err(|error| DetectError::ModelLoad {
+            path: path.to_owned(),
+            error,
+        })?;
+    let mut metadata = BTreeMap::new();
+    if let Ok(m) = session.metadata() {
+        for key in m.custom_keys().unwrap_or_default() {
+            if let Some(v) = m.custom(&key) {
+                metadata.insert(key, v);
+            }
+        }
+    }
+    Ok(ModelSignature {
+        inputs: session
+            .inputs()
+            .iter()
+            .map(|i| decl(i.name(), i.dtype()))
+            .collect(),
+        outputs: session
+            .outputs()
+            .iter()
+            .map(|o| decl(o.name(), o.dtype()))
+            .collect(),
+        metadata_classes: metadata
+            .get("names")
+            .and_then(|t| labels::parse_names_metadata(t))
+            .map(|n| n.len()),
+        metadata,
+    })
+}
+
 /// Why a batch did not run through the model, or did not decode.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {

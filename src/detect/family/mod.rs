@@ -147,7 +147,8 @@ pub enum FamilyError {
     ForcedMismatch { family: Family, outputs: String },
     #[error(
         "its outputs ({outputs}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors]; YOLOv5/YOLOX [batch, anchors, 5+nc]; \
-         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; NanoDet per-stride heads). \
+         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; \
+         NanoDet [batch, cells, nc] and [batch, cells, 4 x bins] per stride, or [batch, cells, nc + 32]). \
          If it is a detector, set `family` in the config"
     )]
     Unknown { outputs: String },
@@ -208,7 +209,7 @@ pub fn detect_family(
             Family::Detr => detr::matches_labels_boxes_scores(sig),
             Family::DetrLogits => detr::matches_logits(sig),
             Family::Rtdetr => detr::matches_ultralytics(sig),
-            Family::Nanodet => nanodet::matches(sig, input_w, input_h),
+            Family::Nanodet => nanodet::matches(sig, input_w, input_h, forced.is_some()),
         }
     };
     if let Some(f) = forced {
