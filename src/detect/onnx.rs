@@ -550,9 +550,13 @@ impl OnnxDetector {
 
         // Several frames share a call only when the batch axis is dynamic
         // on the way in and on the way out.
+        // DETR exports for batch 1 (DEIM, D-FINE deploy scripts) squeeze the
+        // batch axis out, `labels [N]`: their dynamic first axis is the
+        // queries, not the batch.
+        let squeezed = m.family == Family::Detr && outputs.iter().any(|o| o.shape.len() == 1);
         let max_batch = match image_decl.shape[0] {
             n if n > 0 => n as usize,
-            _ if outputs.iter().all(|o| o.shape.first() == Some(&-1)) => 64,
+            _ if !squeezed && outputs.iter().all(|o| o.shape.first() == Some(&-1)) => 64,
             _ => 1,
         };
         let info = ModelInfo {
