@@ -239,6 +239,30 @@ Models (all in tests/fixtures/):
     ``names`` with 10 names. The loader must refuse it as the wrong task
     (``error_contains``: ``classify``).
 
+``yolov7-end2end.onnx``
+    YOLOv7 ``export.py --grid --end2end --max-wh 640 --dynamic-batch`` for
+    ONNX Runtime (NMS inside the graph). Input ``images`` float32
+    [batch,3,64,64]; output ``output`` float32 [batch, 7], whose first axis
+    (named ``batch`` by the exporter) really counts the kept detections of
+    the whole batch: rows [batch_id, x1, y1, x2, y2, class_id, score] in
+    input pixels, batch_id and class_id as floats. No metadata; names in
+    ``yolov7-end2end.labels.txt``. The graph repeats the 5 designed rows per
+    image with batch_id = image index, so B images give 5 B rows and a
+    decoder that does not split by batch_id returns every image's rows for
+    each. Threshold only (``no_nms``): person .93 [8,12,24,36]; person .84
+    [10,13,26,37] (IoU 0.72 with the first: both kept); car .71
+    [30,28,54,44]; boat .45 [36,4,52,18] (crosses the top letterbox pad of a
+    96x64 source: clipped at y=0); car .22 (below conf).
+
+``yolov8-transposed.onnx``
+    yolov8-tiny's constant transposed to ``output0`` float32 [1, 84, 7]
+    (one row [cx, cy, w, h, 3 class scores] per anchor), as some deploy forks
+    and TensorRT-oriented exporters write the YOLOv8/YOLO11 head. Same
+    metadata as yolov8-tiny: ``names`` lists 3 classes = 7 - 4, which tells
+    it from a YOLOX/YOLOv5 head (5 + nc), and 84 rows = one per cell at
+    strides 8/16/32, which tells it from RT-DETR's queries. Same detections
+    as yolov8-tiny.
+
 For every model ``<name>.expected.json`` is written. Detections are computed
 by running the model with ONNX Runtime and decoding its raw output with a
 plain numpy reference (conf threshold 0.25, class-aware greedy NMS at IoU 0.5
@@ -483,6 +507,20 @@ def end2end_constant() -> tuple[np.ndarray, list[dict]]:
     designed = [
         {"class_id": int(r[5]), "score": r[4], "box": r[:4]} for r in rows if r[4] > CONF
     ]
+    return c, designed
+
+
+def yolov7_end2end_constant() -> tuple[np.ndarray, list[dict]]:
+    rows = [
+        # batch_id, x1, y1, x2, y2, class, score
+        [0, 8, 12, 24, 36, 0, 0.93],
+        [0, 10, 13, 26, 37, 0, 0.84],  # IoU 0.72 with the row above: no NMS, kept
+        [0, 30, 28, 54, 44, 2, 0.71],
+        [0, 36, 4, 52, 18, 1, 0.45],   # crosses the top letterbox pad of a 96x64 frame
+        [0, 2, 46, 18, 62, 2, 0.22],   # below conf
+    ]
+    c = np.array([rows], dtype=np.float32)  # [1, 5, 7]; batch_id added per image by the graph
+    designed = [{"class_id": int(r[5]), "score": r[6], "box": r[1:5]} for r in rows if r[6] > CONF]
     return c, designed
 
 
@@ -818,6 +856,45 @@ def const_model(
     return finish(graph, metadata)
 
 
+def yolov7_end2end_model(c: np.ndarray) -> onnx.ModelProto:
+    """`images` [batch,3,64,64] -> `output` [batch*k, 7]: C's k rows for every
+    image, column 0 (batch_id) set to the image's index."""
+    nodes, inits = [], []
+    zero_term(nodes, inits, "images", "zero")
+    k = c.shape[1]
+    inits += [
+        numpy_helper.from_array(c, "C"),
+        numpy_helper.from_array(np.array(c.shape[1:], dtype=np.int64), "tail_dims"),
+        numpy_helper.from_array(np.array(0, dtype=np.int64), "i0"),
+        numpy_helper.from_array(np.array(1, dtype=np.int64), "i1"),
+        numpy_helper.from_array(np.array([-1, 1, 1], dtype=np.int64), "col_shape"),
+        numpy_helper.from_array(np.eye(1, c.shape[2], dtype=np.float32).reshape(1, 1, -1), "first_col"),
+        numpy_helper.from_array(np.array([-1, c.shape[2]], dtype=np.int64), "rows_shape"),
+    ]
+    assert k > 0
+    nodes += [
+        helper.make_node("Shape", ["images"], ["batch"], start=0, end=1),
+        helper.make_node("Concat", ["batch", "tail_dims"], ["expanded_shape"], axis=0),
+        helper.make_node("Expand", ["C", "expanded_shape"], ["per_image"]),
+        helper.make_node("Squeeze", ["batch"], ["batch_scalar"]),
+        helper.make_node("Range", ["i0", "batch_scalar", "i1"], ["image_index"]),
+        helper.make_node("Cast", ["image_index"], ["image_index_f"], to=TensorProto.FLOAT),
+        helper.make_node("Reshape", ["image_index_f", "col_shape"], ["image_col"]),
+        helper.make_node("Mul", ["image_col", "first_col"], ["batch_ids"]),
+        helper.make_node("Add", ["per_image", "batch_ids"], ["with_ids"]),
+        helper.make_node("Reshape", ["with_ids", "rows_shape"], ["rows"]),
+        helper.make_node("Add", ["rows", "zero"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "yolov7_end2end",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, IMG, IMG])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", c.shape[2]])],
+        initializer=inits,
+    )
+    return finish(graph)
+
+
 def ssd_model(consts: list[tuple[str, np.ndarray]]) -> onnx.ModelProto:
     """TF OD API layout: uint8 NHWC `input_tensor`, one float output per constant."""
     nodes, inits = [], []
@@ -1020,6 +1097,23 @@ def decode_end2end(raw: np.ndarray) -> list[dict]:
     p = raw.astype(np.float64)[0]  # [N, 6]: x1 y1 x2 y2 score class
     m = p[:, 4] > CONF
     return collect_no_nms(p[m, 0:4], p[m, 4], p[m, 5].round().astype(int))
+
+
+def decode_yolov7_end2end(raw: np.ndarray, image: int) -> list[dict]:
+    p = raw.astype(np.float64)  # [N, 7]: batch_id x1 y1 x2 y2 class score, all images
+    m = (p[:, 0].round() == image) & (p[:, 6] > CONF)
+    return collect_no_nms(p[m, 1:5], p[m, 6], p[m, 5].round().astype(int))
+
+
+def decode_yolov8_transposed(raw: np.ndarray) -> list[dict]:
+    p = raw.astype(np.float64)[0]  # [anchors, 4+nc]: one row per anchor
+    cls_scores = p[:, 4:]
+    classes = cls_scores.argmax(axis=1)
+    scores = cls_scores.max(axis=1)
+    m = scores > CONF
+    cx, cy, w, h = p[m, 0], p[m, 1], p[m, 2], p[m, 3]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    return collect(boxes, scores[m], classes[m])
 
 
 def decode_ssd(outs: list[np.ndarray], w: int, h: int) -> list[dict]:
@@ -1595,6 +1689,45 @@ def main() -> None:
             labels="detr-squeezed.labels.txt", no_nms=True, orig_target_sizes=[SRC_W, SRC_H],
         ),
     )
+
+    # 17. yolov7-end2end -------------------------------------------------------
+    c7, designed7 = yolov7_end2end_constant()
+    m = yolov7_end2end_model(c7)
+    for b in (1, 3):
+        for feed in (np.zeros((b, 3, IMG, IMG), np.float32), rng.random((b, 3, IMG, IMG)).astype(np.float32) * 255):
+            (raw7,) = run(m, feed)
+            assert raw7.dtype == np.float32 and raw7.shape == (b * c7.shape[1], 7), raw7.shape
+            assert sorted(set(raw7[:, 0].tolist())) == list(range(b))
+            for k in range(b):
+                check_designed(decode_yolov7_end2end(raw7, k), designed7, 1e-5)
+    (raw7,) = run(m, np.zeros((1, 3, IMG, IMG), np.float32))
+    dets7 = decode_yolov7_end2end(raw7, 0)
+    assert iou(np.array(dets7[0]["box"]), np.array(dets7[1]["box"])) > IOU  # NMS would wrongly drop one
+    src7 = source_dets(dets7, PP_ULTRALYTICS)
+    check_source(
+        src7, [(0, [12, 3, 36, 39]), (0, [15, 4.5, 39, 40.5]), (2, [45, 27, 81, 51]), (1, [54, 0, 78, 12])], 1e-5
+    )
+    write_model("yolov7-end2end", m)
+    write_labels("yolov7-end2end", V8_NAMES)
+    write_json(
+        "yolov7-end2end",
+        expected_json(
+            dets7, V8_NAMES, 1e-4, src7, PP_ULTRALYTICS,
+            labels="yolov7-end2end.labels.txt", no_nms=True, per_image=True,
+        ),
+    )
+
+    # 18. yolov8-transposed ----------------------------------------------------
+    ct = np.ascontiguousarray(c8.transpose(0, 2, 1))
+    assert ct.shape == (1, N_ANCHORS, 4 + len(V8_NAMES))
+    m = const_model("yolov8-transposed", [("output0", ct)], [1, 3, IMG, IMG], metadata=v8_metadata())
+    (raw,) = check_constant(m, [ct])
+    detst = decode_yolov8_transposed(raw)
+    check_designed(detst, designed8, 1e-5)
+    srct = source_dets(detst, PP_ULTRALYTICS)
+    check_source(srct, v8_source, 1e-5)
+    write_model("yolov8-transposed", m)
+    write_json("yolov8-transposed", expected_json(detst, V8_NAMES, 1e-4, srct, PP_ULTRALYTICS))
 
     print("all fixtures verified with onnxruntime", ort.__version__)
 

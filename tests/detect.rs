@@ -52,6 +52,12 @@ const FIXTURES: &[(&str, Family, Option<&str>)] = &[
         Some("detr-squeezed.labels.txt"),
     ),
     ("rtdetr-ultralytics.onnx", Family::Rtdetr, None),
+    (
+        "yolov7-end2end.onnx",
+        Family::Yolov7End2end,
+        Some("yolov7-end2end.labels.txt"),
+    ),
+    ("yolov8-transposed.onnx", Family::Yolov8Transposed, None),
 ];
 
 fn load(model: &str, labels: Option<&str>) -> Result<OnnxDetector, lookout::detect::DetectError> {
@@ -162,6 +168,25 @@ fn batched_run_equals_single_frame_runs() {
             .max_batch(),
         1
     );
+}
+
+/// YOLOv7's in-graph NMS returns the rows of the whole batch in one
+/// `[N, 7]` tensor; each image must get only the rows of its batch_id.
+#[test]
+fn yolov7_end2end_rows_are_split_per_image_in_a_batch() {
+    let mut d = load("yolov7-end2end.onnx", Some("yolov7-end2end.labels.txt")).unwrap();
+    assert!(d.max_batch() > 1);
+    let frames = [grey(64, 64), grey(96, 64), grey(64, 64)];
+    let batched = detect(&mut d, &frames);
+    assert_eq!(batched.len(), 3);
+    assert_expected("yolov7-end2end.onnx", "detections", d.labels(), &batched[0]);
+    assert_expected(
+        "yolov7-end2end.onnx",
+        "source_detections",
+        d.labels(),
+        &batched[1],
+    );
+    assert_expected("yolov7-end2end.onnx", "detections", d.labels(), &batched[2]);
 }
 
 #[test]

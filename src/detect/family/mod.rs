@@ -12,6 +12,7 @@ pub mod end2end;
 pub mod nanodet;
 pub mod ssd;
 pub mod yolov5;
+pub mod yolov7;
 pub mod yolov8;
 pub mod yolox;
 
@@ -30,10 +31,14 @@ use crate::geom::BBox;
 pub enum Family {
     /// Ultralytics YOLOv8 / YOLO11 / YOLO12: `[batch, 4 + nc, anchors]`.
     Yolov8,
+    /// YOLOv8 / YOLO11 head transposed by deploy forks: `[batch, anchors, 4 + nc]`.
+    Yolov8Transposed,
     /// YOLOv5 and relatives: `[batch, anchors, 5 + nc]` with objectness, 3 anchors per cell.
     Yolov5,
     /// NMS-free exports (YOLOv10, YOLO26): `[batch, K, 6]` = x1, y1, x2, y2, score, class.
     End2end,
+    /// YOLOv7 `--end2end` for ONNX Runtime: `[N, 7]` = batch_id, x1, y1, x2, y2, class, score.
+    Yolov7End2end,
     /// YOLOX raw grid output: `[batch, anchors, 5 + nc]`, one anchor per cell.
     Yolox,
     /// TensorFlow Object Detection API: `detection_boxes/scores/classes`, `num_detections`.
@@ -49,10 +54,12 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 11] = [
         Family::Yolov8,
+        Family::Yolov8Transposed,
         Family::Yolov5,
         Family::End2end,
+        Family::Yolov7End2end,
         Family::Yolox,
         Family::Ssd,
         Family::Detr,
@@ -146,8 +153,8 @@ pub enum FamilyError {
     )]
     ForcedMismatch { family: Family, outputs: String },
     #[error(
-        "its outputs ({outputs}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors]; YOLOv5/YOLOX [batch, anchors, 5+nc]; \
-         end-to-end [batch, K, 6]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; \
+        "its outputs ({outputs}) fit no known detector family (YOLOv8/11 [batch, 4+nc, anchors], or [batch, anchors, 4+nc] with `names` metadata; \
+         YOLOv5/YOLOX [batch, anchors, 5+nc]; end-to-end [batch, K, 6]; YOLOv7 end-to-end [N, 7]; SSD detection_*; DETR labels/boxes/scores or logits/boxes; \
          NanoDet [batch, cells, nc] and [batch, cells, 4 x bins] per stride, or [batch, cells, nc + 32]). \
          If it is a detector, set `family` in the config"
     )]
@@ -201,9 +208,19 @@ pub fn detect_family(
     }
     let try_one = |f: Family| -> Option<FamilyMatch> {
         match f {
-            Family::Yolov8 => yolov8::matches(sig),
+            // Forcing `yolov8` also accepts the transposed head.
+            Family::Yolov8 => yolov8::matches(sig).or_else(|| {
+                forced
+                    .is_some()
+                    .then(|| yolov8::matches_transposed(sig, input_w, input_h, true))
+                    .flatten()
+            }),
+            Family::Yolov8Transposed => {
+                yolov8::matches_transposed(sig, input_w, input_h, forced.is_some())
+            }
             Family::Yolov5 => yolov5::matches(sig, input_w, input_h),
             Family::End2end => end2end::matches(sig, input_w, input_h),
+            Family::Yolov7End2end => yolov7::matches(sig, forced.is_some()),
             Family::Yolox => yolox::matches(sig, input_w, input_h),
             Family::Ssd => ssd::matches(sig),
             Family::Detr => detr::matches_labels_boxes_scores(sig),
@@ -226,8 +243,12 @@ pub fn detect_family(
     // Order matters only where layouts overlap: metadata-confirmed and
     // name-based families first, then shape-only guesses.
     for f in [
+        // A transposed YOLOv8 head needs `names` metadata and one row per
+        // grid cell; RT-DETR's shape is the same with fewer rows (queries).
+        Family::Yolov8Transposed,
         Family::Rtdetr,
         Family::End2end,
+        Family::Yolov7End2end,
         Family::Ssd,
         Family::Detr,
         Family::DetrLogits,
@@ -260,7 +281,11 @@ impl Family {
             pad_value: 114,
         };
         match self {
-            Family::Yolov8 | Family::Yolov5 | Family::End2end => base,
+            Family::Yolov8
+            | Family::Yolov8Transposed
+            | Family::Yolov5
+            | Family::End2end
+            | Family::Yolov7End2end => base,
             // The official YOLOX exporter feeds BGR 0–255 without
             // normalisation, image at the top-left corner.
             Family::Yolox => Preprocess {
@@ -302,7 +327,11 @@ impl Family {
     pub fn needs_nms(self) -> bool {
         matches!(
             self,
-            Family::Yolov8 | Family::Yolov5 | Family::Yolox | Family::Nanodet
+            Family::Yolov8
+                | Family::Yolov8Transposed
+                | Family::Yolov5
+                | Family::Yolox
+                | Family::Nanodet
         )
     }
 
@@ -318,8 +347,10 @@ impl Family {
     ) -> Result<Decoded, DecodeError> {
         match self {
             Family::Yolov8 => yolov8::decode(outs, b, conf),
+            Family::Yolov8Transposed => yolov8::decode_transposed(outs, b, conf),
             Family::Yolov5 => yolov5::decode(outs, b, conf),
             Family::End2end => end2end::decode(outs, b, conf),
+            Family::Yolov7End2end => yolov7::decode(outs, b, conf),
             Family::Yolox => yolox::decode(outs, b, input_w, input_h, conf),
             Family::Ssd => ssd::decode(outs, b, conf),
             Family::Detr => detr::decode_labels_boxes_scores(outs, b, conf, source_sized),
