@@ -465,6 +465,62 @@ def case_mixed_random(rng):
     return c, None
 
 
+def case_error_types(rng):
+    """Every kind of TIDE error (scripts/tide_reference.py), with the rules
+    that decide between them: detections of the wrong class on an object
+    (classification), boxes that overlap their object by IoU 0.1-0.5
+    (localisation, including IoU exactly 0.1 and 0.5 and several on one
+    object, where only the best-scoring is fixed), a classification and a
+    localisation error on one object, wrong class and poor box together
+    (both), second detections of found objects (duplicate), detections far
+    from everything (background), a poor box inside a crowd region,
+    objects no detection comes near (missed) and one image with more than
+    100 detections."""
+    cats = [1, 2, 3]
+    c = Case(cats, dict(zip(cats, CATEGORY_NAMES)))
+    W, H = 1280, 720
+    for i in range(1, 25):
+        img = c.image(i, W, H)
+        for _ in range(int(rng.integers(2, 9))):
+            cat = int(rng.choice(cats))
+            other = int(rng.choice([k for k in cats if k != cat]))
+            b = rand_box(rng, W, H, 20, 200)
+            c.gt(img, cat, b)
+            s = float(rng.uniform(0.05, 0.99))
+            r = rng.random()
+            if r < 0.45:
+                c.det(img, cat, jitter(rng, b, 0.04, W, H), s)
+            if 0.3 < r < 0.5:  # wrong class, right place
+                c.det(img, other, jitter(rng, b, 0.03, W, H), s * rng.uniform(0.5, 1.2))
+            if 0.45 < r < 0.7:  # poor boxes, one to three of them
+                for _ in range(int(rng.integers(1, 4))):
+                    c.det(img, cat, jitter(rng, b, 0.35, W, H), float(rng.uniform(0.05, 0.99)))
+            if 0.6 < r < 0.75:  # wrong class and poor box
+                c.det(img, other, jitter(rng, b, 0.35, W, H), float(rng.uniform(0.05, 0.99)))
+            if rng.random() < 0.15:  # duplicate
+                c.det(img, cat, jitter(rng, b, 0.06, W, H), s * rng.uniform(0.3, 1.0))
+        for _ in range(int(rng.integers(0, 4))):  # background
+            c.det(img, int(rng.choice(cats)), rand_box(rng, W, H, 10, 100), float(rng.uniform(0.05, 0.9)))
+    # IoU exactly 0.1 and 0.5 with a 100x100 object (boxes inside it)
+    img = c.image(25, W, H)
+    for k, (w, s) in enumerate([(10, 0.9), (50, 0.8), (9, 0.7), (51, 0.6)]):
+        x = 20.0 + 150 * k
+        c.gt(img, 1, [x, 50, 100, 100])
+        c.det(img, 1, [x, 50, w, 100], s)
+    # a crowd region of class 1 with a poorly placed detection of a person
+    # inside it, and a detection of class 2 on it
+    img = c.image(26, W, H)
+    c.gt(img, 1, [100, 100, 400, 300], iscrowd=1)
+    c.gt(img, 1, [150, 150, 60, 120])
+    c.det(img, 1, [170, 190, 60, 120], 0.85)
+    c.det(img, 1, [300, 200, 30, 30], 0.75)
+    c.det(img, 2, [120, 120, 300, 200], 0.65)
+    # more than 100 detections in one image, over all classes
+    img = c.image(27, W, H)
+    realistic(rng, c, img, cats, 90, W, H, p_dup=0.2, fp_rate=0.4, p_confuse=0.2)
+    return c, None
+
+
 CASES = [
     ("perfect", case_perfect),
     ("crowd", case_crowd),
@@ -480,6 +536,7 @@ CASES = [
     ("unused_category", case_unused_category),
     ("unknown_category", case_unknown_category),
     ("mixed_random", case_mixed_random),
+    ("error_types", case_error_types),
 ]
 
 

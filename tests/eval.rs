@@ -3,7 +3,9 @@
 //! predictions, more than 100 detections, ties, every area range, gt id 0,
 //! unknown categories) must give pycocotools' twelve stats to 1e-6.
 //! pycocotools runs from the virtual environment `scripts/setup.sh` makes in
-//! `.deps/pyeval`.
+//! `.deps/pyeval`. The TIDE error breakdown of the same cases must equal
+//! tidecv's, stored in `tests/data/eval/tide-tidecv.json` by
+//! `scripts/tide_reference.py` (tidecv is not installed for the tests).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,6 +90,208 @@ fn coco_stats_equal_pycocotools_on_generated_cases() {
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
         std::fs::remove_dir_all(&cases).unwrap();
     }
+}
+
+/// The generated cases of `seed` in `dir`, by name.
+fn generated_cases(dir: &Path, seed: &str) -> Vec<PathBuf> {
+    let status = Command::new(pyeval())
+        .arg(repo().join("scripts/make_eval_cases.py"))
+        .arg(dir)
+        .args(["--seed", seed])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("gt.json").is_file())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn tide_breakdown_equals_tidecv_on_generated_cases() {
+    use sha2::{Digest, Sha256};
+    let expected = read_json(&repo().join("tests/data/eval/tide-tidecv.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for seed in ["0", "1"] {
+        let cases = dir.path().join(format!("cases{seed}"));
+        let names = generated_cases(&cases, seed);
+        assert!(names.len() >= 15, "{names:?}");
+        for case in &names {
+            let name = case.file_name().unwrap().to_string_lossy().into_owned();
+            let want = &expected["seeds"][seed][&name];
+            assert!(
+                want.is_object(),
+                "seed {seed} {name}: no tidecv figures; regenerate tests/data/eval/tide-tidecv.json with scripts/tide_reference.py --cases"
+            );
+            let max_dets = std::fs::read_to_string(case.join("max_dets"))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "100".into());
+            let mut h = Sha256::new();
+            h.update(std::fs::read(case.join("gt.json")).unwrap());
+            h.update(std::fs::read(case.join("results.json")).unwrap());
+            h.update(max_dets.as_bytes());
+            assert_eq!(
+                want["sha256"].as_str(),
+                Some(hex::encode(h.finalize()).as_str()),
+                "seed {seed} {name}: the generated case changed; regenerate tests/data/eval/tide-tidecv.json with scripts/tide_reference.py --cases"
+            );
+            let out = dir.path().join("out").join(format!("{seed}-{name}"));
+            let o = lookout(&[
+                "eval",
+                "--gt",
+                case.join("gt.json").to_str().unwrap(),
+                "--predictions",
+                case.join("results.json").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--max-dets",
+                &max_dets,
+                "--quiet",
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+            let ours = read_json(&out.join("report.json"))["detector"]["errors"].clone();
+            let mut pairs = vec![("ap50".to_string(), &ours["ap50"], &want["ap50"])];
+            for kind in [
+                "classification",
+                "localisation",
+                "both",
+                "duplicate",
+                "background",
+                "missed",
+            ] {
+                let (a, b) = (&ours["main"][kind], &want["main"][kind]);
+                pairs.push((format!("{kind} dAP"), &a["dap"], &b["dap"]));
+                if a["count"] != b["count"] {
+                    failures.push(format!(
+                        "seed {seed} {name}: {kind} count lookout {} tidecv {}",
+                        a["count"], b["count"]
+                    ));
+                }
+            }
+            for special in ["false_positives", "false_negatives"] {
+                pairs.push((
+                    special.to_string(),
+                    &ours["special"][special],
+                    &want["special"][special],
+                ));
+            }
+            for (what, a, b) in pairs {
+                // tidecv divides by zero where a fix leaves no class (null).
+                let Some(b) = b.as_f64() else { continue };
+                let a = a.as_f64().unwrap_or(f64::NAN);
+                compared += 1;
+                if a.is_nan() || (a - b).abs() > 1e-9 {
+                    failures.push(format!("seed {seed} {name}: {what} lookout {a} tidecv {b}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    assert!(compared >= 250, "{compared}");
+}
+
+#[test]
+fn largest_errors_page_crops_the_worst_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.png", "b.png"] {
+        crate::util::write_png(&dir.path().join(name), 64, 64);
+    }
+    let gt = dir.path().join("gt.json");
+    std::fs::write(
+        &gt,
+        serde_json::to_vec(&serde_json::json!({
+            "images": [
+                {"id": 1, "file_name": "a.png", "width": 64, "height": 64},
+                {"id": 2, "file_name": "b.png", "width": 64, "height": 64}
+            ],
+            "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "boat"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0},
+                {"id": 2, "image_id": 2, "category_id": 2, "bbox": [30, 30, 20, 20], "area": 400, "iscrowd": 0}
+            ]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    // The person is found and also called a boat; the boat is missed; a
+    // person is seen where there is nothing.
+    let preds = dir.path().join("preds.json");
+    std::fs::write(
+        &preds,
+        br#"[{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+            {"image_id": 1, "category_id": 2, "bbox": [11, 10, 20, 20], "score": 0.8},
+            {"image_id": 2, "category_id": 1, "bbox": [0, 0, 8, 8], "score": 0.7}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    let o = lookout(&[
+        "eval",
+        "--gt",
+        gt.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let errors = read_json(&out.join("report.json"))["detector"]["errors"].clone();
+    assert_eq!(errors["main"]["classification"]["count"], 1, "{errors}");
+    assert_eq!(errors["main"]["background"]["count"], 1, "{errors}");
+    assert_eq!(errors["main"]["missed"]["count"], 1, "{errors}");
+    let fps = errors["worst_false_positives"].as_array().unwrap();
+    assert_eq!(fps.len(), 2);
+    assert_eq!(fps[0]["kind"], "classification", "the highest score first");
+    assert_eq!(errors["worst_false_negatives"][0]["image_id"], 2);
+    let page = std::fs::read_to_string(out.join("largest_errors.html")).unwrap();
+    for crop in ["fp-01.jpg", "fp-02.jpg", "fn-01.jpg"] {
+        let path = out.join("largest_errors").join(crop);
+        let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(img.width() <= 160 && img.height() <= 160);
+        assert!(
+            page.contains(&format!("src=\"largest_errors/{crop}\"")),
+            "{page}"
+        );
+    }
+    assert!(!page.contains("No crops"), "{page}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Errors (TIDE)") && md.contains("| classification |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<a href=\"largest_errors.html\">"), "{html}");
+
+    // Without the images, the page says so and links no crops.
+    std::fs::remove_file(dir.path().join("b.png")).unwrap();
+    let o = lookout(&[
+        "eval",
+        "--gt",
+        gt.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(out.join("largest_errors.html")).unwrap();
+    assert!(
+        page.contains("Some of the crops could not be made") && page.contains("b.png:"),
+        "names the missing image: {page}"
+    );
+    assert!(!page.contains("fn-01.jpg"), "{page}");
+    assert!(
+        !out.join("largest_errors/fn-01.jpg").exists(),
+        "no stale crop"
+    );
+    assert!(out.join("largest_errors/fp-01.jpg").is_file());
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! predictions are COCO results ([`Prediction`]). [`coco`] computes the
 //! twelve COCO stats exactly as pycocotools does; [`classes`] adds per-class
 //! precision, recall, F1 and a confusion matrix; [`events`] scores signature
-//! events against event ground truth; [`report`] renders and writes the
-//! report.
+//! events against event ground truth; [`tide`] breaks down what costs AP
+//! by error type (TIDE); [`report`] renders and writes the report.
 
 pub mod classes;
 pub mod coco;
@@ -15,6 +15,7 @@ pub mod gt;
 pub mod mapping;
 pub mod plot;
 pub mod report;
+pub mod tide;
 
 use std::path::PathBuf;
 

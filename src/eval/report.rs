@@ -67,6 +67,9 @@ pub struct DetectorReport {
     /// The score at which per-class precision, recall and F1 are given.
     pub score_threshold: f64,
     pub seconds: f64,
+    /// What costs AP, by error type ([`super::tide`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<super::tide::Breakdown>,
 }
 
 /// Signature events of a run scored against event ground truth.
@@ -219,6 +222,9 @@ pub fn detector_markdown(report: &DetectorReport) -> String {
         s.push('\n');
     }
     s.push_str("\n![Precision-recall curves](pr_curves.png)\n");
+    if let Some(errors) = &report.errors {
+        s.push_str(&super::tide::markdown(errors));
+    }
     s
 }
 
@@ -291,6 +297,16 @@ pub fn html(md: &str, svg: &str) -> String {
             body.push_str(&format!("<h1>{}</h1>\n", escape(h)));
         } else if line.starts_with("![") {
             body.push_str(svg);
+        } else if let Some((text, href)) = line
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(')'))
+            .and_then(|l| l.split_once("]("))
+        {
+            body.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>\n",
+                escape(href).replace('"', "&quot;"),
+                escape(text)
+            ));
         } else if let Some(item) = line.strip_prefix("- ") {
             body.push_str(&format!("<p>• {}</p>\n", escape(item)));
         } else if !line.is_empty() {
@@ -405,6 +421,7 @@ mod tests {
             },
             score_threshold: 0.3,
             seconds: 0.01,
+            errors: None,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::eval::classes::{confusion, per_class};
 use crate::eval::coco::{evaluate, Params, Stats};
 use crate::eval::mapping::ClassMap;
 use crate::eval::report::{self, fmt, DetectorReport, EventsReport, GroundTruthSummary, Report};
-use crate::eval::{gt, plot, Dataset, EvalError, Prediction};
+use crate::eval::{gt, plot, tide, Dataset, EvalError, Prediction};
 use crate::pipeline::{self, Detected, Item, PipelineError, PipelineOptions};
 use crate::sink::detections::FrameDetections;
 use crate::source::{self, raster::RasterOptions, OpenOptions, Sampling};
@@ -502,6 +502,7 @@ fn detector_report(
     let eval_s = t0.elapsed().as_secs_f64();
     let classes = per_class(&ev, &gt, options.pr_threshold);
     let matrix = confusion(&gt, &preds, options.pr_threshold, 0.5);
+    let errors = tide::analyse(&gt, &preds, params.max_dets[2]);
 
     let curves: Vec<plot::Curve> = (0..ev.cat_ids.len())
         .filter(|&k| ev.sweeps[k].1 > 0)
@@ -523,6 +524,15 @@ fn detector_report(
         &out.join("pr_curves.svg"),
     )?;
     let svg = plot::pr_chart_svg(title, &curves)?;
+    let root = options.images.clone().or_else(|| gt.image_root.clone());
+    let images = match (&options.video, &root) {
+        (Some(_), _) => tide::Images::Unavailable("the images are a video's frames"),
+        (None, Some(root)) => tide::Images::Folder(root),
+        (None, None) => tide::Images::Unavailable(
+            "the ground truth does not say where its images are (pass --images DIR)",
+        ),
+    };
+    tide::write_page(out, &errors, &gt, images)?;
     let max_dets = options.max_dets;
     let report = DetectorReport {
         ground_truth: GroundTruthSummary {
@@ -544,6 +554,7 @@ fn detector_report(
         confusion: matrix,
         score_threshold: options.pr_threshold,
         seconds: eval_s,
+        errors: Some(errors),
     };
     if options.progress {
         eprintln!(
