@@ -222,13 +222,15 @@ fn confuse_image(
     // detection only overlaps (IoU above 0) objects that start left of its
     // right edge, and none before the first whose running right edge passes
     // its left edge.
-    let mut by_left: Vec<usize> = (0..objects.len()).collect();
-    let left = |gi: usize| gt.annotations[objects[gi]].bbox[0];
-    by_left.sort_by(|&a, &b| left(a).total_cmp(&left(b)));
+    let mut by_left: Vec<([f64; 4], usize)> = objects
+        .iter()
+        .enumerate()
+        .map(|(gi, &g)| (gt.annotations[g].bbox, gi))
+        .collect();
+    by_left.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
     let mut reach = Vec::with_capacity(by_left.len());
     let mut furthest = f64::NEG_INFINITY;
-    for &gi in &by_left {
-        let g = &gt.annotations[objects[gi]].bbox;
+    for (g, _) in &by_left {
         furthest = furthest.max(g[2] + g[0]);
         reach.push(furthest);
     }
@@ -238,15 +240,15 @@ fn confuse_image(
         // Without a positive threshold every pair counts.
         let range = if iou > 0.0 {
             let from = reach.partition_point(|&r| r <= b[0]);
-            let to = by_left.partition_point(|&gi| left(gi) < b[2] + b[0]);
+            let to = by_left.partition_point(|(g, _)| g[0] < b[2] + b[0]);
             from..to.max(from)
         } else {
             0..by_left.len()
         };
-        for &gi in &by_left[range] {
-            let v = box_iou(b, &gt.annotations[objects[gi]].bbox, false);
+        for (g, gi) in &by_left[range] {
+            let v = box_iou(b, g, false);
             if v >= iou {
-                pairs.push((v, di, gi));
+                pairs.push((v, di, *gi));
             }
         }
     }
@@ -359,5 +361,118 @@ mod tests {
         assert_eq!(c.labels, vec!["person", "boat", "background"]);
         // rows: predicted person, boat, background; columns: true.
         assert_eq!(c.matrix, vec![vec![1, 1, 1], vec![0, 0, 0], vec![0, 0, 0]]);
+    }
+
+    /// The confusion matrix written out directly: every detection against
+    /// every object of its image, as before the search by box edges.
+    fn direct_confusion(
+        gt: &Dataset,
+        dt: &[Prediction],
+        threshold: f64,
+        iou: f64,
+    ) -> Vec<Vec<u64>> {
+        let mut ids: Vec<i64> = gt.categories.iter().map(|c| c.id).collect();
+        ids.sort();
+        let n = ids.len();
+        let index = |id: i64| ids.iter().position(|&c| c == id);
+        let mut matrix = vec![vec![0u64; n + 1]; n + 1];
+        let mut images: Vec<i64> = gt.annotations.iter().map(|a| a.image_id).collect();
+        images.extend(dt.iter().map(|d| d.image_id));
+        images.sort();
+        images.dedup();
+        for img in images {
+            let crowd: Vec<&Annotation> = gt
+                .annotations
+                .iter()
+                .filter(|a| a.image_id == img && a.iscrowd)
+                .collect();
+            let objects: Vec<&Annotation> = gt
+                .annotations
+                .iter()
+                .filter(|a| a.image_id == img && !a.iscrowd && index(a.category_id).is_some())
+                .collect();
+            let dets: Vec<&Prediction> = dt
+                .iter()
+                .filter(|d| {
+                    d.image_id == img && d.score >= threshold && index(d.category_id).is_some()
+                })
+                .collect();
+            let mut pairs = Vec::new();
+            for (di, d) in dets.iter().enumerate() {
+                for (gi, g) in objects.iter().enumerate() {
+                    let v = box_iou(&d.bbox, &g.bbox, false);
+                    if v >= iou {
+                        pairs.push((v, di, gi));
+                    }
+                }
+            }
+            pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let (mut det_used, mut gt_used) = (vec![false; dets.len()], vec![false; objects.len()]);
+            for (_, di, gi) in pairs {
+                if !det_used[di] && !gt_used[gi] {
+                    det_used[di] = true;
+                    gt_used[gi] = true;
+                    matrix[index(dets[di].category_id).unwrap()]
+                        [index(objects[gi].category_id).unwrap()] += 1;
+                }
+            }
+            for (gi, g) in objects.iter().enumerate() {
+                if !gt_used[gi] {
+                    matrix[n][index(g.category_id).unwrap()] += 1;
+                }
+            }
+            for (di, d) in dets.iter().enumerate() {
+                if !det_used[di] && !crowd.iter().any(|c| box_iou(&d.bbox, &c.bbox, true) >= 0.5) {
+                    matrix[index(d.category_id).unwrap()][n] += 1;
+                }
+            }
+        }
+        matrix
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn bbox() -> impl Strategy<Value = [f64; 4]> {
+            (0.0..100.0f64, 0.0..100.0f64, 0.0..60.0f64, 0.0..60.0f64)
+                .prop_map(|(x, y, w, h)| [x, y, w, h])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn confusion_equals_the_direct_computation(
+                anns in prop::collection::vec((1..4i64, 1..4i64, bbox(), prop::bool::weighted(0.1)), 0..30),
+                dets in prop::collection::vec((1..4i64, 1..5i64, bbox(), 0.0..1.0f64), 0..40),
+                iou in prop_oneof![Just(0.5), Just(0.1), Just(0.0), 0.0..1.0f64],
+            ) {
+                let gt = Dataset {
+                    images: (1..4).map(|id| Image { id, file_name: format!("{id}.png"), width: 100, height: 100 }).collect(),
+                    // Category 4 is unknown: its detections are left out.
+                    categories: (1..4).map(|id| Category { id, name: format!("c{id}") }).collect(),
+                    annotations: anns
+                        .into_iter()
+                        .enumerate()
+                        .map(|(n, (image_id, category_id, bbox, iscrowd))| Annotation {
+                            id: n as i64 + 1,
+                            image_id,
+                            category_id,
+                            bbox,
+                            area: bbox[2] * bbox[3],
+                            iscrowd,
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                let dt: Vec<Prediction> = dets
+                    .into_iter()
+                    .map(|(image_id, category_id, bbox, score)| Prediction { image_id, category_id, bbox, score })
+                    .collect();
+                let c = confusion(&gt, &dt, 0.3, iou);
+                prop_assert_eq!(c.matrix, direct_confusion(&gt, &dt, 0.3, iou));
+            }
+        }
     }
 }

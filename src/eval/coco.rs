@@ -120,16 +120,22 @@ impl Stats {
     }
 }
 
+/// Whether `iou` passes pycocotools' test against `floor`, which skips a
+/// ground truth when `iou < floor`: NaN (from boxes too large for f64)
+/// passes.
+fn reaches(iou: f64, floor: f64) -> bool {
+    !matches!(iou.partial_cmp(&floor), Some(std::cmp::Ordering::Less))
+}
+
 /// One image and category after matching, in every area range.
 #[derive(Debug, Clone, Default)]
 struct ImageEval {
     /// Detection scores, best first (stable), capped at `max_dets[2]`.
     scores: Vec<f64>,
-    /// Per area range then detection: bit `t` is set when the detection is
-    /// matched (to a non-zero gt id) at IoU threshold `t`.
-    matched: Vec<u64>,
-    /// Same layout: bit `t` is set when the detection is ignored at `t`.
-    ignored: Vec<u64>,
+    /// Per area range then detection: (matched, ignored). Bit `t` of the
+    /// first is set when the detection is matched (to a non-zero gt id) at
+    /// IoU threshold `t`, of the second when it is ignored at `t`.
+    bits: Vec<(u64, u64)>,
     /// Per area range: ground truths that are not ignored.
     npig: [usize; 4],
 }
@@ -137,9 +143,21 @@ struct ImageEval {
 impl ImageEval {
     /// The (matched, ignored) bits of detection `d` in area range `a`.
     fn bits(&self, a: usize, d: usize) -> (u64, u64) {
-        let i = a * self.scores.len() + d;
-        (self.matched[i], self.ignored[i])
+        self.bits[a * self.scores.len() + d]
     }
+}
+
+/// Buffers of one worker, reused from image to image.
+#[derive(Default)]
+struct Scratch<'a> {
+    anns: Vec<&'a super::Annotation>,
+    dets: Vec<&'a Prediction>,
+    /// Per detection, where its candidates start (and the end).
+    starts: Vec<usize>,
+    /// Ground truths (index, IoU) each detection may match.
+    candidates: Vec<(u32, f64)>,
+    ignore: Vec<bool>,
+    taken: Vec<u64>,
 }
 
 /// The IoU thresholds fit the bits of a `u64`.
@@ -413,20 +431,31 @@ pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Eval
 
     // per_group[k * ni + i]; None where the image has neither ground truth
     // nor detections of the category.
+    // Per threshold, thr.min(1 - 1e-10): the IoU a match must reach.
+    let floors: Vec<f64> = params
+        .iou_thrs
+        .iter()
+        .map(|&thr| thr.min(1.0 - 1e-10))
+        .collect();
     let per_group: Vec<Option<ImageEval>> = (0..nk * ni)
         .into_par_iter()
-        .map(|g| {
+        .map_init(Scratch::default, |scratch, g| {
             let (g_idx, d_idx) = (gts.get(g), dts.get(g));
             if g_idx.is_empty() && d_idx.is_empty() {
                 return None;
             }
-            let anns: Vec<&super::Annotation> =
-                g_idx.iter().map(|&j| &gt.annotations[j as usize]).collect();
-            let mut dets: Vec<&Prediction> = d_idx.iter().map(|&j| &dt[j as usize]).collect();
+            let mut anns = std::mem::take(&mut scratch.anns);
+            let mut dets = std::mem::take(&mut scratch.dets);
+            anns.clear();
+            anns.extend(g_idx.iter().map(|&j| &gt.annotations[j as usize]));
+            dets.clear();
+            dets.extend(d_idx.iter().map(|&j| &dt[j as usize]));
             // Stable sort, best score first; then the cap.
             dets.sort_by(|a, b| b.score.total_cmp(&a.score));
             dets.truncate(params.max_dets[2]);
-            Some(evaluate_image(&anns, &dets, params))
+            let ev = evaluate_image(&anns, &dets, &floors, scratch);
+            (scratch.anns, scratch.dets) = (anns, dets);
+            Some(ev)
         })
         .collect();
 
@@ -487,9 +516,11 @@ pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Eval
                 .iter()
                 .map(|r| entries[r.entry as usize].bits(a, r.rank as usize))
                 .collect();
+            let mut hits = Vec::new();
             (0..nm)
                 .map(|m| {
-                    let acc = accumulate(entries, order, &bits, a, params.max_dets[m], params);
+                    let cap = params.max_dets[m];
+                    let acc = accumulate(entries, order, &bits, a, cap, params, &mut hits);
                     (k, a, m, acc)
                 })
                 .collect::<Vec<_>>()
@@ -517,25 +548,31 @@ pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Eval
 /// never be its match, so each detection only looks at the few ground
 /// truths it overlaps enough (pycocotools scans them all, at every
 /// threshold and area range).
-fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Params) -> ImageEval {
+fn evaluate_image(
+    anns: &[&super::Annotation],
+    dets: &[&Prediction],
+    floors: &[f64],
+    scratch: &mut Scratch,
+) -> ImageEval {
     let (ng, nd) = (anns.len(), dets.len());
-    // Per threshold, thr.min(1 - 1e-10): the IoU a match must reach.
-    let floors: Vec<f64> = params
-        .iou_thrs
-        .iter()
-        .map(|&thr| thr.min(1.0 - 1e-10))
-        .collect();
     let lowest = floors.iter().copied().fold(f64::INFINITY, f64::min);
     // Per detection, the ground truths (index, IoU) it may match, in file
     // order. NaN (from boxes too large for f64) stays in, as it would match
     // in pycocotools' comparisons.
-    let mut starts = Vec::with_capacity(nd + 1);
-    let mut candidates: Vec<(u32, f64)> = Vec::new();
+    let Scratch {
+        starts,
+        candidates,
+        ignore,
+        taken,
+        ..
+    } = scratch;
+    starts.clear();
+    candidates.clear();
     for d in dets {
         starts.push(candidates.len());
         for (j, g) in anns.iter().enumerate() {
             let iou = box_iou(&d.bbox, &g.bbox, g.iscrowd);
-            if !(iou < lowest) {
+            if reaches(iou, lowest) {
                 candidates.push((j as u32, iou));
             }
         }
@@ -544,21 +581,21 @@ fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Pa
 
     let mut out = ImageEval {
         scores: dets.iter().map(|d| d.score).collect(),
-        matched: vec![0; AREA_RANGES.len() * nd],
-        ignored: vec![0; AREA_RANGES.len() * nd],
+        bits: vec![(0, 0); AREA_RANGES.len() * nd],
         npig: [0; 4],
     };
-    let all_thresholds = threshold_bits(params.iou_thrs.len());
-    let mut ignore = vec![false; ng];
+    let all_thresholds = threshold_bits(floors.len());
+    ignore.clear();
+    ignore.resize(ng, false);
     // Per ground truth, bit t: taken by a detection at threshold t.
-    let mut taken = vec![0u64; ng];
+    taken.clear();
+    taken.resize(ng, 0);
     for (a, &(_, [lo, hi])) in AREA_RANGES.iter().enumerate() {
         for (flag, g) in ignore.iter_mut().zip(anns) {
             *flag = g.iscrowd || g.area < lo || g.area > hi;
         }
         out.npig[a] = ignore.iter().filter(|&&i| !i).count();
-        let matched = &mut out.matched[a * nd..(a + 1) * nd];
-        let ignored = &mut out.ignored[a * nd..(a + 1) * nd];
+        let bits = &mut out.bits[a * nd..(a + 1) * nd];
         taken.fill(0);
         // Thresholds are independent of one another: each has its own
         // taken ground truth, and detections match in score order.
@@ -574,7 +611,7 @@ fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Pa
                 let reached = floors
                     .iter()
                     .enumerate()
-                    .filter(|&(_, &floor)| !(iou < floor))
+                    .filter(|&(_, &floor)| reaches(iou, floor))
                     .fold(0u64, |bits, (t, _)| bits | 1 << t);
                 let hits = if anns[j].iscrowd {
                     reached
@@ -582,10 +619,10 @@ fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Pa
                     reached & !taken[j]
                 };
                 if ignore[j] {
-                    ignored[di] |= hits;
+                    bits[di].1 |= hits;
                 }
                 if anns[j].id != 0 {
-                    matched[di] |= hits;
+                    bits[di].0 |= hits;
                 }
                 taken[j] |= hits;
                 continue;
@@ -616,10 +653,10 @@ fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Pa
                 }
                 if let Some(j) = m {
                     if ignore[j] {
-                        ignored[di] |= bit;
+                        bits[di].1 |= bit;
                     }
                     if anns[j].id != 0 {
-                        matched[di] |= bit;
+                        bits[di].0 |= bit;
                     }
                     taken[j] |= bit;
                 }
@@ -629,7 +666,7 @@ fn evaluate_image(anns: &[&super::Annotation], dets: &[&Prediction], params: &Pa
         for (di, d) in dets.iter().enumerate() {
             let area = d.bbox[2] * d.bbox[3];
             if area < lo || area > hi {
-                ignored[di] |= !matched[di] & all_thresholds;
+                bits[di].1 |= !bits[di].0 & all_thresholds;
             }
         }
     }
@@ -654,7 +691,8 @@ struct Accumulated {
 
 /// `COCOeval.accumulate` for one category, area range `a` and detection
 /// cap. `order` is every detection of `entries`, best score first, and
-/// `bits` their (matched, ignored) bits in area range `a`.
+/// `bits` their (matched, ignored) bits in area range `a`; `hits` is a
+/// buffer.
 ///
 /// pycocotools builds the cumulative recall and precision over every
 /// detection under the cap, ignored ones included (where they repeat the
@@ -662,8 +700,10 @@ struct Accumulated {
 /// the first detection that reaches each recall threshold. That detection
 /// is a true positive (or the first of all, for a recall of 0), and past a
 /// true positive precision peaks at true positives: so only the true
-/// positives are kept here, with their place in the order, which gives the
-/// same precisions and scores at every recall threshold.
+/// positives are kept here, with the false positives before each and its
+/// place in the order, which gives the same precisions and scores at every
+/// recall threshold. The `n`th true positive has recall `n / npig`.
+#[allow(clippy::too_many_arguments)]
 fn accumulate(
     entries: &[&ImageEval],
     order: &[Ranked],
@@ -671,6 +711,7 @@ fn accumulate(
     a: usize,
     max_det: usize,
     params: &Params,
+    hits: &mut Vec<Vec<(u32, u32)>>,
 ) -> Option<Accumulated> {
     if entries.is_empty() {
         return None;
@@ -683,10 +724,11 @@ fn accumulate(
     let nr = params.rec_thrs.len();
     let all = threshold_bits(nt);
     let npig = npig as f64;
-    // Per threshold: (recall, precision, place in `order`) at each true
-    // positive, and the false positives so far.
-    let mut hits: Vec<Vec<(f64, f64, usize)>> = vec![Vec::new(); nt];
-    let (mut tp, mut fp) = (vec![0.0f64; nt], vec![0.0f64; nt]);
+    // Per threshold: (false positives before it, place in `order`) of each
+    // true positive; and the false positives so far.
+    hits.resize_with(nt, Vec::new);
+    hits.iter_mut().for_each(Vec::clear);
+    let mut fp = vec![0u32; nt];
     // The first detection under the cap.
     let mut first = None;
     for (i, (r, &(m, ig))) in order.iter().zip(bits).enumerate() {
@@ -694,16 +736,15 @@ fn accumulate(
             continue;
         }
         first.get_or_insert(i);
-        let mut true_pos = m & !ig;
         let mut false_pos = !m & !ig & all;
         while false_pos != 0 {
-            fp[false_pos.trailing_zeros() as usize] += 1.0;
+            fp[false_pos.trailing_zeros() as usize] += 1;
             false_pos &= false_pos - 1;
         }
+        let mut true_pos = m & !ig;
         while true_pos != 0 {
             let t = true_pos.trailing_zeros() as usize;
-            tp[t] += 1.0;
-            hits[t].push((tp[t] / npig, tp[t] / (fp[t] + tp[t] + EPS), i));
+            hits[t].push((fp[t], i as u32));
             true_pos &= true_pos - 1;
         }
     }
@@ -715,25 +756,41 @@ fn accumulate(
     let Some(first) = first else {
         return Some(out);
     };
-    for (t, hits) in hits.iter_mut().enumerate() {
-        out.recall[t] = tp[t] / npig;
-        for i in (1..hits.len()).rev() {
-            if hits[i].1 > hits[i - 1].1 {
-                hits[i - 1].1 = hits[i].1;
+    let mut precision: Vec<f64> = Vec::new();
+    for (t, hits) in hits.iter().enumerate() {
+        // As pycocotools counts: tp / npig and tp / (fp + tp + eps), in f64.
+        let recall_at = |n: usize| (n + 1) as f64 / npig;
+        out.recall[t] = hits.len() as f64 / npig;
+        precision.clear();
+        precision.extend(hits.iter().enumerate().map(|(n, &(fp, _))| {
+            let tp = (n + 1) as f64;
+            tp / (f64::from(fp) + tp + EPS)
+        }));
+        for i in (1..precision.len()).rev() {
+            if precision[i] > precision[i - 1] {
+                precision[i - 1] = precision[i];
             }
         }
         for (ri, &r) in params.rec_thrs.iter().enumerate() {
             // np.searchsorted(recall, r, side="left")
-            let (precision, at) = if r <= 0.0 {
-                (hits.first().map_or(0.0, |h| h.1), first)
+            let (p, at) = if r <= 0.0 {
+                (precision.first().copied().unwrap_or(0.0), first)
             } else {
-                let ci = hits.partition_point(|h| h.0 < r);
-                let Some(&(_, precision, at)) = hits.get(ci) else {
+                let (mut n, mut end) = (0, hits.len());
+                while n < end {
+                    let mid = (n + end) / 2;
+                    if recall_at(mid) < r {
+                        n = mid + 1;
+                    } else {
+                        end = mid;
+                    }
+                }
+                if n >= hits.len() {
                     break;
-                };
-                (precision, at)
+                }
+                (precision[n], hits[n].1 as usize)
             };
-            out.precision[t * nr + ri] = precision;
+            out.precision[t * nr + ri] = p;
             out.scores[t * nr + ri] = order[at].score;
         }
     }
@@ -831,6 +888,260 @@ mod tests {
             (s.ap - 1.0).abs() < 1e-12,
             "crowd matches are not false positives: {s:?}"
         );
+    }
+
+    /// pycocotools' `evaluate()` and `accumulate()` written out directly
+    /// (every ground truth at every threshold and area range, the full
+    /// cumulative curves), as lookout computed them before the faster
+    /// paths, when the integration tests checked it against pycocotools:
+    /// the arrays (precision, recall, scores) to compare with.
+    fn direct(gt: &Dataset, dt: &[Prediction], params: &Params) -> [Vec<f64>; 3] {
+        let mut img_ids: Vec<i64> = gt.images.iter().map(|i| i.id).collect();
+        img_ids.sort_unstable();
+        img_ids.dedup();
+        let mut cat_ids: Vec<i64> = gt.categories.iter().map(|c| c.id).collect();
+        cat_ids.sort_unstable();
+        cat_ids.dedup();
+        let (ni, nk, na) = (img_ids.len(), cat_ids.len(), AREA_RANGES.len());
+        let (nt, nr, nm) = (
+            params.iou_thrs.len(),
+            params.rec_thrs.len(),
+            params.max_dets.len(),
+        );
+        // (scores, matched[t][d], ignored[t][d], npig) per (k, a, i).
+        type Eval = (Vec<f64>, Vec<Vec<bool>>, Vec<Vec<bool>>, usize);
+        let mut evals: Vec<Option<Eval>> = vec![None; nk * na * ni];
+        for (k, &cat) in cat_ids.iter().enumerate() {
+            for (i, &img) in img_ids.iter().enumerate() {
+                let anns: Vec<&Annotation> = gt
+                    .annotations
+                    .iter()
+                    .filter(|a| a.category_id == cat && a.image_id == img)
+                    .collect();
+                let mut dets: Vec<&Prediction> = dt
+                    .iter()
+                    .filter(|d| d.category_id == cat && d.image_id == img)
+                    .collect();
+                if anns.is_empty() && dets.is_empty() {
+                    continue;
+                }
+                dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+                dets.truncate(params.max_dets[2]);
+                for (a, &(_, [lo, hi])) in AREA_RANGES.iter().enumerate() {
+                    let ignore: Vec<bool> = anns
+                        .iter()
+                        .map(|g| g.iscrowd || g.area < lo || g.area > hi)
+                        .collect();
+                    let mut order: Vec<usize> = (0..anns.len()).collect();
+                    order.sort_by_key(|&j| ignore[j]);
+                    let mut matched = vec![vec![false; dets.len()]; nt];
+                    let mut ignored = vec![vec![false; dets.len()]; nt];
+                    for (t, &thr) in params.iou_thrs.iter().enumerate() {
+                        let mut taken = vec![false; anns.len()];
+                        for (di, d) in dets.iter().enumerate() {
+                            let mut best = thr.min(1.0 - 1e-10);
+                            let mut m: Option<usize> = None;
+                            for &gj in &order {
+                                if taken[gj] && !anns[gj].iscrowd {
+                                    continue;
+                                }
+                                if m.is_some_and(|mj| !ignore[mj] && ignore[gj]) {
+                                    break;
+                                }
+                                let iou = box_iou(&d.bbox, &anns[gj].bbox, anns[gj].iscrowd);
+                                if iou < best {
+                                    continue;
+                                }
+                                best = iou;
+                                m = Some(gj);
+                            }
+                            if let Some(gj) = m {
+                                ignored[t][di] = ignore[gj];
+                                matched[t][di] = anns[gj].id != 0;
+                                taken[gj] = true;
+                            }
+                            let area = d.bbox[2] * d.bbox[3];
+                            if !matched[t][di] && (area < lo || area > hi) {
+                                ignored[t][di] = true;
+                            }
+                        }
+                    }
+                    let npig = ignore.iter().filter(|&&x| !x).count();
+                    let scores = dets.iter().map(|d| d.score).collect();
+                    evals[(k * na + a) * ni + i] = Some((scores, matched, ignored, npig));
+                }
+            }
+        }
+        let mut precision = vec![-1.0; nt * nr * nk * na * nm];
+        let mut recall = vec![-1.0; nt * nk * na * nm];
+        let mut scores = vec![-1.0; nt * nr * nk * na * nm];
+        for k in 0..nk {
+            for a in 0..na {
+                for (m, &cap) in params.max_dets.iter().enumerate() {
+                    let entries: Vec<&Eval> = (0..ni)
+                        .filter_map(|i| evals[(k * na + a) * ni + i].as_ref())
+                        .collect();
+                    let npig: usize = entries.iter().map(|e| e.3).sum();
+                    if entries.is_empty() || npig == 0 {
+                        continue;
+                    }
+                    let mut all: Vec<(f64, usize, usize)> = Vec::new();
+                    for (e, entry) in entries.iter().enumerate() {
+                        for (d, &s) in entry.0.iter().enumerate().take(cap) {
+                            all.push((s, e, d));
+                        }
+                    }
+                    all.sort_by(|x, y| y.0.total_cmp(&x.0));
+                    let nd = all.len();
+                    for t in 0..nt {
+                        let (mut tp, mut fp) = (0.0f64, 0.0f64);
+                        let (mut rc, mut pr) = (Vec::new(), Vec::new());
+                        for &(_, e, d) in &all {
+                            if !entries[e].2[t][d] {
+                                if entries[e].1[t][d] {
+                                    tp += 1.0;
+                                } else {
+                                    fp += 1.0;
+                                }
+                            }
+                            rc.push(tp / npig as f64);
+                            pr.push(tp / (fp + tp + EPS));
+                        }
+                        let ri = ((t * nk + k) * na + a) * nm + m;
+                        recall[ri] = if nd > 0 { rc[nd - 1] } else { 0.0 };
+                        for i in (1..nd).rev() {
+                            if pr[i] > pr[i - 1] {
+                                pr[i - 1] = pr[i];
+                            }
+                        }
+                        for (r, &thr) in params.rec_thrs.iter().enumerate() {
+                            let pi = rc.partition_point(|&x| x < thr);
+                            let at = (((t * nr + r) * nk + k) * na + a) * nm + m;
+                            if pi < nd {
+                                precision[at] = pr[pi];
+                                scores[at] = all[pi].0;
+                            } else {
+                                precision[at] = 0.0;
+                                scores[at] = 0.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [precision, recall, scores]
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Small crowded scenes: boxes on a coarse grid (so that IoUs tie
+        /// and thresholds are hit exactly), `area` fields across the three
+        /// ranges, crowd regions, ground-truth id 0, tied scores, several
+        /// detections on one object, and caps below the detection count.
+        fn scene() -> impl Strategy<Value = (Dataset, Vec<Prediction>, usize)> {
+            let bbox = (0..6u8, 0..6u8, 1..6u8, 1..6u8).prop_map(|(x, y, w, h)| {
+                [
+                    f64::from(x) * 8.0,
+                    f64::from(y) * 8.0,
+                    f64::from(w) * 8.0,
+                    f64::from(h) * 8.0,
+                ]
+            });
+            let area = prop_oneof![
+                Just(None),
+                Just(Some(500.0)),
+                Just(Some(5000.0)),
+                Just(Some(20000.0))
+            ];
+            let ann = (
+                0..3i64,
+                1..3i64,
+                1..3i64,
+                bbox.clone(),
+                area,
+                prop::bool::weighted(0.15),
+            );
+            let det = (
+                1..3i64,
+                1..3i64,
+                bbox,
+                0..6u8,
+                prop::option::of((0..3u8, 0..3u8)),
+            );
+            (
+                prop::collection::vec(ann, 0..14),
+                prop::collection::vec(det, 0..24),
+                1..8usize,
+            )
+                .prop_map(|(anns, dets, max_dets)| {
+                    let annotations = anns
+                        .into_iter()
+                        .enumerate()
+                        .map(
+                            |(n, (zero, image_id, category_id, bbox, area, iscrowd))| Annotation {
+                                id: if zero == 0 { 0 } else { n as i64 + 1 },
+                                image_id,
+                                category_id,
+                                bbox,
+                                area: area.unwrap_or(bbox[2] * bbox[3]),
+                                iscrowd,
+                            },
+                        )
+                        .collect();
+                    let gt = Dataset {
+                        images: (1..=2)
+                            .map(|id| Image {
+                                id,
+                                file_name: format!("{id}.png"),
+                                width: 64,
+                                height: 64,
+                            })
+                            .collect(),
+                        categories: (1..=2)
+                            .map(|id| Category {
+                                id,
+                                name: format!("c{id}"),
+                            })
+                            .collect(),
+                        annotations,
+                        ..Default::default()
+                    };
+                    let preds = dets
+                        .into_iter()
+                        .map(|(image_id, category_id, mut bbox, score, shift)| {
+                            // Some detections shifted off the grid by a
+                            // fraction of a cell.
+                            if let Some((dx, dy)) = shift {
+                                bbox[0] += f64::from(dx) * 2.5;
+                                bbox[1] += f64::from(dy) * 2.5;
+                            }
+                            Prediction {
+                                image_id,
+                                category_id,
+                                bbox,
+                                score: f64::from(score) / 5.0,
+                            }
+                        })
+                        .collect();
+                    (gt, preds, max_dets)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn evaluation_equals_the_direct_computation((gt, dt, max_dets) in scene()) {
+                let params = Params::new(max_dets);
+                let ev = evaluate(&gt, &dt, &params).unwrap();
+                let [precision, recall, scores] = direct(&gt, &dt, &params);
+                prop_assert_eq!(&ev.precision, &precision);
+                prop_assert_eq!(&ev.recall, &recall);
+                prop_assert_eq!(&ev.scores, &scores);
+            }
+        }
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub fn load_coco(path: &Path) -> Result<Dataset, EvalError> {
     let fail = |message: String| format_err(path, message);
 
     let mut images = Vec::with_capacity(file.images.len());
-    let mut image_ids = IdSet::default();
+    let mut image_ids = IdSet::with_capacity_and_hasher(file.images.len(), Default::default());
     for im in file.images {
         if !image_ids.insert(im.id) {
             return Err(fail(format!("duplicate image id {}", im.id)));
@@ -175,7 +175,8 @@ pub fn load_coco(path: &Path) -> Result<Dataset, EvalError> {
     }
 
     let mut categories = Vec::with_capacity(file.categories.len());
-    let mut category_ids = IdSet::default();
+    let mut category_ids =
+        IdSet::with_capacity_and_hasher(file.categories.len(), Default::default());
     for c in file.categories {
         if !category_ids.insert(c.id) {
             return Err(fail(format!("duplicate category id {}", c.id)));
@@ -187,7 +188,8 @@ pub fn load_coco(path: &Path) -> Result<Dataset, EvalError> {
     }
 
     let mut annotations = Vec::with_capacity(file.annotations.len());
-    let mut annotation_ids = IdSet::default();
+    let mut annotation_ids =
+        IdSet::with_capacity_and_hasher(file.annotations.len(), Default::default());
     let mut missing_area = 0;
     for a in file.annotations {
         let id = a.id;
