@@ -2,7 +2,7 @@
 """Reference COCO bbox evaluation, to cross-check and benchmark `lookout eval`.
 
     .deps/pyeval/bin/python scripts/coco_reference.py GT.json RESULTS.json \
-        [--max-dets N] [--impl pycocotools|faster] [--verbose]
+        [--max-dets N] [--impl pycocotools|faster|hotcoco] [--verbose]
 
 GT.json is a COCO ground-truth file; RESULTS.json a COCO results list
 ([{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]). The
@@ -13,7 +13,7 @@ Prints one line of JSON to stdout:
 
     {"stats": {"AP": .., "AP50": .., "AP75": .., "APs": .., "APm": .., "APl": ..,
                "AR1": .., "AR10": .., "AR100": .., "ARs": .., "ARm": .., "ARl": ..},
-     "seconds": .., "impl": "pycocotools" | "faster"}
+     "seconds": .., "impl": "pycocotools" | "faster" | "hotcoco"}
 
 The stats are the library's stats[0..11] in its order. "AR100" is the AR at
 the last maxDets entry (N), as summarize() computes it. Caveat, kept as is
@@ -22,7 +22,15 @@ maxDets=100 whatever params.maxDets holds, so with --max-dets N != 100 its
 "AP" is -1 (no such maxDets entry), while AP50..APl and ARs..ARl use N.
 faster-coco-eval computes "AP" at N instead.
 
-"seconds" is the wall time from loading the two JSON files to the stats.
+Each library is used the way its documentation shows: pycocotools and
+faster-coco-eval are handed the results list parsed by Python's json module
+(what their loadRes(path) does itself), hotcoco is handed the results path
+(its load_res parses the file in Rust, its fastest path).
+
+"seconds" is the wall time from loading the two JSON files to the stats,
+in the process, after the imports. scripts/bench.sh times the whole
+process instead (interpreter start, imports, loading, evaluation), as it
+times `lookout eval` with its reports.
 The libraries' own progress output is suppressed (--verbose sends it to stderr).
 
 An empty results list is evaluated as an empty detection set (pycocotools'
@@ -59,20 +67,26 @@ def evaluate(impl, gt_path, res_path, max_dets):
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval as Eval
         eval_kwargs = {}
+    elif impl == "hotcoco":
+        from hotcoco import COCO, COCOeval as Eval
+        eval_kwargs = {}
     else:
         from faster_coco_eval import COCO, COCOeval_faster as Eval
         eval_kwargs = {"print_function": lambda *a, **k: None}
 
     t0 = time.perf_counter()
     gt = COCO(gt_path)
-    with open(res_path) as f:
-        anns = json.load(f)
-    if not isinstance(anns, list):
-        raise SystemExit(f"{res_path}: results must be a JSON list of detections")
-    if anns or impl == "faster":  # faster-coco-eval's loadRes takes an empty list
-        dt = gt.loadRes(anns)
+    if impl == "hotcoco":
+        dt = gt.load_res(res_path)
     else:
-        dt = empty_results(COCO, gt)
+        with open(res_path) as f:
+            anns = json.load(f)
+        if not isinstance(anns, list):
+            raise SystemExit(f"{res_path}: results must be a JSON list of detections")
+        if anns or impl == "faster":  # faster-coco-eval's loadRes takes an empty list
+            dt = gt.loadRes(anns)
+        else:
+            dt = empty_results(COCO, gt)
     ev = Eval(gt, dt, iouType="bbox", **eval_kwargs)
     if ev.params.iouType != "bbox":
         raise SystemExit(f"internal error: iouType is {ev.params.iouType!r}, not bbox")
@@ -91,8 +105,8 @@ def main():
     ap.add_argument("results", help="COCO results JSON (a list of detections)")
     ap.add_argument("--max-dets", type=int, default=100, metavar="N",
                     help="last maxDets entry: params.maxDets = [1, 10, N] (default 100)")
-    ap.add_argument("--impl", choices=["pycocotools", "faster"], default="pycocotools",
-                    help="pycocotools (default) or faster-coco-eval's COCOeval_faster")
+    ap.add_argument("--impl", choices=["pycocotools", "faster", "hotcoco"], default="pycocotools",
+                    help="pycocotools (default), faster-coco-eval's COCOeval_faster, or hotcoco")
     ap.add_argument("--verbose", action="store_true",
                     help="send the library's progress output to stderr instead of dropping it")
     args = ap.parse_args()

@@ -27,12 +27,10 @@
 //! Thresholds are built the way numpy's `linspace` builds them, so an IoU
 //! exactly on a threshold is judged as pycocotools judges it.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Dataset, EvalError, Prediction};
+use super::{Dataset, EvalError, IdMap, IdSet, Prediction};
 
 /// `np.spacing(1)`: pycocotools' guard against dividing by zero.
 const EPS: f64 = f64::EPSILON;
@@ -122,17 +120,56 @@ impl Stats {
     }
 }
 
-/// One image and category in one area range, after matching.
+/// Whether `iou` passes pycocotools' test against `floor`, which skips a
+/// ground truth when `iou < floor`: NaN (from boxes too large for f64)
+/// passes.
+fn reaches(iou: f64, floor: f64) -> bool {
+    !matches!(iou.partial_cmp(&floor), Some(std::cmp::Ordering::Less))
+}
+
+/// One image and category after matching, in every area range.
 #[derive(Debug, Clone, Default)]
 struct ImageEval {
     /// Detection scores, best first (stable), capped at `max_dets[2]`.
     scores: Vec<f64>,
-    /// Per threshold then detection: matched (to a non-zero gt id).
-    matched: Vec<bool>,
-    /// Per threshold then detection: ignored.
-    ignored: Vec<bool>,
-    /// Ground truths that are not ignored.
-    npig: usize,
+    /// Per area range then detection: (matched, ignored). Bit `t` of the
+    /// first is set when the detection is matched (to a non-zero gt id) at
+    /// IoU threshold `t`, of the second when it is ignored at `t`.
+    bits: Vec<(u64, u64)>,
+    /// Per area range: ground truths that are not ignored.
+    npig: [usize; 4],
+}
+
+impl ImageEval {
+    /// The (matched, ignored) bits of detection `d` in area range `a`.
+    fn bits(&self, a: usize, d: usize) -> (u64, u64) {
+        self.bits[a * self.scores.len() + d]
+    }
+}
+
+/// Buffers of one worker, reused from image to image.
+#[derive(Default)]
+struct Scratch<'a> {
+    anns: Vec<&'a super::Annotation>,
+    dets: Vec<&'a Prediction>,
+    /// Per detection, where its candidates start (and the end).
+    starts: Vec<usize>,
+    /// Ground truths (index, IoU) each detection may match.
+    candidates: Vec<(u32, f64)>,
+    ignore: Vec<bool>,
+    taken: Vec<u64>,
+}
+
+/// The IoU thresholds fit the bits of a `u64`.
+const MAX_THRESHOLDS: usize = 64;
+
+/// The bits of `nt` thresholds.
+fn threshold_bits(nt: usize) -> u64 {
+    if nt >= MAX_THRESHOLDS {
+        u64::MAX
+    } else {
+        (1u64 << nt) - 1
+    }
 }
 
 /// The result of an evaluation: pycocotools' `eval` arrays and the data to
@@ -300,7 +337,7 @@ pub(super) fn box_iou(d: &[f64; 4], g: &[f64; 4], crowd: bool) -> f64 {
 /// Checks that predictions refer to images of the ground truth, as
 /// pycocotools' `loadRes` does.
 pub fn check_predictions(gt: &Dataset, dt: &[Prediction]) -> Result<(), EvalError> {
-    let images: std::collections::HashSet<i64> = gt.images.iter().map(|i| i.id).collect();
+    let images: IdSet = gt.images.iter().map(|i| i.id).collect();
     let mut unknown: Vec<i64> = dt
         .iter()
         .map(|d| d.image_id)
@@ -321,72 +358,133 @@ pub fn check_predictions(gt: &Dataset, dt: &[Prediction]) -> Result<(), EvalErro
     }
 }
 
+/// Item indices (into the slice `group` was called on) grouped by the group
+/// `group` gives each, in their order: `items[starts[g]..starts[g + 1]]`
+/// are group `g`'s. Items without a group are left out.
+struct Groups {
+    starts: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl Groups {
+    fn new(n: usize, keys: impl Iterator<Item = Option<usize>>) -> Groups {
+        let keys: Vec<u32> = keys.map(|k| k.map_or(u32::MAX, |k| k as u32)).collect();
+        let mut starts = vec![0usize; n + 1];
+        for &k in &keys {
+            if k != u32::MAX {
+                starts[k as usize + 1] += 1;
+            }
+        }
+        for g in 0..n {
+            starts[g + 1] += starts[g];
+        }
+        let mut next = starts.clone();
+        let mut items = vec![0u32; starts[n]];
+        for (j, &k) in keys.iter().enumerate() {
+            if k != u32::MAX {
+                items[next[k as usize]] = j as u32;
+                next[k as usize] += 1;
+            }
+        }
+        Groups { starts, items }
+    }
+
+    fn get(&self, g: usize) -> &[u32] {
+        &self.items[self.starts[g]..self.starts[g + 1]]
+    }
+}
+
 /// Evaluates `dt` against `gt` as pycocotools' `evaluate()` then
 /// `accumulate()` do.
 pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Evaluation, EvalError> {
     check_predictions(gt, dt)?;
+    let nt = params.iou_thrs.len();
+    if nt > MAX_THRESHOLDS {
+        return Err(EvalError::Invalid(format!(
+            "{nt} IoU thresholds; at most {MAX_THRESHOLDS} are supported"
+        )));
+    }
+    if gt.annotations.len() >= u32::MAX as usize || dt.len() >= u32::MAX as usize {
+        return Err(EvalError::Invalid(
+            "more than 4 billion annotations or detections".into(),
+        ));
+    }
     let mut img_ids: Vec<i64> = gt.images.iter().map(|i| i.id).collect();
     img_ids.sort_unstable();
     img_ids.dedup();
     let mut cat_ids: Vec<i64> = gt.categories.iter().map(|c| c.id).collect();
     cat_ids.sort_unstable();
     cat_ids.dedup();
-    let img_index: HashMap<i64, usize> =
-        img_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-    let cat_index: HashMap<i64, usize> =
-        cat_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
+    let img_index: IdMap<usize> = img_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let cat_index: IdMap<usize> = cat_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
     let (ni, nk) = (img_ids.len(), cat_ids.len());
+    let group = |cat: i64, img: i64| Some(cat_index.get(&cat)? * ni + img_index.get(&img)?);
 
     // Annotations and detections per (category, image), in file order.
-    let mut gts: Vec<Vec<usize>> = vec![Vec::new(); nk * ni];
-    for (j, a) in gt.annotations.iter().enumerate() {
-        if let (Some(&k), Some(&i)) = (cat_index.get(&a.category_id), img_index.get(&a.image_id)) {
-            gts[k * ni + i].push(j);
-        }
-    }
-    let mut dts: Vec<Vec<usize>> = vec![Vec::new(); nk * ni];
-    for (j, d) in dt.iter().enumerate() {
-        if let (Some(&k), Some(&i)) = (cat_index.get(&d.category_id), img_index.get(&d.image_id)) {
-            dts[k * ni + i].push(j);
-        }
-    }
+    let gts = Groups::new(
+        nk * ni,
+        gt.annotations
+            .iter()
+            .map(|a| group(a.category_id, a.image_id)),
+    );
+    let dts = Groups::new(nk * ni, dt.iter().map(|d| group(d.category_id, d.image_id)));
 
-    let nt = params.iou_thrs.len();
-    let max_det = params.max_dets[2];
-    // evals[(k * A + a) * ni + i]; None where the image has neither ground
-    // truth nor detections of the category.
-    let per_group: Vec<Option<[ImageEval; 4]>> = (0..nk * ni)
+    // per_group[k * ni + i]; None where the image has neither ground truth
+    // nor detections of the category.
+    // Per threshold, thr.min(1 - 1e-10): the IoU a match must reach.
+    let floors: Vec<f64> = params
+        .iou_thrs
+        .iter()
+        .map(|&thr| thr.min(1.0 - 1e-10))
+        .collect();
+    let per_group: Vec<Option<ImageEval>> = (0..nk * ni)
         .into_par_iter()
-        .map(|g| {
-            let (g_idx, d_idx) = (&gts[g], &dts[g]);
+        .map_init(Scratch::default, |scratch, g| {
+            let (g_idx, d_idx) = (gts.get(g), dts.get(g));
             if g_idx.is_empty() && d_idx.is_empty() {
                 return None;
             }
-            let anns: Vec<&super::Annotation> = g_idx.iter().map(|&j| &gt.annotations[j]).collect();
-            let mut dets: Vec<&Prediction> = d_idx.iter().map(|&j| &dt[j]).collect();
+            let mut anns = std::mem::take(&mut scratch.anns);
+            let mut dets = std::mem::take(&mut scratch.dets);
+            anns.clear();
+            anns.extend(g_idx.iter().map(|&j| &gt.annotations[j as usize]));
+            dets.clear();
+            dets.extend(d_idx.iter().map(|&j| &dt[j as usize]));
             // Stable sort, best score first; then the cap.
             dets.sort_by(|a, b| b.score.total_cmp(&a.score));
-            dets.truncate(max_det);
-            let ious: Vec<f64> = dets
-                .iter()
-                .flat_map(|d| {
-                    anns.iter()
-                        .map(move |g| box_iou(&d.bbox, &g.bbox, g.iscrowd))
-                })
-                .collect();
-            let ng = anns.len();
-            Some(std::array::from_fn(|a| {
-                evaluate_image(&anns, &dets, &ious, ng, AREA_RANGES[a].1, params, nt)
-            }))
+            dets.truncate(params.max_dets[2]);
+            let ev = evaluate_image(&anns, &dets, &floors, scratch);
+            (scratch.anns, scratch.dets) = (anns, dets);
+            Some(ev)
         })
         .collect();
 
-    // accumulate()
+    // accumulate(). Per category, every detection in score order (stable:
+    // ties keep image then rank order); the same order serves every area
+    // range and cap, a cap keeping the detections of rank below it.
     let (nr, na, nm) = (
         params.rec_thrs.len(),
         AREA_RANGES.len(),
         params.max_dets.len(),
     );
+    let per_cat: Vec<(Vec<&ImageEval>, Vec<Ranked>)> = (0..nk)
+        .into_par_iter()
+        .map(|k| {
+            let entries: Vec<&ImageEval> = (0..ni)
+                .filter_map(|i| per_group[k * ni + i].as_ref())
+                .collect();
+            let mut order: Vec<Ranked> = Vec::new();
+            for (e, entry) in entries.iter().enumerate() {
+                order.extend(entry.scores.iter().enumerate().map(|(d, &score)| Ranked {
+                    score,
+                    entry: e as u32,
+                    rank: d as u32,
+                }));
+            }
+            order.sort_by(|a, b| b.score.total_cmp(&a.score));
+            (entries, order)
+        })
+        .collect();
     let mut ev = Evaluation {
         params: params.clone(),
         cat_ids,
@@ -395,34 +493,37 @@ pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Eval
         scores: vec![-1.0; nt * nr * nk * na * nm],
         sweeps: Vec::new(),
     };
-    ev.sweeps = (0..nk)
-        .map(|k| {
-            let entries: Vec<&ImageEval> = (0..ni)
-                .filter_map(|i| per_group[k * ni + i].as_ref().map(|e| &e[0]))
+    ev.sweeps = per_cat
+        .iter()
+        .map(|(entries, order)| {
+            let sweep: Vec<(f64, bool)> = order
+                .iter()
+                .filter_map(|r| {
+                    let (m, ig) = entries[r.entry as usize].bits(0, r.rank as usize);
+                    (ig & 1 == 0).then_some((r.score, m & 1 != 0))
+                })
                 .collect();
-            let mut sweep: Vec<(f64, bool)> = Vec::new();
-            for e in &entries {
-                let n = e.scores.len();
-                for d in 0..n {
-                    if !e.ignored[d] {
-                        sweep.push((e.scores[d], e.matched[d]));
-                    }
-                }
-            }
-            sweep.sort_by(|a, b| b.0.total_cmp(&a.0));
-            (sweep, entries.iter().map(|e| e.npig).sum())
+            (sweep, entries.iter().map(|e| e.npig[0]).sum())
         })
         .collect();
-    let cells: Vec<(usize, usize, usize)> = (0..nk)
-        .flat_map(|k| (0..na).flat_map(move |a| (0..nm).map(move |m| (k, a, m))))
-        .collect();
+    let cells: Vec<(usize, usize)> = (0..nk).flat_map(|k| (0..na).map(move |a| (k, a))).collect();
     let results: Vec<(usize, usize, usize, Option<Accumulated>)> = cells
         .into_par_iter()
-        .map(|(k, a, m)| {
-            let entries: Vec<&ImageEval> = (0..ni)
-                .filter_map(|i| per_group[k * ni + i].as_ref().map(|e| &e[a]))
+        .flat_map_iter(|(k, a)| {
+            let (entries, order) = &per_cat[k];
+            // The (matched, ignored) bits of every detection in score order.
+            let bits: Vec<(u64, u64)> = order
+                .iter()
+                .map(|r| entries[r.entry as usize].bits(a, r.rank as usize))
                 .collect();
-            (k, a, m, accumulate(&entries, params.max_dets[m], params))
+            let mut hits = Vec::new();
+            (0..nm)
+                .map(|m| {
+                    let cap = params.max_dets[m];
+                    let acc = accumulate(entries, order, &bits, a, cap, params, &mut hits);
+                    (k, a, m, acc)
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     for (k, a, m, acc) in results {
@@ -440,73 +541,146 @@ pub fn evaluate(gt: &Dataset, dt: &[Prediction], params: &Params) -> Result<Eval
     Ok(ev)
 }
 
-/// `COCOeval.evaluateImg` for one image, category and area range. `ious`
-/// is `[detection][ground truth]` in the ground truth's file order.
+/// `COCOeval.evaluateImg` for one image and category, in every area
+/// range. `dets` are sorted and capped.
+///
+/// A ground truth whose IoU with a detection is below every threshold can
+/// never be its match, so each detection only looks at the few ground
+/// truths it overlaps enough (pycocotools scans them all, at every
+/// threshold and area range).
 fn evaluate_image(
     anns: &[&super::Annotation],
     dets: &[&Prediction],
-    ious: &[f64],
-    ng: usize,
-    [lo, hi]: [f64; 2],
-    params: &Params,
-    nt: usize,
+    floors: &[f64],
+    scratch: &mut Scratch,
 ) -> ImageEval {
-    let ignore: Vec<bool> = anns
-        .iter()
-        .map(|g| g.iscrowd || g.area < lo || g.area > hi)
-        .collect();
-    // Unignored ground truth first, stable.
-    let mut order: Vec<usize> = (0..ng).collect();
-    order.sort_by_key(|&j| ignore[j]);
-    let nd = dets.len();
-    let mut matched = vec![false; nt * nd];
-    let mut ignored = vec![false; nt * nd];
-    let mut gt_taken = vec![false; nt * ng];
-    for (t, &thr) in params.iou_thrs.iter().enumerate() {
-        for (di, _) in dets.iter().enumerate() {
-            let mut best = thr.min(1.0 - 1e-10);
-            let mut m: Option<usize> = None;
-            for (oi, &gj) in order.iter().enumerate() {
-                if gt_taken[t * ng + oi] && !anns[gj].iscrowd {
-                    continue;
+    let (ng, nd) = (anns.len(), dets.len());
+    let lowest = floors.iter().copied().fold(f64::INFINITY, f64::min);
+    // Per detection, the ground truths (index, IoU) it may match, in file
+    // order. NaN (from boxes too large for f64) stays in, as it would match
+    // in pycocotools' comparisons.
+    let Scratch {
+        starts,
+        candidates,
+        ignore,
+        taken,
+        ..
+    } = scratch;
+    starts.clear();
+    candidates.clear();
+    for d in dets {
+        starts.push(candidates.len());
+        for (j, g) in anns.iter().enumerate() {
+            let iou = box_iou(&d.bbox, &g.bbox, g.iscrowd);
+            if reaches(iou, lowest) {
+                candidates.push((j as u32, iou));
+            }
+        }
+    }
+    starts.push(candidates.len());
+
+    let mut out = ImageEval {
+        scores: dets.iter().map(|d| d.score).collect(),
+        bits: vec![(0, 0); AREA_RANGES.len() * nd],
+        npig: [0; 4],
+    };
+    let all_thresholds = threshold_bits(floors.len());
+    ignore.clear();
+    ignore.resize(ng, false);
+    // Per ground truth, bit t: taken by a detection at threshold t.
+    taken.clear();
+    taken.resize(ng, 0);
+    for (a, &(_, [lo, hi])) in AREA_RANGES.iter().enumerate() {
+        for (flag, g) in ignore.iter_mut().zip(anns) {
+            *flag = g.iscrowd || g.area < lo || g.area > hi;
+        }
+        out.npig[a] = ignore.iter().filter(|&&i| !i).count();
+        let bits = &mut out.bits[a * nd..(a + 1) * nd];
+        taken.fill(0);
+        // Thresholds are independent of one another: each has its own
+        // taken ground truth, and detections match in score order.
+        for di in 0..nd {
+            let near = &candidates[starts[di]..starts[di + 1]];
+            if near.is_empty() {
+                continue;
+            }
+            if let [(j, iou)] = *near {
+                // One candidate: it is the match wherever it reaches the
+                // threshold and is not taken (a crowd region never is).
+                let j = j as usize;
+                let reached = floors
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &floor)| reaches(iou, floor))
+                    .fold(0u64, |bits, (t, _)| bits | 1 << t);
+                let hits = if anns[j].iscrowd {
+                    reached
+                } else {
+                    reached & !taken[j]
+                };
+                if ignore[j] {
+                    bits[di].1 |= hits;
                 }
-                if let Some(mo) = m {
-                    if !ignore[order[mo]] && ignore[gj] {
+                if anns[j].id != 0 {
+                    bits[di].0 |= hits;
+                }
+                taken[j] |= hits;
+                continue;
+            }
+            for (t, &floor) in floors.iter().enumerate() {
+                let bit = 1u64 << t;
+                let mut best = floor;
+                let mut m: Option<usize> = None;
+                // pycocotools puts unignored ground truth first (stable),
+                // and stops at the first ignored one once a detection has
+                // an unignored match: so the ignored are only tried when no
+                // unignored one matched. Among equal IoUs the last wins.
+                for ignored_pass in [false, true] {
+                    if ignored_pass && m.is_some() {
                         break;
                     }
+                    for &(j, iou) in near {
+                        let j = j as usize;
+                        if ignore[j] != ignored_pass || (taken[j] & bit != 0 && !anns[j].iscrowd) {
+                            continue;
+                        }
+                        if iou < best {
+                            continue;
+                        }
+                        best = iou;
+                        m = Some(j);
+                    }
                 }
-                let iou = ious[di * ng + gj];
-                if iou < best {
-                    continue;
-                }
-                best = iou;
-                m = Some(oi);
-            }
-            if let Some(mo) = m {
-                let gj = order[mo];
-                ignored[t * nd + di] = ignore[gj];
-                matched[t * nd + di] = anns[gj].id != 0;
-                gt_taken[t * ng + mo] = true;
-            }
-        }
-    }
-    // Unmatched detections outside the area range are ignored.
-    for (di, d) in dets.iter().enumerate() {
-        let area = d.bbox[2] * d.bbox[3];
-        if area < lo || area > hi {
-            for t in 0..nt {
-                if !matched[t * nd + di] {
-                    ignored[t * nd + di] = true;
+                if let Some(j) = m {
+                    if ignore[j] {
+                        bits[di].1 |= bit;
+                    }
+                    if anns[j].id != 0 {
+                        bits[di].0 |= bit;
+                    }
+                    taken[j] |= bit;
                 }
             }
         }
+        // Unmatched detections outside the area range are ignored.
+        for (di, d) in dets.iter().enumerate() {
+            let area = d.bbox[2] * d.bbox[3];
+            if area < lo || area > hi {
+                bits[di].1 |= !bits[di].0 & all_thresholds;
+            }
+        }
     }
-    ImageEval {
-        scores: dets.iter().map(|d| d.score).collect(),
-        matched,
-        ignored,
-        npig: ignore.iter().filter(|&&i| !i).count(),
-    }
+    out
+}
+
+/// A detection of one category in the score order of `accumulate()`.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    score: f64,
+    /// Index into the category's entries (images).
+    entry: u32,
+    /// Rank within its image, best first.
+    rank: u32,
 }
 
 struct Accumulated {
@@ -515,65 +689,109 @@ struct Accumulated {
     scores: Vec<f64>,
 }
 
-/// `COCOeval.accumulate` for one category, area range and detection cap.
-fn accumulate(entries: &[&ImageEval], max_det: usize, params: &Params) -> Option<Accumulated> {
+/// `COCOeval.accumulate` for one category, area range `a` and detection
+/// cap. `order` is every detection of `entries`, best score first, and
+/// `bits` their (matched, ignored) bits in area range `a`; `hits` is a
+/// buffer.
+///
+/// pycocotools builds the cumulative recall and precision over every
+/// detection under the cap, ignored ones included (where they repeat the
+/// values before them), makes precision fall monotonically, and reads it at
+/// the first detection that reaches each recall threshold. That detection
+/// is a true positive (or the first of all, for a recall of 0), and past a
+/// true positive precision peaks at true positives: so only the true
+/// positives are kept here, with the false positives before each and its
+/// place in the order, which gives the same precisions and scores at every
+/// recall threshold. The `n`th true positive has recall `n / npig`.
+#[allow(clippy::too_many_arguments)]
+fn accumulate(
+    entries: &[&ImageEval],
+    order: &[Ranked],
+    bits: &[(u64, u64)],
+    a: usize,
+    max_det: usize,
+    params: &Params,
+    hits: &mut Vec<Vec<(u32, u32)>>,
+) -> Option<Accumulated> {
     if entries.is_empty() {
+        return None;
+    }
+    let npig: usize = entries.iter().map(|e| e.npig[a]).sum();
+    if npig == 0 {
         return None;
     }
     let nt = params.iou_thrs.len();
     let nr = params.rec_thrs.len();
-    // (score, entry, detection) for the first `max_det` of each image.
-    let mut all: Vec<(f64, usize, usize)> = Vec::new();
-    for (e, entry) in entries.iter().enumerate() {
-        for (d, &s) in entry.scores.iter().enumerate().take(max_det) {
-            all.push((s, e, d));
+    let all = threshold_bits(nt);
+    let npig = npig as f64;
+    // Per threshold: (false positives before it, place in `order`) of each
+    // true positive; and the false positives so far.
+    hits.resize_with(nt, Vec::new);
+    hits.iter_mut().for_each(Vec::clear);
+    let mut fp = vec![0u32; nt];
+    // The first detection under the cap.
+    let mut first = None;
+    for (i, (r, &(m, ig))) in order.iter().zip(bits).enumerate() {
+        if r.rank as usize >= max_det {
+            continue;
         }
-    }
-    all.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let npig: usize = entries.iter().map(|e| e.npig).sum();
-    if npig == 0 {
-        return None;
+        first.get_or_insert(i);
+        let mut false_pos = !m & !ig & all;
+        while false_pos != 0 {
+            fp[false_pos.trailing_zeros() as usize] += 1;
+            false_pos &= false_pos - 1;
+        }
+        let mut true_pos = m & !ig;
+        while true_pos != 0 {
+            let t = true_pos.trailing_zeros() as usize;
+            hits[t].push((fp[t], i as u32));
+            true_pos &= true_pos - 1;
+        }
     }
     let mut out = Accumulated {
         precision: vec![0.0; nt * nr],
         recall: vec![0.0; nt],
         scores: vec![0.0; nt * nr],
     };
-    let nd = all.len();
-    let mut rc = Vec::with_capacity(nd);
-    let mut pr = Vec::with_capacity(nd);
-    for t in 0..nt {
-        rc.clear();
-        pr.clear();
-        let (mut tp, mut fp) = (0.0f64, 0.0f64);
-        for &(_, e, d) in &all {
-            let entry = entries[e];
-            let n = entry.scores.len();
-            let (m, ig) = (entry.matched[t * n + d], entry.ignored[t * n + d]);
-            if !ig {
-                if m {
-                    tp += 1.0;
-                } else {
-                    fp += 1.0;
-                }
-            }
-            rc.push(tp / npig as f64);
-            pr.push(tp / (fp + tp + EPS));
-        }
-        out.recall[t] = if nd > 0 { rc[nd - 1] } else { 0.0 };
-        for i in (1..nd).rev() {
-            if pr[i] > pr[i - 1] {
-                pr[i - 1] = pr[i];
+    let Some(first) = first else {
+        return Some(out);
+    };
+    let mut precision: Vec<f64> = Vec::new();
+    for (t, hits) in hits.iter().enumerate() {
+        // As pycocotools counts: tp / npig and tp / (fp + tp + eps), in f64.
+        let recall_at = |n: usize| (n + 1) as f64 / npig;
+        out.recall[t] = hits.len() as f64 / npig;
+        precision.clear();
+        precision.extend(hits.iter().enumerate().map(|(n, &(fp, _))| {
+            let tp = (n + 1) as f64;
+            tp / (f64::from(fp) + tp + EPS)
+        }));
+        for i in (1..precision.len()).rev() {
+            if precision[i] > precision[i - 1] {
+                precision[i - 1] = precision[i];
             }
         }
         for (ri, &r) in params.rec_thrs.iter().enumerate() {
-            // np.searchsorted(rc, r, side="left")
-            let pi = rc.partition_point(|&x| x < r);
-            if pi >= nd {
-                break;
-            }
-            out.precision[t * nr + ri] = pr[pi];
-            out.scores[t * nr + ri] = all[pi].0;
+            // np.searchsorted(recall, r, side="left")
+            let (p, at) = if r <= 0.0 {
+                (precision.first().copied().unwrap_or(0.0), first)
+            } else {
+                let (mut n, mut end) = (0, hits.len());
+                while n < end {
+                    let mid = (n + end) / 2;
+                    if recall_at(mid) < r {
+                        n = mid + 1;
+                    } else {
+                        end = mid;
+                    }
+                }
+                if n >= hits.len() {
+                    break;
+                }
+                (precision[n], hits[n].1 as usize)
+            };
+            out.precision[t * nr + ri] = p;
+            out.scores[t * nr + ri] = order[at].score;
         }
     }
     Some(out)
@@ -670,6 +888,260 @@ mod tests {
             (s.ap - 1.0).abs() < 1e-12,
             "crowd matches are not false positives: {s:?}"
         );
+    }
+
+    /// pycocotools' `evaluate()` and `accumulate()` written out directly
+    /// (every ground truth at every threshold and area range, the full
+    /// cumulative curves), as lookout computed them before the faster
+    /// paths, when the integration tests checked it against pycocotools:
+    /// the arrays (precision, recall, scores) to compare with.
+    fn direct(gt: &Dataset, dt: &[Prediction], params: &Params) -> [Vec<f64>; 3] {
+        let mut img_ids: Vec<i64> = gt.images.iter().map(|i| i.id).collect();
+        img_ids.sort_unstable();
+        img_ids.dedup();
+        let mut cat_ids: Vec<i64> = gt.categories.iter().map(|c| c.id).collect();
+        cat_ids.sort_unstable();
+        cat_ids.dedup();
+        let (ni, nk, na) = (img_ids.len(), cat_ids.len(), AREA_RANGES.len());
+        let (nt, nr, nm) = (
+            params.iou_thrs.len(),
+            params.rec_thrs.len(),
+            params.max_dets.len(),
+        );
+        // (scores, matched[t][d], ignored[t][d], npig) per (k, a, i).
+        type Eval = (Vec<f64>, Vec<Vec<bool>>, Vec<Vec<bool>>, usize);
+        let mut evals: Vec<Option<Eval>> = vec![None; nk * na * ni];
+        for (k, &cat) in cat_ids.iter().enumerate() {
+            for (i, &img) in img_ids.iter().enumerate() {
+                let anns: Vec<&Annotation> = gt
+                    .annotations
+                    .iter()
+                    .filter(|a| a.category_id == cat && a.image_id == img)
+                    .collect();
+                let mut dets: Vec<&Prediction> = dt
+                    .iter()
+                    .filter(|d| d.category_id == cat && d.image_id == img)
+                    .collect();
+                if anns.is_empty() && dets.is_empty() {
+                    continue;
+                }
+                dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+                dets.truncate(params.max_dets[2]);
+                for (a, &(_, [lo, hi])) in AREA_RANGES.iter().enumerate() {
+                    let ignore: Vec<bool> = anns
+                        .iter()
+                        .map(|g| g.iscrowd || g.area < lo || g.area > hi)
+                        .collect();
+                    let mut order: Vec<usize> = (0..anns.len()).collect();
+                    order.sort_by_key(|&j| ignore[j]);
+                    let mut matched = vec![vec![false; dets.len()]; nt];
+                    let mut ignored = vec![vec![false; dets.len()]; nt];
+                    for (t, &thr) in params.iou_thrs.iter().enumerate() {
+                        let mut taken = vec![false; anns.len()];
+                        for (di, d) in dets.iter().enumerate() {
+                            let mut best = thr.min(1.0 - 1e-10);
+                            let mut m: Option<usize> = None;
+                            for &gj in &order {
+                                if taken[gj] && !anns[gj].iscrowd {
+                                    continue;
+                                }
+                                if m.is_some_and(|mj| !ignore[mj] && ignore[gj]) {
+                                    break;
+                                }
+                                let iou = box_iou(&d.bbox, &anns[gj].bbox, anns[gj].iscrowd);
+                                if iou < best {
+                                    continue;
+                                }
+                                best = iou;
+                                m = Some(gj);
+                            }
+                            if let Some(gj) = m {
+                                ignored[t][di] = ignore[gj];
+                                matched[t][di] = anns[gj].id != 0;
+                                taken[gj] = true;
+                            }
+                            let area = d.bbox[2] * d.bbox[3];
+                            if !matched[t][di] && (area < lo || area > hi) {
+                                ignored[t][di] = true;
+                            }
+                        }
+                    }
+                    let npig = ignore.iter().filter(|&&x| !x).count();
+                    let scores = dets.iter().map(|d| d.score).collect();
+                    evals[(k * na + a) * ni + i] = Some((scores, matched, ignored, npig));
+                }
+            }
+        }
+        let mut precision = vec![-1.0; nt * nr * nk * na * nm];
+        let mut recall = vec![-1.0; nt * nk * na * nm];
+        let mut scores = vec![-1.0; nt * nr * nk * na * nm];
+        for k in 0..nk {
+            for a in 0..na {
+                for (m, &cap) in params.max_dets.iter().enumerate() {
+                    let entries: Vec<&Eval> = (0..ni)
+                        .filter_map(|i| evals[(k * na + a) * ni + i].as_ref())
+                        .collect();
+                    let npig: usize = entries.iter().map(|e| e.3).sum();
+                    if entries.is_empty() || npig == 0 {
+                        continue;
+                    }
+                    let mut all: Vec<(f64, usize, usize)> = Vec::new();
+                    for (e, entry) in entries.iter().enumerate() {
+                        for (d, &s) in entry.0.iter().enumerate().take(cap) {
+                            all.push((s, e, d));
+                        }
+                    }
+                    all.sort_by(|x, y| y.0.total_cmp(&x.0));
+                    let nd = all.len();
+                    for t in 0..nt {
+                        let (mut tp, mut fp) = (0.0f64, 0.0f64);
+                        let (mut rc, mut pr) = (Vec::new(), Vec::new());
+                        for &(_, e, d) in &all {
+                            if !entries[e].2[t][d] {
+                                if entries[e].1[t][d] {
+                                    tp += 1.0;
+                                } else {
+                                    fp += 1.0;
+                                }
+                            }
+                            rc.push(tp / npig as f64);
+                            pr.push(tp / (fp + tp + EPS));
+                        }
+                        let ri = ((t * nk + k) * na + a) * nm + m;
+                        recall[ri] = if nd > 0 { rc[nd - 1] } else { 0.0 };
+                        for i in (1..nd).rev() {
+                            if pr[i] > pr[i - 1] {
+                                pr[i - 1] = pr[i];
+                            }
+                        }
+                        for (r, &thr) in params.rec_thrs.iter().enumerate() {
+                            let pi = rc.partition_point(|&x| x < thr);
+                            let at = (((t * nr + r) * nk + k) * na + a) * nm + m;
+                            if pi < nd {
+                                precision[at] = pr[pi];
+                                scores[at] = all[pi].0;
+                            } else {
+                                precision[at] = 0.0;
+                                scores[at] = 0.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [precision, recall, scores]
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Small crowded scenes: boxes on a coarse grid (so that IoUs tie
+        /// and thresholds are hit exactly), `area` fields across the three
+        /// ranges, crowd regions, ground-truth id 0, tied scores, several
+        /// detections on one object, and caps below the detection count.
+        fn scene() -> impl Strategy<Value = (Dataset, Vec<Prediction>, usize)> {
+            let bbox = (0..6u8, 0..6u8, 1..6u8, 1..6u8).prop_map(|(x, y, w, h)| {
+                [
+                    f64::from(x) * 8.0,
+                    f64::from(y) * 8.0,
+                    f64::from(w) * 8.0,
+                    f64::from(h) * 8.0,
+                ]
+            });
+            let area = prop_oneof![
+                Just(None),
+                Just(Some(500.0)),
+                Just(Some(5000.0)),
+                Just(Some(20000.0))
+            ];
+            let ann = (
+                0..3i64,
+                1..3i64,
+                1..3i64,
+                bbox.clone(),
+                area,
+                prop::bool::weighted(0.15),
+            );
+            let det = (
+                1..3i64,
+                1..3i64,
+                bbox,
+                0..6u8,
+                prop::option::of((0..3u8, 0..3u8)),
+            );
+            (
+                prop::collection::vec(ann, 0..14),
+                prop::collection::vec(det, 0..24),
+                1..8usize,
+            )
+                .prop_map(|(anns, dets, max_dets)| {
+                    let annotations = anns
+                        .into_iter()
+                        .enumerate()
+                        .map(
+                            |(n, (zero, image_id, category_id, bbox, area, iscrowd))| Annotation {
+                                id: if zero == 0 { 0 } else { n as i64 + 1 },
+                                image_id,
+                                category_id,
+                                bbox,
+                                area: area.unwrap_or(bbox[2] * bbox[3]),
+                                iscrowd,
+                            },
+                        )
+                        .collect();
+                    let gt = Dataset {
+                        images: (1..=2)
+                            .map(|id| Image {
+                                id,
+                                file_name: format!("{id}.png"),
+                                width: 64,
+                                height: 64,
+                            })
+                            .collect(),
+                        categories: (1..=2)
+                            .map(|id| Category {
+                                id,
+                                name: format!("c{id}"),
+                            })
+                            .collect(),
+                        annotations,
+                        ..Default::default()
+                    };
+                    let preds = dets
+                        .into_iter()
+                        .map(|(image_id, category_id, mut bbox, score, shift)| {
+                            // Some detections shifted off the grid by a
+                            // fraction of a cell.
+                            if let Some((dx, dy)) = shift {
+                                bbox[0] += f64::from(dx) * 2.5;
+                                bbox[1] += f64::from(dy) * 2.5;
+                            }
+                            Prediction {
+                                image_id,
+                                category_id,
+                                bbox,
+                                score: f64::from(score) / 5.0,
+                            }
+                        })
+                        .collect();
+                    (gt, preds, max_dets)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn evaluation_equals_the_direct_computation((gt, dt, max_dets) in scene()) {
+                let params = Params::new(max_dets);
+                let ev = evaluate(&gt, &dt, &params).unwrap();
+                let [precision, recall, scores] = direct(&gt, &dt, &params);
+                prop_assert_eq!(&ev.precision, &precision);
+                prop_assert_eq!(&ev.recall, &recall);
+                prop_assert_eq!(&ev.scores, &scores);
+            }
+        }
     }
 
     #[test]
