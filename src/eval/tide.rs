@@ -347,6 +347,18 @@ fn by_score(a: f64, b: f64) -> std::cmp::Ordering {
     b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal)
 }
 
+/// A key whose ascending order is [`by_score`]'s: higher scores first, 0
+/// and -0 equal. Scores are finite (the results reader checks).
+fn descending(score: f64) -> u64 {
+    let bits = (score + 0.0).to_bits();
+    let ascending = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    !ascending
+}
+
 /// tidecv's per-image work (`TIDEExample` and `TIDERun._eval_image`).
 /// `anns` and `dets` are indices in file order.
 fn analyse_image(
@@ -675,24 +687,25 @@ pub fn analyse(gt: &Dataset, dt: &[Prediction], max_dets: usize) -> Breakdown {
     // set): score, then false positives before true positives, then push
     // order; that is, each run of equal scores of the first order with its
     // false positives moved to the front.
-    let mut keys: Vec<(f64, u32)> = preds
-        .iter()
+    // Integer keys sort several times faster than comparing floats.
+    let mut keys: Vec<(u64, u32)> = preds
+        .par_iter()
         .enumerate()
-        .map(|(i, p)| (p.score, i as u32))
+        .map(|(i, p)| (descending(p.score), i as u32))
         .collect();
-    keys.par_sort_unstable_by(|a, b| by_score(a.0, b.0).then(a.1.cmp(&b.1)));
+    keys.par_sort_unstable();
     let as_is: Vec<Point> = keys
-        .iter()
+        .par_iter()
         .map(|&(_, i)| Point::of(&preds[i as usize]))
         .collect();
     let mut rebuilt: Vec<u32> = Vec::with_capacity(keys.len());
-    for run in keys.chunk_by(|a, b| by_score(a.0, b.0).is_eq()) {
+    for run in keys.chunk_by(|a, b| a.0 == b.0) {
         let hit = |i: u32| preds[i as usize].state == State::Hit;
         rebuilt.extend(run.iter().map(|k| k.1).filter(|&i| !hit(i)));
         rebuilt.extend(run.iter().map(|k| k.1).filter(|&i| hit(i)));
     }
     let rebuilt_points: Vec<Point> = rebuilt
-        .iter()
+        .par_iter()
         .map(|&i| Point::of(&preds[i as usize]))
         .collect();
 
@@ -1202,6 +1215,28 @@ mod tests {
         );
         assert_eq!(class_ap(&[true], 0, &mut p, &mut r), 0.0);
         assert_eq!(class_ap(&[], 3, &mut p, &mut r), 0.0);
+    }
+
+    #[test]
+    fn integer_keys_order_scores_as_tidecv_does() {
+        let scores = [
+            0.9,
+            -0.0,
+            0.0,
+            1e-300,
+            -1e-300,
+            0.5,
+            0.9,
+            -2.0,
+            f64::MAX,
+            1.0,
+        ];
+        let mut by_float: Vec<usize> = (0..scores.len()).collect();
+        by_float.sort_by(|&a, &b| by_score(scores[a], scores[b]).then(a.cmp(&b)));
+        let mut by_key: Vec<usize> = (0..scores.len()).collect();
+        by_key.sort_by_key(|&i| (descending(scores[i]), i));
+        assert_eq!(by_key, by_float);
+        assert_eq!(descending(0.0), descending(-0.0));
     }
 
     #[test]
