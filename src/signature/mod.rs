@@ -799,18 +799,7 @@ mod tests {
             ]
         );
         // VisDrone: two person classes, no vessel.
-        let visdrone = roles_of(&[
-            "pedestrian",
-            "people",
-            "bicycle",
-            "car",
-            "van",
-            "truck",
-            "tricycle",
-            "awning-tricycle",
-            "bus",
-            "motor",
-        ]);
+        let visdrone = roles_of(&crate::eval::gt::VISDRONE_CATEGORIES);
         let built = build(None, &visdrone, 0.3).unwrap();
         assert_eq!(kinds(&built), vec!["containment"]);
         assert_eq!(
