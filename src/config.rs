@@ -79,6 +79,10 @@ pub struct Config {
     /// The `[[feed]]` tables: live feeds for `lookout watch`.
     pub feed: Vec<FeedConfig>,
     pub serve: ServeConfig,
+    /// `[store]`: where review records go. Never serialised (see
+    /// [`StoreConfig`]).
+    #[serde(skip_serializing)]
+    pub store: StoreConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,6 +316,17 @@ pub struct ServeConfig {
     /// and a run can be shared.
     #[serde(skip_serializing)]
     pub token: Option<String>,
+}
+
+/// `[store]`: the review store shared by workers and reviewers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`: a shared PostgreSQL
+    /// review store (see `lookout store`). Unset, each run folder keeps
+    /// its own `review.sqlite`. `--store` and `$LOOKOUT_STORE` override it.
+    /// Not written into run.json, since it may hold a password.
+    pub url: Option<String>,
 }
 
 impl Default for ServeConfig {

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Config(args) => cli::config::run(args).map(|()| done),
         Command::Verify(args) => cli::verify::run(args),
         Command::Serve(args) => cli::serve::run(args).map(|()| done),
+        Command::Store(command) => cli::store::run(command),
         Command::Export(args) => cli::export::run(args).map(|()| done),
         Command::Telemetry(args) => cli::telemetry::run(args),
     };

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::util::{data, lookout, read_json, run_dir, signing_key, test_signer};
 
-fn screen_sortie(out: &Path) -> std::path::PathBuf {
+pub(crate) fn screen_sortie(out: &Path) -> std::path::PathBuf {
     let o = lookout(&[
         "screen",
         data("sample-sortie.mp4").to_str().unwrap(),
@@ -98,6 +98,15 @@ fn verify_accepts_a_sealed_run_and_names_what_was_changed() {
 /// `lookout serve` on `runs`, on a free port, with `token`; returns the
 /// child and the base address.
 fn serve(runs: &Path, token: &str) -> (std::process::Child, String) {
+    serve_with(runs, token, &[])
+}
+
+/// As [`serve`], with more arguments.
+pub(crate) fn serve_with(
+    runs: &Path,
+    token: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = crate::util::lookout_command()
         .args([
@@ -108,6 +117,7 @@ fn serve(runs: &Path, token: &str) -> (std::process::Child, String) {
             "--token",
             token,
         ])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -122,7 +132,7 @@ fn serve(runs: &Path, token: &str) -> (std::process::Child, String) {
 }
 
 /// A raw HTTP request, so that paths reach the server exactly as written.
-fn http(
+pub(crate) fn http(
     base: &str,
     method: &str,
     path: &str,
@@ -962,11 +972,14 @@ fn copy_run(from: &Path, to: &Path) {
 fn confirm_first_event(run: &Path) {
     let mut db = lookout::review::db::ReviewDb::open(run).unwrap();
     db.record(
-        "people-in-container-s000-0001",
-        "confirmed",
-        "ana",
-        "",
-        "2026-11-28T10:00:00Z",
+        &lookout::review::db::NewVerdict {
+            event_id: "people-in-container-s000-0001",
+            status: "confirmed",
+            reviewer: "ana",
+            note: "",
+            at: "2026-11-28T10:00:00Z",
+            expect: None,
+        },
         &test_signer(),
     )
     .unwrap();
@@ -1063,7 +1076,7 @@ fn export_refuses_a_run_that_does_not_verify_and_a_place_inside_the_run() {
 }
 
 /// The CSRF token of the server at `base`.
-fn csrf(base: &str, auth: &[(&str, &str)]) -> String {
+pub(crate) fn csrf(base: &str, auth: &[(&str, &str)]) -> String {
     let (_, session) = http(base, "GET", "/api/session", auth, "");
     session
         .split("\"csrf\":\"")

@@ -18,5 +18,6 @@ mod run;
 mod sampling;
 mod screen;
 mod sortie;
+mod store;
 mod telemetry;
 mod watch;

@@ -53,6 +53,7 @@ pub fn test_signer() -> lookout::evidence::seal::RunSigner {
 pub fn lookout_command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lookout"));
     c.env_remove("RUST_LOG")
+        .env_remove("LOOKOUT_STORE")
         .env("LOOKOUT_SIGNING_KEY", signing_key());
     c
 }
@@ -184,4 +185,58 @@ pub fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// A new, empty PostgreSQL database for one test, on a server that the
+/// first call starts (`scripts/pg-local.sh`: Debian's PostgreSQL as an
+/// unprivileged user, on a free loopback port, in a folder of its own)
+/// and that stops when the test binary exits: a watchdog shell waits on a
+/// pipe that only this process holds, and stops the server when it closes.
+/// `LOOKOUT_TEST_PG` (a URL) uses a server of your own instead.
+pub fn postgres() -> String {
+    use std::sync::OnceLock;
+    static SERVER: OnceLock<String> = OnceLock::new();
+    static WATCHDOG: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let base = SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("LOOKOUT_TEST_PG") {
+            return url;
+        }
+        let script = repo().join("scripts/pg-local.sh");
+        let dir = std::env::temp_dir().join(format!("lookout-test-pg-{}", std::process::id()));
+        let o = Command::new(&script)
+            .args(["start", dir.to_str().unwrap()])
+            .output()
+            .expect("running scripts/pg-local.sh");
+        assert!(
+            o.status.success(),
+            "cannot start PostgreSQL for the tests (scripts/setup.sh installs it): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "read _; exec {} stop {}",
+                script.display(),
+                dir.display()
+            ))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the PostgreSQL watchdog");
+        *WATCHDOG.lock().unwrap() = Some(child);
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    });
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let mut admin = postgres::Client::connect(base, postgres::NoTls).expect("connecting to the test PostgreSQL");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("creating a test database");
+    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database");
+    format!("{prefix}/{name}")
 }

@@ -123,3 +123,44 @@ fn parse_tile(v: &str) -> Result<u32, String> {
         Err(_) => Err(format!("{v:?} is not a number of pixels")),
     }
 }
+
+/// `--store`, for the commands that write or read review records.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArg {
+    /// Review store: postgres://user:password@host:port/database for one
+    /// PostgreSQL database shared by workers and reviewers, or `sqlite`
+    /// for review.sqlite in each run folder [default: $LOOKOUT_STORE,
+    /// else the config's [store] url, else sqlite].
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+impl StoreArg {
+    /// The store chosen by the flag, the environment, then `config`.
+    pub fn spec(&self, config: Option<&str>) -> Result<crate::review::store::StoreSpec> {
+        crate::review::store::StoreSpec::choose(self.store.as_deref(), config)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The PostgreSQL URL chosen, if the store is PostgreSQL (for
+    /// `[store] url` of a run's config).
+    pub fn url(&self, config: Option<&str>) -> Result<Option<String>> {
+        Ok(match self.spec(config)? {
+            crate::review::store::StoreSpec::Postgres(url) => Some(url),
+            crate::review::store::StoreSpec::Sqlite => None,
+        })
+    }
+
+    /// Connects to the chosen store when it is PostgreSQL.
+    pub fn connect(
+        &self,
+        config: Option<&str>,
+    ) -> Result<Option<std::sync::Arc<crate::review::pg::PgStore>>> {
+        Ok(match self.url(config)? {
+            Some(url) => Some(std::sync::Arc::new(crate::review::pg::PgStore::connect(
+                &url,
+            )?)),
+            None => None,
+        })
+    }
+}

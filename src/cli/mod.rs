@@ -7,6 +7,7 @@ pub mod export;
 pub mod inspect;
 pub mod screen;
 pub mod serve;
+pub mod store;
 pub mod telemetry;
 pub mod verify;
 pub mod watch;
@@ -44,6 +45,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Review events in a local web UI: confirm, reject, escalate, with an audit log.
     Serve(serve::ServeArgs),
+    /// Prepare a shared PostgreSQL review store, and bring runs' events and reviews into it.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Export reviewed events: a verifiable bundle, COCO, CVAT, Label Studio or GeoJSON.
     Export(export::ExportArgs),
     /// Show the drone telemetry lookout reads (ST 0601 KLV, EG 0104, DJI SRT/EXIF, CSV, GPX).

@@ -80,16 +80,19 @@ pub struct ScreenArgs {
     /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: super::args::StoreArg,
 }
 
 pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
     if args.jobs == 0 {
         anyhow::bail!("--jobs 0: at least one input must be decoded at a time");
     }
-    let config = match &args.resume {
+    let mut config = match &args.resume {
         Some(dir) => resumed_config(args, dir)?,
         None => config(args)?,
     };
+    config.store.url = args.store.url(config.store.url.as_deref())?;
     crate::evidence::seal::choose_key_path(
         args.signing_key.as_deref(),
         config.output.signing_key.as_deref(),

@@ -28,9 +28,14 @@ pub struct ServeArgs {
     /// runs; this machine's own key is always trusted. Repeat for several.
     #[arg(long, value_name = "KEY")]
     pub trust: Vec<String>,
-    /// Config file (for its [serve] table).
+    /// Config file (for its [serve] and [store] tables).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// With a PostgreSQL store, the event list and every verdict are
+    /// shared with the other `serve` processes on it; RUNS gives the
+    /// evidence files.
+    #[command(flatten)]
+    pub store: super::args::StoreArg,
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {
@@ -66,7 +71,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     for t in &args.trust {
         trusted.push(crate::evidence::seal::parse_public_key(t)?);
     }
-    let app = server::load(&args.runs, token.clone(), signer, trusted)?;
+    let store = args.store.connect(config.store.url.as_deref())?;
+    if let Some(s) = &store {
+        eprintln!("review store: {}", s.shown());
+    }
+    let app = server::load(&args.runs, token.clone(), signer, trusted, store)?;
     Ok(server::serve(app, listen, |bound| {
         use std::io::Write;
         let mut out = std::io::stdout();

@@ -11,7 +11,7 @@ use clap::Args;
 use super::Exit;
 use crate::evidence::record::RunRecord;
 use crate::evidence::seal;
-use crate::review::verify::{verify_bundle, verify_run};
+use crate::review::verify::{verify_bundle, verify_run, verify_run_in_store};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -23,6 +23,10 @@ pub struct VerifyArgs {
     /// always trusted. Repeat for several.
     #[arg(long, value_name = "KEY")]
     pub trust: Vec<String>,
+    /// With a PostgreSQL store, each run folder is also checked against
+    /// what the store holds of it: its events and its review record.
+    #[command(flatten)]
+    pub store: super::args::StoreArg,
 }
 
 /// Prints every problem of every run, and a line per run. Exit status: 0
@@ -49,6 +53,7 @@ fn check(args: &VerifyArgs) -> Result<Exit> {
     if let Some(own) = seal::own_public_key() {
         trusted.push(own);
     }
+    let store = args.store.connect(None)?;
     let mut outcome = Exit::default();
     for dir in &args.runs {
         let bundle = dir.is_file();
@@ -60,10 +65,10 @@ fn check(args: &VerifyArgs) -> Result<Exit> {
             outcome.errors += 1;
             continue;
         }
-        let report = if bundle {
-            verify_bundle(dir, &trusted)
-        } else {
-            verify_run(dir, &trusted)
+        let report = match &store {
+            _ if bundle => verify_bundle(dir, &trusted),
+            Some(store) => verify_run_in_store(dir, store, &trusted),
+            None => verify_run(dir, &trusted),
         };
         // What the run says of itself, beside whether its files hold.
         if !bundle {

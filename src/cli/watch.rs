@@ -95,10 +95,13 @@ pub struct WatchArgs {
     /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: super::args::StoreArg,
 }
 
 pub fn run(args: &WatchArgs, quiet: bool) -> Result<Exit> {
     let mut config = args.model.config()?;
+    config.store.url = args.store.url(config.store.url.as_deref())?;
     if let Some(mode) = args.sample {
         config.sampling.mode = Some(mode.into());
     }

@@ -40,6 +40,12 @@ pub enum ReviewError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The event's status changed while the reviewer looked at it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The PostgreSQL review store (`--store postgres://…`).
+    #[error("review store {url}: {message}")]
+    Store { url: String, message: String },
 }
 
 /// One row of the audit log.
@@ -82,6 +88,86 @@ pub struct Verdict {
     pub reviewer: String,
     pub at: String,
     pub note: String,
+}
+
+/// A verdict to record, as a reviewer gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewVerdict<'a> {
+    pub event_id: &'a str,
+    pub status: &'a str,
+    pub reviewer: &'a str,
+    pub note: &'a str,
+    /// When it was given (RFC 3339).
+    pub at: &'a str,
+    /// The status the reviewer saw; `None` records over any.
+    pub expect: Option<&'a str>,
+}
+
+impl NewVerdict<'_> {
+    pub(crate) fn validate(&self) -> Result<(), ReviewError> {
+        if !STATUSES.contains(&self.status) || self.status == "new" {
+            return Err(ReviewError::Invalid(format!(
+                "status {:?}: a verdict is confirmed, rejected or escalated",
+                self.status
+            )));
+        }
+        if self.reviewer.trim().is_empty() {
+            return Err(ReviewError::Invalid(
+                "a verdict needs the reviewer's name".into(),
+            ));
+        }
+        if let Some(e) = self.expect {
+            if !STATUSES.contains(&e) {
+                return Err(ReviewError::Invalid(format!(
+                    "expect {e:?}: not a status (one of {})",
+                    STATUSES.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The audit row that follows the log's `last` (seq, hash), given the
+    /// event's `current` verdict, and the log's new signed head. Every
+    /// store records through this, so their chains are made alike.
+    pub(crate) fn next_entry(
+        &self,
+        last: Option<(i64, String)>,
+        current: Option<&Verdict>,
+        signer: &RunSigner,
+    ) -> Result<(AuditEntry, Seal), ReviewError> {
+        let from_status = current.map_or("new", |v| v.status.as_str());
+        if let Some(expect) = self.expect {
+            if expect != from_status {
+                let by = current.map_or(String::new(), |v| {
+                    format!(" by {} at {}", v.reviewer, v.at)
+                });
+                return Err(ReviewError::Conflict(format!(
+                    "event {} is {from_status} now{by}, not {expect} as you saw it: \
+                     another reviewer decided first; reload it and decide again",
+                    self.event_id
+                )));
+            }
+        }
+        let (seq, prev_hash) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (0, GENESIS.to_owned()),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            event_id: self.event_id.to_owned(),
+            reviewer: self.reviewer.trim().to_owned(),
+            at: self.at.to_owned(),
+            from_status: from_status.to_owned(),
+            to_status: self.status.to_owned(),
+            note: self.note.to_owned(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.chain_hash();
+        let sealed = signer.seal(seq as u64 + 1, &entry.hash);
+        Ok((entry, sealed))
+    }
 }
 
 pub struct ReviewDb {
@@ -186,26 +272,11 @@ impl ReviewDb {
     }
 
     /// Records a verdict: one audit row, the verdict, and a new signed
-    /// head, in one transaction. Returns the audit row.
-    pub fn record(
-        &mut self,
-        event_id: &str,
-        status: &str,
-        reviewer: &str,
-        note: &str,
-        at: &str,
-        signer: &RunSigner,
-    ) -> Result<AuditEntry, ReviewError> {
-        if !STATUSES.contains(&status) || status == "new" {
-            return Err(ReviewError::Invalid(format!(
-                "status {status:?}: a verdict is confirmed, rejected or escalated"
-            )));
-        }
-        if reviewer.trim().is_empty() {
-            return Err(ReviewError::Invalid(
-                "a verdict needs the reviewer's name".into(),
-            ));
-        }
+    /// head, in one transaction. Returns the audit row. With `expect`, the
+    /// verdict is refused ([`ReviewError::Conflict`]) unless the event's
+    /// status is still `expect`, the one the reviewer saw.
+    pub fn record(&mut self, verdict: &NewVerdict<'_>, signer: &RunSigner) -> Result<AuditEntry, ReviewError> {
+        verdict.validate()?;
         let path = self.path.clone();
         let err = |source| ReviewError::Db {
             path: path.clone(),
@@ -223,31 +294,22 @@ impl ReviewDb {
             )
             .optional()
             .map_err(err)?;
-        let from_status: String = tx
+        let current: Option<Verdict> = tx
             .query_row(
-                "SELECT status FROM verdict WHERE event_id = ?1",
-                [event_id],
-                |r| r.get(0),
+                "SELECT status, reviewer, at, note FROM verdict WHERE event_id = ?1",
+                [verdict.event_id],
+                |r| {
+                    Ok(Verdict {
+                        status: r.get(0)?,
+                        reviewer: r.get(1)?,
+                        at: r.get(2)?,
+                        note: r.get(3)?,
+                    })
+                },
             )
             .optional()
-            .map_err(err)?
-            .unwrap_or_else(|| "new".into());
-        let (seq, prev_hash) = match last {
-            Some((s, h)) => (s + 1, h),
-            None => (0, GENESIS.to_owned()),
-        };
-        let mut entry = AuditEntry {
-            seq,
-            event_id: event_id.to_owned(),
-            reviewer: reviewer.trim().to_owned(),
-            at: at.to_owned(),
-            from_status,
-            to_status: status.to_owned(),
-            note: note.to_owned(),
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = entry.chain_hash();
+            .map_err(err)?;
+        let (entry, sealed) = verdict.next_entry(last, current.as_ref(), signer)?;
         tx.execute(
             "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -265,10 +327,16 @@ impl ReviewDb {
         .map_err(err)?;
         tx.execute(
             "INSERT OR REPLACE INTO verdict VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![entry.event_id, status, entry.reviewer, at, note, seq],
+            params![
+                entry.event_id,
+                entry.to_status,
+                entry.reviewer,
+                entry.at,
+                entry.note,
+                entry.seq
+            ],
         )
         .map_err(err)?;
-        let sealed = signer.seal(seq as u64 + 1, &entry.hash);
         tx.execute(
             "INSERT OR REPLACE INTO seal VALUES (1, ?1, ?2, ?3, ?4)",
             params![
@@ -306,6 +374,7 @@ impl ReviewDb {
     /// Checks the record: see [`verify_record`].
     pub fn verify(&self, trusted: &[VerifyingKey]) -> Result<Vec<String>, ReviewError> {
         Ok(verify_record(
+            DB_FILE,
             &self.audit(None)?,
             &self.verdicts()?,
             self.seal()?.as_ref(),
@@ -349,14 +418,16 @@ impl ReviewExport {
             .iter()
             .map(|(id, v)| (id.clone(), v.clone()))
             .collect();
-        verify_record(&self.audit, &verdicts, self.seal.as_ref(), trusted)
+        verify_record(DB_FILE, &self.audit, &verdicts, self.seal.as_ref(), trusted)
     }
 }
 
 /// Checks a review record: the audit chain, that each verdict is its
 /// event's last audit row (and none is missing), and the signed head,
-/// which must be by a `trusted` key. One message per problem.
+/// which must be by a `trusted` key. One message per problem, each
+/// starting with `what` (the record's name: its file, or the store).
 pub fn verify_record(
+    what: &str,
     log: &[AuditEntry],
     verdicts: &[(String, Verdict)],
     sealed: Option<&Seal>,
@@ -367,7 +438,7 @@ pub fn verify_record(
     let mut last_of: std::collections::BTreeMap<&str, &AuditEntry> = Default::default();
     for (i, e) in log.iter().enumerate() {
         let at = format!(
-            "{DB_FILE}: audit entry {} ({} → {} by {})",
+            "{what}: audit entry {} ({} → {} by {})",
             e.seq, e.event_id, e.to_status, e.reviewer
         );
         if e.seq != i as i64 {
@@ -395,30 +466,30 @@ pub fn verify_record(
                     && e.at == v.at
                     && e.note == v.note => {}
             Some(_) => problems.push(format!(
-                "{DB_FILE}: the verdict on {event_id} ({}) was edited: it differs from the audit log",
+                "{what}: the verdict on {event_id} ({}) was edited: it differs from the audit log",
                 v.status
             )),
             None => problems.push(format!(
-                "{DB_FILE}: the verdict on {event_id} ({}) has no audit entry",
+                "{what}: the verdict on {event_id} ({}) has no audit entry",
                 v.status
             )),
         }
     }
     for event_id in last_of.keys() {
         if !with_verdict.contains(event_id) {
-            problems.push(format!("{DB_FILE}: the verdict on {event_id} was deleted"));
+            problems.push(format!("{what}: the verdict on {event_id} was deleted"));
         }
     }
     match sealed {
         None if log.is_empty() => {}
-        None => problems.push(format!("{DB_FILE}: the audit log's signed head is missing")),
+        None => problems.push(format!("{what}: the audit log's signed head is missing")),
         Some(s) => {
             if let Err(e) = seal::check_trusted(s, trusted) {
-                problems.push(format!("{DB_FILE}: audit log seal: {e}"));
+                problems.push(format!("{what}: audit log seal: {e}"));
             }
             if s.entries != log.len() as u64 || s.head != head {
                 problems.push(format!(
-                    "{DB_FILE}: the signed head covers {} audit entries, and the log has {}{}",
+                    "{what}: the signed head covers {} audit entries, and the log has {}{}",
                     s.entries,
                     log.len(),
                     if s.entries == log.len() as u64 {
@@ -437,43 +508,50 @@ pub fn verify_record(
 mod tests {
     use super::*;
 
+    fn nv<'a>(event_id: &'a str, status: &'a str, reviewer: &'a str, note: &'a str, at: &'a str) -> NewVerdict<'a> {
+        NewVerdict { event_id, status, reviewer, note, at, expect: None }
+    }
+
+    #[test]
+    fn a_verdict_on_a_status_the_reviewer_did_not_see_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = RunSigner::from_seed([5u8; 32]);
+        let mut db = ReviewDb::open(dir.path()).unwrap();
+        let first = NewVerdict { expect: Some("new"), ..nv("e1", "confirmed", "ana", "", "t1") };
+        db.record(&first, &signer).unwrap();
+        // Ben saw the event as new too, and decides second.
+        let second = NewVerdict { expect: Some("new"), ..nv("e1", "rejected", "ben", "", "t2") };
+        match db.record(&second, &signer) {
+            Err(ReviewError::Conflict(m)) => {
+                assert!(m.contains("e1 is confirmed now by ana at t1, not new"), "{m}")
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        // Nothing of the refused verdict was written, and the chain holds.
+        assert_eq!(db.audit(None).unwrap().len(), 1);
+        assert!(db.verify(&[signer.verifying_key()]).unwrap().is_empty());
+        // Having seen the verdict, he may change it.
+        let third = NewVerdict { expect: Some("confirmed"), ..second };
+        assert_eq!(db.record(&third, &signer).unwrap().from_status, "confirmed");
+        let bad = NewVerdict { expect: Some("maybe"), ..second };
+        assert!(matches!(db.record(&bad, &signer), Err(ReviewError::Invalid(_))));
+    }
+
     #[test]
     fn verdicts_chain_and_tampering_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let signer = RunSigner::from_seed([5u8; 32]);
         let trusted = [signer.verifying_key()];
         let mut db = ReviewDb::open(dir.path()).unwrap();
-        db.record(
-            "e1",
-            "confirmed",
-            "ana",
-            "",
-            "2026-11-28T10:00:00Z",
-            &signer,
-        )
+        db.record(&nv("e1", "confirmed", "ana", "", "2026-11-28T10:00:00Z"), &signer)
         .unwrap();
-        db.record(
-            "e2",
-            "rejected",
-            "ben",
-            "a shadow",
-            "2026-11-28T10:01:00Z",
-            &signer,
-        )
+        db.record(&nv("e2", "rejected", "ben", "a shadow", "2026-11-28T10:01:00Z"), &signer)
         .unwrap();
-        let e = db
-            .record(
-                "e1",
-                "escalated",
-                "ana",
-                "second look",
-                "2026-11-28T10:02:00Z",
-                &signer,
-            )
+        let e = db.record(&nv("e1", "escalated", "ana", "second look", "2026-11-28T10:02:00Z"), &signer)
             .unwrap();
         assert_eq!((e.seq, e.from_status.as_str()), (2, "confirmed"));
-        assert!(db.record("e3", "maybe", "ana", "", "t", &signer).is_err());
-        assert!(db.record("e3", "confirmed", " ", "", "t", &signer).is_err());
+        assert!(db.record(&nv("e3", "maybe", "ana", "", "t"), &signer).is_err());
+        assert!(db.record(&nv("e3", "confirmed", " ", "", "t"), &signer).is_err());
         assert!(db.verify(&trusted).unwrap().is_empty());
         let v: std::collections::BTreeMap<_, _> = db.verdicts().unwrap().into_iter().collect();
         assert_eq!(v["e1"].status, "escalated");

@@ -6,5 +6,7 @@
 //! (`crate::evidence`), which never read it back.
 
 pub mod db;
+pub mod pg;
 pub mod server;
+pub mod store;
 pub mod verify;

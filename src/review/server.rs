@@ -37,9 +37,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::db::{ReviewDb, ReviewError, Verdict, STATUSES};
+use super::db::{NewVerdict, ReviewDb, ReviewError, Verdict, STATUSES};
+use super::pg::PgStore;
 use crate::evidence::manifest::ManifestEntry;
 use crate::evidence::record::{EventLine, EventRecord, RecordError, RunRecord, RunStatus, Step};
 use crate::evidence::seal::{RunSigner, SEAL_FILE};
@@ -156,7 +157,9 @@ pub struct ReviewRun {
     pub dir: PathBuf,
     /// The files its manifest lists: the only ones served.
     files: std::collections::BTreeSet<String>,
-    db: Mutex<ReviewDb>,
+    /// Its `review.sqlite`; `None` with a shared store, which holds the
+    /// review records of every run.
+    db: Option<Mutex<ReviewDb>>,
     record: RunRecord,
     /// What its checks found when it was read.
     pub check: RunCheck,
@@ -177,6 +180,9 @@ pub struct AppState {
     signer: RunSigner,
     /// The keys whose seals are trusted: this machine's and `--trust`'s.
     trusted: Vec<VerifyingKey>,
+    /// The shared review store, when there is one: the event list and
+    /// every verdict come from it, and the run folders give the evidence.
+    store: Option<Arc<PgStore>>,
 }
 
 /// Sizes and change times of the files that tell whether a run has grown
@@ -219,7 +225,7 @@ impl AppState {
             if known == Some(stamp(&dir)) {
                 continue;
             }
-            match load_run(&dir, &self.trusted) {
+            match load_run(&dir, &self.trusted, self.store.is_none()) {
                 Ok((run, rows)) => {
                     let mut events = self.events.write().expect("events lock");
                     events.retain(|e| e.run != id);
@@ -294,9 +300,12 @@ fn row(
     }
 }
 
+/// Reads the run folder `dir`; with `sqlite`, its review database and
+/// event rows too (a shared store has those).
 fn load_run(
     dir: &Path,
     trusted: &[VerifyingKey],
+    sqlite: bool,
 ) -> Result<(ReviewRun, Vec<EventRow>), ServerError> {
     let id = run_id(dir);
     let stamp = stamp(dir);
@@ -316,19 +325,24 @@ fn load_run(
     if check.state != RunState::Verified {
         tracing::warn!("{}: {:?}: {}", dir.display(), check.state, check.problem);
     }
-    let db = ReviewDb::open(dir)?;
-    let verdicts: BTreeMap<String, Verdict> = db.verdicts()?.into_iter().collect();
-    let rows = EventLine::read_all(dir)?
-        .iter()
-        .filter(|e| e.step == Step::Close)
-        .map(|e| row(&id, dir, e, verdicts.get(&e.event.event_id), &check))
-        .collect();
+    let (db, rows) = if sqlite {
+        let db = ReviewDb::open(dir)?;
+        let verdicts: BTreeMap<String, Verdict> = db.verdicts()?.into_iter().collect();
+        let rows = EventLine::read_all(dir)?
+            .iter()
+            .filter(|e| e.step == Step::Close)
+            .map(|e| row(&id, dir, e, verdicts.get(&e.event.event_id), &check))
+            .collect();
+        (Some(Mutex::new(db)), rows)
+    } else {
+        (None, Vec::new())
+    };
     Ok((
         ReviewRun {
             id,
             dir: dir.to_owned(),
             files,
-            db: Mutex::new(db),
+            db,
             record,
             check,
             stamp,
@@ -341,12 +355,14 @@ fn load_run(
 /// signer's key is trusted too). A run that cannot be read is reported and
 /// left out; the others are served. A `root` that does not exist yet, or
 /// holds no runs yet, is served empty, and runs are picked up as they
-/// appear.
+/// appear. With a shared `store`, events and verdicts are read from it and
+/// recorded into it, and the run folders give the evidence.
 pub fn load(
     root: &Path,
     token: String,
     signer: RunSigner,
     mut trusted: Vec<VerifyingKey>,
+    store: Option<Arc<PgStore>>,
 ) -> Result<Arc<AppState>, ServerError> {
     trusted.push(signer.verifying_key());
     let dirs = match find_runs(root) {
@@ -368,7 +384,7 @@ pub fn load(
     let mut runs = BTreeMap::new();
     let mut events = Vec::new();
     for dir in dirs {
-        match load_run(&dir, &trusted) {
+        match load_run(&dir, &trusted, store.is_none()) {
             Ok((run, rows)) => {
                 events.extend(rows);
                 runs.insert(run.id.clone(), Arc::new(run));
@@ -387,6 +403,7 @@ pub fn load(
         csrf,
         signer,
         trusted,
+        store,
     }))
 }
 
@@ -508,21 +525,77 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn session(State(app): State<Arc<AppState>>) -> Json<Value> {
+/// Runs a call into the shared store off the server's thread (the
+/// PostgreSQL client blocks).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ReviewError> + Send + 'static,
+) -> Result<T, ReviewError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ReviewError::Invalid(format!("the store call failed: {e}"))))
+}
+
+/// The response for a review error: 400 for a bad verdict, 409 for a
+/// conflict, 503 when the shared store cannot be reached or refused.
+fn review_error(e: ReviewError) -> Response {
+    let status = match &e {
+        ReviewError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ReviewError::Conflict(_) => StatusCode::CONFLICT,
+        ReviewError::Store { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ReviewError::Db { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    plain(status, &format!("{e}\n"))
+}
+
+/// A row from the shared store, with its run's state as this server's
+/// checks of the run folder found it.
+fn with_run_state(app: &AppState, mut row: EventRow) -> EventRow {
+    match app.run(&row.run) {
+        Some(r) => {
+            row.run_state = r.check.state;
+            row.run_problem = r.check.problem.clone();
+        }
+        None => {
+            row.run_state = RunState::Unfinished;
+            row.run_problem = format!(
+                "its run folder is not under {} on this server",
+                app.root.display()
+            );
+        }
+    }
+    row
+}
+
+async fn session(State(app): State<Arc<AppState>>) -> Response {
     app.refresh();
-    let events = app.events.read().expect("events lock");
-    let distinct = |f: fn(&EventRow) -> &str| {
-        let set: std::collections::BTreeSet<&str> = events.iter().map(f).collect();
-        set.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    let (signatures, sources, runs, n) = match app.store.clone() {
+        Some(store) => match blocking(move || store.facets()).await {
+            Ok(facets) => facets,
+            Err(e) => return review_error(e),
+        },
+        None => {
+            let events = app.events.read().expect("events lock");
+            let distinct = |f: fn(&EventRow) -> &str| {
+                let set: std::collections::BTreeSet<&str> = events.iter().map(f).collect();
+                set.into_iter().map(str::to_owned).collect::<Vec<_>>()
+            };
+            (
+                distinct(|e| &e.signature),
+                distinct(|e| &e.source),
+                app.runs.read().expect("runs lock").keys().cloned().collect(),
+                events.len(),
+            )
+        }
     };
     Json(json!({
         "csrf": app.csrf,
         "statuses": STATUSES,
-        "signatures": distinct(|e| &e.signature),
-        "sources": distinct(|e| &e.source),
-        "runs": app.runs.read().expect("runs lock").keys().cloned().collect::<Vec<_>>(),
-        "events": events.len(),
+        "signatures": signatures,
+        "sources": sources,
+        "runs": runs,
+        "events": n,
     }))
+    .into_response()
 }
 
 /// The list's filters, sort and page, from the query string.
@@ -586,11 +659,49 @@ pub fn list(events: &[EventRow], q: &ListQuery) -> (usize, Vec<EventRow>) {
     )
 }
 
-async fn events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Json<Value> {
+async fn events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
     app.refresh();
-    let all = app.events.read().expect("events lock");
-    let (total, page) = list(&all, &q);
-    Json(json!({"total": total, "events": page}))
+    let (total, page) = match app.store.clone() {
+        Some(store) => match blocking(move || store.list(&q)).await {
+            Ok((total, page)) => (
+                total,
+                page.into_iter().map(|r| with_run_state(&app, r)).collect(),
+            ),
+            Err(e) => return review_error(e),
+        },
+        None => list(&app.events.read().expect("events lock"), &q),
+    };
+    Json(json!({"total": total, "events": page})).into_response()
+}
+
+/// The row of event `id` of `run`, and its audit entries.
+async fn row_and_audit(
+    app: &Arc<AppState>,
+    r: &ReviewRun,
+    run: &str,
+    id: &str,
+) -> Result<(Option<EventRow>, Vec<super::db::AuditEntry>), ReviewError> {
+    match app.store.clone() {
+        Some(store) => {
+            let (run, id) = (run.to_owned(), id.to_owned());
+            let (row, audit) =
+                blocking(move || Ok((store.row(&run, &id)?, store.audit(&run, Some(&id))?)))
+                    .await?;
+            Ok((row.map(|row| with_run_state(app, row)), audit))
+        }
+        None => {
+            let row = app
+                .events
+                .read()
+                .expect("events lock")
+                .iter()
+                .find(|e| e.run == run && e.id == id)
+                .cloned();
+            let db = r.db.as_ref().expect("a run has its database without a store");
+            let audit = db.lock().expect("db lock").audit(Some(id))?;
+            Ok((row, audit))
+        }
+    }
 }
 
 fn not_found() -> Response {
@@ -611,16 +722,8 @@ async fn event(
     let Ok(detail) = EventRecord::read(&r.dir.join(&rel)) else {
         return not_found();
     };
-    let row = app
-        .events
-        .read()
-        .expect("events lock")
-        .iter()
-        .find(|e| e.run == run && e.id == id)
-        .cloned();
-    let audit = r.db.lock().expect("db lock").audit(Some(&id));
-    match audit {
-        Ok(audit) => Json(json!({
+    match row_and_audit(&app, &r, &run, &id).await {
+        Ok((row, audit)) => Json(json!({
             "row": row,
             "event": detail,
             "audit": audit,
@@ -633,7 +736,7 @@ async fn event(
             },
         }))
         .into_response(),
-        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+        Err(e) => review_error(e),
     }
 }
 
@@ -643,6 +746,11 @@ struct VerdictBody {
     reviewer: String,
     #[serde(default)]
     note: String,
+    /// The status the reviewer saw. When another reviewer changed it in
+    /// the meantime, the verdict is refused (409) rather than recorded
+    /// over theirs unseen. The UI always sends it.
+    #[serde(default)]
+    expect: Option<String>,
 }
 
 async fn verdict(
@@ -665,26 +773,53 @@ async fn verdict(
             ),
         );
     }
-    if !app
-        .events
-        .read()
-        .expect("events lock")
-        .iter()
-        .any(|e| e.run == run && e.id == id)
-    {
-        return not_found();
-    }
     let at = crate::clock::now_rfc3339();
-    let recorded = r.db.lock().expect("db lock").record(
-        &id,
-        &body.status,
-        &body.reviewer,
-        &body.note,
-        &at,
-        &app.signer,
-    );
+    let recorded = match app.store.clone() {
+        Some(store) => {
+            let app = app.clone();
+            let (run, id) = (run.clone(), id.clone());
+            blocking(move || {
+                if store.row(&run, &id)?.is_none() {
+                    return Ok(None);
+                }
+                let verdict = NewVerdict {
+                    event_id: &id,
+                    status: &body.status,
+                    reviewer: &body.reviewer,
+                    note: &body.note,
+                    at: &at,
+                    expect: body.expect.as_deref(),
+                };
+                store.record(&run, &verdict, &app.signer).map(Some)
+            })
+            .await
+        }
+        None => {
+            if !app
+                .events
+                .read()
+                .expect("events lock")
+                .iter()
+                .any(|e| e.run == run && e.id == id)
+            {
+                return not_found();
+            }
+            let verdict = NewVerdict {
+                event_id: &id,
+                status: &body.status,
+                reviewer: &body.reviewer,
+                note: &body.note,
+                at: &at,
+                expect: body.expect.as_deref(),
+            };
+            let db = r.db.as_ref().expect("a run has its database without a store");
+            let recorded = db.lock().expect("db lock").record(&verdict, &app.signer);
+            recorded.map(Some)
+        }
+    };
     match recorded {
-        Ok(entry) => {
+        Ok(None) => not_found(),
+        Ok(Some(entry)) => {
             if let Some(e) = app
                 .events
                 .write()
@@ -698,10 +833,12 @@ async fn verdict(
             tracing::info!(run = %run, event = %id, reviewer = %entry.reviewer, "{} → {}", entry.from_status, entry.to_status);
             Json(json!({"audit": entry})).into_response()
         }
-        Err(super::db::ReviewError::Invalid(m)) => {
-            plain(StatusCode::BAD_REQUEST, &format!("{m}\n"))
+        Err(e) => {
+            if matches!(e, ReviewError::Conflict(_)) {
+                tracing::info!(run = %run, event = %id, "verdict refused: {e}");
+            }
+            review_error(e)
         }
-        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     }
 }
 

@@ -7,7 +7,10 @@ use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 
-use super::db::{ReviewDb, ReviewExport};
+use super::db::{verify_record, ReviewDb, ReviewExport};
+use super::pg::PgStore;
+use super::store::closed_events;
+use crate::evidence::record::RunRecord;
 use crate::evidence::bundle::REVIEW_FILE;
 use crate::evidence::verify::{self as evidence, Report, Store};
 
@@ -24,6 +27,71 @@ pub fn verify_run(dir: &Path, trusted: &[VerifyingKey]) -> Report {
         Err(e) => report.problems.push(e.to_string()),
     }
     report
+}
+
+/// Checks the run folder `dir` (as [`verify_run`] does, `review.sqlite`
+/// included when it has one) with what the shared `store` holds of it:
+/// each of its closed events listed once, with its `event.json`'s sha256,
+/// nothing it does not have, and the run's audit chain and signed head.
+pub fn verify_run_in_store(dir: &Path, store: &PgStore, trusted: &[VerifyingKey]) -> Report {
+    let mut report = verify_run(dir, trusted);
+    match store_problems(dir, store, trusted) {
+        Ok(p) => report.problems.extend(p),
+        Err(e) => report.problems.push(e),
+    }
+    report
+}
+
+fn store_problems(
+    dir: &Path,
+    store: &PgStore,
+    trusted: &[VerifyingKey],
+) -> Result<Vec<String>, String> {
+    let what = format!("review store {}", store.shown());
+    let record = RunRecord::read(dir).map_err(|e| e.to_string())?;
+    let run_id = &record.run_id;
+    let runs = store.runs().map_err(|e| e.to_string())?;
+    match runs.iter().find(|r| &r.run_id == run_id) {
+        None => return Ok(vec![format!("{what}: has no run {run_id}")]),
+        Some(r) if r.started_at != record.started_at => {
+            return Ok(vec![format!(
+                "{what}: its run {run_id} is another run (started {}, this one {})",
+                r.started_at, record.started_at
+            )])
+        }
+        Some(_) => {}
+    }
+    let mut problems = Vec::new();
+    let mut listed = store.run_events(run_id).map_err(|e| e.to_string())?;
+    let events = closed_events(dir).map_err(|e| e.to_string())?;
+    for e in &events {
+        match listed.remove(&e.event_id) {
+            None => problems.push(format!(
+                "{what}: event {} of the run is missing from it",
+                e.event_id
+            )),
+            Some(sha) if sha != e.sha256 => problems.push(format!(
+                "{what}: its event {} differs from the run's event.json (sha256 {sha}, the file {})",
+                e.event_id, e.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in listed.keys() {
+        problems.push(format!(
+            "{what}: lists event {id}, which the run does not have"
+        ));
+    }
+    let review = store.export(run_id).map_err(|e| e.to_string())?;
+    let verdicts: Vec<_> = review.verdicts.into_iter().collect();
+    problems.extend(verify_record(
+        &what,
+        &review.audit,
+        &verdicts,
+        review.seal.as_ref(),
+        trusted,
+    ));
+    Ok(problems)
 }
 
 /// Checks a bundle made by `lookout export --format bundle` (see

@@ -266,7 +266,8 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
         .outputs
         .iter()
         .any(|o| o == crate::sink::detections::FILE);
-    let sinks = session.sinks(&run, save_detections);
+    let mut sinks = session.sinks(&run, save_detections);
+    sinks.extend(session.store_sink(&run, &record, &resumed.withdrawn_events)?);
     drive(session, options, run, record, sinks, todo, t0)
 }
 

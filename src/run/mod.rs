@@ -39,6 +39,8 @@ pub enum RunError {
     Evidence(#[from] crate::evidence::EvidenceError),
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
+    #[error(transparent)]
+    Store(#[from] crate::review::db::ReviewError),
     #[error("the bundled demo model {DEMO_MODEL} is missing; pass --model MODEL.onnx")]
     NoDemoModel,
     #[error("no images or videos to screen in {0}")]

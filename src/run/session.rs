@@ -5,6 +5,7 @@
 //! from one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, TileConfig};
@@ -17,10 +18,13 @@ use crate::detect::{Detector, Preprocess};
 use crate::evidence::events::EventContext;
 use crate::evidence::record::{ModelRecord, RunMode, RunRecord, SignatureRecord, Thresholds};
 use crate::evidence::RunWriter;
+use crate::review::pg::{PgStore, StoredRun};
+use crate::review::store::StoreSpec;
 use crate::signature::BuiltSignature;
 use crate::sink::detections::DetectionsSink;
 use crate::sink::evidence::EvidenceSink;
 use crate::sink::geojson::{GeoJsonOptions, GeoJsonSink};
+use crate::sink::store::StoreSink;
 use crate::sink::{ScreenSink, SharedRun};
 use crate::stream::Stream;
 
@@ -58,6 +62,8 @@ pub struct Session {
     pub signatures: Vec<BuiltSignature>,
     pub started_at: String,
     pub started: Instant,
+    /// The shared review store (`[store] url`), when there is one.
+    pub store: Option<Arc<PgStore>>,
 }
 
 /// Where the run folder goes.
@@ -81,6 +87,19 @@ impl Session {
             &session.roles,
             session.config.detect.conf,
         )?;
+        if let Some(url) = &session.config.store.url {
+            match StoreSpec::parse(url).map_err(|m| RunError::Option {
+                flag: "--store",
+                message: m,
+            })? {
+                StoreSpec::Sqlite => {}
+                StoreSpec::Postgres(url) => {
+                    let store = PgStore::connect(&url)?;
+                    tracing::info!("events go into the review store {}", store.shown());
+                    session.store = Some(Arc::new(store));
+                }
+            }
+        }
         Ok(session)
     }
 
@@ -126,6 +145,7 @@ impl Session {
             signatures: Vec::new(),
             started_at,
             started,
+            store: None,
         })
     }
 
@@ -292,7 +312,8 @@ impl Session {
         let writer = RunWriter::create(&folder.out, &run_id)?;
         let run = SharedRun::new(writer);
         let mut record = self.record(mode, &run_id);
-        let sinks = self.sinks(&run, folder.save_detections);
+        let mut sinks = self.sinks(&run, folder.save_detections);
+        sinks.extend(self.store_sink(&run, &record, &[])?);
         if folder.save_detections {
             record
                 .outputs
@@ -300,6 +321,36 @@ impl Session {
         }
         run.lock().write_run_json(&record)?;
         Ok((run, record, sinks))
+    }
+
+    /// With a shared review store: registers the run of `record` in it,
+    /// removes the events a resume `withdrew`, and gives the sink that
+    /// writes each event into it. It goes after the evidence sink, whose
+    /// `event.json` it reads back.
+    pub fn store_sink(
+        &self,
+        run: &SharedRun,
+        record: &RunRecord,
+        withdrawn: &[String],
+    ) -> Result<Option<ScreenSink>, RunError> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        store.register_run(&StoredRun {
+            run_id: record.run_id.clone(),
+            started_at: record.started_at.clone(),
+            mode: serde_json::to_value(record.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            dir: run.lock().dir().display().to_string(),
+        })?;
+        store.withdraw(&record.run_id, withdrawn)?;
+        Ok(Some(Box::new(StoreSink::new(
+            run.clone(),
+            record.run_id.clone(),
+            store.clone(),
+        ))))
     }
 
     /// The sinks that write into the run folder `run`.

@@ -7,7 +7,9 @@
 //!   georeferenced inputs;
 //! - [`detections`]: `detections.jsonl`, every detection of every screened
 //!   frame (`--save-detections`);
-//! - [`alerts`]: JSON lines to stdout or files, and webhooks (`watch`).
+//! - [`alerts`]: JSON lines to stdout or files, and webhooks (`watch`);
+//! - [`store`]: each closed event into the shared review store
+//!   (`--store postgres://…`).
 //!
 //! Drivers (`crate::run`) hand every sink the same [`Screened`] items in
 //! each stream's order: a frame's detections, then the event steps that
@@ -27,6 +29,7 @@ pub mod detections;
 pub mod evidence;
 pub mod export;
 pub mod geojson;
+pub mod store;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -102,6 +105,8 @@ pub enum SinkError {
     Webhook { url: String, message: String },
     #[error(transparent)]
     Export(Box<export::ExportError>),
+    #[error("{0}; the events stay in the run folder, and `lookout store import` brings them in later")]
+    Store(crate::review::db::ReviewError),
 }
 
 /// The run folder, shared by the sinks that write into it.
