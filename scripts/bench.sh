@@ -81,10 +81,16 @@
 #   feeds_per_machine_720p, feeds_per_machine_720p_adaptive  720p25 feeds one
 #                    `lookout watch` holds with every feed's p99 frame latency
 #                    under 1 s. See scripts/bench_feeds.py.
+#   shards_fps_1_process, shards_fps_2_processes, shards_ratio  frames/s of
+#                    one `lookout screen --sample full` over a generated batch
+#                    (SHARD_COPIES, default 6, copies of CLIP) against two
+#                    `--shard K/2` processes over it at once, whole processes
+#                    timed from outside, ROUNDS medians, and their ratio. About
+#                    flat on 2 cores, and it says so. See scripts/bench_shards.py.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 # BENCH_ONLY=video,raster (a comma-separated list of sections: video, eval,
-# raster, adaptive, live, review, redact) runs only those sections; redact
+# raster, adaptive, live, review, redact, shards) runs only those sections; redact
 # needs video's runs, so it brings video along.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -263,4 +269,9 @@ fi
 # --- Redacted export ---------------------------------------------------------
 if want redact; then
 python3 scripts/bench_redact.py ./target/release/lookout "$OUT/r1" "$OUT"
+fi
+
+# --- Shards on one machine ----------------------------------------------------
+if want shards; then
+python3 scripts/bench_shards.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${SHARD_COPIES:-6}" 2 "$ROUNDS"
 fi

@@ -17,6 +17,7 @@ mod review;
 mod run;
 mod sampling;
 mod screen;
+mod shard;
 mod sortie;
 mod store;
 mod telemetry;
