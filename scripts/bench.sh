@@ -81,11 +81,16 @@
 #   feeds_per_machine_720p, feeds_per_machine_720p_adaptive  720p25 feeds one
 #                    `lookout watch` holds with every feed's p99 frame latency
 #                    under 1 s. See scripts/bench_feeds.py.
+#   cluster_check    scripts/cluster-check.sh: the Slurm job array example on
+#                    a single-node Slurm cluster started on loopback, its
+#                    union against one unsharded run, requeued and resubmitted
+#                    tasks; prints passed or failed and its time. Needs root
+#                    or sudo (Slurm's daemons); skipped, and said so, without.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 # BENCH_ONLY=video,raster (a comma-separated list of sections: video, eval,
-# raster, adaptive, live, review, redact) runs only those sections; redact
-# needs video's runs, so it brings video along.
+# raster, adaptive, live, review, redact, cluster) runs only those sections;
+# redact needs video's runs, so it brings video along.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -263,4 +268,18 @@ fi
 # --- Redacted export ---------------------------------------------------------
 if want redact; then
 python3 scripts/bench_redact.py ./target/release/lookout "$OUT/r1" "$OUT"
+fi
+
+# --- Slurm job array on a single-node cluster ---------------------------------
+if want cluster; then
+if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
+    if LOOKOUT=./target/release/lookout bash scripts/cluster-check.sh > "$OUT/cluster.txt" 2>&1; then
+        echo "cluster_check passed  ($(tail -n 1 "$OUT/cluster.txt"))"
+    else
+        cat "$OUT/cluster.txt"
+        echo "cluster_check FAILED"
+    fi
+else
+    echo "cluster_check skipped: Slurm's daemons need root or sudo"
+fi
 fi
