@@ -84,8 +84,9 @@
 #   cluster_check    scripts/cluster-check.sh: the Slurm job array example on
 #                    a single-node Slurm cluster started on loopback, its
 #                    union against one unsharded run, requeued and resubmitted
-#                    tasks; prints passed or failed and its time. Needs root
-#                    or sudo (Slurm's daemons); skipped, and said so, without.
+#                    tasks; prints passed or failed and its time. Runs as any
+#                    user once slurm-wlm and munge are installed; installing
+#                    them needs root or sudo: skipped, and said so, without.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 # BENCH_ONLY=video,raster (a comma-separated list of sections: video, eval,
@@ -272,7 +273,8 @@ fi
 
 # --- Slurm job array on a single-node cluster ---------------------------------
 if want cluster; then
-if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
+if command -v slurmctld >/dev/null && command -v munged >/dev/null \
+    || [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
     if LOOKOUT=./target/release/lookout bash scripts/cluster-check.sh > "$OUT/cluster.txt" 2>&1; then
         echo "cluster_check passed  ($(tail -n 1 "$OUT/cluster.txt"))"
     else
@@ -280,6 +282,6 @@ if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
         echo "cluster_check FAILED"
     fi
 else
-    echo "cluster_check skipped: Slurm's daemons need root or sudo"
+    echo "cluster_check skipped: installing slurm-wlm and munge needs root or sudo"
 fi
 fi

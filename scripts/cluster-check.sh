@@ -5,7 +5,8 @@
 #   scripts/cluster-check.sh            (scripts/bench.sh runs it too: BENCH_ONLY=cluster)
 #
 # 1. Installs Debian's slurm-wlm and munge where missing (as scripts/setup.sh
-#    installs its packages: root or sudo).
+#    installs its packages: root or sudo). Once they are there, the check
+#    runs as any user: its daemons run as that user, its jobs too.
 # 2. Starts munged, slurmctld and slurmd on loopback, with every key, config,
 #    state and log in a temporary folder: a fresh munge key, a slurm.conf
 #    with SlurmctldHost=localhost, one node (localhost, this machine's CPUs
@@ -175,6 +176,9 @@ MpiDefault=none
 ReturnToService=2
 MailProg=/bin/true
 KillWait=10
+# sbatch --wait polls every 2 s while MinJobAge/3 allows it, else backs off to
+# 32 s; a finished job's record is kept 6 s, long enough for its poll.
+MinJobAge=6
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=check Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -278,22 +282,29 @@ RUN0="$OUT2/$JOB2-shard-0-of-$SHARDS"
 RUN1="$OUT2/$JOB2-shard-1-of-$SHARDS"
 requeued=""
 cancelled=""
-for _ in $(seq 1200); do
-    if [[ -z "$requeued" ]] && mid_run "$RUN1"; then
-        scontrol requeue "${JOB2}_1"
-        requeued="mid-run"
+for _ in $(seq 2400); do
+    if [[ -z "$requeued" ]]; then
+        if mid_run "$RUN1"; then
+            scontrol requeue "${JOB2}_1" && requeued="mid-run (after its first closed event)"
+        elif [[ "$(run_field "$RUN1" status)" == finished ]]; then
+            # It finished before it was caught: its retry must then leave
+            # the finished run as it is.
+            scontrol requeue "${JOB2}_1" && requeued="after it finished"
+        fi
     fi
-    if [[ -z "$cancelled" ]] && mid_run "$RUN0"; then
-        scancel "${JOB2}_0"
-        cancelled="mid-run"
+    if [[ -z "$cancelled" ]]; then
+        if mid_run "$RUN0"; then
+            scancel "${JOB2}_0" && cancelled="mid-run (after its first closed event)"
+        elif [[ "$(run_field "$RUN0" status)" == finished ]]; then
+            cancelled="never (it finished first)"
+        fi
     fi
     [[ -n "$requeued" && -n "$cancelled" ]] && break
-    # A task that finished before it was caught still gets its retry.
     kill -0 "$WAITER" 2>/dev/null || break
     sleep 0.05
 done
-[[ -n "$requeued" ]] || { scontrol requeue "${JOB2}_1" && requeued="after it finished"; }
-say "task 1 requeued $requeued; task 0 cancelled ${cancelled:-never (it finished first)}"
+[[ -n "$requeued" ]] || die "task 1 of job $JOB2 was never seen running nor finished"
+say "task 1 requeued $requeued; task 0 cancelled ${cancelled:-never}"
 # A requeued task waits two minutes before it may start again (Slurm's
 # default); start it now.
 for _ in $(seq 300); do
