@@ -33,6 +33,8 @@
 # STRIDE (frames, default 2).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The daemons live in /usr/sbin, which a user's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 START=$(date +%s.%N)
 SHARDS="${SHARDS:-3}"
 SORTIES="${SORTIES:-7}"
