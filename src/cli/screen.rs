@@ -10,6 +10,7 @@ use super::args::ModelArgs;
 use super::Exit;
 use crate::config::Config;
 use crate::run::batch::{self, BatchOptions};
+use crate::run::shard::{Shard, ShardBy, ShardSpec};
 use crate::run::{RunFolder, Session};
 
 #[derive(Debug, Args)]
@@ -75,6 +76,31 @@ pub struct ScreenArgs {
     /// Exit with code 1 when any event opened (and nothing failed).
     #[arg(long)]
     pub fail_on_flag: bool,
+    /// Screen only part K of N of the inputs (K from 0 to N-1, as Slurm's
+    /// SLURM_ARRAY_TASK_ID and Kubernetes' JOB_COMPLETION_INDEX count),
+    /// e.g. `--shard 2/8`. Every shard lists the whole batch and keeps its
+    /// part (see --shard-by); each input keeps its index in the whole list
+    /// as its source id, so the N shard runs together hold the events,
+    /// evidence and detections of one unsharded run. A shard with no
+    /// inputs writes a finished run with no sources. With --run-id, the
+    /// same command again resumes the shard's run if it stopped, and
+    /// exits 0 leaving it as it is if it finished.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// How --shard splits the inputs: `hash`, rendezvous hashing of each
+    /// input's key (its path relative to --shard-root; without it,
+    /// relative to the folder argument it was found in, or, for a file
+    /// named directly, its file name), so that adding inputs moves none of
+    /// the others and changing N moves few; `index`, round-robin on the
+    /// input's position in the whole list (position i goes to shard
+    /// i mod N).
+    #[arg(long, value_enum, default_value_t = ShardBy::Hash, value_name = "HOW", requires = "shard")]
+    pub shard_by: ShardBy,
+    /// The folder that --shard's hash keys are relative to; every input
+    /// must be under it. Use it when inputs come from several folders
+    /// whose files could have the same relative paths.
+    #[arg(long, value_name = "DIR", requires = "shard")]
+    pub shard_root: Option<PathBuf>,
     /// The Ed25519 key file that seals the run, made on first use
     /// [default: [output] signing_key of the config, else
     /// $LOOKOUT_SIGNING_KEY, else ~/.config/lookout/signing.key].
@@ -105,6 +131,11 @@ pub fn run(args: &ScreenArgs, quiet: bool) -> Result<Exit> {
         jobs: args.jobs,
         progress: !quiet,
         telemetry: args.telemetry.clone(),
+        shard: args.shard.map(|shard| ShardSpec {
+            shard,
+            by: args.shard_by,
+            root: args.shard_root.clone(),
+        }),
     };
     let outcome = match &args.resume {
         Some(dir) => batch::resume(session, dir, &options)?,
@@ -164,6 +195,7 @@ fn resumed_config(args: &ScreenArgs, dir: &std::path::Path) -> Result<Config> {
         (args.save_detections, "--save-detections"),
         (args.telemetry.is_some(), "--telemetry"),
         (args.run_id.is_some(), "--run-id"),
+        (args.shard.is_some(), "--shard"),
     ]
     .into_iter()
     .filter_map(|(set, flag)| set.then_some(flag))

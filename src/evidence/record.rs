@@ -215,6 +215,11 @@ pub struct SourceRecord {
     /// written: `--resume` skips it while its sha256 holds.
     #[serde(default)]
     pub finished: bool,
+    /// A sharded run: the input's index in the whole list, which its
+    /// events and detections name it by (in an unsharded run, its index
+    /// in `sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 impl SourceRecord {
@@ -342,6 +347,29 @@ pub struct ResumeNote {
     pub screened: usize,
 }
 
+/// The part of a batch that a sharded run (`screen --shard K/N`) screened.
+/// The shards of one batch record the same `n`, `by`, `root`,
+/// `inputs_total` and `inputs_sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// Part `k` (from 0) of `n`.
+    pub k: usize,
+    pub n: usize,
+    /// `hash` (rendezvous hashing of the input keys) or `index` (position
+    /// in the whole list, round-robin).
+    pub by: String,
+    /// `--shard-root`, which the keys are relative to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Inputs in the whole list, every shard's.
+    pub inputs_total: usize,
+    /// sha256 of the whole list's keys, in the list's order, each followed
+    /// by a 0 byte.
+    pub inputs_sha256: String,
+    /// Inputs of this shard.
+    pub inputs: usize,
+}
+
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -364,6 +392,9 @@ pub struct RunRecord {
     pub signatures: Vec<SignatureRecord>,
     pub model: ModelRecord,
     pub event_schema: u32,
+    /// `screen --shard`: which part of the batch this run is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
     /// `screen`: one record per input.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceRecord>,
@@ -467,6 +498,7 @@ impl RunRecord {
             signatures,
             model,
             event_schema: EVENT_SCHEMA,
+            shard: None,
             sources: Vec::new(),
             errors: Vec::new(),
             feeds: Vec::new(),

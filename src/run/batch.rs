@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::session::{checkpoint, seal};
-use super::{Outcome, RunError, RunFolder, Session};
+use super::{shard, Outcome, RunError, RunFolder, Session};
 use crate::event::{EventUpdate, Step};
 use crate::evidence::record::{ResumeNote, RunMode, RunRecord, RunStatus, SourceRecord, Summary};
 use crate::evidence::Withdraw;
@@ -38,6 +38,8 @@ pub struct BatchOptions {
     pub progress: bool,
     /// A telemetry file for the run's one video (`--telemetry`).
     pub telemetry: Option<PathBuf>,
+    /// `--shard`: screen only this part of the inputs.
+    pub shard: Option<shard::ShardSpec>,
 }
 
 fn emit_events(
@@ -86,11 +88,11 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
         .sampling
         .mode
         .get_or_insert(SampleMode::Adaptive);
-    let (inputs, discover_errors) = source::discover(&options.inputs);
+    let (found, discover_errors) = source::discover_under(&options.inputs);
     for e in &discover_errors {
         tracing::error!("{e}");
     }
-    if inputs.is_empty() {
+    if found.is_empty() {
         return Err(RunError::NoInputs(
             options
                 .inputs
@@ -100,11 +102,176 @@ pub fn screen(mut session: Session, options: &BatchOptions) -> Result<Outcome, R
                 .join(", "),
         ));
     }
+    let Some(spec) = &options.shard else {
+        let inputs: Vec<Input> = found.into_iter().map(|f| f.input).collect();
+        let (run, mut record, sinks) = session.open_run(&options.folder, RunMode::Screen)?;
+        record.sources = inputs.iter().map(source_record).collect();
+        record.errors = discover_errors.iter().map(|e| e.to_string()).collect();
+        let todo = (0..inputs.len()).zip(inputs).collect();
+        return drive(session, options, run, record, sinks, todo, t0);
+    };
+    let plan = shard::plan(spec, &options.inputs, found)?;
+    tracing::info!(
+        shard = %spec.shard,
+        by = spec.by.name(),
+        inputs = plan.picked.len(),
+        of = plan.record.inputs_total,
+        "shard"
+    );
+    if let Some(run_id) = &options.folder.run_id {
+        let dir = options.folder.out.join(run_id);
+        if dir.exists() && !never_started(&dir) {
+            return retry(session, &dir, options, &plan);
+        }
+    }
     let (run, mut record, sinks) = session.open_run(&options.folder, RunMode::Screen)?;
-    record.sources = inputs.iter().map(source_record).collect();
-    record.errors = discover_errors.iter().map(|e| e.to_string()).collect();
-    let todo = (0..inputs.len()).zip(inputs).collect();
+    record.sources = plan
+        .picked
+        .iter()
+        .map(|(i, input)| SourceRecord {
+            index: Some(*i),
+            ..source_record(input)
+        })
+        .collect();
+    // Inputs that could not be listed are the batch's errors, not one
+    // shard's: shard 0 records them, so that the union counts each once.
+    if spec.shard.k == 0 {
+        record.errors = discover_errors.iter().map(|e| e.to_string()).collect();
+    }
+    record.shard = Some(plan.record);
+    let todo = plan
+        .picked
+        .into_iter()
+        .enumerate()
+        .map(|(at, (_, input))| (at, input))
+        .collect();
     drive(session, options, run, record, sinks, todo, t0)
+}
+
+/// Whether the run folder `dir` was left by a sharded run killed before it
+/// wrote its `run.json`: nothing in it but the empty logs, the lock of a
+/// process that is gone and the disk reserve. It is removed, and the
+/// shard starts again.
+fn never_started(dir: &Path) -> bool {
+    use crate::evidence::lock::{holder, Holder, LOCK_FILE};
+    if dir.join("run.json").exists() || !matches!(holder(dir), Holder::Gone) {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut files = Vec::new();
+    for e in entries {
+        let Ok(e) = e else { return false };
+        let name = e.file_name().to_string_lossy().into_owned();
+        let empty_log = matches!(name.as_str(), "events.jsonl" | "manifest.jsonl")
+            && e.metadata().is_ok_and(|m| m.is_file() && m.len() == 0);
+        if !(empty_log || name == LOCK_FILE || name == crate::evidence::RESERVE_FILE) {
+            return false;
+        }
+        files.push(e.path());
+    }
+    tracing::warn!(
+        "{}: left by a run killed before it started; starting it again",
+        dir.display()
+    );
+    files.iter().all(|f| std::fs::remove_file(f).is_ok()) && std::fs::remove_dir(dir).is_ok()
+}
+
+/// The shard `plan` again, into its run folder `dir`, which exists: a
+/// scheduler's retry of a task is the same command again. Resumed when it
+/// is the same shard of the same list and did not finish; left as it is
+/// when it finished; refused when it is another run.
+fn retry(
+    session: Session,
+    dir: &Path,
+    options: &BatchOptions,
+    plan: &shard::Plan,
+) -> Result<Outcome, RunError> {
+    let refuse = |why: String| RunError::Retry {
+        dir: dir.to_owned(),
+        why,
+    };
+    let record = RunRecord::read(dir).map_err(|e| refuse(format!("cannot be read ({e})")))?;
+    let Some(theirs) = &record.shard else {
+        return Err(refuse("holds an unsharded run".into()));
+    };
+    let ours = &plan.record;
+    let describe = |r: &crate::evidence::record::ShardRecord| {
+        format!(
+            "shard {}/{} by {}{} of a list of {} input(s) with sha256 {}",
+            r.k,
+            r.n,
+            r.by,
+            r.root
+                .as_ref()
+                .map(|p| format!(" under {}", p.display()))
+                .unwrap_or_default(),
+            r.inputs_total,
+            r.inputs_sha256
+        )
+    };
+    if theirs != ours {
+        return Err(refuse(format!(
+            "holds {}, not {}",
+            describe(theirs),
+            describe(ours)
+        )));
+    }
+    let theirs_paths: Vec<&Path> = record.sources.iter().map(|s| s.path.as_path()).collect();
+    let ours_paths: Vec<&Path> = plan.picked.iter().map(|(_, i)| i.path.as_path()).collect();
+    if theirs_paths != ours_paths {
+        return Err(refuse(format!(
+            "holds the same {}, but its inputs are named by other paths (the first: {})",
+            describe(ours),
+            theirs_paths
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    let mut now = serde_json::to_value(&session.config).expect("configs serialise");
+    let mut then = record.config.clone();
+    // The model is checked by its sha256 on resume; where and how fast it
+    // runs may change between attempts.
+    for c in [&mut now, &mut then] {
+        if let Some(m) = c.as_object_mut() {
+            m.remove("model");
+        }
+    }
+    if now != then {
+        return Err(refuse(
+            "holds the same shard screened with another config (detector, sampling, signatures or tiles)"
+                .into(),
+        ));
+    }
+    match record.status_now(dir) {
+        RunStatus::Finished => {
+            eprintln!(
+                "{}: shard {}/{} already finished; nothing to do",
+                dir.display(),
+                ours.k,
+                ours.n
+            );
+            Ok(Outcome {
+                errors: 0,
+                events: 0,
+                dir: dir.to_owned(),
+            })
+        }
+        RunStatus::Running => Err(refuse(format!("is {}", record.status_line(dir)))),
+        RunStatus::Failed | RunStatus::Interrupted => {
+            tracing::info!(run = %dir.display(), "resuming the shard's stopped run");
+            resume(
+                session,
+                dir,
+                &BatchOptions {
+                    inputs: Vec::new(),
+                    ..options.clone()
+                },
+            )
+        }
+    }
 }
 
 /// Continues the screen run in folder `dir`, which stopped before it
@@ -153,7 +320,8 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     // new ones.
     let mut todo: Vec<(usize, Input)> = Vec::new();
     let mut skipped: Vec<usize> = Vec::new();
-    let mut withdraw = Withdraw::default();
+    // The inputs screened again, by index in `record.sources`.
+    let mut again: std::collections::BTreeMap<usize, PathBuf> = Default::default();
     for (i, src) in record.sources.iter().enumerate() {
         if src.finished {
             match crate::digest::sha256_file(&src.path) {
@@ -175,8 +343,23 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
                 }
             }
         }
-        withdraw.sources.insert(i, src.path.clone());
+        again.insert(i, src.path.clone());
     }
+    if record.shard.is_some() && !options.inputs.is_empty() {
+        return Err(refuse(
+            "it is a shard of a batch (screen --shard), whose inputs are fixed; \
+             screen more inputs into a new run"
+                .into(),
+        ));
+    }
+    // What the stopped attempt wrote names each input by its stream id:
+    // its index in the whole list for a shard.
+    let withdraw = Withdraw {
+        sources: again
+            .iter()
+            .map(|(&i, p)| (record.sources[i].index.unwrap_or(i), p.clone()))
+            .collect(),
+    };
     let (more, discover_errors) = source::discover(&options.inputs);
     for e in &discover_errors {
         tracing::error!("{e}");
@@ -184,7 +367,7 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
     // Withdrawn inputs that cannot be read now: an input error each, as a
     // missing input is.
     let mut gone: Vec<usize> = Vec::new();
-    for (&i, path) in &withdraw.sources {
+    for (&i, path) in &again {
         let (mut found, errors) = source::discover(std::slice::from_ref(path));
         match found.pop() {
             Some(input) if errors.is_empty() => todo.push((i, input)),
@@ -229,10 +412,11 @@ pub fn resume(session: Session, dir: &Path, options: &BatchOptions) -> Result<Ou
         &serde_json::to_vec_pretty(&note).expect("records serialise"),
     )?;
     for (i, src) in record.sources.iter_mut().enumerate() {
-        if withdraw.sources.contains_key(&i) {
+        if again.contains_key(&i) {
             *src = SourceRecord {
                 path: src.path.clone(),
                 kind: src.kind.clone(),
+                index: src.index,
                 ..Default::default()
             };
             if gone.contains(&i) {
@@ -294,12 +478,14 @@ fn drive(
     super::signal::arm(|| {})?;
     checkpoint(&run, &record)?;
     let (ids, inputs): (Vec<usize>, Vec<Input>) = todo.into_iter().unzip();
+    // Each input's stream id, which its event ids and detections carry:
+    // its index in the run, or, in a shard, in the whole list.
     let streams_ref: Vec<StreamRef> = record
         .sources
         .iter()
         .enumerate()
         .map(|(id, s)| StreamRef {
-            id,
+            id: s.index.unwrap_or(id),
             name: s
                 .path
                 .file_name()
@@ -410,7 +596,7 @@ fn drive(
         {
             let (source_id, seq) = (frame.meta.source_id, frame.meta.seq);
             let id = ids[source_id];
-            frame.meta.source_id = id;
+            frame.meta.source_id = streams_ref[id].id;
             let rec = &mut record.sources[id];
             rec.frames_screened += 1;
             if let Some(bar) = bars.get(&id) {
@@ -478,7 +664,7 @@ fn drive(
                 let bar = multi.add(ProgressBar::new(expected).with_style(style.clone()));
                 bar.set_prefix(streams_ref[id].name.clone());
                 bars.insert(id, bar);
-                streams.insert(id, session.stream(id, &session.signatures));
+                streams.insert(id, session.stream(streams_ref[id].id, &session.signatures));
             }
             Item::Finished {
                 source_id,

@@ -21,6 +21,7 @@ pub mod batch;
 pub mod eval;
 pub mod live;
 pub mod session;
+pub mod shard;
 pub mod signal;
 
 pub use session::{is_demo_model, RunFolder, Session, DEMO_MODEL, DEMO_WARNING};
@@ -73,6 +74,14 @@ pub enum RunError {
         dir.display()
     )]
     Interrupted { dir: PathBuf },
+    /// `screen --shard` with a `--run-id` whose folder holds another run.
+    #[error(
+        "run folder {} exists and {why}; a shard is resumed by the same command, \
+         with the same inputs, --shard, --shard-by, --shard-root and config; \
+         pick another --run-id or --out for another run",
+        dir.display()
+    )]
+    Retry { dir: PathBuf, why: String },
     #[error("a sink still holds the run folder {0}; it cannot be sealed")]
     RunStillShared(PathBuf),
 }

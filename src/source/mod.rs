@@ -247,15 +247,46 @@ fn classify(path: &Path) -> InputKind {
 /// FIFOs, devices and sockets (which are never opened), become errors,
 /// returned beside the inputs so the rest of the batch goes on.
 pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
-    let mut inputs = Vec::new();
+    let (found, errors) = discover_under(paths);
+    (found.into_iter().map(|f| f.input).collect(), errors)
+}
+
+/// An input with the path it was found through.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub input: Input,
+    /// The index in `paths` of the folder it was found in, or of the file
+    /// itself when it was named directly.
+    pub arg: usize,
+    /// Whether `paths[arg]` is a folder the input was found under.
+    pub in_folder: bool,
+}
+
+/// As [`discover`], saying for each input which of `paths` gave it: the
+/// shard key of an input (see `crate::run::shard`) is its path relative
+/// to the folder it was found in.
+pub fn discover_under(paths: &[PathBuf]) -> (Vec<Found>, Vec<SourceError>) {
+    let mut found = Vec::new();
     let mut errors = Vec::new();
-    for path in paths {
+    for (arg, path) in paths.iter().enumerate() {
         // `metadata` follows symlinks, as opening the file would.
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk(path, &mut inputs, &mut errors),
-            Ok(m) if m.is_file() => inputs.push(Input {
-                path: path.clone(),
-                kind: classify(path),
+            Ok(m) if m.is_dir() => {
+                let mut inputs = Vec::new();
+                walk(path, &mut inputs, &mut errors);
+                found.extend(inputs.into_iter().map(|input| Found {
+                    input,
+                    arg,
+                    in_folder: true,
+                }));
+            }
+            Ok(m) if m.is_file() => found.push(Found {
+                input: Input {
+                    path: path.clone(),
+                    kind: classify(path),
+                },
+                arg,
+                in_folder: false,
             }),
             Ok(m) => errors.push(SourceError::NotRegular {
                 path: path.clone(),
@@ -270,7 +301,7 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
             }),
         }
     }
-    (inputs, errors)
+    (found, errors)
 }
 
 /// Whether a folder walk picks up a file with this name.
