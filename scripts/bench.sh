@@ -273,7 +273,7 @@ fi
 
 # --- Slurm job array on a single-node cluster ---------------------------------
 if want cluster; then
-if PATH="$PATH:/usr/sbin" command -v slurmctld munged >/dev/null \
+if { PATH="$PATH:/usr/sbin" command -v slurmctld && PATH="$PATH:/usr/sbin" command -v munged; } >/dev/null \
     || [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
     if LOOKOUT=./target/release/lookout bash scripts/cluster-check.sh > "$OUT/cluster.txt" 2>&1; then
         echo "cluster_check passed  ($(tail -n 1 "$OUT/cluster.txt"))"

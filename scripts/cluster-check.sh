@@ -280,10 +280,10 @@ for _ in $(seq 100); do
 done
 JOB2="$(cat "$T/log/retry.jobid")"
 [[ -n "$JOB2" ]] || die "sbatch of the retry array printed no job id"
-RUN0="$OUT2/$JOB2-shard-0-of-$SHARDS"
 RUN1="$OUT2/$JOB2-shard-1-of-$SHARDS"
 requeued=""
 cancelled=""
+cancel_k=""
 for _ in $(seq 2400); do
     if [[ -z "$requeued" ]]; then
         if mid_run "$RUN1"; then
@@ -294,19 +294,25 @@ for _ in $(seq 2400); do
             scontrol requeue "${JOB2}_1" && requeued="after it finished"
         fi
     fi
-    if [[ -z "$cancelled" ]]; then
-        if mid_run "$RUN0"; then
-            scancel "${JOB2}_0" && cancelled="mid-run (after its first closed event)"
-        elif [[ "$(run_field "$RUN0" status)" == finished ]]; then
-            cancelled="never (it finished first)"
-        fi
+    # Any other task caught mid-run is cancelled, to be submitted again.
+    if [[ -z "$cancel_k" ]]; then
+        for ((k = 0; k < SHARDS; k++)); do
+            ((k == 1)) && continue
+            if mid_run "$OUT2/$JOB2-shard-$k-of-$SHARDS"; then
+                scancel "${JOB2}_$k" && cancel_k=$k && cancelled="task $k cancelled mid-run (after its first closed event)"
+                break
+            fi
+        done
     fi
-    [[ -n "$requeued" && -n "$cancelled" ]] && break
+    [[ -n "$requeued" && -n "$cancel_k" ]] && break
     kill -0 "$WAITER" 2>/dev/null || break
     sleep 0.05
 done
 [[ -n "$requeued" ]] || die "task 1 of job $JOB2 was never seen running nor finished"
-say "task 1 requeued $requeued; task 0 cancelled ${cancelled:-never}"
+# No other task caught running: task 0 is submitted again all the same,
+# and must leave its finished run as it is.
+cancel_k="${cancel_k:-0}"
+say "task 1 requeued $requeued; ${cancelled:-no other task caught mid-run}"
 # A requeued task waits two minutes before it may start again (Slurm's
 # default); start it now.
 for _ in $(seq 300); do
@@ -317,14 +323,22 @@ for _ in $(seq 300); do
     [[ -z "$reason" ]] && break
     sleep 0.2
 done
-wait "$WAITER" || true # the cancelled task fails the array
+wait "$WAITER" || true # a cancelled task fails the array
 JOB3=$(LOOKOUT_OUT="$OUT2" LOOKOUT_RUN_JOB="$JOB2" LOOKOUT_SHARDS="$SHARDS" \
-    sbatch "${SBATCH_FLAGS[@]}" --wait --array=0 "$ARRAY" "$T/sorties") \
-    || die "the resubmitted task 0 (job $JOB3) failed"
+    sbatch "${SBATCH_FLAGS[@]}" --wait --array="$cancel_k" "$ARRAY" "$T/sorties") \
+    || die "task $cancel_k submitted again (job $JOB3) failed"
 grep -q "restart 1" "$T"/log/task-"${JOB2}"_1.log || die "task 1 of job $JOB2 did not run again"
-for r in "$RUN0" "$RUN1"; do
-    [[ "$(run_field "$r" status)" == finished ]] || die "$r: not finished after its retry"
+for ((k = 0; k < SHARDS; k++)); do
+    r="$OUT2/$JOB2-shard-$k-of-$SHARDS"
+    [[ "$(run_field "$r" status)" == finished ]] || die "$r: not finished after the retries"
 done
-say "task 0 resubmitted as job $JOB3 with LOOKOUT_RUN_JOB=$JOB2"
+# A shard stopped part-way records its resume in run.json.
+for r in "$RUN1" ${cancelled:+"$OUT2/$JOB2-shard-$cancel_k-of-$SHARDS"}; do
+    n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("resumes") or []))' "$r/run.json")
+    ((n >= 1)) || [[ "$r" == "$RUN1" && "$requeued" == "after it finished" ]] \
+        || die "$r was stopped mid-run but records no resume"
+    say "$(basename "$r"): $n resume(s) recorded"
+done
+say "task $cancel_k submitted again as job $JOB3 with LOOKOUT_RUN_JOB=$JOB2"
 check_runs "$OUT2" "$JOB2"
 say "retried shards: the union holds, no event twice"
