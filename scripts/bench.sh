@@ -87,11 +87,17 @@
 #                    `--shard K/2` processes over it at once, whole processes
 #                    timed from outside, ROUNDS medians, and their ratio. About
 #                    flat on 2 cores, and it says so. See scripts/bench_shards.py.
+#   cluster_check    scripts/cluster-check.sh: the Slurm job array example on
+#                    a single-node Slurm cluster started on loopback, its
+#                    union against one unsharded run, requeued and resubmitted
+#                    tasks; prints passed or failed and its time. Runs as any
+#                    user once slurm-wlm and munge are installed; installing
+#                    them needs root or sudo: skipped, and said so, without.
 #
 # Usage: scripts/bench.sh [CLIP] [MODEL]; criterion kernels: cargo bench --bench kernels
 # BENCH_ONLY=video,raster (a comma-separated list of sections: video, eval,
-# raster, adaptive, live, review, redact, shards) runs only those sections; redact
-# needs video's runs, so it brings video along.
+# raster, adaptive, live, review, redact, shards, cluster) runs only those
+# sections; redact needs video's runs, so it brings video along.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -274,4 +280,19 @@ fi
 # --- Shards on one machine ----------------------------------------------------
 if want shards; then
 python3 scripts/bench_shards.py ./target/release/lookout "$CLIP" "$MODEL" "$OUT" "${SHARD_COPIES:-6}" 2 "$ROUNDS"
+fi
+
+# --- Slurm job array on a single-node cluster ---------------------------------
+if want cluster; then
+if { PATH="$PATH:/usr/sbin" command -v slurmctld && PATH="$PATH:/usr/sbin" command -v munged; } >/dev/null \
+    || [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
+    if LOOKOUT=./target/release/lookout bash scripts/cluster-check.sh > "$OUT/cluster.txt" 2>&1; then
+        echo "cluster_check passed  ($(tail -n 1 "$OUT/cluster.txt"))"
+    else
+        cat "$OUT/cluster.txt"
+        echo "cluster_check FAILED"
+    fi
+else
+    echo "cluster_check skipped: installing slurm-wlm and munge needs root or sudo"
+fi
 fi

@@ -7,6 +7,7 @@ mod util;
 
 mod behaviour;
 mod corpus;
+mod deploy;
 mod detect;
 mod eval;
 mod inspect;
