@@ -383,6 +383,7 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
     let run = screen_sortie(&runs);
     let token = "browser-test-token-0123456789";
     let (mut server, base) = serve(&runs, token);
+    let run_id = run.file_name().unwrap().to_str().unwrap().to_owned();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -469,6 +470,41 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
                     assert!(t0.elapsed().as_secs() < 20, "did not move on");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
+                // Another reviewer decides the open event first (another
+                // tab, or another serve on the same store). This reviewer's
+                // verdict is refused with the other's named, and the page
+                // shows the event as it now is.
+                let auth = ("Authorization", format!("Bearer {token}"));
+                let auth = [(auth.0, auth.1.as_str())];
+                let csrf = csrf(&base, &auth);
+                let (code, reply) = http(
+                    &base,
+                    "POST",
+                    &format!("/api/events/{run_id}/overcrowded-vessel-s000-0002/verdict"),
+                    &[
+                        auth[0],
+                        ("Content-Type", "application/json"),
+                        ("X-CSRF-Token", &csrf),
+                    ],
+                    r#"{"status": "escalated", "reviewer": "Ben Other", "expect": "new"}"#,
+                );
+                assert_eq!(code, 200, "{reply}");
+                c.perform_actions(press('r')).await?;
+                let t0 = std::time::Instant::now();
+                while !message
+                    .text()
+                    .await?
+                    .contains("another reviewer decided first")
+                {
+                    assert!(
+                        t0.elapsed().as_secs() < 20,
+                        "no conflict shown: {:?}",
+                        message.text().await
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                let audit = c.find(Locator::Id("audit")).await?.text().await?;
+                assert!(audit.contains("Ben Other: new → escalated"), "{audit}");
                 Ok::<_, fantoccini::error::CmdError>(())
             }
             .await;
@@ -506,11 +542,18 @@ fn a_reviewer_confirms_an_event_with_the_keyboard_in_chromium() {
         .unwrap();
     assert_eq!(
         audit,
-        [(
-            "people-in-container-s000-0001".into(),
-            "new".into(),
-            "confirmed".into()
-        )]
+        [
+            (
+                "people-in-container-s000-0001".into(),
+                "new".into(),
+                "confirmed".into()
+            ),
+            (
+                "overcrowded-vessel-s000-0002".into(),
+                "new".into(),
+                "escalated".into()
+            )
+        ]
     );
     let (code, out) = verify(&[run.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");

@@ -164,7 +164,9 @@ fn the_union_of_n_shards_is_one_unsharded_run_for_n_1_3_and_7() {
     let out = tmp.path().join("runs");
     let mut args = fixture_args(&inputs);
     args.extend(["--stride", "8", "-o", out.to_str().unwrap()].map(String::from));
-    let whole = PathBuf::from(run_ok(&[&args[..], &["--run-id".into(), "whole".into()]].concat()));
+    let whole = PathBuf::from(run_ok(
+        &[&args[..], &["--run-id".into(), "whole".into()]].concat(),
+    ));
     let reference = Found::of(&[whole]);
     assert_eq!(reference.events.len(), total, "{reference:#?}");
     assert_eq!(reference.sources.len(), total);
@@ -221,16 +223,20 @@ fn a_shard_killed_part_way_and_run_again_gives_the_same_union() {
     // By hash, shard 0 of 2 holds b.mp4 and c.mp4 (source ids 1 and 2,
     // its inputs 0 and 1), shard 1 holds a.mp4.
     let owner = |name: &str| lookout::run::shard::owner(name.as_bytes(), 2);
-    assert_eq!(
-        [owner("a.mp4"), owner("b.mp4"), owner("c.mp4")],
-        [1, 0, 0]
-    );
+    assert_eq!([owner("a.mp4"), owner("b.mp4"), owner("c.mp4")], [1, 0, 0]);
     let out = tmp.path().join("runs");
     let args = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = vec!["-q".into(), "screen".into()];
         a.push(batch.display().to_string());
         a.extend(
-            ["--stride", "4", "--save-detections", "-o", out.to_str().unwrap()].map(String::from),
+            [
+                "--stride",
+                "4",
+                "--save-detections",
+                "-o",
+                out.to_str().unwrap(),
+            ]
+            .map(String::from),
         );
         a.extend(extra.iter().map(|s| s.to_string()));
         a

@@ -95,13 +95,19 @@ fn a_worker_writes_its_events_into_postgres_and_verify_checks_the_run_against_it
         "{text}"
     );
     assert!(
-        text.contains(&format!("event {} of the run is missing from it", events[1].0)),
+        text.contains(&format!(
+            "event {} of the run is missing from it",
+            events[1].0
+        )),
         "{text}"
     );
     // `store import` puts the folder's truth back.
     let (code, text) = lk(&["store", "import", run_s, "--store", &url]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("2 event(s), 2 new or changed, 0 removed"), "{text}");
+    assert!(
+        text.contains("2 event(s), 2 new or changed, 0 removed"),
+        "{text}"
+    );
     assert_eq!(lk(&["verify", run_s, "--store", &url]).0, Some(0));
 
     // Another run may not take the same id in the same store.
@@ -217,7 +223,13 @@ fn store_import_brings_a_reviewed_sqlite_run_in_once_and_refuses_a_second_chain(
     assert!(text.contains("two audit chains cannot be merged"), "{text}");
     assert_eq!(lk(&["verify", run_s, "--store", &url]).0, Some(0));
     // Not a run folder: named, and the others go on.
-    let (code, text) = lk(&["store", "import", dir.path().to_str().unwrap(), "--store", &url]);
+    let (code, text) = lk(&[
+        "store",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--store",
+        &url,
+    ]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("not a run folder"), "{text}");
     // No store given.
@@ -286,7 +298,11 @@ fn two_reviewers_on_two_servers_decide_the_same_event_and_one_verdict_wins() {
             && loser_text.contains(&format!("by {winner}")),
         "{loser_text}"
     );
-    let won = if winner == "ana" { "confirmed" } else { "rejected" };
+    let won = if winner == "ana" {
+        "confirmed"
+    } else {
+        "rejected"
+    };
 
     // Each server lists the verdict, whichever recorded it.
     for base in [&base_a, &base_b] {
@@ -307,7 +323,10 @@ fn two_reviewers_on_two_servers_decide_the_same_event_and_one_verdict_wins() {
             .iter()
             .find(|e| e["id"] == event)
             .unwrap();
-        assert_eq!((row["status"].as_str(), row["reviewer"].as_str()), (Some(won), Some(winner)));
+        assert_eq!(
+            (row["status"].as_str(), row["reviewer"].as_str()),
+            (Some(won), Some(winner))
+        );
         assert_eq!(row["run_state"], "verified", "{row}");
     }
 
@@ -342,7 +361,12 @@ fn two_reviewers_on_two_servers_decide_the_same_event_and_one_verdict_wins() {
     a.kill().unwrap();
     b.kill().unwrap();
     let _ = (a.wait(), b.wait());
-    let (code, text) = lk(&["verify", out.join("shared").to_str().unwrap(), "--store", &url]);
+    let (code, text) = lk(&[
+        "verify",
+        out.join("shared").to_str().unwrap(),
+        "--store",
+        &url,
+    ]);
     assert_eq!(code, Some(0), "{text}");
 }
 
@@ -353,7 +377,10 @@ fn workers_write_at_once_and_one_killed_mid_run_resumes_without_loss_or_doubles(
     // Prepared ahead, as an operator would: the workers then only write.
     let (code, text) = lk(&["store", "migrate", "--store", &url]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("applied migration 1 (review store)"), "{text}");
+    assert!(
+        text.contains("applied migration 1 (review store)"),
+        "{text}"
+    );
     let (_, text) = lk(&["store", "migrate", "--store", &url]);
     assert!(text.contains("schema version 1, up to date"), "{text}");
     let dir = tempfile::tempdir().unwrap();
@@ -376,7 +403,10 @@ fn workers_write_at_once_and_one_killed_mid_run_resumes_without_loss_or_doubles(
             .spawn()
             .unwrap()
     };
-    let mut workers: Vec<_> = ["w0", "w1", "w2"].iter().map(|id| (id, spawn(id))).collect();
+    let mut workers: Vec<_> = ["w0", "w1", "w2"]
+        .iter()
+        .map(|id| (id, spawn(id)))
+        .collect();
     let mut victim = spawn("victim");
     // Killed once its first event is in the store, before its second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);

@@ -233,7 +233,8 @@ pub fn postgres() -> String {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );
-    let mut admin = postgres::Client::connect(base, postgres::NoTls).expect("connecting to the test PostgreSQL");
+    let mut admin = postgres::Client::connect(base, postgres::NoTls)
+        .expect("connecting to the test PostgreSQL");
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("creating a test database");

@@ -63,7 +63,11 @@ pub fn run(command: &StoreCommand) -> Result<Exit> {
                 match import(&store, dir) {
                     Ok(line) => println!("{}: {line}", dir.display()),
                     Err(e) => {
-                        eprintln!("{}: not imported: {}", dir.display(), super::error_chain(&e));
+                        eprintln!(
+                            "{}: not imported: {}",
+                            dir.display(),
+                            super::error_chain(&e)
+                        );
                         exit.errors += 1;
                     }
                 }

@@ -139,9 +139,8 @@ impl NewVerdict<'_> {
         let from_status = current.map_or("new", |v| v.status.as_str());
         if let Some(expect) = self.expect {
             if expect != from_status {
-                let by = current.map_or(String::new(), |v| {
-                    format!(" by {} at {}", v.reviewer, v.at)
-                });
+                let by =
+                    current.map_or(String::new(), |v| format!(" by {} at {}", v.reviewer, v.at));
                 return Err(ReviewError::Conflict(format!(
                     "event {} is {from_status} now{by}, not {expect} as you saw it: \
                      another reviewer decided first; reload it and decide again",
@@ -275,7 +274,11 @@ impl ReviewDb {
     /// head, in one transaction. Returns the audit row. With `expect`, the
     /// verdict is refused ([`ReviewError::Conflict`]) unless the event's
     /// status is still `expect`, the one the reviewer saw.
-    pub fn record(&mut self, verdict: &NewVerdict<'_>, signer: &RunSigner) -> Result<AuditEntry, ReviewError> {
+    pub fn record(
+        &mut self,
+        verdict: &NewVerdict<'_>,
+        signer: &RunSigner,
+    ) -> Result<AuditEntry, ReviewError> {
         verdict.validate()?;
         let path = self.path.clone();
         let err = |source| ReviewError::Db {
@@ -508,8 +511,21 @@ pub fn verify_record(
 mod tests {
     use super::*;
 
-    fn nv<'a>(event_id: &'a str, status: &'a str, reviewer: &'a str, note: &'a str, at: &'a str) -> NewVerdict<'a> {
-        NewVerdict { event_id, status, reviewer, note, at, expect: None }
+    fn nv<'a>(
+        event_id: &'a str,
+        status: &'a str,
+        reviewer: &'a str,
+        note: &'a str,
+        at: &'a str,
+    ) -> NewVerdict<'a> {
+        NewVerdict {
+            event_id,
+            status,
+            reviewer,
+            note,
+            at,
+            expect: None,
+        }
     }
 
     #[test]
@@ -517,13 +533,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let signer = RunSigner::from_seed([5u8; 32]);
         let mut db = ReviewDb::open(dir.path()).unwrap();
-        let first = NewVerdict { expect: Some("new"), ..nv("e1", "confirmed", "ana", "", "t1") };
+        let first = NewVerdict {
+            expect: Some("new"),
+            ..nv("e1", "confirmed", "ana", "", "t1")
+        };
         db.record(&first, &signer).unwrap();
         // Ben saw the event as new too, and decides second.
-        let second = NewVerdict { expect: Some("new"), ..nv("e1", "rejected", "ben", "", "t2") };
+        let second = NewVerdict {
+            expect: Some("new"),
+            ..nv("e1", "rejected", "ben", "", "t2")
+        };
         match db.record(&second, &signer) {
             Err(ReviewError::Conflict(m)) => {
-                assert!(m.contains("e1 is confirmed now by ana at t1, not new"), "{m}")
+                assert!(
+                    m.contains("e1 is confirmed now by ana at t1, not new"),
+                    "{m}"
+                )
             }
             other => panic!("expected a conflict, got {other:?}"),
         }
@@ -531,10 +556,19 @@ mod tests {
         assert_eq!(db.audit(None).unwrap().len(), 1);
         assert!(db.verify(&[signer.verifying_key()]).unwrap().is_empty());
         // Having seen the verdict, he may change it.
-        let third = NewVerdict { expect: Some("confirmed"), ..second };
+        let third = NewVerdict {
+            expect: Some("confirmed"),
+            ..second
+        };
         assert_eq!(db.record(&third, &signer).unwrap().from_status, "confirmed");
-        let bad = NewVerdict { expect: Some("maybe"), ..second };
-        assert!(matches!(db.record(&bad, &signer), Err(ReviewError::Invalid(_))));
+        let bad = NewVerdict {
+            expect: Some("maybe"),
+            ..second
+        };
+        assert!(matches!(
+            db.record(&bad, &signer),
+            Err(ReviewError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -543,15 +577,35 @@ mod tests {
         let signer = RunSigner::from_seed([5u8; 32]);
         let trusted = [signer.verifying_key()];
         let mut db = ReviewDb::open(dir.path()).unwrap();
-        db.record(&nv("e1", "confirmed", "ana", "", "2026-11-28T10:00:00Z"), &signer)
+        db.record(
+            &nv("e1", "confirmed", "ana", "", "2026-11-28T10:00:00Z"),
+            &signer,
+        )
         .unwrap();
-        db.record(&nv("e2", "rejected", "ben", "a shadow", "2026-11-28T10:01:00Z"), &signer)
+        db.record(
+            &nv("e2", "rejected", "ben", "a shadow", "2026-11-28T10:01:00Z"),
+            &signer,
+        )
         .unwrap();
-        let e = db.record(&nv("e1", "escalated", "ana", "second look", "2026-11-28T10:02:00Z"), &signer)
+        let e = db
+            .record(
+                &nv(
+                    "e1",
+                    "escalated",
+                    "ana",
+                    "second look",
+                    "2026-11-28T10:02:00Z",
+                ),
+                &signer,
+            )
             .unwrap();
         assert_eq!((e.seq, e.from_status.as_str()), (2, "confirmed"));
-        assert!(db.record(&nv("e3", "maybe", "ana", "", "t"), &signer).is_err());
-        assert!(db.record(&nv("e3", "confirmed", " ", "", "t"), &signer).is_err());
+        assert!(db
+            .record(&nv("e3", "maybe", "ana", "", "t"), &signer)
+            .is_err());
+        assert!(db
+            .record(&nv("e3", "confirmed", " ", "", "t"), &signer)
+            .is_err());
         assert!(db.verify(&trusted).unwrap().is_empty());
         let v: std::collections::BTreeMap<_, _> = db.verdicts().unwrap().into_iter().collect();
         assert_eq!(v["e1"].status, "escalated");

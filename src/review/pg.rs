@@ -277,7 +277,11 @@ impl PgStore {
             "run" => "e.run_id COLLATE \"C\"",
             _ => "COALESCE(e.start_s, 0)",
         };
-        let dir = if q.desc.unwrap_or(false) { "DESC" } else { "ASC" };
+        let dir = if q.desc.unwrap_or(false) {
+            "DESC"
+        } else {
+            "ASC"
+        };
         let limit = q.limit.unwrap_or(50).clamp(1, 500) as i64;
         let offset = q.offset.unwrap_or(0) as i64;
         let filter = "FROM lookout.events e LEFT JOIN lookout.verdicts v USING (run_id, event_id)
@@ -572,7 +576,15 @@ impl PgStore {
                         .map_or(-1, |a| a.seq);
                     tx.execute(
                         "INSERT INTO lookout.verdicts VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        &[&run_id, event_id, &v.status, &v.reviewer, &v.at, &v.note, &seq],
+                        &[
+                            &run_id,
+                            event_id,
+                            &v.status,
+                            &v.reviewer,
+                            &v.at,
+                            &v.note,
+                            &seq,
+                        ],
                     )?;
                 }
                 if let Some(s) = &review.seal {
@@ -588,20 +600,16 @@ impl PgStore {
 
 fn schema_version(c: &mut Client) -> Result<i32, postgres::Error> {
     let exists: bool = c
-        .query_one(
-            "SELECT to_regclass('lookout.migrations') IS NOT NULL",
-            &[],
-        )?
+        .query_one("SELECT to_regclass('lookout.migrations') IS NOT NULL", &[])?
         .get(0);
     if !exists {
         return Ok(0);
     }
-    Ok(c
-        .query_one(
-            "SELECT COALESCE(max(version), 0) FROM lookout.migrations",
-            &[],
-        )?
-        .get(0))
+    Ok(c.query_one(
+        "SELECT COALESCE(max(version), 0) FROM lookout.migrations",
+        &[],
+    )?
+    .get(0))
 }
 
 /// Inserts or rewrites an event; the rows changed (0 when it was there,

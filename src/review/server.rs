@@ -582,7 +582,12 @@ async fn session(State(app): State<Arc<AppState>>) -> Response {
             (
                 distinct(|e| &e.signature),
                 distinct(|e| &e.source),
-                app.runs.read().expect("runs lock").keys().cloned().collect(),
+                app.runs
+                    .read()
+                    .expect("runs lock")
+                    .keys()
+                    .cloned()
+                    .collect(),
                 events.len(),
             )
         }
@@ -697,7 +702,9 @@ async fn row_and_audit(
                 .iter()
                 .find(|e| e.run == run && e.id == id)
                 .cloned();
-            let db = r.db.as_ref().expect("a run has its database without a store");
+            let db =
+                r.db.as_ref()
+                    .expect("a run has its database without a store");
             let audit = db.lock().expect("db lock").audit(Some(id))?;
             Ok((row, audit))
         }
@@ -812,7 +819,9 @@ async fn verdict(
                 at: &at,
                 expect: body.expect.as_deref(),
             };
-            let db = r.db.as_ref().expect("a run has its database without a store");
+            let db =
+                r.db.as_ref()
+                    .expect("a run has its database without a store");
             let recorded = db.lock().expect("db lock").record(&verdict, &app.signer);
             recorded.map(Some)
         }

@@ -159,10 +159,16 @@ mod tests {
             redact("postgres://ana:s3cr@t@db:5432/lookout"),
             "postgres://ana:***@db:5432/lookout"
         );
-        assert_eq!(redact("postgres://ana@db/lookout"), "postgres://ana@db/lookout");
+        assert_eq!(
+            redact("postgres://ana@db/lookout"),
+            "postgres://ana@db/lookout"
+        );
         assert_eq!(redact("postgres://db/lookout"), "postgres://db/lookout");
         let e = StoreSpec::parse("mysql://ana:pw@db/x").unwrap_err();
-        assert!(e.contains("mysql://ana:***@db/x") && !e.contains("pw"), "{e}");
+        assert!(
+            e.contains("mysql://ana:***@db/x") && !e.contains("pw"),
+            "{e}"
+        );
         assert_eq!(StoreSpec::parse("sqlite").unwrap(), StoreSpec::Sqlite);
         assert_eq!(
             StoreSpec::parse("postgresql://db/x").unwrap(),

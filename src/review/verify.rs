@@ -10,8 +10,8 @@ use ed25519_dalek::VerifyingKey;
 use super::db::{verify_record, ReviewDb, ReviewExport};
 use super::pg::PgStore;
 use super::store::closed_events;
-use crate::evidence::record::RunRecord;
 use crate::evidence::bundle::REVIEW_FILE;
+use crate::evidence::record::RunRecord;
 use crate::evidence::verify::{self as evidence, Report, Store};
 
 /// Checks the run folder `dir` (see [`evidence::verify_run`]) and its

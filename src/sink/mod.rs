@@ -105,7 +105,9 @@ pub enum SinkError {
     Webhook { url: String, message: String },
     #[error(transparent)]
     Export(Box<export::ExportError>),
-    #[error("{0}; the events stay in the run folder, and `lookout store import` brings them in later")]
+    #[error(
+        "{0}; the events stay in the run folder, and `lookout store import` brings them in later"
+    )]
     Store(crate::review::db::ReviewError),
 }
 

@@ -9,7 +9,11 @@ function setMessage(text) { $('#message').textContent = text; }
 
 async function api(path, options = {}) {
   const res = await fetch(path, { credentials: 'same-origin', ...options });
-  if (!res.ok) throw new Error(`${res.status}: ${(await res.text()).trim()}`);
+  if (!res.ok) {
+    const err = new Error(`${res.status}: ${(await res.text()).trim()}`);
+    err.status = res.status;
+    throw err;
+  }
   return res.json();
 }
 
@@ -181,7 +185,10 @@ async function decide(status) {
     const res = await api(`/api/events/${encodeURIComponent(row.run)}/${encodeURIComponent(row.id)}/verdict`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': state.csrf },
-      body: JSON.stringify({ status, reviewer, note: $('#note').value }),
+      // `expect` is the status this reviewer saw: when another reviewer
+      // decided in between (another tab, another serve on the same store),
+      // the server refuses with 409 instead of overwriting their verdict.
+      body: JSON.stringify({ status, reviewer, note: $('#note').value, expect: row.status }),
     });
     row.status = res.audit.to_status;
     setMessage(`${row.id}: ${res.audit.from_status} → ${res.audit.to_status}`);
@@ -189,6 +196,15 @@ async function decide(status) {
     if (state.selected + 1 < state.page.length || state.offset + state.page.length < state.total) await move(1);
     else await openEvent(state.selected);
   } catch (e) {
+    if (e.status === 409) {
+      // Show the event as it is now, with the other reviewer's verdict.
+      try {
+        const data = await api(`/api/events/${encodeURIComponent(row.run)}/${encodeURIComponent(row.id)}`);
+        if (data.row) Object.assign(row, data.row);
+        state.open.data = data;
+        renderEvent();
+      } catch (_) { /* the conflict message below says what to do */ }
+    }
     setMessage(e.message);
   }
 }
