@@ -24,9 +24,12 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
 # For the tests only: rtsp-server-perl (they start their own on loopback),
-# and chromium with its WebDriver for the review UI's end-to-end test.
+# chromium with its WebDriver for the review UI's end-to-end test, and
+# postgresql for the shared review store's tests (they start their own
+# server with scripts/pg-local.sh: a temporary data folder, a free loopback
+# port, an unprivileged user; the package's own cluster is not used).
 PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv libgdal-dev gdal-bin
-          rtsp-server-perl chromium chromium-driver libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+          rtsp-server-perl chromium chromium-driver postgresql libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -43,6 +46,9 @@ if ((${#missing[@]})); then
     # nothing here uses; stop it where systemd runs.
     if [[ " ${missing[*]} " == *" rtsp-server-perl "* && -d /run/systemd/system ]]; then
         $SUDO systemctl disable --now rtsp-server-perl >/dev/null 2>&1 || true
+    fi
+    if [[ " ${missing[*]} " == *" postgresql "* && -d /run/systemd/system ]]; then
+        $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
     fi
 else
     say "Debian packages present"
