@@ -57,9 +57,12 @@
 #   live_rss_growth_mb  resident memory of that watch after LIVE_SOAK_S
 #                    (default 600) seconds minus after 60. Target < 20.
 #                    See scripts/bench_live.py.
-#   review_list_p99_ms  `lookout serve` on a synthetic run of 20,000 events:
-#                    99th percentile of GET /api/events (filtered, sorted page
-#                    of 50) over HTTP, beside review_startup_s.
+#   review_list_p99_ms, review_pg_list_p99_ms  `lookout serve` on a run of
+#                    20,000 copies of one real event: 99th percentile of GET
+#                    /api/events (filtered, sorted page of 50) over HTTP, with
+#                    SQLite in the run folder and then with --store on a
+#                    PostgreSQL started on loopback (pg-local.sh), beside
+#                    startup times and the store import's time.
 #                    See scripts/bench_review.py.
 #   redact_s_per_event  what `lookout export --redact` adds per event over the
 #                    same bundle without it, on the first round's run of the
@@ -268,7 +271,7 @@ fi
 
 # --- Review server ---------------------------------------------------------------
 if want review; then
-python3 scripts/bench_review.py ./target/release/lookout "$OUT" "${REVIEW_EVENTS:-20000}"
+python3 scripts/bench_review.py ./target/release/lookout "$OUT" "${REVIEW_EVENTS:-20000}" "$CLIP" "$MODEL"
 
 fi
 

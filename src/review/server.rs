@@ -139,7 +139,7 @@ pub fn check_run(dir: &Path, record: &RunRecord, trusted: &[VerifyingKey]) -> Ru
     if !report.holds() {
         RunCheck {
             state: RunState::Tampered,
-            problem: report.problems.join("; "),
+            problem: first_problems(&report.problems, dir),
         }
     } else if status != RunStatus::Finished {
         unfinished()
@@ -149,6 +149,29 @@ pub fn check_run(dir: &Path, record: &RunRecord, trusted: &[VerifyingKey]) -> Ru
             problem: String::new(),
         }
     }
+}
+
+/// How many of a tampered run's problems its state names: every row of
+/// the run carries the text, and a run whose manifest is gone has one
+/// problem per file (20,000 events: megabytes per row).
+const PROBLEMS_SHOWN: usize = 8;
+
+/// The first [`PROBLEMS_SHOWN`] problems, and how many more there are.
+fn first_problems(problems: &[String], dir: &Path) -> String {
+    let mut text = problems
+        .iter()
+        .take(PROBLEMS_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > PROBLEMS_SHOWN {
+        text.push_str(&format!(
+            "; and {} more (lookout verify {} lists them all)",
+            problems.len() - PROBLEMS_SHOWN,
+            dir.display()
+        ));
+    }
+    text
 }
 
 /// One run folder being reviewed.
@@ -971,6 +994,23 @@ pub fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_with_thousands_of_problems_names_the_first_and_counts_the_rest() {
+        let problems: Vec<String> = (0..20_000)
+            .map(|i| format!("events/e{i}/event.json: extra (not in the manifest)"))
+            .collect();
+        let text = first_problems(&problems, Path::new("runs/big"));
+        assert!(text.starts_with("events/e0/event.json: extra"), "{text}");
+        assert!(text.contains("events/e7/event.json") && !text.contains("events/e8/"));
+        assert!(
+            text.ends_with("; and 19992 more (lookout verify runs/big lists them all)"),
+            "{text}"
+        );
+        let few = first_problems(&problems[..2], Path::new("r"));
+        assert_eq!(few.matches("extra").count(), 2);
+        assert!(!few.contains("more"), "{few}");
+    }
 
     fn row(id: &str, status: &str, score: f64, start: f64) -> EventRow {
         EventRow {
