@@ -741,7 +741,7 @@ fn exports_of_reviewed_events_verify_and_tampered_bundles_are_named() {
 }
 
 /// Reads one file of a zip.
-fn zip_file(path: &Path, name: &str) -> Vec<u8> {
+pub(crate) fn zip_file(path: &Path, name: &str) -> Vec<u8> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut f = zip.by_name(name).unwrap();
     let mut bytes = Vec::new();

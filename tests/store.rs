@@ -368,6 +368,41 @@ fn two_reviewers_on_two_servers_decide_the_same_event_and_one_verdict_wins() {
         &url,
     ]);
     assert_eq!(code, Some(0), "{text}");
+
+    // Export takes the verdicts from the store; the bundle carries the
+    // store's audit chain and verifies on its own.
+    let run = out.join("shared");
+    let bundle = dir.path().join("decided.zip");
+    let (code, text) = lk(&[
+        "export",
+        run.to_str().unwrap(),
+        "--format",
+        "bundle",
+        "--events",
+        &format!("{event},{other}"),
+        "-o",
+        bundle.to_str().unwrap(),
+        "--store",
+        &url,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("exported 2 event(s)"), "{text}");
+    let (code, text) = lk(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    let review: serde_json::Value =
+        serde_json::from_slice(&crate::review::zip_file(&bundle, "review.json")).unwrap();
+    assert_eq!(review["audit"].as_array().unwrap().len(), 13, "{review}");
+    assert_eq!(review["verdicts"][event]["status"], won, "{review}");
+    // Without the store, the run folder has no verdicts to export.
+    let (code, text) = lk(&[
+        "export",
+        run.to_str().unwrap(),
+        "--format",
+        "bundle",
+        "-o",
+        dir.path().join("none.zip").to_str().unwrap(),
+    ]);
+    assert_ne!(code, Some(0), "{text}");
 }
 
 #[test]

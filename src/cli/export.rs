@@ -53,6 +53,10 @@ pub struct ExportArgs {
     /// Repeat for several.
     #[arg(long, value_name = "KEY")]
     pub trust: Vec<String>,
+    /// With a PostgreSQL store, the verdicts and audit log come from it,
+    /// and the run is checked against it before export.
+    #[command(flatten)]
+    pub store: super::args::StoreArg,
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
@@ -81,8 +85,9 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let out =
         (args.out.clone()).unwrap_or_else(|| args.format.default_out(&export::run_id(&args.run)));
     export::check_out(&args.run, &out)?;
-    export::check_run(&args.run, &trusted)?;
-    let chosen = export::choose(&args.run, &args.events)?;
+    let store = args.store.connect(None)?;
+    export::check_run(&args.run, &trusted, store.as_deref())?;
+    let chosen = export::choose(&args.run, &args.events, store.as_deref())?;
     let mut redactor = if args.redact {
         Some(redactor(args)?)
     } else {

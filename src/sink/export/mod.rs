@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::evidence::record::{EventLine, EventRecord, RecordError, RunStatus, Step};
 use crate::review::db::{ReviewError, ReviewExport, Verdict, STATUSES};
+use crate::review::pg::PgStore;
 
 use super::{Sink, SinkError};
 use redact::{RedactedCopy, Redactor};
@@ -240,13 +241,20 @@ pub struct Chosen {
 /// manifest chain, the seal by one of `trusted`, and the review record):
 /// an export vouches for the run, so a run that does not hold is refused
 /// with every problem named.
-pub fn check_run(run: &Path, trusted: &[ed25519_dalek::VerifyingKey]) -> Result<(), ExportError> {
+pub fn check_run(
+    run: &Path,
+    trusted: &[ed25519_dalek::VerifyingKey],
+    store: Option<&PgStore>,
+) -> Result<(), ExportError> {
     if !run.join("manifest.jsonl").is_file() {
         return Err(ExportError::NoRun {
             dir: run.to_owned(),
         });
     }
-    let report = crate::review::verify::verify_run(run, trusted);
+    let report = match store {
+        Some(store) => crate::review::verify::verify_run_in_store(run, store, trusted),
+        None => crate::review::verify::verify_run(run, trusted),
+    };
     let status = crate::evidence::record::RunRecord::read(run)
         .ok()
         .map(|r| (r.status_now(run), r.status_line(run)));
@@ -336,9 +344,13 @@ pub fn run_id(run: &Path) -> String {
 /// Chooses the closed events of the run folder `run` by `which`: a status
 /// (`confirmed`, `escalated`, `rejected`, `new`), `all`, or event ids
 /// separated by commas. An empty choice is an error that says how to
-/// make one.
-pub fn choose(run: &Path, which: &str) -> Result<Chosen, ExportError> {
-    let review = ReviewExport::read(run)?;
+/// make one. The verdicts come from `store` when the run is reviewed in
+/// the shared PostgreSQL store, else from the run's `review.sqlite`.
+pub fn choose(run: &Path, which: &str, store: Option<&PgStore>) -> Result<Chosen, ExportError> {
+    let review = match store {
+        Some(store) => store.export(&crate::evidence::record::RunRecord::read(run)?.run_id)?,
+        None => ReviewExport::read(run)?,
+    };
     let lines = EventLine::read_all(run).map_err(|source| ExportError::NotARun {
         dir: run.to_owned(),
         source,
