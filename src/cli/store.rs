@@ -96,18 +96,8 @@ fn import(store: &PgStore, dir: &std::path::Path) -> Result<String> {
     let record = RunRecord::read(dir)?;
     let events = closed_events(dir)?;
     let review = ReviewExport::read(dir)?;
-    let run = StoredRun {
-        run_id: record.run_id.clone(),
-        started_at: record.started_at.clone(),
-        mode: serde_json::to_value(record.mode)?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        dir: std::fs::canonicalize(dir)
-            .unwrap_or_else(|_| dir.to_owned())
-            .display()
-            .to_string(),
-    };
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let run = StoredRun::of(&record, &canonical);
     let done = store.import(&run, &events, &review)?;
     let review_line = if done.review_present {
         "its review record was already there".to_owned()

@@ -76,6 +76,16 @@ pub enum RunMode {
     Watch,
 }
 
+impl RunMode {
+    /// As `run.json` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Screen => "screen",
+            RunMode::Watch => "watch",
+        }
+    }
+}
+
 /// Where a run stands. `run.json` says `running` until the run ends; a run
 /// that still says so while no process holds its [`lock`](super::lock)
 /// was killed, and [`RunRecord::status_now`] reads it as `interrupted`.

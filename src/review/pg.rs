@@ -37,7 +37,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The advisory lock that serialises migrations across processes.
-const MIGRATE_LOCK: i64 = 0x6c6f_6f6b_6f75_74;
+const MIGRATE_LOCK: i64 = 0x006c_6f6f_6b6f_7574; // "lookout" in ASCII
 
 /// A run as the store knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,28 @@ pub struct StoredRun {
     pub started_at: String,
     pub mode: String,
     pub dir: String,
+}
+
+impl StoredRun {
+    /// The run of `record`, whose folder is `dir`.
+    pub fn of(record: &crate::evidence::record::RunRecord, dir: &std::path::Path) -> StoredRun {
+        StoredRun {
+            run_id: record.run_id.clone(),
+            started_at: record.started_at.clone(),
+            mode: record.mode.as_str().to_owned(),
+            dir: dir.display().to_string(),
+        }
+    }
+}
+
+/// The review list's choices, in byte order, and how many events there
+/// are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facets {
+    pub signatures: Vec<String>,
+    pub sources: Vec<String>,
+    pub runs: Vec<String>,
+    pub events: usize,
 }
 
 /// What `lookout store import` did with one run.
@@ -89,7 +111,7 @@ impl PgStore {
     /// one is refused: this lookout would not know its tables).
     pub fn connect(url: &str) -> Result<PgStore, ReviewError> {
         let store = Self::open(url)?;
-        let version = store.with(|c| schema_version(c))?;
+        let version = store.with(schema_version)?;
         if version < SCHEMA_VERSION {
             store.migrate()?;
         } else if version > SCHEMA_VERSION {
@@ -355,7 +377,7 @@ impl PgStore {
 
     /// The list's choices: signatures, sources and runs, and how many
     /// events there are.
-    pub fn facets(&self) -> Result<(Vec<String>, Vec<String>, Vec<String>, usize), ReviewError> {
+    pub fn facets(&self) -> Result<Facets, ReviewError> {
         self.with(|c| {
             let column = |c: &mut Client, sql: &str| -> Result<Vec<String>, postgres::Error> {
                 Ok(c.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
@@ -375,7 +397,12 @@ impl PgStore {
             let n: i64 = c
                 .query_one("SELECT count(*) FROM lookout.events", &[])?
                 .get(0);
-            Ok((signatures, sources, runs, n as usize))
+            Ok(Facets {
+                signatures,
+                sources,
+                runs,
+                events: n as usize,
+            })
         })
     }
 

@@ -593,7 +593,7 @@ async fn session(State(app): State<Arc<AppState>>) -> Response {
     app.refresh();
     let (signatures, sources, runs, n) = match app.store.clone() {
         Some(store) => match blocking(move || store.facets()).await {
-            Ok(facets) => facets,
+            Ok(f) => (f.signatures, f.sources, f.runs, f.events),
             Err(e) => return review_error(e),
         },
         None => {

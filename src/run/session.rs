@@ -336,15 +336,8 @@ impl Session {
         let Some(store) = &self.store else {
             return Ok(None);
         };
-        store.register_run(&StoredRun {
-            run_id: record.run_id.clone(),
-            started_at: record.started_at.clone(),
-            mode: serde_json::to_value(record.mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            dir: run.lock().dir().display().to_string(),
-        })?;
+        let dir = run.lock().dir().to_owned();
+        store.register_run(&StoredRun::of(record, &dir))?;
         store.withdraw(&record.run_id, withdrawn)?;
         Ok(Some(Box::new(StoreSink::new(
             run.clone(),
