@@ -318,6 +318,53 @@ pub struct ServeConfig {
     pub token: Option<String>,
 }
 
+/// `text` with the password of a URL's user part replaced by `***`:
+/// `postgres://ana:pw@db/x` becomes `postgres://ana:***@db/x`, and
+/// `--store=rtsp://cam:pw@10.0.0.5/live` keeps all but `pw`. Applied to
+/// what run.json records (the command line, the config, live feeds) and
+/// to every store URL lookout shows: run folders travel as evidence.
+pub fn hide_password(text: &str) -> String {
+    let Some(scheme_end) = text.find("://").map(|i| i + 3) else {
+        return text.to_owned();
+    };
+    let rest = &text[scheme_end..];
+    // The authority ends at the path, query or fragment.
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    let Some(at) = authority.rfind('@') else {
+        return text.to_owned();
+    };
+    match authority[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &text[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// Every string in `value` through [`hide_password`].
+fn hide_passwords(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = hide_password(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(hide_passwords),
+        serde_json::Value::Object(o) => o.values_mut().for_each(hide_passwords),
+        _ => {}
+    }
+}
+
+impl Config {
+    /// The config as run.json records it: every setting, less the two
+    /// kept out because they are secrets (`[serve] token`, `[store] url`)
+    /// and the passwords of URLs (a feed's `rtsp://user:password@…`).
+    pub fn recorded(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("configs serialise");
+        hide_passwords(&mut value);
+        value
+    }
+}
+
 /// `[store]`: the review store shared by workers and reviewers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -532,6 +579,47 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_hidden_and_nothing_else_is() {
+        for (text, shown) in [
+            (
+                "postgres://ana:s3cr@t@db:5432/x",
+                "postgres://ana:***@db:5432/x",
+            ),
+            (
+                "--store=postgres://ana:pw@db/x",
+                "--store=postgres://ana:***@db/x",
+            ),
+            (
+                "rtsp://cam:pw@10.0.0.5:554/live",
+                "rtsp://cam:***@10.0.0.5:554/live",
+            ),
+            // No user part: an '@' in the path or a port is not one.
+            (
+                "rtsp://10.0.0.5:554/stream@1",
+                "rtsp://10.0.0.5:554/stream@1",
+            ),
+            ("udp://@:5600", "udp://@:5600"),
+            ("postgres://ana@db/x", "postgres://ana@db/x"),
+            ("runs/a:b@c", "runs/a:b@c"),
+        ] {
+            assert_eq!(hide_password(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_recorded_config_hides_a_feeds_password() {
+        let config: Config =
+            toml::from_str("[[feed]]\nname = \"cam\"\nurl = \"rtsp://op:hunter2@10.1.1.1/live\"\n")
+                .unwrap();
+        let recorded = config.recorded().to_string();
+        assert!(!recorded.contains("hunter2"), "{recorded}");
+        assert!(
+            recorded.contains("rtsp://op:***@10.1.1.1/live"),
+            "{recorded}"
+        );
+    }
 
     #[test]
     fn inference_workers_share_the_cores_unless_told() {
@@ -776,7 +864,9 @@ mod tests {
                 text
             );
             let mut back = back.unwrap();
+            // The two settings kept out of run.json: they may hold secrets.
             back.serve.token = config.serve.token.clone();
+            back.store.url = config.store.url.clone();
             prop_assert_eq!(back, config, "{}", text);
             Ok(())
         }

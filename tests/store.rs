@@ -19,6 +19,22 @@ fn lk(args: &[&str]) -> (Option<i32>, String) {
     (o.status.code(), text)
 }
 
+/// `lookout screen` of the sample sortie into `out`/`run_id`, writing its
+/// events into the store at `url`.
+fn screen_into(out: &Path, run_id: &str, url: &str) -> std::process::Output {
+    lookout(&[
+        "screen",
+        data("sample-sortie.mp4").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--run-id",
+        run_id,
+        "--store",
+        url,
+        "--quiet",
+    ])
+}
+
 /// The events of `run_id` in the store: event id → sha256.
 fn stored(url: &str, run_id: &str) -> Vec<(String, String)> {
     sql(url)
@@ -51,19 +67,19 @@ fn a_worker_writes_its_events_into_postgres_and_verify_checks_the_run_against_it
     let url = postgres();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
-    let o = lookout(&[
-        "screen",
-        data("sample-sortie.mp4").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--run-id",
-        "sortie-1",
-        "--store",
-        &url,
-        "--quiet",
-    ]);
+    // The test server trusts loopback and ignores passwords: one is given
+    // to see that run.json, which travels as evidence, keeps it out.
+    let with_password = url.replacen("lookout@", "lookout:pw-not-recorded@", 1);
+    assert_ne!(with_password, url);
+    let o = screen_into(&out, "sortie-1", &with_password);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let run = out.join("sortie-1");
+    let record = std::fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(!record.contains("pw-not-recorded"), "{record}");
+    assert!(
+        record.contains("lookout:***@"),
+        "the command line, redacted"
+    );
     // No review.sqlite: the review record lives in the store.
     assert!(!run.join("review.sqlite").exists());
     let events = in_folder(&run);
@@ -111,17 +127,7 @@ fn a_worker_writes_its_events_into_postgres_and_verify_checks_the_run_against_it
     assert_eq!(lk(&["verify", run_s, "--store", &url]).0, Some(0));
 
     // Another run may not take the same id in the same store.
-    let o = lookout(&[
-        "screen",
-        data("sample-sortie.mp4").to_str().unwrap(),
-        "--out",
-        dir.path().join("elsewhere").to_str().unwrap(),
-        "--run-id",
-        "sortie-1",
-        "--store",
-        &url,
-        "--quiet",
-    ]);
+    let o = screen_into(&dir.path().join("elsewhere"), "sortie-1", &url);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("already has a run sortie-1")
@@ -260,17 +266,7 @@ fn two_reviewers_on_two_servers_decide_the_same_event_and_one_verdict_wins() {
     let url = postgres();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs");
-    let o = lookout(&[
-        "screen",
-        data("sample-sortie.mp4").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--run-id",
-        "shared",
-        "--store",
-        &url,
-        "--quiet",
-    ]);
+    let o = screen_into(&out, "shared", &url);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let token = "a-token-for-two-servers";
     let (mut a, base_a) = serve_with(&out, token, &["--store", &url]);

@@ -502,7 +502,9 @@ impl RunRecord {
             started_at,
             finished_at: None,
             resumes: Vec::new(),
-            command: std::env::args().collect(),
+            command: std::env::args()
+                .map(|a| crate::config::hide_password(&a))
+                .collect(),
             config,
             thresholds,
             signatures,

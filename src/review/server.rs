@@ -305,10 +305,7 @@ fn row(
         count: s.count,
         peak_count: s.peak_count,
         score,
-        source: source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| source.display().to_string()),
+        source: super::store::source_name(source),
         start_s: s.start_s,
         end_s: e.end_s,
         status: verdict.map_or("new", |v| &v.status).to_owned(),
@@ -783,6 +780,20 @@ struct VerdictBody {
     expect: Option<String>,
 }
 
+impl VerdictBody {
+    /// The verdict on event `id`, given at `at`.
+    fn verdict<'a>(&'a self, id: &'a str, at: &'a str) -> NewVerdict<'a> {
+        NewVerdict {
+            event_id: id,
+            status: &self.status,
+            reviewer: &self.reviewer,
+            note: &self.note,
+            at,
+            expect: self.expect.as_deref(),
+        }
+    }
+}
+
 async fn verdict(
     State(app): State<Arc<AppState>>,
     UrlPath((run, id)): UrlPath<(String, String)>,
@@ -812,15 +823,9 @@ async fn verdict(
                 if store.row(&run, &id)?.is_none() {
                     return Ok(None);
                 }
-                let verdict = NewVerdict {
-                    event_id: &id,
-                    status: &body.status,
-                    reviewer: &body.reviewer,
-                    note: &body.note,
-                    at: &at,
-                    expect: body.expect.as_deref(),
-                };
-                store.record(&run, &verdict, &app.signer).map(Some)
+                store
+                    .record(&run, &body.verdict(&id, &at), &app.signer)
+                    .map(Some)
             })
             .await
         }
@@ -834,14 +839,7 @@ async fn verdict(
             {
                 return not_found();
             }
-            let verdict = NewVerdict {
-                event_id: &id,
-                status: &body.status,
-                reviewer: &body.reviewer,
-                note: &body.note,
-                at: &at,
-                expect: body.expect.as_deref(),
-            };
+            let verdict = body.verdict(&id, &at);
             let db =
                 r.db.as_ref()
                     .expect("a run has its database without a store");

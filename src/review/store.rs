@@ -60,24 +60,14 @@ impl StoreSpec {
     }
 }
 
-/// `url` with the password of its user part, if any, replaced by `***`.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let Some(at) = rest.rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_owned(),
-    }
+pub use crate::config::hide_password as redact;
+
+/// How the review list names an event's input: its file name (a path
+/// that has none, as it is).
+pub fn source_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// A closed event as the review list shows it, read from its `event.json`
@@ -116,10 +106,7 @@ impl StoredEvent {
             count: s.count,
             peak_count: s.peak_count,
             score: f64::from(record.best_frame.mean_score),
-            source: source
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| source.display().to_string()),
+            source: source_name(source),
             start_s: s.start_s,
             end_s: record.end_s,
             annotated: record.artefacts.annotated.clone(),

@@ -230,7 +230,7 @@ fn retry(
                 .unwrap_or_default()
         )));
     }
-    let mut now = serde_json::to_value(&session.config).expect("configs serialise");
+    let mut now = session.config.recorded();
     let mut then = record.config.clone();
     // The model is checked by its sha256 on resume; where and how fast it
     // runs may change between attempts.

@@ -143,7 +143,7 @@ fn feed_records(feeds: &[Arc<Feed>], signatures: &[Vec<BuiltSignature>]) -> Vec<
         .zip(signatures)
         .map(|(f, sigs)| FeedRecord {
             name: f.spec.name.clone(),
-            url: f.spec.url.clone(),
+            url: crate::config::hide_password(&f.spec.url),
             file: f.spec.file,
             rtsp_transport: serde_json::to_value(f.spec.rtsp_transport).unwrap_or_default(),
             signatures: sigs

@@ -276,7 +276,7 @@ impl Session {
             mode,
             run_id,
             self.started_at.clone(),
-            serde_json::to_value(&self.config).expect("configs serialise"),
+            self.config.recorded(),
             self.thresholds(),
             ModelRecord {
                 path: self.model_path.clone(),
