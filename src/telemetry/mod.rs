@@ -194,7 +194,9 @@ impl Utc {
                     _ => return None,
                 };
                 let hm: String = rest[1..].chars().filter(|c| *c != ':').collect();
-                if hm.len() != 4 {
+                // Four ASCII digits: a damaged offset of multi-byte
+                // characters must not be sliced inside one.
+                if hm.len() != 4 || !hm.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
                 let h: i64 = hm[..2].parse().ok()?;
