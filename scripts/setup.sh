@@ -25,11 +25,12 @@ say() { printf 'setup: %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------
 # For the tests only: rtsp-server-perl (they start their own on loopback),
 # chromium with its WebDriver for the review UI's end-to-end test, and
-# postgresql for the shared review store's tests (they start their own
-# server with scripts/pg-local.sh: a temporary data folder, a free loopback
-# port, an unprivileged user; the package's own cluster is not used).
+# postgresql and openssl for the shared review store's tests (they start
+# their own server with scripts/pg-local.sh: a temporary data folder, a free
+# loopback port, an unprivileged user, TLS with a throwaway authority; the
+# package's own cluster is not used).
 PACKAGES=(pkg-config clang libclang-dev ffmpeg python3-venv libgdal-dev gdal-bin
-          rtsp-server-perl chromium chromium-driver postgresql libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+          rtsp-server-perl chromium chromium-driver postgresql openssl libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do

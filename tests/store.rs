@@ -483,3 +483,53 @@ fn workers_write_at_once_and_one_killed_mid_run_resumes_without_loss_or_doubles(
 fn run_verify(dir: &Path, url: &str) -> (Option<i32>, String) {
     lk(&["verify", dir.to_str().unwrap(), "--store", url])
 }
+
+#[test]
+fn the_store_speaks_tls_when_its_url_asks_and_checks_whom_it_talks_to() {
+    let url = postgres();
+    let ca = crate::util::postgres_ca();
+    let tls = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let (code, text) = lk(&["store", "migrate", "--store", &tls]);
+    assert_eq!(code, Some(0), "{text}");
+    // The server's own view of the connection (pg_stat_ssl).
+    assert!(text.contains("connected with TLS"), "{text}");
+    let (code, text) = lk(&["store", "migrate", "--store", &url]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("connected without TLS"), "{text}");
+
+    // A worker, a verify and an export over TLS.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let o = screen_into(&out, "over-tls", &tls);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = out.join("over-tls");
+    assert_eq!(stored(&url, "over-tls"), in_folder(&run));
+    let (code, text) = lk(&["verify", run.to_str().unwrap(), "--store", &tls]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // A certificate from an authority lookout was not given, and a host
+    // name the certificate does not name: refused, and said why.
+    let (code, text) = lk(&[
+        "store",
+        "migrate",
+        "--store",
+        &format!("{url}?sslmode=require"),
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("UnknownIssuer") && text.contains("sslrootcert=FILE"),
+        "{text}"
+    );
+    let by_name = tls.replacen("127.0.0.1", "localhost", 1);
+    let (code, text) = lk(&["store", "migrate", "--store", &by_name]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not valid for name \"localhost\""), "{text}");
+    let (code, text) = lk(&[
+        "store",
+        "migrate",
+        "--store",
+        &format!("{url}?sslmode=allow"),
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("sslmode=allow"), "{text}");
+}

@@ -187,20 +187,17 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// A new, empty PostgreSQL database for one test, on a server that the
-/// first call starts (`scripts/pg-local.sh`: Debian's PostgreSQL as an
-/// unprivileged user, on a free loopback port, in a folder of its own)
-/// and that stops when the test binary exits: a watchdog shell waits on a
-/// pipe that only this process holds, and stops the server when it closes.
-/// `LOOKOUT_TEST_PG` (a URL) uses a server of your own instead.
-pub fn postgres() -> String {
+/// The test server's URL and the certificate authority of its TLS
+/// certificate (`DIR/tls/ca.pem` of `scripts/pg-local.sh`; with
+/// `LOOKOUT_TEST_PG`, `LOOKOUT_TEST_PG_CA`), started on first use.
+fn test_server() -> &'static (String, Option<PathBuf>) {
     use std::sync::OnceLock;
-    static SERVER: OnceLock<String> = OnceLock::new();
+    static SERVER: OnceLock<(String, Option<PathBuf>)> = OnceLock::new();
     static WATCHDOG: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let base = SERVER.get_or_init(|| {
+    SERVER.get_or_init(|| {
         if let Ok(url) = std::env::var("LOOKOUT_TEST_PG") {
-            return url;
+            let ca = std::env::var_os("LOOKOUT_TEST_PG_CA").map(PathBuf::from);
+            return (url, ca);
         }
         let script = repo().join("scripts/pg-local.sh");
         let dir = std::env::temp_dir().join(format!("lookout-test-pg-{}", std::process::id()));
@@ -226,8 +223,30 @@ pub fn postgres() -> String {
             .spawn()
             .expect("starting the PostgreSQL watchdog");
         *WATCHDOG.lock().unwrap() = Some(child);
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
-    });
+        let url = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+        let ca = dir.join("tls/ca.pem");
+        (url, ca.is_file().then_some(ca))
+    })
+}
+
+/// The PEM file of the certificate authority that signed the test
+/// server's TLS certificate, for `sslrootcert=`.
+pub fn postgres_ca() -> PathBuf {
+    test_server().1.clone().expect(
+        "the test PostgreSQL serves no TLS: scripts/pg-local.sh needs openssl \
+         (scripts/setup.sh installs it); with LOOKOUT_TEST_PG, set LOOKOUT_TEST_PG_CA",
+    )
+}
+
+/// A new, empty PostgreSQL database for one test, on a server that the
+/// first call starts (`scripts/pg-local.sh`: Debian's PostgreSQL as an
+/// unprivileged user, on a free loopback port, in a folder of its own)
+/// and that stops when the test binary exits: a watchdog shell waits on a
+/// pipe that only this process holds, and stops the server when it closes.
+/// `LOOKOUT_TEST_PG` (a URL) uses a server of your own instead.
+pub fn postgres() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let base = &test_server().0;
     let name = format!(
         "t{}_{}",
         std::process::id(),

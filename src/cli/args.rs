@@ -128,9 +128,10 @@ fn parse_tile(v: &str) -> Result<u32, String> {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
     /// Review store: postgres://user:password@host:port/database for one
-    /// PostgreSQL database shared by workers and reviewers, or `sqlite`
-    /// for review.sqlite in each run folder [default: $LOOKOUT_STORE,
-    /// else the config's [store] url, else sqlite].
+    /// PostgreSQL database shared by workers and reviewers (TLS with
+    /// ?sslmode=verify-full&sslrootcert=CA.pem), or `sqlite` for
+    /// review.sqlite in each run folder [default: $LOOKOUT_STORE, else the
+    /// config's [store] url, else sqlite].
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
 }

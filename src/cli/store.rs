@@ -54,6 +54,15 @@ pub fn run(command: &StoreCommand) -> Result<Exit> {
             for (version, name) in applied {
                 println!("{}: applied migration {version} ({name})", store.shown());
             }
+            println!(
+                "{}: {}",
+                store.shown(),
+                if store.encrypted()? {
+                    "connected with TLS, the server's certificate checked"
+                } else {
+                    "connected without TLS (add ?sslmode=require to the URL to encrypt)"
+                }
+            );
             Ok(Exit::default())
         }
         StoreCommand::Import(args) => {

@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod pg;
+pub mod pgtls;
 pub mod server;
 pub mod store;
 pub mod verify;

@@ -85,8 +85,11 @@ pub struct Imported {
 }
 
 pub struct PgStore {
+    /// The URL as the driver takes it (see [`super::pgtls`]).
     url: String,
-    /// `url` without its password, for messages.
+    /// The TLS connector, when the URL asks for TLS.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    /// The URL as given, without its password, for messages.
     shown: String,
     client: Mutex<Option<Client>>,
 }
@@ -123,13 +126,30 @@ impl PgStore {
     /// Connects to `url` and leaves the schema as it is (for
     /// [`PgStore::migrate`]).
     pub fn open(url: &str) -> Result<PgStore, ReviewError> {
+        let target = super::pgtls::target(url).map_err(|message| ReviewError::Store {
+            url: redact(url),
+            message,
+        })?;
         let store = PgStore {
-            url: url.to_owned(),
+            url: target.url,
+            tls: target.tls,
             shown: redact(url),
             client: Mutex::new(None),
         };
         store.with(|_| Ok(()))?;
         Ok(store)
+    }
+
+    /// Whether this connection to the store is encrypted (the server's
+    /// own view, `pg_stat_ssl`).
+    pub fn encrypted(&self) -> Result<bool, ReviewError> {
+        self.with(|c| {
+            Ok(c.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?
+            .get(0))
+        })
     }
 
     /// The URL without its password.
@@ -159,8 +179,17 @@ impl PgStore {
     ) -> Result<T, ReviewError> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            let client = Client::connect(&self.url, NoTls)
-                .map_err(|e| self.fail(format!("cannot connect: {}", describe(&e))))?;
+            let client = match &self.tls {
+                Some(tls) => Client::connect(&self.url, tls.clone()),
+                None => Client::connect(&self.url, NoTls),
+            }
+            .map_err(|e| {
+                let mut m = format!("cannot connect: {}", describe(&e));
+                if let Some(h) = super::pgtls::hint(&m, self.tls.is_some()) {
+                    m.push_str(&format!(" ({h})"));
+                }
+                self.fail(m)
+            })?;
             *guard = Some(client);
         }
         let client = guard.as_mut().expect("connected above");
