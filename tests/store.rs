@@ -533,3 +533,37 @@ fn the_store_speaks_tls_when_its_url_asks_and_checks_whom_it_talks_to() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("sslmode=allow"), "{text}");
 }
+
+#[test]
+fn a_watched_feed_writes_its_events_into_the_store_as_they_close() {
+    let url = postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live");
+    // The sample sortie as a file feed, played at its own rate to its end.
+    let o = lookout(&[
+        "watch",
+        data("sample-sortie.mp4").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--run-id",
+        "ops-room",
+        "--store",
+        &url,
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = out.join("ops-room");
+    let events = in_folder(&run);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(stored(&url, "ops-room"), events);
+    let mode: String = sql(&url)
+        .query_one(
+            "SELECT mode FROM lookout.runs WHERE run_id = 'ops-room'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "watch");
+    let (code, text) = lk(&["verify", run.to_str().unwrap(), "--store", &url]);
+    assert_eq!(code, Some(0), "{text}");
+}
