@@ -6,6 +6,7 @@
 //! (`crate::evidence`), which never read it back.
 
 pub mod db;
+pub mod list;
 pub mod pg;
 pub mod pgtls;
 pub mod server;

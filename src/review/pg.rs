@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use postgres::{Client, NoTls, Row};
 
 use super::db::{AuditEntry, NewVerdict, ReviewError, ReviewExport, Verdict};
-use super::server::{EventRow, ListQuery, RunState};
+use super::list::{EventRow, ListQuery, RunState};
 use super::store::{redact, StoredEvent};
 use crate::evidence::seal::{RunSigner, Seal};
 
