@@ -202,7 +202,11 @@ fn two_feeds_share_inference_calls_and_find_what_each_finds_alone() {
                 metric(&text, "lookout_inference_calls_total"),
                 metric(&text, "lookout_inference_frames_total"),
             );
-            if got.1 >= 20 {
+            // Not the first frames: one feed may start decoding before the
+            // other (on a loaded machine, by a second), and until both run
+            // there is nothing to share. 150 of the 500 frames is well
+            // into the overlap.
+            if got.1 >= 150 {
                 break got;
             }
         }
