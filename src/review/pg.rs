@@ -23,7 +23,8 @@ use postgres::{Client, NoTls, Row};
 
 use super::db::{AuditEntry, NewVerdict, ReviewError, ReviewExport, Verdict};
 use super::list::{EventRow, ListQuery, RunState};
-use super::store::{redact, StoredEvent};
+use super::store::StoredEvent;
+use crate::config::hide_password;
 use crate::evidence::seal::{RunSigner, Seal};
 
 /// The migrations, in order. Never edit one that was released: add one.
@@ -126,14 +127,15 @@ impl PgStore {
     /// Connects to `url` and leaves the schema as it is (for
     /// [`PgStore::migrate`]).
     pub fn open(url: &str) -> Result<PgStore, ReviewError> {
+        let shown = hide_password(url);
         let target = super::pgtls::target(url).map_err(|message| ReviewError::Store {
-            url: redact(url),
+            url: shown.clone(),
             message,
         })?;
         let store = PgStore {
             url: target.url,
             tls: target.tls,
-            shown: redact(url),
+            shown,
             client: Mutex::new(None),
         };
         store.with(|_| Ok(()))?;
@@ -443,17 +445,7 @@ impl PgStore {
                 &[&run_id],
             )?
             .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    Verdict {
-                        status: r.get(1),
-                        reviewer: r.get(2),
-                        at: r.get(3),
-                        note: r.get(4),
-                    },
-                )
-            })
+            .map(|r| (r.get(0), verdict_at(r, 1)))
             .collect())
         })
     }
@@ -537,32 +529,19 @@ impl PgStore {
                      WHERE run_id = $1 AND event_id = $2",
                     &[&run_id, &verdict.event_id],
                 )?
-                .map(|r| Verdict {
-                    status: r.get(0),
-                    reviewer: r.get(1),
-                    at: r.get(2),
-                    note: r.get(3),
-                });
+                .map(|r| verdict_at(&r, 0));
             let (entry, sealed) = match verdict.next_entry(last, current.as_ref(), signer) {
                 Ok(next) => next,
                 Err(refused) => return Ok(Err(refused)),
             };
             insert_audit(&mut tx, run_id, &entry)?;
-            tx.execute(
-                "INSERT INTO lookout.verdicts VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (run_id, event_id) DO UPDATE SET status = EXCLUDED.status,
-                   reviewer = EXCLUDED.reviewer, at = EXCLUDED.at, note = EXCLUDED.note,
-                   audit_seq = EXCLUDED.audit_seq",
-                &[
-                    &run_id,
-                    &entry.event_id,
-                    &entry.to_status,
-                    &entry.reviewer,
-                    &entry.at,
-                    &entry.note,
-                    &entry.seq,
-                ],
-            )?;
+            let decided = Verdict {
+                status: entry.to_status.clone(),
+                reviewer: entry.reviewer.clone(),
+                at: entry.at.clone(),
+                note: entry.note.clone(),
+            };
+            upsert_verdict(&mut tx, run_id, &entry.event_id, &decided, entry.seq)?;
             upsert_seal(&mut tx, run_id, &sealed)?;
             tx.commit()?;
             Ok(Ok(entry))
@@ -630,18 +609,7 @@ impl PgStore {
                         .rev()
                         .find(|a| &a.event_id == event_id)
                         .map_or(-1, |a| a.seq);
-                    tx.execute(
-                        "INSERT INTO lookout.verdicts VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        &[
-                            &run_id,
-                            event_id,
-                            &v.status,
-                            &v.reviewer,
-                            &v.at,
-                            &v.note,
-                            &seq,
-                        ],
-                    )?;
+                    upsert_verdict(&mut tx, run_id, event_id, v, seq)?;
                 }
                 if let Some(s) = &review.seal {
                     upsert_seal(&mut tx, run_id, s)?;
@@ -699,6 +667,43 @@ fn upsert_event(
             &e.annotated,
             &e.sha256,
             &e.record,
+        ],
+    )
+}
+
+/// The verdict in the columns status, reviewer, at, note of `r`, from
+/// column `first` on.
+fn verdict_at(r: &Row, first: usize) -> Verdict {
+    Verdict {
+        status: r.get(first),
+        reviewer: r.get(first + 1),
+        at: r.get(first + 2),
+        note: r.get(first + 3),
+    }
+}
+
+/// Writes (or rewrites) the verdict on `event_id`, the audit entry `seq`
+/// recorded it.
+fn upsert_verdict(
+    tx: &mut postgres::Transaction<'_>,
+    run_id: &str,
+    event_id: &str,
+    v: &Verdict,
+    seq: i64,
+) -> Result<u64, postgres::Error> {
+    tx.execute(
+        "INSERT INTO lookout.verdicts VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (run_id, event_id) DO UPDATE SET status = EXCLUDED.status,
+           reviewer = EXCLUDED.reviewer, at = EXCLUDED.at, note = EXCLUDED.note,
+           audit_seq = EXCLUDED.audit_seq",
+        &[
+            &run_id,
+            &event_id,
+            &v.status,
+            &v.reviewer,
+            &v.at,
+            &v.note,
+            &seq,
         ],
     )
 }

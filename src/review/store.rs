@@ -46,21 +46,11 @@ impl StoreSpec {
             Err(format!(
                 "{:?} is not a review store: give postgres://user:password@host:port/database, \
                  or sqlite (review.sqlite in each run folder, the default)",
-                redact(v)
+                crate::config::hide_password(v)
             ))
         }
     }
-
-    /// The URL to show: without its password.
-    pub fn describe(&self) -> String {
-        match self {
-            StoreSpec::Sqlite => "sqlite (review.sqlite in each run folder)".into(),
-            StoreSpec::Postgres(url) => redact(url),
-        }
-    }
 }
-
-pub use crate::config::hide_password as redact;
 
 /// How the review list names an event's input: its file name (a path
 /// that has none, as it is).
@@ -143,14 +133,17 @@ mod tests {
     #[test]
     fn passwords_are_kept_out_of_what_is_shown() {
         assert_eq!(
-            redact("postgres://ana:s3cr@t@db:5432/lookout"),
+            crate::config::hide_password("postgres://ana:s3cr@t@db:5432/lookout"),
             "postgres://ana:***@db:5432/lookout"
         );
         assert_eq!(
-            redact("postgres://ana@db/lookout"),
+            crate::config::hide_password("postgres://ana@db/lookout"),
             "postgres://ana@db/lookout"
         );
-        assert_eq!(redact("postgres://db/lookout"), "postgres://db/lookout");
+        assert_eq!(
+            crate::config::hide_password("postgres://db/lookout"),
+            "postgres://db/lookout"
+        );
         let e = StoreSpec::parse("mysql://ana:pw@db/x").unwrap_err();
         assert!(
             e.contains("mysql://ana:***@db/x") && !e.contains("pw"),
